@@ -93,7 +93,10 @@ pub fn enrollment(e: wit::Enrollment) -> core::Enrollment {
         enrollment_id: e.enrollment_id,
         campaign_id: e.campaign_id,
         identity: identity(e.identity),
-        invite: e.invite.map(|i| core::InviteInfo { provider_id: i.provider_id, sent_at: i.sent_at }),
+        invite: e.invite.map(|i| core::InviteInfo {
+            provider_id: i.provider_id,
+            sent_at: i.sent_at,
+        }),
         campaign_status: campaign_status(e.campaign_status),
         linkedin_status: linkedin_status(e.linkedin_status),
         step_index: e.step_index,

@@ -89,8 +89,16 @@ impl Ids {
 
     fn keys(&self) -> Vec<String> {
         let mut keys = Vec::new();
-        keys.extend(self.provider_ids.iter().map(|id| format!("{}{id}", key::PROVIDER_ID)));
-        keys.extend(self.numbers.iter().map(|n| format!("{}{n}", key::MEMBER_NUMBER)));
+        keys.extend(
+            self.provider_ids
+                .iter()
+                .map(|id| format!("{}{id}", key::PROVIDER_ID)),
+        );
+        keys.extend(
+            self.numbers
+                .iter()
+                .map(|n| format!("{}{n}", key::MEMBER_NUMBER)),
+        );
         keys.extend(self.slugs.iter().map(|s| format!("{}{s}", key::SLUG)));
         keys
     }
@@ -120,24 +128,34 @@ pub fn resolve(signal: &AcceptSignal, candidates: &[Enrollment]) -> MatchOutcome
     let seen = Ids::of_signal(signal);
     let mut outcome = MatchOutcome::default();
     for candidate in candidates {
-        if outcome.matches.iter().any(|m| m.enrollment_id == candidate.enrollment_id) {
+        if outcome
+            .matches
+            .iter()
+            .any(|m| m.enrollment_id == candidate.enrollment_id)
+        {
             continue;
         }
         match match_one(&seen, candidate) {
             Some(strategy) => {
-                outcome.trace.push(format!("{}: matched by {strategy}", candidate.enrollment_id));
+                outcome.trace.push(format!(
+                    "{}: matched by {strategy}",
+                    candidate.enrollment_id
+                ));
                 outcome.matches.push(Matched {
                     enrollment_id: candidate.enrollment_id.clone(),
                     strategy: strategy.to_string(),
                 });
             }
-            None => outcome
-                .trace
-                .push(format!("{}: shares a key but no strategy matched", candidate.enrollment_id)),
+            None => outcome.trace.push(format!(
+                "{}: shares a key but no strategy matched",
+                candidate.enrollment_id
+            )),
         }
     }
     if candidates.is_empty() {
-        outcome.trace.push("no candidates share a key with the signal".to_string());
+        outcome
+            .trace
+            .push("no candidates share a key with the signal".to_string());
     }
     outcome
 }
@@ -149,7 +167,10 @@ fn match_one(seen: &Ids, candidate: &Enrollment) -> Option<&'static str> {
         .map(|i| i.provider_id.as_str())
         .into_iter()
         .chain(candidate.identity.invited_provider_id.as_deref());
-    if invited.into_iter().any(|id| seen.provider_ids.iter().any(|s| s == id)) {
+    if invited
+        .into_iter()
+        .any(|id| seen.provider_ids.iter().any(|s| s == id))
+    {
         return Some(strategy::INVITE_BRIDGE);
     }
     let mut stored = Ids::default();
@@ -161,7 +182,11 @@ fn match_one(seen: &Ids, candidate: &Enrollment) -> Option<&'static str> {
             stored.add_provider_id(&id);
         }
     }
-    if stored.provider_ids.iter().any(|id| seen.provider_ids.contains(id)) {
+    if stored
+        .provider_ids
+        .iter()
+        .any(|id| seen.provider_ids.contains(id))
+    {
         return Some(strategy::MEMBER_ID);
     }
     let all = Ids::of_identity(&candidate.identity);
@@ -189,7 +214,10 @@ pub fn route(input: &RoutingInput) -> Route {
         return ignore(IgnoreReason::Replied, "the prospect already replied");
     }
     if e.accepted_at.is_some() || e.late_accept_observed_at.is_some() {
-        return ignore(IgnoreReason::AlreadyStamped, "the accept is already recorded");
+        return ignore(
+            IgnoreReason::AlreadyStamped,
+            "the accept is already recorded",
+        );
     }
     if e.workflow_state == WorkflowState::Stopped {
         return ignore(IgnoreReason::Stopped, "the enrollment left automation");
@@ -229,11 +257,17 @@ pub fn route(input: &RoutingInput) -> Route {
 }
 
 fn ignore(reason: IgnoreReason, detail: &str) -> Route {
-    Route::Ignore { reason, detail: detail.to_string() }
+    Route::Ignore {
+        reason,
+        detail: detail.to_string(),
+    }
 }
 
 fn stamp_only(reason: StampOnlyReason, detail: &str) -> Route {
-    Route::StampOnly { reason, detail: detail.to_string() }
+    Route::StampOnly {
+        reason,
+        detail: detail.to_string(),
+    }
 }
 
 fn first_wait_accept(steps: &[CampaignStep]) -> Option<u32> {
@@ -272,21 +306,36 @@ pub fn preflight(input: &PreflightInput) -> PreflightDecision {
         return skip(InvalidStep, false, "only send_message steps are dispatched");
     }
     if input.replied_at.is_some() || input.linkedin_status == LinkedinStatus::Replied {
-        return skip(ProspectReplied, false, "the prospect replied; automation stops");
+        return skip(
+            ProspectReplied,
+            false,
+            "the prospect replied; automation stops",
+        );
     }
     if let Some(at) = input.already_sent_at {
         return skip(AlreadySent, false, &format!("already sent at {at}"));
     }
     if input.account_status != AccountStatus::Connected {
-        return skip(AccountNotConnected, true, "the LinkedIn account is not connected");
+        return skip(
+            AccountNotConnected,
+            true,
+            "the LinkedIn account is not connected",
+        );
     }
-    let late_source = matches!(input.source, DispatchSource::LateAutoFire | DispatchSource::HealLate);
+    let late_source = matches!(
+        input.source,
+        DispatchSource::LateAutoFire | DispatchSource::HealLate
+    );
     match input.campaign_status {
         CampaignStatus::Running => {}
         CampaignStatus::Completed if late_source => {}
         CampaignStatus::Paused => return skip(CampaignPaused, true, "the campaign is paused"),
         other => {
-            return skip(CampaignNotRunning, false, &format!("the campaign is {other:?}").to_lowercase());
+            return skip(
+                CampaignNotRunning,
+                false,
+                &format!("the campaign is {other:?}").to_lowercase(),
+            );
         }
     }
     if input.linkedin_status != LinkedinStatus::Connected {
@@ -297,11 +346,22 @@ pub fn preflight(input: &PreflightInput) -> PreflightDecision {
         );
     }
     if input.active_job_exists {
-        return skip(ActiveJobExists, false, "a job for this step is already queued");
+        return skip(
+            ActiveJobExists,
+            false,
+            "a job for this step is already queued",
+        );
     }
-    PreflightDecision::Enqueue { step_index: input.step_index, not_before: input.now }
+    PreflightDecision::Enqueue {
+        step_index: input.step_index,
+        not_before: input.now,
+    }
 }
 
 fn skip(reason: SkipReason, recoverable: bool, detail: &str) -> PreflightDecision {
-    PreflightDecision::Skip { reason, recoverable, detail: detail.to_string() }
+    PreflightDecision::Skip {
+        reason,
+        recoverable,
+        detail: detail.to_string(),
+    }
 }

@@ -70,11 +70,18 @@ pub struct Fixture {
 
 /// Checks `actual` against the pattern `expected`; on a mismatch returns
 /// the JSON path and both values.
-pub fn match_pattern(expected: &serde_json::Value, actual: &serde_json::Value) -> Result<(), String> {
+pub fn match_pattern(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+) -> Result<(), String> {
     compare(expected, actual, "$")
 }
 
-fn compare(expected: &serde_json::Value, actual: &serde_json::Value, path: &str) -> Result<(), String> {
+fn compare(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    path: &str,
+) -> Result<(), String> {
     use serde_json::Value;
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
@@ -82,14 +89,22 @@ fn compare(expected: &serde_json::Value, actual: &serde_json::Value, path: &str)
                 let p = format!("{path}.{k}");
                 match a.get(k) {
                     Some(av) => compare(ev, av, &p)?,
-                    None => return Err(format!("{p}: expected {ev}, but the decision has no such field")),
+                    None => {
+                        return Err(format!(
+                            "{p}: expected {ev}, but the decision has no such field"
+                        ));
+                    }
                 }
             }
             Ok(())
         }
         (Value::Array(e), Value::Array(a)) => {
             if e.len() != a.len() {
-                return Err(format!("{path}: expected {} elements, got {}: {actual}", e.len(), a.len()));
+                return Err(format!(
+                    "{path}: expected {} elements, got {}: {actual}",
+                    e.len(),
+                    a.len()
+                ));
             }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
                 compare(ev, av, &format!("{path}[{i}]"))?;
@@ -107,15 +122,17 @@ pub fn run_default(slot: &str, input: serde_json::Value) -> Result<serde_json::V
     use crate::defaults;
     let out = match slot {
         "match" => match serde_json::from_value::<MatchCall>(input).map_err(|e| e.to_string())? {
-            MatchCall::ProspectKeys { identity } => {
-                serde_json::to_value(MatchResult::Keys { keys: defaults::prospect_keys(&identity) })
-            }
-            MatchCall::SignalKeys { signal } => {
-                serde_json::to_value(MatchResult::Keys { keys: defaults::signal_keys(&signal) })
-            }
-            MatchCall::Resolve { signal, candidates } => serde_json::to_value(MatchResult::Matches {
-                matches: defaults::resolve(&signal, &candidates).matches,
+            MatchCall::ProspectKeys { identity } => serde_json::to_value(MatchResult::Keys {
+                keys: defaults::prospect_keys(&identity),
             }),
+            MatchCall::SignalKeys { signal } => serde_json::to_value(MatchResult::Keys {
+                keys: defaults::signal_keys(&signal),
+            }),
+            MatchCall::Resolve { signal, candidates } => {
+                serde_json::to_value(MatchResult::Matches {
+                    matches: defaults::resolve(&signal, &candidates).matches,
+                })
+            }
         },
         "routing" => {
             let input: RoutingInput = serde_json::from_value(input).map_err(|e| e.to_string())?;

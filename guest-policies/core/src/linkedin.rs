@@ -74,9 +74,11 @@ pub enum ProfileRef {
 /// paths, `/sales/lead/<id>,…` and `/sales/people/<id>,…`.
 pub fn parse_profile_url(url: &str) -> Option<ProfileRef> {
     let url = url.trim();
-    let without_scheme = url
-        .split_once("://")
-        .map_or(url, |(scheme, rest)| if scheme.contains('/') { url } else { rest });
+    let without_scheme =
+        url.split_once("://").map_or(
+            url,
+            |(scheme, rest)| if scheme.contains('/') { url } else { rest },
+        );
     let (host, path) = without_scheme.split_once('/')?;
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
@@ -154,10 +156,22 @@ mod tests {
     #[test]
     fn normalises_urls() {
         let slug = |s: &str| Some(ProfileRef::Slug(s.to_string()));
-        assert_eq!(parse_profile_url("https://www.linkedin.com/in/Julien-Crepieux/"), slug("julien-crepieux"));
-        assert_eq!(parse_profile_url("uk.linkedin.com/in/julien-crepieux?trk=x#y"), slug("julien-crepieux"));
-        assert_eq!(parse_profile_url("https://www.linkedin.com/in/j%C3%BCrgen-m%C3%BCller"), slug("jürgen-müller"));
-        assert_eq!(parse_profile_url("http://linkedin.com/pub/john-doe/12/345/678"), slug("john-doe-67834512"));
+        assert_eq!(
+            parse_profile_url("https://www.linkedin.com/in/Julien-Crepieux/"),
+            slug("julien-crepieux")
+        );
+        assert_eq!(
+            parse_profile_url("uk.linkedin.com/in/julien-crepieux?trk=x#y"),
+            slug("julien-crepieux")
+        );
+        assert_eq!(
+            parse_profile_url("https://www.linkedin.com/in/j%C3%BCrgen-m%C3%BCller"),
+            slug("jürgen-müller")
+        );
+        assert_eq!(
+            parse_profile_url("http://linkedin.com/pub/john-doe/12/345/678"),
+            slug("john-doe-67834512")
+        );
         assert_eq!(
             parse_profile_url("https://www.linkedin.com/sales/lead/ACwAAAAdaooB123,NAME_SEARCH,xx"),
             Some(ProfileRef::ProviderId("ACwAAAAdaooB123".into()))

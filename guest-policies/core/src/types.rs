@@ -263,6 +263,8 @@ pub enum StampOnlyReason {
     UnsafeState,
     /// The policy declines for another reason.
     PolicyDeclined,
+    /// The routing policy failed (set by the host).
+    PolicyError,
 }
 
 /// Why an accept changes nothing beyond the stamp.

@@ -33,7 +33,10 @@ impl Guest for DefaultMatch {
             matches: outcome
                 .matches
                 .into_iter()
-                .map(|m| Matched { enrollment_id: m.enrollment_id, strategy: m.strategy })
+                .map(|m| Matched {
+                    enrollment_id: m.enrollment_id,
+                    strategy: m.strategy,
+                })
                 .collect(),
             trace: outcome.trace,
         }

@@ -36,12 +36,22 @@ impl Guest for DefaultPreflight {
             now: input.now,
         };
         match core::defaults::preflight(&input) {
-            core::PreflightDecision::Enqueue { step_index, not_before } => {
-                PreflightDecision::Enqueue(Enqueue { step_index, not_before })
-            }
-            core::PreflightDecision::Skip { reason, recoverable, detail } => {
-                PreflightDecision::Skip(Skip { reason: skip_reason(reason), recoverable, detail })
-            }
+            core::PreflightDecision::Enqueue {
+                step_index,
+                not_before,
+            } => PreflightDecision::Enqueue(Enqueue {
+                step_index,
+                not_before,
+            }),
+            core::PreflightDecision::Skip {
+                reason,
+                recoverable,
+                detail,
+            } => PreflightDecision::Skip(Skip {
+                reason: skip_reason(reason),
+                recoverable,
+                detail,
+            }),
         }
     }
 }

@@ -7,7 +7,8 @@ mod convert;
 
 use accord_policy_core as core;
 use exports::accord::policy::late_accept_routing::{
-    Guest, IgnoreDetail, IgnoreReason, RoutingDecision, RoutingInput, StampOnlyDetail, StampOnlyReason,
+    Guest, IgnoreDetail, IgnoreReason, RoutingDecision, RoutingInput, StampOnlyDetail,
+    StampOnlyReason,
 };
 
 struct DefaultRouting;
@@ -23,15 +24,18 @@ impl Guest for DefaultRouting {
         match core::defaults::route(&input) {
             core::Route::Advance => RoutingDecision::Advance,
             core::Route::LateAutoFire { step_index } => RoutingDecision::LateAutoFire(step_index),
-            core::Route::StampOnly { reason, detail } => RoutingDecision::StampOnly(StampOnlyDetail {
-                reason: match reason {
-                    core::StampOnlyReason::CampaignStopped => StampOnlyReason::CampaignStopped,
-                    core::StampOnlyReason::NoFollowupStep => StampOnlyReason::NoFollowupStep,
-                    core::StampOnlyReason::UnsafeState => StampOnlyReason::UnsafeState,
-                    core::StampOnlyReason::PolicyDeclined => StampOnlyReason::PolicyDeclined,
-                },
-                detail,
-            }),
+            core::Route::StampOnly { reason, detail } => {
+                RoutingDecision::StampOnly(StampOnlyDetail {
+                    reason: match reason {
+                        core::StampOnlyReason::CampaignStopped => StampOnlyReason::CampaignStopped,
+                        core::StampOnlyReason::NoFollowupStep => StampOnlyReason::NoFollowupStep,
+                        core::StampOnlyReason::UnsafeState => StampOnlyReason::UnsafeState,
+                        core::StampOnlyReason::PolicyDeclined => StampOnlyReason::PolicyDeclined,
+                        core::StampOnlyReason::PolicyError => StampOnlyReason::PolicyError,
+                    },
+                    detail,
+                })
+            }
             core::Route::Ignore { reason, detail } => RoutingDecision::Ignore(IgnoreDetail {
                 reason: match reason {
                     core::IgnoreReason::AlreadyStamped => IgnoreReason::AlreadyStamped,

@@ -1,0 +1,333 @@
+//! `accord policy run | test | check`: the policy author's tools.
+
+use crate::policy::{Decision, Limits, LoadError, PolicyModule, PolicyRuntime, Slot, TraceLine};
+use accord_policy_core::fixture::{Fixture, MatchCall, MatchResult, match_pattern};
+use accord_policy_core::{PreflightInput, RoutingInput};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Policy author tooling.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run one decision and print it as JSON with fuel, wall time and peak memory.
+    Run {
+        /// The policy component (`.wasm`).
+        module: PathBuf,
+        /// The slot's input as JSON (`-` for stdin).
+        #[arg(long)]
+        input: PathBuf,
+        /// The slot (match, routing, preflight); inferred from the exports if omitted.
+        #[arg(long)]
+        slot: Option<Slot>,
+        /// Sandbox limits.
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Run every fixture of a folder; exit 1 if any fails.
+    Test {
+        /// The policy component (`.wasm`).
+        module: PathBuf,
+        /// A folder of fixture files (`*.json`).
+        fixtures: PathBuf,
+        /// The slot; inferred from the exports if omitted.
+        #[arg(long)]
+        slot: Option<Slot>,
+        /// Sandbox limits.
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Validate a module: exit 0 if it implements a slot's world, 1 with the reason otherwise.
+    Check {
+        /// The policy component (`.wasm`).
+        module: PathBuf,
+        /// The slot it must implement; inferred if omitted.
+        #[arg(long)]
+        slot: Option<Slot>,
+    },
+}
+
+/// Sandbox limits for the author tools (the server's defaults otherwise).
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Fuel per call.
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// Linear memory cap per call, MiB.
+    #[arg(long)]
+    pub memory_mib: Option<usize>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let mut limits = Limits {
+            max_concurrent: 4,
+            ..Limits::default()
+        };
+        if let Some(fuel) = self.fuel {
+            limits.fuel = fuel;
+        }
+        if let Some(mib) = self.memory_mib {
+            limits.memory_bytes = mib << 20;
+        }
+        limits
+    }
+}
+
+/// Why an author command could not do its job (distinct from a failing
+/// fixture, which is a normal outcome with exit status 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// The module was refused.
+    #[error("{path}: {source}")]
+    Load {
+        /// The module file.
+        path: String,
+        /// Why.
+        #[source]
+        source: LoadError,
+    },
+    /// The input could not be read or parsed.
+    #[error("{0}")]
+    Input(String),
+}
+
+/// Runs a policy subcommand; returns the process exit status.
+pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
+    match cmd {
+        PolicyCommand::Check { module, slot } => {
+            let runtime = runtime(Limits {
+                max_concurrent: 1,
+                ..Limits::default()
+            })?;
+            match runtime.load_file(&module, slot) {
+                Ok(m) => {
+                    println!(
+                        "ok: {} implements the {} slot ({}), sha256 {}",
+                        module.display(),
+                        m.slot(),
+                        m.slot().export_name(),
+                        m.sha256()
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("invalid: {}: {e}", module.display());
+                    Ok(1)
+                }
+            }
+        }
+        PolicyCommand::Run {
+            module,
+            input,
+            slot,
+            limits,
+        } => {
+            let runtime = runtime(limits.limits())?;
+            let module = load(&runtime, &module, slot)?;
+            let text = read_input(&input)?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| ToolError::Input(format!("{}: not JSON: {e}", input.display())))?;
+            let report = run_one(&runtime, &module, value).map_err(ToolError::Input)?;
+            let failed = report.error.is_some();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            Ok(i32::from(failed))
+        }
+        PolicyCommand::Test {
+            module,
+            fixtures,
+            slot,
+            limits,
+        } => {
+            let runtime = runtime(limits.limits())?;
+            let module = load(&runtime, &module, slot)?;
+            test_fixtures(&runtime, &module, &fixtures)
+        }
+    }
+}
+
+fn runtime(limits: Limits) -> Result<PolicyRuntime, ToolError> {
+    PolicyRuntime::new(limits, None).map_err(|source| ToolError::Load {
+        path: "runtime".into(),
+        source,
+    })
+}
+
+fn load(
+    runtime: &PolicyRuntime,
+    path: &Path,
+    slot: Option<Slot>,
+) -> Result<std::sync::Arc<PolicyModule>, ToolError> {
+    runtime
+        .load_file(path, slot)
+        .map_err(|source| ToolError::Load {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+fn read_input(path: &Path) -> Result<String, ToolError> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| ToolError::Input(format!("stdin: {e}")))?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|e| ToolError::Input(format!("{}: {e}", path.display())))
+}
+
+/// What `policy run` prints.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    /// The slot.
+    pub slot: Slot,
+    /// sha256 of the module.
+    pub module_sha256: String,
+    /// The decision (the fail-safe default when `error` is set).
+    pub decision: serde_json::Value,
+    /// The policy's failure, if any.
+    pub error: Option<ErrorReport>,
+    /// Trace lines.
+    pub trace: Vec<TraceLine>,
+    /// Fuel used.
+    pub fuel_used: u64,
+    /// Wall time of the call, microseconds.
+    pub wall_time_us: f64,
+    /// Peak linear memory, bytes.
+    pub peak_memory_bytes: usize,
+}
+
+/// A policy failure as `policy run` prints it.
+#[derive(Debug, Serialize)]
+pub struct ErrorReport {
+    /// Stable kind, e.g. `fuel_exhausted`.
+    pub kind: &'static str,
+    /// Human text.
+    pub message: String,
+}
+
+/// Runs one JSON input through a module of any slot.
+pub fn run_one(
+    runtime: &PolicyRuntime,
+    module: &PolicyModule,
+    input: serde_json::Value,
+) -> Result<RunReport, String> {
+    let parse_err =
+        |e: serde_json::Error| format!("the input does not fit the {} slot: {e}", module.slot());
+    match module.slot() {
+        Slot::Match => match serde_json::from_value::<MatchCall>(input).map_err(parse_err)? {
+            MatchCall::ProspectKeys { identity } => Ok(report(
+                module,
+                runtime.prospect_keys(module, &identity),
+                |keys| MatchResult::Keys { keys },
+            )),
+            MatchCall::SignalKeys { signal } => Ok(report(
+                module,
+                runtime.signal_keys(module, &signal),
+                |keys| MatchResult::Keys { keys },
+            )),
+            MatchCall::Resolve { signal, candidates } => Ok(report(
+                module,
+                runtime.resolve(module, &signal, &candidates),
+                |outcome| MatchResult::Matches {
+                    matches: outcome.matches,
+                },
+            )),
+        },
+        Slot::Routing => {
+            let input: RoutingInput = serde_json::from_value(input).map_err(parse_err)?;
+            Ok(report(module, runtime.route(module, &input), |r| r))
+        }
+        Slot::Preflight => {
+            let input: PreflightInput = serde_json::from_value(input).map_err(parse_err)?;
+            Ok(report(module, runtime.preflight(module, &input), |d| d))
+        }
+    }
+}
+
+fn report<T, U: Serialize>(
+    module: &PolicyModule,
+    d: Decision<T>,
+    shape: impl FnOnce(T) -> U,
+) -> RunReport {
+    RunReport {
+        slot: module.slot(),
+        module_sha256: module.sha256().to_string(),
+        decision: serde_json::to_value(shape(d.value)).unwrap_or(serde_json::Value::Null),
+        error: d.error.map(|e| ErrorReport {
+            kind: e.kind(),
+            message: e.to_string(),
+        }),
+        trace: d.trace,
+        fuel_used: d.stats.fuel_used,
+        wall_time_us: d.stats.elapsed.as_secs_f64() * 1e6,
+        peak_memory_bytes: d.stats.peak_memory_bytes,
+    }
+}
+
+fn test_fixtures(
+    runtime: &PolicyRuntime,
+    module: &PolicyModule,
+    dir: &Path,
+) -> Result<i32, ToolError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| ToolError::Input(format!("{}: {e}", dir.display())))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ToolError::Input(format!(
+            "{}: no *.json fixtures",
+            dir.display()
+        )));
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for file in &files {
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match check_fixture(runtime, module, file) {
+            Ok(fuel) => {
+                passed += 1;
+                println!("ok    {name} (fuel {fuel})");
+            }
+            Err(why) => {
+                failed += 1;
+                println!("FAIL  {name}");
+                for line in why.lines() {
+                    println!("      {line}");
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(i32::from(failed > 0))
+}
+
+fn check_fixture(
+    runtime: &PolicyRuntime,
+    module: &PolicyModule,
+    file: &Path,
+) -> Result<u64, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
+    let fixture: Fixture =
+        serde_json::from_str(&text).map_err(|e| format!("not a fixture: {e}"))?;
+    let report = run_one(runtime, module, fixture.input)?;
+    if let Some(e) = &report.error {
+        return Err(format!("the policy failed: {} ({})", e.message, e.kind));
+    }
+    match_pattern(&fixture.expected, &report.decision).map_err(|mismatch| {
+        let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+        format!(
+            "{mismatch}\n--- expected\n{}\n+++ decision\n{}",
+            pretty(&fixture.expected),
+            pretty(&report.decision)
+        )
+    })?;
+    Ok(report.fuel_used)
+}

@@ -1,0 +1,7 @@
+//! Accord: detects LinkedIn invite accepts, stamps each exactly once,
+//! notifies the team and dispatches the follow-up inside the account-safety
+//! envelope. Decisions are made by sandboxed WebAssembly policies
+//! ([`policy`]); the host does all I/O and scheduling.
+
+pub mod cli;
+pub mod policy;

@@ -1,0 +1,133 @@
+//! Typed errors of the policy host.
+
+use super::Slot;
+
+/// Why a module was refused at load time. Nothing is activated.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The bytes are not WebAssembly at all.
+    #[error("not a WebAssembly binary: {0}; expected a component built for wasm32-wasip2")]
+    NotWasm(String),
+    /// A core module where a component was expected.
+    #[error(
+        "this is a core WebAssembly module, not a component; build the policy for \
+         wasm32-wasip2 (cargo build --target wasm32-wasip2) so it implements a world of \
+         accord:policy@{}",
+        super::CONTRACT_VERSION
+    )]
+    CoreModule,
+    /// wasmtime could not compile the component.
+    #[error("the component does not compile: {0}")]
+    Compile(String),
+    /// The component exports no policy world, or another slot's.
+    #[error("wrong world: {found}; expected {expected}")]
+    WrongWorld {
+        /// What the slot needs.
+        expected: String,
+        /// What the module exports.
+        found: String,
+    },
+    /// The component implements another version of the contract.
+    #[error(
+        "incompatible contract version: the module exports {found}, this host implements {expected}"
+    )]
+    IncompatibleVersion {
+        /// What this host implements.
+        expected: String,
+        /// What the module exports.
+        found: String,
+    },
+    /// The component's imports or export signatures do not fit the host.
+    #[error("incompatible module: {0}")]
+    Incompatible(String),
+    /// The slot could not be inferred and was not given.
+    #[error("cannot tell the slot: {0}")]
+    AmbiguousSlot(String),
+    /// Reading the module or the compile cache failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The runtime could not be configured.
+    #[error("invalid policy runtime configuration: {0}")]
+    Config(String),
+}
+
+/// Why one decision failed. The caller still gets the slot's fail-safe
+/// default; this says what went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The guest trapped (a panic, `unreachable`, a stack overflow, …).
+    #[error("trap: {message}{}", panic.as_ref().map(|p| format!(" (guest panic: {p})")).unwrap_or_default())]
+    Trap {
+        /// The trap as wasmtime reports it.
+        message: String,
+        /// The guest's panic message, when it printed one.
+        panic: Option<String>,
+    },
+    /// The guest used all its fuel (an endless or too long computation).
+    #[error("fuel exhausted: the decision used more than {limit} units of fuel")]
+    FuelExhausted {
+        /// The per-call fuel.
+        limit: u64,
+    },
+    /// The guest tried to grow its memory past the cap.
+    #[error("memory limit: the guest asked for {requested} bytes, the limit is {limit}")]
+    MemoryLimit {
+        /// The bytes asked for.
+        requested: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The input is larger than the configured cap (the call was not made).
+    #[error("input too large: {size} bytes, the limit is {limit}")]
+    InputTooLarge {
+        /// Approximate encoded size.
+        size: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The output is larger than the configured cap.
+    #[error("output too large: {size} bytes, the limit is {limit}")]
+    OutputTooLarge {
+        /// Approximate encoded size.
+        size: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The output breaks the contract (an unknown enrollment id, a
+    /// follow-up step that is not a message, …).
+    #[error("invalid output: {0}")]
+    InvalidOutput(String),
+    /// The module could not be instantiated for this call.
+    #[error("instantiation failed: {0}")]
+    Instantiate(String),
+    /// The module is for another slot than the one called.
+    #[error("the module implements the {actual} slot, not {called}")]
+    WrongSlot {
+        /// The slot called.
+        called: Slot,
+        /// The module's slot.
+        actual: Slot,
+    },
+}
+
+impl PolicyError {
+    /// A stable short name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PolicyError::Trap { .. } => "trap",
+            PolicyError::FuelExhausted { .. } => "fuel_exhausted",
+            PolicyError::MemoryLimit { .. } => "memory_limit",
+            PolicyError::InputTooLarge { .. } => "input_too_large",
+            PolicyError::OutputTooLarge { .. } => "output_too_large",
+            PolicyError::InvalidOutput(_) => "invalid_output",
+            PolicyError::Instantiate(_) => "instantiate",
+            PolicyError::WrongSlot { .. } => "wrong_slot",
+        }
+    }
+}

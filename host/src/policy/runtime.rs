@@ -1,0 +1,785 @@
+//! The wasmtime runtime: one engine with a pooling allocator, one linker,
+//! module loading and validation, the compile cache, and the call path.
+
+use super::bindings::{match_world, preflight_world, routing_world};
+use super::sandbox::{CallState, Limits};
+use super::{LoadError, PolicyError, Slot, convert};
+use accord_policy_core::{
+    AcceptSignal, CampaignStep, Enrollment, MatchOutcome, PreflightDecision, PreflightInput,
+    ProspectIdentity, Route, RoutingInput, SkipReason, StampOnlyReason,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+/// One line of a decision trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceLine {
+    /// `trace`, `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The text.
+    pub message: String,
+}
+
+/// What one call cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CallStats {
+    /// Fuel consumed (about one unit per wasm instruction).
+    pub fuel_used: u64,
+    /// Wall time of the call, instantiation included.
+    #[serde(serialize_with = "as_micros")]
+    pub elapsed: Duration,
+    /// Largest linear memory size the guest reached, bytes.
+    pub peak_memory_bytes: usize,
+}
+
+fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1e6)
+}
+
+/// The outcome of one policy call. `value` is always usable: when `error`
+/// is set it is the slot's fail-safe default.
+#[derive(Debug, Clone)]
+pub struct Decision<T> {
+    /// The decision, or the fail-safe default.
+    pub value: T,
+    /// Why the policy's own answer was not used.
+    pub error: Option<PolicyError>,
+    /// Lines the policy logged (and the host's notes).
+    pub trace: Vec<TraceLine>,
+    /// Cost of the call.
+    pub stats: CallStats,
+    /// sha256 of the module that decided.
+    pub module_sha256: Arc<str>,
+}
+
+/// A validated, compiled policy module, ready to instantiate.
+pub struct PolicyModule {
+    slot: Slot,
+    sha256: Arc<str>,
+    origin: String,
+    pre: SlotPre,
+}
+
+enum SlotPre {
+    Match(match_world::MatchPolicyPre<CallState>),
+    Routing(routing_world::RoutingPolicyPre<CallState>),
+    Preflight(preflight_world::PreflightPolicyPre<CallState>),
+}
+
+impl PolicyModule {
+    /// The slot it implements.
+    pub fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    /// Hex sha256 of its bytes: its identity.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Where it came from (a path, `builtin:…`, an upload).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+impl std::fmt::Debug for PolicyModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyModule")
+            .field("slot", &self.slot)
+            .field("sha256", &self.sha256)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// The engine, linker and limits shared by every module and call.
+pub struct PolicyRuntime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    limits: Limits,
+    cache_dir: Option<PathBuf>,
+    engine_tag: String,
+}
+
+impl PolicyRuntime {
+    /// A runtime with these limits, caching compiled modules in
+    /// `cache_dir` when given.
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, LoadError> {
+        let engine = Engine::new(&engine_config(&limits))
+            .map_err(|e| LoadError::Config(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Config(format!("{e:#}")))?;
+        match_world::accord::policy::host::add_to_linker::<CallState, HasSelf<CallState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| LoadError::Config(format!("{e:#}")))?;
+        let engine_tag = engine_tag(&engine);
+        if let Some(dir) = &cache_dir {
+            std::fs::create_dir_all(dir).map_err(|source| LoadError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(PolicyRuntime {
+            engine,
+            linker,
+            limits,
+            cache_dir,
+            engine_tag,
+        })
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Reads and loads a module file.
+    pub fn load_file(
+        &self,
+        path: &Path,
+        slot: Option<Slot>,
+    ) -> Result<Arc<PolicyModule>, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.load(&bytes, &path.display().to_string(), slot)
+    }
+
+    /// Validates and compiles a module. With `slot` given the module must
+    /// implement that slot's world; otherwise the slot is inferred from its
+    /// exports.
+    pub fn load(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        slot: Option<Slot>,
+    ) -> Result<Arc<PolicyModule>, LoadError> {
+        check_header(bytes)?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let component = self.compile(bytes, &sha256)?;
+        let slot = self.check_exports(&component, slot)?;
+        self.check_imports(&component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
+        let typed = |e: wasmtime::Error| LoadError::Incompatible(format!("{e:#}"));
+        let pre = match slot {
+            Slot::Match => SlotPre::Match(match_world::MatchPolicyPre::new(pre).map_err(typed)?),
+            Slot::Routing => {
+                SlotPre::Routing(routing_world::RoutingPolicyPre::new(pre).map_err(typed)?)
+            }
+            Slot::Preflight => {
+                SlotPre::Preflight(preflight_world::PreflightPolicyPre::new(pre).map_err(typed)?)
+            }
+        };
+        Ok(Arc::new(PolicyModule {
+            slot,
+            sha256: sha256.into(),
+            origin: origin.to_string(),
+            pre,
+        }))
+    }
+
+    /// Compiles, or reads the compiled artifact from the disk cache. The
+    /// cache key is the module's sha256 plus the engine's compatibility
+    /// hash (wasmtime version and every setting that affects codegen).
+    fn compile(&self, bytes: &[u8], sha256: &str) -> Result<Component, LoadError> {
+        let Some(dir) = &self.cache_dir else {
+            return Component::new(&self.engine, bytes)
+                .map_err(|e| LoadError::Compile(format!("{e:#}")));
+        };
+        let path = dir.join(format!("{sha256}-{}.cwasm", self.engine_tag));
+        if path.exists() {
+            match load_cached(&self.engine, &path) {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "discarding unreadable compiled policy")
+                }
+            }
+        }
+        let artifact = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        if let Err(e) = write_atomically(dir, &path, &artifact) {
+            tracing::warn!(path = %path.display(), error = %e, "could not cache compiled policy");
+        }
+        load_cached(&self.engine, &path)
+            .or_else(|_| Component::new(&self.engine, bytes))
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))
+    }
+
+    fn check_exports(
+        &self,
+        component: &Component,
+        wanted: Option<Slot>,
+    ) -> Result<Slot, LoadError> {
+        let ty = component.component_type();
+        let mut found = Vec::new();
+        let mut other_versions = Vec::new();
+        for (name, item) in ty.exports(&self.engine) {
+            if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+                continue;
+            }
+            let Some((interface, version)) = parse_accord_name(name) else {
+                continue;
+            };
+            match Slot::from_interface(interface) {
+                Some(slot) if version == super::CONTRACT_VERSION => found.push(slot),
+                Some(_) => other_versions.push(name.to_string()),
+                None => {}
+            }
+        }
+        let expected = match wanted {
+            Some(slot) => format!(
+                "a component exporting {} (world {})",
+                slot.export_name(),
+                slot.world()
+            ),
+            None => format!(
+                "a component exporting one of {}",
+                Slot::ALL.map(|s| s.export_name()).join(", ")
+            ),
+        };
+        if found.is_empty() {
+            if let Some(version) = other_versions.first() {
+                return Err(LoadError::IncompatibleVersion {
+                    expected: wanted.map_or_else(
+                        || format!("accord:policy@{}", super::CONTRACT_VERSION),
+                        |s| s.export_name(),
+                    ),
+                    found: version.clone(),
+                });
+            }
+            let exports: Vec<&str> = ty.exports(&self.engine).map(|(n, _)| n).collect();
+            return Err(LoadError::WrongWorld {
+                expected,
+                found: format!("the module exports [{}]", exports.join(", ")),
+            });
+        }
+        match wanted {
+            Some(slot) if found.contains(&slot) => Ok(slot),
+            Some(_) => Err(LoadError::WrongWorld {
+                expected,
+                found: format!(
+                    "the module implements {}",
+                    found
+                        .iter()
+                        .map(|s| s.export_name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+            None if found.len() == 1 => Ok(found[0]),
+            None => Err(LoadError::AmbiguousSlot(format!(
+                "the module exports several slots ({}); pass --slot",
+                found
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    fn check_imports(&self, component: &Component) -> Result<(), LoadError> {
+        for (name, _) in component.component_type().imports(&self.engine) {
+            if name.starts_with("wasi:") {
+                continue;
+            }
+            match parse_accord_name(name) {
+                Some((_, version)) if version == super::CONTRACT_VERSION => {}
+                Some(_) => {
+                    return Err(LoadError::IncompatibleVersion {
+                        expected: format!("accord:policy/host@{}", super::CONTRACT_VERSION),
+                        found: name.to_string(),
+                    });
+                }
+                None => {
+                    return Err(LoadError::Incompatible(format!(
+                        "it imports `{name}`, which the host does not provide; a policy may import only \
+                         accord:policy/host@{} and WASI",
+                        super::CONTRACT_VERSION
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `prospect-keys`. Fail-safe: no keys (the prospect stays findable by
+    /// the heal ticks, never matched wrongly).
+    pub fn prospect_keys(
+        &self,
+        module: &PolicyModule,
+        identity: &ProspectIdentity,
+    ) -> Decision<Vec<String>> {
+        let input = convert::identity(identity);
+        self.call(
+            module,
+            Slot::Match,
+            json_size(identity),
+            Vec::new,
+            |store, pre| {
+                let SlotPre::Match(pre) = pre else {
+                    return Err(wrong_slot(module, Slot::Match));
+                };
+                let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
+                let keys = instance
+                    .accord_policy_match_strategy()
+                    .call_prospect_keys(&mut *store, &input)
+                    .map_err(CallFailure::Wasm)?;
+                check_keys(keys)
+            },
+        )
+    }
+
+    /// `signal-keys`. Fail-safe: no keys (the signal is unmatched and traced).
+    pub fn signal_keys(
+        &self,
+        module: &PolicyModule,
+        signal: &AcceptSignal,
+    ) -> Decision<Vec<String>> {
+        let input = convert::signal(signal);
+        self.call(
+            module,
+            Slot::Match,
+            json_size(signal),
+            Vec::new,
+            |store, pre| {
+                let SlotPre::Match(pre) = pre else {
+                    return Err(wrong_slot(module, Slot::Match));
+                };
+                let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
+                let keys = instance
+                    .accord_policy_match_strategy()
+                    .call_signal_keys(&mut *store, &input)
+                    .map_err(CallFailure::Wasm)?;
+                check_keys(keys)
+            },
+        )
+    }
+
+    /// `resolve`. Fail-safe: unmatched.
+    pub fn resolve(
+        &self,
+        module: &PolicyModule,
+        signal: &AcceptSignal,
+        candidates: &[Enrollment],
+    ) -> Decision<MatchOutcome> {
+        let size = json_size(signal) + json_size(&candidates);
+        let wit_signal = convert::signal(signal);
+        let wit_candidates: Vec<_> = candidates.iter().map(convert::enrollment).collect();
+        let mut decision = self.call(
+            module,
+            Slot::Match,
+            size,
+            MatchOutcome::default,
+            |store, pre| {
+                let SlotPre::Match(pre) = pre else {
+                    return Err(wrong_slot(module, Slot::Match));
+                };
+                let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
+                let outcome = instance
+                    .accord_policy_match_strategy()
+                    .call_resolve(&mut *store, &wit_signal, &wit_candidates)
+                    .map_err(CallFailure::Wasm)?;
+                check_outcome(convert::match_outcome(outcome), candidates)
+            },
+        );
+        let trace = std::mem::take(&mut decision.value.trace);
+        decision
+            .trace
+            .extend(trace.into_iter().map(|message| TraceLine {
+                level: "info".into(),
+                message,
+            }));
+        decision
+    }
+
+    /// Late-accept routing. Fail-safe: stamp only, no auto-fire.
+    pub fn route(&self, module: &PolicyModule, input: &RoutingInput) -> Decision<Route> {
+        let wit_input = convert::routing_input(input);
+        let fail_safe = || Route::StampOnly {
+            reason: StampOnlyReason::PolicyError,
+            detail:
+                "the routing policy failed; the accept is stamped, nothing is sent automatically"
+                    .into(),
+        };
+        self.call(
+            module,
+            Slot::Routing,
+            json_size(input),
+            fail_safe,
+            |store, pre| {
+                let SlotPre::Routing(pre) = pre else {
+                    return Err(wrong_slot(module, Slot::Routing));
+                };
+                let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
+                let route = instance
+                    .accord_policy_late_accept_routing()
+                    .call_route(&mut *store, &wit_input)
+                    .map_err(CallFailure::Wasm)?;
+                check_route(convert::route(route), input)
+            },
+        )
+    }
+
+    /// Dispatch pre-flight. Fail-safe: a recoverable `policy_error` skip,
+    /// retried by the skip-retry tick.
+    pub fn preflight(
+        &self,
+        module: &PolicyModule,
+        input: &PreflightInput,
+    ) -> Decision<PreflightDecision> {
+        let wit_input = convert::preflight_input(input);
+        let fail_safe = || PreflightDecision::Skip {
+            reason: SkipReason::PolicyError,
+            recoverable: true,
+            detail: "the pre-flight policy failed; the skip-retry tick will try again".into(),
+        };
+        self.call(
+            module,
+            Slot::Preflight,
+            json_size(input),
+            fail_safe,
+            |store, pre| {
+                let SlotPre::Preflight(pre) = pre else {
+                    return Err(wrong_slot(module, Slot::Preflight));
+                };
+                let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
+                let decision = instance
+                    .accord_policy_dispatch_preflight()
+                    .call_check(&mut *store, &wit_input)
+                    .map_err(CallFailure::Wasm)?;
+                check_preflight(convert::preflight_decision(decision), input)
+            },
+        )
+    }
+
+    /// The call path shared by every slot: input cap, a fresh store with
+    /// fuel and the memory limiter, the call, output checks, error
+    /// classification, logging and metrics.
+    fn call<T: Serialize>(
+        &self,
+        module: &PolicyModule,
+        slot: Slot,
+        input_size: usize,
+        fail_safe: impl FnOnce() -> T,
+        body: impl FnOnce(&mut Store<CallState>, &SlotPre) -> Result<T, CallFailure>,
+    ) -> Decision<T> {
+        let started = Instant::now();
+        let mut store = Store::new(&self.engine, CallState::new(&self.limits));
+        store.limiter(|state| &mut state.limiter);
+        let outcome = if input_size > self.limits.max_input_bytes {
+            Err(PolicyError::InputTooLarge {
+                size: input_size,
+                limit: self.limits.max_input_bytes,
+            })
+        } else if let Err(e) = store.set_fuel(self.limits.fuel) {
+            Err(PolicyError::Instantiate(format!("{e:#}")))
+        } else {
+            body(&mut store, &module.pre)
+                .map_err(|failure| self.classify(failure, store.data()))
+                .and_then(|value| {
+                    let size = json_size(&value);
+                    if size > self.limits.max_output_bytes {
+                        Err(PolicyError::OutputTooLarge {
+                            size,
+                            limit: self.limits.max_output_bytes,
+                        })
+                    } else {
+                        Ok(value)
+                    }
+                })
+        };
+        let fuel_left = store.get_fuel().unwrap_or(0);
+        let state = store.data_mut();
+        let stats = CallStats {
+            fuel_used: self.limits.fuel.saturating_sub(fuel_left),
+            elapsed: started.elapsed(),
+            peak_memory_bytes: state.limiter.peak,
+        };
+        let mut trace = state.take_trace();
+        let labels = [
+            ("slot", slot.as_str().to_string()),
+            ("module", module.sha256[..12].to_string()),
+        ];
+        metrics::counter!("accord_policy_calls_total", &labels).increment(1);
+        match outcome {
+            Ok(value) => Decision {
+                value,
+                error: None,
+                trace,
+                stats,
+                module_sha256: module.sha256.clone(),
+            },
+            Err(error) => {
+                tracing::warn!(
+                    slot = slot.as_str(),
+                    module_sha256 = %module.sha256,
+                    module_origin = %module.origin,
+                    kind = error.kind(),
+                    error = %error,
+                    "policy call failed; using the slot's fail-safe default"
+                );
+                let labels = [
+                    ("slot", slot.as_str().to_string()),
+                    ("module", module.sha256[..12].to_string()),
+                    ("kind", error.kind().to_string()),
+                ];
+                metrics::counter!("accord_policy_failures_total", &labels).increment(1);
+                trace.push(TraceLine {
+                    level: "error".into(),
+                    message: format!("host: policy failed ({error}); fail-safe default used"),
+                });
+                Decision {
+                    value: fail_safe(),
+                    error: Some(error),
+                    trace,
+                    stats,
+                    module_sha256: module.sha256.clone(),
+                }
+            }
+        }
+    }
+
+    fn classify(&self, failure: CallFailure, state: &CallState) -> PolicyError {
+        let err = match failure {
+            CallFailure::Policy(e) => return e,
+            CallFailure::Wasm(err) => err,
+        };
+        if let Some(requested) = state.limiter.refused {
+            return PolicyError::MemoryLimit {
+                requested,
+                limit: self.limits.memory_bytes,
+            };
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PolicyError::FuelExhausted {
+                limit: self.limits.fuel,
+            },
+            Some(trap) => PolicyError::Trap {
+                message: trap.to_string(),
+                panic: state.panic_message(),
+            },
+            None => PolicyError::Trap {
+                message: format!("{err:#}"),
+                panic: state.panic_message(),
+            },
+        }
+    }
+}
+
+/// Why the body of a call failed: the guest (classified later, with the
+/// store's state at hand) or a contract check.
+enum CallFailure {
+    Wasm(wasmtime::Error),
+    Policy(PolicyError),
+}
+
+fn instantiate(e: wasmtime::Error) -> CallFailure {
+    CallFailure::Policy(PolicyError::Instantiate(format!("{e:#}")))
+}
+
+fn wrong_slot(module: &PolicyModule, called: Slot) -> CallFailure {
+    CallFailure::Policy(PolicyError::WrongSlot {
+        called,
+        actual: module.slot,
+    })
+}
+
+fn invalid(msg: String) -> CallFailure {
+    CallFailure::Policy(PolicyError::InvalidOutput(msg))
+}
+
+/// At most 16 keys of at most 256 bytes, none empty (the WIT contract).
+fn check_keys(keys: Vec<String>) -> Result<Vec<String>, CallFailure> {
+    if keys.len() > 16 {
+        return Err(invalid(format!(
+            "{} keys returned, at most 16 are allowed",
+            keys.len()
+        )));
+    }
+    if let Some(k) = keys.iter().find(|k| k.is_empty() || k.len() > 256) {
+        return Err(invalid(format!(
+            "key of {} bytes: keys must be 1 to 256 bytes",
+            k.len()
+        )));
+    }
+    Ok(keys)
+}
+
+/// Every match names a candidate and a kebab-case strategy.
+fn check_outcome(
+    outcome: MatchOutcome,
+    candidates: &[Enrollment],
+) -> Result<MatchOutcome, CallFailure> {
+    for m in &outcome.matches {
+        if !candidates
+            .iter()
+            .any(|c| c.enrollment_id == m.enrollment_id)
+        {
+            return Err(invalid(format!(
+                "matched `{}`, which is not one of the candidates",
+                m.enrollment_id
+            )));
+        }
+        let valid_name = !m.strategy.is_empty()
+            && m.strategy.len() <= 64
+            && m.strategy
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid_name {
+            return Err(invalid(format!(
+                "strategy name `{}` must be 1-64 chars of [a-z0-9-]",
+                m.strategy
+            )));
+        }
+    }
+    Ok(outcome)
+}
+
+/// A late auto-fire must point at a send-message step of the campaign.
+fn check_route(route: Route, input: &RoutingInput) -> Result<Route, CallFailure> {
+    if let Route::LateAutoFire { step_index } = route {
+        let step = input.campaign.steps.get(step_index as usize);
+        if !matches!(step, Some(CampaignStep::SendMessage)) {
+            return Err(invalid(format!(
+                "late-auto-fire({step_index}) does not name a send-message step"
+            )));
+        }
+    }
+    Ok(route)
+}
+
+/// An enqueue must be for the step asked about, not before 24 h ago nor
+/// more than 90 days ahead.
+fn check_preflight(
+    decision: PreflightDecision,
+    input: &PreflightInput,
+) -> Result<PreflightDecision, CallFailure> {
+    const DAY_MS: i64 = 86_400_000;
+    if let PreflightDecision::Enqueue {
+        step_index,
+        not_before,
+    } = decision
+    {
+        if step_index != input.step_index {
+            return Err(invalid(format!(
+                "enqueue names step {step_index}, pre-flight was asked about step {}",
+                input.step_index
+            )));
+        }
+        if not_before < input.now - DAY_MS || not_before > input.now + 90 * DAY_MS {
+            return Err(invalid(format!(
+                "not-before {not_before} is outside [now - 1 day, now + 90 days]"
+            )));
+        }
+    }
+    Ok(decision)
+}
+
+/// Size of a value's JSON encoding, without allocating it.
+fn json_size<T: Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// `accord:policy/match-strategy@0.1.0` → (`match-strategy`, `0.1.0`).
+fn parse_accord_name(name: &str) -> Option<(&str, &str)> {
+    let rest = name.strip_prefix("accord:policy/")?;
+    Some(rest.split_once('@').unwrap_or((rest, "")))
+}
+
+fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(LoadError::NotWasm(format!(
+            "the file does not start with the \\0asm magic ({} bytes)",
+            bytes.len()
+        )));
+    }
+    // Core modules are version 1 (01 00 00 00); components have layer 1.
+    if bytes[4..8] == [1, 0, 0, 0] {
+        return Err(LoadError::CoreModule);
+    }
+    Ok(())
+}
+
+fn engine_config(limits: &Limits) -> Config {
+    let instances = limits.max_concurrent.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        .total_core_instances(instances * 8)
+        .total_memories(instances * 2)
+        .total_tables(instances * 4)
+        .max_memory_size(limits.memory_bytes)
+        // Keeping the first pages of each slot resident avoids page faults
+        // on the next instantiation (3-4x the throughput on 2 cores).
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(64 << 10);
+    let mut config = Config::new();
+    config
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .consume_fuel(true)
+        .max_wasm_stack(limits.max_wasm_stack);
+    config
+}
+
+/// A stable tag of everything that makes a compiled artifact (in)valid for
+/// this engine.
+fn engine_tag(engine: &Engine) -> String {
+    struct ShaHasher(Sha256);
+    impl std::hash::Hasher for ShaHasher {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = ShaHasher(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+    hex::encode(&hasher.0.finalize()[..8])
+}
+
+#[allow(unsafe_code)]
+fn load_cached(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: the file is an artifact this process (or an earlier run with
+    // the same engine tag) wrote with `precompile_component` into the cache
+    // directory Accord owns; wasmtime still checks its header and engine
+    // compatibility. The cache directory must not be writable by others.
+    unsafe { Component::deserialize_file(engine, path) }
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

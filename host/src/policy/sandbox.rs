@@ -1,0 +1,230 @@
+//! The per-call sandbox: limits, the store's state, a WASI context that
+//! grants nothing, and the `log` import.
+
+use super::bindings::wit_host;
+use super::runtime::TraceLine;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+
+/// Per-call limits. Every decision runs under all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Fuel per call (roughly one unit per wasm instruction).
+    pub fuel: u64,
+    /// Linear memory cap per call, bytes.
+    pub memory_bytes: usize,
+    /// Input size cap, bytes (approximate encoded size).
+    pub max_input_bytes: usize,
+    /// Output size cap, bytes (approximate encoded size).
+    pub max_output_bytes: usize,
+    /// Wasm stack cap, bytes (deep recursion traps past it).
+    pub max_wasm_stack: usize,
+    /// Decisions that may run at once (pooling allocator slots).
+    pub max_concurrent: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 50_000_000,
+            memory_bytes: 16 << 20,
+            max_input_bytes: 1 << 20,
+            max_output_bytes: 64 << 10,
+            max_wasm_stack: 512 << 10,
+            max_concurrent: 256,
+        }
+    }
+}
+
+/// Trace lines one call may add through `log`; the rest are dropped.
+const MAX_LOG_LINES: usize = 64;
+/// Bytes per trace line; longer lines are cut.
+const MAX_LOG_LINE: usize = 1024;
+/// Bytes of guest stderr kept (for panic messages).
+const STDERR_CAPACITY: usize = 8 << 10;
+
+/// Everything one `Store` owns. Dropped with the store after one call.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) trace: Vec<TraceLine>,
+    dropped_lines: usize,
+    pub(crate) stderr: MemoryOutputPipe,
+}
+
+impl CallState {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        CallState {
+            wasi: deny_all_wasi(stderr.clone()),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                limit: limits.memory_bytes,
+                peak: 0,
+                refused: None,
+            },
+            trace: Vec::new(),
+            dropped_lines: 0,
+            stderr,
+        }
+    }
+
+    /// The trace, with a note if lines were dropped.
+    pub(crate) fn take_trace(&mut self) -> Vec<TraceLine> {
+        let mut trace = std::mem::take(&mut self.trace);
+        if self.dropped_lines > 0 {
+            trace.push(TraceLine {
+                level: "warn".into(),
+                message: format!("host: {} further log lines dropped", self.dropped_lines),
+            });
+        }
+        trace
+    }
+
+    /// The guest's panic message, if its stderr holds one.
+    pub(crate) fn panic_message(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
+        let at = text.find("panicked at")?;
+        // "panicked at src/lib.rs:10:5:\nthe message" → "the message (src/lib.rs:10:5)"
+        let rest = &text[at + "panicked at".len()..];
+        let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
+        let message = message.lines().next().unwrap_or("").trim();
+        Some(format!("{message} ({})", location.trim()))
+    }
+}
+
+/// A WASI context that grants nothing: no preopened directories, no
+/// environment or arguments, no network, stdin empty, stdout discarded,
+/// stderr captured (for panic messages). Clocks are frozen at the epoch and
+/// randomness is all zeros: a policy cannot observe time or entropy, so its
+/// decisions depend on its input alone.
+fn deny_all_wasi(stderr: MemoryOutputPipe) -> WasiCtx {
+    let mut builder = WasiCtx::builder();
+    builder
+        .stderr(stderr)
+        .wall_clock(FrozenClock)
+        .monotonic_clock(FrozenClock)
+        .secure_random(ZeroRng)
+        .insecure_random(ZeroRng)
+        .insecure_random_seed(0)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    builder.build()
+}
+
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+struct ZeroRng;
+
+impl rand_core::TryRng for ZeroRng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(0)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        dst.fill(0);
+        Ok(())
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit_host::Host for CallState {
+    fn log(&mut self, level: wit_host::Level, message: String) {
+        if self.trace.len() >= MAX_LOG_LINES {
+            self.dropped_lines += 1;
+            return;
+        }
+        let mut message = message;
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let level = match level {
+            wit_host::Level::Trace => "trace",
+            wit_host::Level::Debug => "debug",
+            wit_host::Level::Info => "info",
+            wit_host::Level::Warn => "warn",
+            wit_host::Level::Error => "error",
+        };
+        self.trace.push(TraceLine {
+            level: level.into(),
+            message,
+        });
+    }
+}
+
+/// Caps linear memory and remembers the peak and any refused growth, so a
+/// memory failure is reported as such rather than as a bare trap.
+pub(crate) struct MemoryLimiter {
+    limit: usize,
+    pub(crate) peak: usize,
+    pub(crate) refused: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = Some(desired);
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit: growing to {desired} bytes exceeds {}",
+                self.limit
+            )));
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
