@@ -1,1 +1,8 @@
+//! Accord's integration tests: one binary, a module per feature.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod policy_cli;
+mod policy_load;
+mod policy_sandbox;
+mod policy_swap;
+mod support;

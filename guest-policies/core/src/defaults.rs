@@ -59,7 +59,10 @@ impl Ids {
             ids.add_provider_id(id);
         }
         if let Some(url) = &identity.sales_nav_lead_url {
-            ids.add_ref(parse_profile_url(url).or_else(|| normalize_slug(url)));
+            // A bare lead id is accepted too; anything else that is not a
+            // LinkedIn URL (another site, a whole URL) is no key at all.
+            let bare_id = || normalize_slug(url).filter(|r| matches!(r, ProfileRef::ProviderId(_)));
+            ids.add_ref(parse_profile_url(url).or_else(bare_id));
         }
         if let Some(url) = &identity.profile_url {
             ids.add_ref(parse_profile_url(url));
@@ -201,7 +204,8 @@ fn match_one(seen: &Ids, candidate: &Enrollment) -> Option<&'static str> {
 
 /// Default late-accept routing.
 ///
-/// - already stamped, replied, stopped or unreachable → ignore / stamp only;
+/// - replied (including a reply-inferred signal: the reply itself is the
+///   evidence), already stamped, stopped or unreachable → ignore / stamp only;
 /// - still before or on its wait-accept step in a running or paused
 ///   campaign → advance (in time);
 /// - past wait-accept (timed out, condition-skipped, completed, or further
@@ -210,7 +214,13 @@ fn match_one(seen: &Ids, candidate: &Enrollment) -> Option<&'static str> {
 /// - a stopped or draft campaign → stamp only.
 pub fn route(input: &RoutingInput) -> Route {
     let e = &input.enrollment;
-    if e.replied_at.is_some() || e.linkedin_status == LinkedinStatus::Replied {
+    // The enrollment is passed as it was before this accept, so for a
+    // reply-inferred accept its replied_at may still be empty: the signal
+    // is the reply, and a reply stops automation.
+    if e.replied_at.is_some()
+        || e.linkedin_status == LinkedinStatus::Replied
+        || input.signal.source == SignalSource::ReplyInferred
+    {
         return ignore(IgnoreReason::Replied, "the prospect already replied");
     }
     if e.accepted_at.is_some() || e.late_accept_observed_at.is_some() {

@@ -91,7 +91,9 @@ pub fn parse_profile_url(url: &str) -> Option<ProfileRef> {
         ["in", slug, ..] => normalize_slug(slug),
         ["pub", name, rest @ ..] => legacy_pub_slug(name, rest),
         ["sales", "lead" | "people", lead, ..] => {
-            let id = lead.split(',').next().unwrap_or(lead);
+            // Exports often percent-encode the commas (`%2CNAME_SEARCH%2C…`).
+            let lead = percent_decode(lead);
+            let id = lead.split(',').next().unwrap_or(&lead);
             id_kind(id).map(|_| ProfileRef::ProviderId(id.to_string()))
         }
         _ => None,

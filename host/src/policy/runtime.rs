@@ -483,12 +483,13 @@ impl PolicyRuntime {
         let started = Instant::now();
         let mut store = Store::new(&self.engine, CallState::new(&self.limits));
         store.limiter(|state| &mut state.limiter);
+        let fuel_set = store.set_fuel(self.limits.fuel);
         let outcome = if input_size > self.limits.max_input_bytes {
             Err(PolicyError::InputTooLarge {
                 size: input_size,
                 limit: self.limits.max_input_bytes,
             })
-        } else if let Err(e) = store.set_fuel(self.limits.fuel) {
+        } else if let Err(e) = fuel_set {
             Err(PolicyError::Instantiate(format!("{e:#}")))
         } else {
             body(&mut store, &module.pre)

@@ -1,0 +1,276 @@
+//! Hostile guests in every slot: each is contained with its typed error,
+//! the caller gets the slot's fail-safe default, and the next call on a
+//! good module succeeds.
+
+use crate::support::*;
+use accord::policy::{PolicyError, PolicyRuntime, Slot};
+use accord_policy_core::*;
+
+/// Runs `mode` through the hostile match guest's `signal-keys` and checks
+/// the fail-safe (no keys), then that a default module still decides.
+fn contained_in_match(rt: &PolicyRuntime, mode: &str) -> PolicyError {
+    let hostile = guest_module(rt, "hostile_match", Slot::Match);
+    let d = rt.signal_keys(&hostile, &signal(mode));
+    let error = d
+        .error
+        .unwrap_or_else(|| panic!("mode {mode}: expected an error, got {:?}", d.value));
+    assert!(d.value.is_empty(), "fail-safe for signal-keys is no keys");
+    assert_eq!(&*d.module_sha256, hostile.sha256());
+    assert!(d.trace.iter().any(|l| l.message.contains("fail-safe")));
+    next_call_succeeds(rt);
+    error
+}
+
+fn next_call_succeeds(rt: &PolicyRuntime) {
+    let good = default_module(rt, Slot::Match);
+    let d = rt.resolve(&good, &signal("Julien"), &[enrollment("e1")]);
+    assert!(d.error.is_none(), "{:?}", d.error);
+    assert_eq!(d.value.matches.len(), 1);
+}
+
+#[test]
+fn infinite_loop_runs_out_of_fuel() {
+    let rt = runtime();
+    let e = contained_in_match(&rt, "loop");
+    assert!(
+        matches!(e, PolicyError::FuelExhausted { limit: 5_000_000 }),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn unbounded_memory_growth_hits_the_memory_limit() {
+    let rt = runtime();
+    let e = contained_in_match(&rt, "grow");
+    match e {
+        PolicyError::MemoryLimit { requested, limit } => {
+            assert_eq!(limit, 16 << 20);
+            assert!(requested > limit);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn deep_recursion_traps() {
+    // Rust's shadow stack lives in linear memory: it runs off the bottom
+    // (an out-of-bounds access) before wasm's own stack limit is reached.
+    let rt = runtime();
+    match contained_in_match(&rt, "recurse") {
+        PolicyError::Trap { message, .. } => {
+            assert!(
+                message.contains("out of bounds") || message.contains("stack"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn panic_is_a_trap_carrying_the_guest_message() {
+    let rt = runtime();
+    match contained_in_match(&rt, "panic") {
+        PolicyError::Trap { panic, .. } => {
+            let panic = panic.expect("the panic message is captured");
+            assert!(
+                panic.contains("hostile guest panicked on purpose"),
+                "{panic}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn exit_is_a_trap() {
+    let rt = runtime();
+    assert!(matches!(
+        contained_in_match(&rt, "exit"),
+        PolicyError::Trap { .. }
+    ));
+}
+
+#[test]
+fn too_many_keys_is_invalid_output() {
+    let rt = runtime();
+    match contained_in_match(&rt, "many-keys") {
+        PolicyError::InvalidOutput(m) => assert!(m.contains("17 keys"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn oversized_output_is_refused() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let d = rt.resolve(&hostile, &signal("huge"), &[enrollment("e1")]);
+    assert!(
+        matches!(
+            d.error,
+            Some(PolicyError::OutputTooLarge { limit: 65_536, .. })
+        ),
+        "{:?}",
+        d.error
+    );
+    assert!(d.value.matches.is_empty(), "fail-safe: unmatched");
+    next_call_succeeds(&rt);
+}
+
+#[test]
+fn oversized_input_is_refused_before_the_call() {
+    let rt = runtime();
+    let good = default_module(&rt, Slot::Match);
+    let many: Vec<_> = (0..5000)
+        .map(|i| enrollment(&format!("enrollment-{i}")))
+        .collect();
+    let d = rt.resolve(&good, &signal("x"), &many);
+    assert!(
+        matches!(d.error, Some(PolicyError::InputTooLarge { .. })),
+        "{:?}",
+        d.error
+    );
+    assert_eq!(d.stats.fuel_used, 0, "the guest never ran");
+}
+
+#[test]
+fn matching_a_stranger_or_a_bad_strategy_name_is_invalid_output() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    for mode in ["stranger", "bad-strategy"] {
+        let d = rt.resolve(&hostile, &signal(mode), &[enrollment("e1")]);
+        assert!(
+            matches!(d.error, Some(PolicyError::InvalidOutput(_))),
+            "{mode}: {:?}",
+            d.error
+        );
+        assert!(d.value.matches.is_empty());
+    }
+}
+
+#[test]
+fn log_flood_is_capped() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let d = rt.signal_keys(&hostile, &signal("log-flood"));
+    assert!(d.error.is_none(), "{:?}", d.error);
+    assert_eq!(d.trace.len(), 65, "64 lines and a note");
+    assert!(d.trace.iter().all(|l| l.message.len() <= 1024 + 3));
+    assert!(
+        d.trace[64]
+            .message
+            .contains("136 further log lines dropped"),
+        "{}",
+        d.trace[64].message
+    );
+}
+
+#[test]
+fn guests_see_no_files_no_environment_no_clock() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let seen = |mode: &str| {
+        let d = rt.signal_keys(&hostile, &signal(mode));
+        assert!(d.error.is_none(), "{mode}: {:?}", d.error);
+        d.value.join(",")
+    };
+    assert!(seen("file").starts_with("file:denied:"), "{}", seen("file"));
+    assert_eq!(seen("env"), "env:0");
+    assert_eq!(seen("clock"), "clock:0");
+}
+
+#[test]
+fn each_state_is_fresh() {
+    // A trap poisons a store; the next call must not notice.
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    for _ in 0..3 {
+        assert!(rt.signal_keys(&hostile, &signal("panic")).error.is_some());
+        let d = rt.signal_keys(&hostile, &signal("benign"));
+        assert_eq!(d.value, vec!["hostile".to_string()]);
+    }
+}
+
+#[test]
+fn routing_failures_fall_back_to_stamp_only() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_routing", Slot::Routing);
+    for mode in ["loop", "grow", "recurse", "panic"] {
+        let d = rt.route(&hostile, &routing_input(mode));
+        assert!(d.error.is_some(), "{mode}");
+        assert!(
+            matches!(
+                d.value,
+                Route::StampOnly {
+                    reason: StampOnlyReason::PolicyError,
+                    ..
+                }
+            ),
+            "{mode}: {:?}",
+            d.value
+        );
+    }
+    // late-auto-fire(0) names the send_invite step: a contract violation.
+    let d = rt.route(&hostile, &routing_input("benign"));
+    assert!(
+        matches!(d.error, Some(PolicyError::InvalidOutput(_))),
+        "{:?}",
+        d.error
+    );
+    let d = rt.route(&hostile, &routing_input("advance"));
+    assert_eq!(d.value, Route::Advance);
+    let good = default_module(&rt, Slot::Routing);
+    assert_eq!(rt.route(&good, &routing_input("e1")).value, Route::Advance);
+}
+
+#[test]
+fn preflight_failures_fall_back_to_a_recoverable_policy_error_skip() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_preflight", Slot::Preflight);
+    for mode in [
+        "loop",
+        "grow",
+        "recurse",
+        "panic",
+        "huge",
+        "far-future",
+        "other-step",
+    ] {
+        let d = rt.preflight(&hostile, &preflight_input(mode));
+        assert!(d.error.is_some(), "{mode}: {:?}", d.value);
+        assert!(
+            matches!(
+                d.value,
+                PreflightDecision::Skip {
+                    reason: SkipReason::PolicyError,
+                    recoverable: true,
+                    ..
+                }
+            ),
+            "{mode}: {:?}",
+            d.value
+        );
+    }
+    let d = rt.preflight(&hostile, &preflight_input("benign"));
+    assert!(d.error.is_none());
+    assert!(matches!(
+        d.value,
+        PreflightDecision::Enqueue { step_index: 3, .. }
+    ));
+    let good = default_module(&rt, Slot::Preflight);
+    assert!(rt.preflight(&good, &preflight_input("e1")).error.is_none());
+}
+
+#[test]
+fn calling_a_module_in_the_wrong_slot_is_a_typed_error() {
+    let rt = runtime();
+    let routing = default_module(&rt, Slot::Routing);
+    let d = rt.signal_keys(&routing, &signal("x"));
+    assert!(matches!(
+        d.error,
+        Some(PolicyError::WrongSlot {
+            called: Slot::Match,
+            actual: Slot::Routing
+        })
+    ));
+}

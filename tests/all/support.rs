@@ -1,0 +1,167 @@
+//! Shared test support: building the test guests, sample inputs.
+#![allow(dead_code)]
+
+use accord::policy::{Limits, PolicyModule, PolicyRuntime, Slot, builtin};
+use accord_policy_core::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds `tests/guests` once per test run and returns the path of
+/// `<name>.wasm` (e.g. `hostile_match`).
+pub fn test_guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let target = root().join("target").join("guests");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(root().join("tests").join("guests"))
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "building tests/guests failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(target.join("wasm32-wasip2").join("release"))
+    });
+    match dir {
+        Ok(dir) => dir.join(format!("{name}.wasm")),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// A runtime with default limits but a smaller fuel budget (hostile loops
+/// end sooner) and no disk cache.
+pub fn runtime() -> PolicyRuntime {
+    PolicyRuntime::new(
+        Limits {
+            fuel: 5_000_000,
+            max_concurrent: 32,
+            ..Limits::default()
+        },
+        None,
+    )
+    .expect("runtime")
+}
+
+/// Loads a built-in default module.
+pub fn default_module(rt: &PolicyRuntime, slot: Slot) -> Arc<PolicyModule> {
+    let (bytes, origin) = builtin::for_slot(slot);
+    rt.load(bytes, origin, Some(slot))
+        .expect("default module loads")
+}
+
+/// Loads a test guest.
+pub fn guest_module(rt: &PolicyRuntime, name: &str, slot: Slot) -> Arc<PolicyModule> {
+    rt.load_file(&test_guest(name), Some(slot))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+pub const ACCOUNT: &str = "SDF4tGaPSPSzNe1D1xsOs";
+pub const MEMBER: &str = "ACoAAAh_Ffqss54sqAGQOD8u7sl5of04y9_3AwyM";
+
+/// The new_relation signal of unipile.md, with `full_name` as given (the
+/// hostile match guest reads its mode from it).
+pub fn signal(full_name: &str) -> AcceptSignal {
+    AcceptSignal {
+        source: SignalSource::Webhook,
+        linkedin_account_id: ACCOUNT.into(),
+        member_id: Some(MEMBER.into()),
+        public_identifier: Some("julien-crepieux".into()),
+        profile_url: Some("https://www.linkedin.com/in/julien-crepieux/".into()),
+        full_name: Some(full_name.into()),
+        observed_at: 1_791_650_000_000,
+    }
+}
+
+/// An enrollment waiting on its accept, invited at MEMBER.
+pub fn enrollment(id: &str) -> Enrollment {
+    Enrollment {
+        enrollment_id: id.into(),
+        campaign_id: "c1".into(),
+        identity: ProspectIdentity {
+            profile_url: Some("https://www.linkedin.com/in/julien-crepieux".into()),
+            ..ProspectIdentity::default()
+        },
+        invite: Some(InviteInfo {
+            provider_id: MEMBER.into(),
+            sent_at: 1_791_000_000_000,
+        }),
+        campaign_status: CampaignStatus::Running,
+        linkedin_status: LinkedinStatus::Invited,
+        step_index: 1,
+        workflow_state: WorkflowState::WaitingAccept,
+        accepted_at: None,
+        replied_at: None,
+        late_accept_observed_at: None,
+        late_accept_followup_sent_at: None,
+    }
+}
+
+/// The seeds' worked-example workflow: invite → wait_accept 7 d → if
+/// accepted message → wait 3 d → message.
+pub fn campaign() -> Campaign {
+    Campaign {
+        campaign_id: "c1".into(),
+        status: CampaignStatus::Running,
+        steps: vec![
+            CampaignStep::SendInvite,
+            CampaignStep::WaitAccept { days: 7 },
+            CampaignStep::Condition {
+                if_accepted: 3,
+                otherwise: None,
+            },
+            CampaignStep::SendMessage,
+            CampaignStep::Wait { days: 3 },
+            CampaignStep::SendMessage,
+        ],
+    }
+}
+
+/// Routing input for an enrollment with the given id (the hostile routing
+/// guest's mode).
+pub fn routing_input(enrollment_id: &str) -> RoutingInput {
+    RoutingInput {
+        signal: signal("x"),
+        enrollment: enrollment(enrollment_id),
+        campaign: campaign(),
+        now: 1_791_650_000_000,
+    }
+}
+
+/// Pre-flight input for the late auto-fire of step 3.
+pub fn preflight_input(enrollment_id: &str) -> PreflightInput {
+    PreflightInput {
+        source: DispatchSource::LateAutoFire,
+        enrollment_id: enrollment_id.into(),
+        campaign_id: "c1".into(),
+        step_index: 3,
+        step: CampaignStep::SendMessage,
+        account_status: AccountStatus::Connected,
+        campaign_status: CampaignStatus::Running,
+        linkedin_status: LinkedinStatus::Connected,
+        already_sent_at: None,
+        replied_at: None,
+        active_job_exists: false,
+        now: 1_791_650_000_000,
+    }
+}
