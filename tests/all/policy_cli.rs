@@ -178,3 +178,28 @@ fn check_accepts_a_policy_and_explains_a_refusal() {
     ]);
     assert_eq!(missing.status.code(), Some(1));
 }
+
+#[test]
+fn the_readme_walk_through_policy_builds_checks_and_decides() {
+    let wasm = test_guest("no_late_steps").display().to_string();
+    let ok = accord(&["policy", "check", &wasm]);
+    assert!(stdout(&ok).contains("implements the preflight slot"), "{}", String::from_utf8_lossy(&ok.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let mut late = preflight_input("e1");
+    late.step_index = 12;
+    let fixture = serde_json::json!({
+        "description": "steps past 10 are refused",
+        "input": serde_json::to_value(late).unwrap(),
+        "expected": {"decision": "skip", "reason": "invalid_step", "recoverable": false}
+    });
+    std::fs::write(dir.path().join("late-step.json"), fixture.to_string()).unwrap();
+    let fixture = serde_json::json!({
+        "description": "an early message step is enqueued now",
+        "input": serde_json::to_value(preflight_input("e1")).unwrap(),
+        "expected": {"decision": "enqueue", "step_index": 3, "not_before": 1_791_650_000_000i64}
+    });
+    std::fs::write(dir.path().join("early-step.json"), fixture.to_string()).unwrap();
+    let out = accord(&["policy", "test", &wasm, &dir.path().display().to_string()]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(stdout(&out).lines().last(), Some("2 passed, 0 failed"));
+}

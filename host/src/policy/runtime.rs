@@ -742,7 +742,7 @@ fn engine_config(limits: &Limits) -> Config {
         .max_memory_size(limits.memory_bytes)
         // Keeping the first pages of each slot resident avoids page faults
         // on the next instantiation (3-4x the throughput on 2 cores).
-        .linear_memory_keep_resident(2 << 20)
+        .linear_memory_keep_resident(limits.keep_resident_bytes)
         .table_keep_resident(64 << 10);
     let mut config = Config::new();
     config

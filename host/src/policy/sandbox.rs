@@ -26,6 +26,9 @@ pub struct Limits {
     pub max_wasm_stack: usize,
     /// Decisions that may run at once (pooling allocator slots).
     pub max_concurrent: u32,
+    /// Bytes of each pooled linear memory kept resident between calls
+    /// (avoids page faults on the next instantiation).
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +40,7 @@ impl Default for Limits {
             max_output_bytes: 64 << 10,
             max_wasm_stack: 512 << 10,
             max_concurrent: 256,
+            keep_resident_bytes: 2 << 20,
         }
     }
 }
