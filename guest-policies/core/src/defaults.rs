@@ -176,20 +176,13 @@ fn match_one(seen: &Ids, candidate: &Enrollment) -> Option<&'static str> {
     {
         return Some(strategy::INVITE_BRIDGE);
     }
-    let mut stored = Ids::default();
-    if let Some(id) = &candidate.identity.member_id {
-        stored.add_provider_id(id);
-    }
-    if let Some(url) = &candidate.identity.profile_url {
-        if let Some(ProfileRef::ProviderId(id)) = parse_profile_url(url) {
-            stored.add_provider_id(&id);
-        }
-    }
-    if stored
-        .provider_ids
-        .iter()
-        .any(|id| seen.provider_ids.contains(id))
-    {
+    let identity = &candidate.identity;
+    let seen_id = |id: &str| seen.provider_ids.iter().any(|s| s == id.trim());
+    let direct = identity.member_id.as_deref().is_some_and(seen_id)
+        || identity.profile_url.as_deref().is_some_and(|url| {
+            matches!(parse_profile_url(url), Some(ProfileRef::ProviderId(id)) if seen_id(&id))
+        });
+    if direct {
         return Some(strategy::MEMBER_ID);
     }
     let all = Ids::of_identity(&candidate.identity);

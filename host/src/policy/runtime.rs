@@ -64,6 +64,8 @@ pub struct PolicyModule {
     sha256: Arc<str>,
     origin: String,
     pre: SlotPre,
+    /// `accord_policy_calls_total{slot, module}`, resolved once at load.
+    calls: metrics::Counter,
 }
 
 enum SlotPre {
@@ -184,11 +186,17 @@ impl PolicyRuntime {
                 SlotPre::Preflight(preflight_world::PreflightPolicyPre::new(pre).map_err(typed)?)
             }
         };
+        let calls = metrics::counter!(
+            "accord_policy_calls_total",
+            "slot" => slot.as_str(),
+            "module" => sha256[..12].to_string()
+        );
         Ok(Arc::new(PolicyModule {
             slot,
             sha256: sha256.into(),
             origin: origin.to_string(),
             pre,
+            calls,
         }))
     }
 
@@ -330,7 +338,7 @@ impl PolicyRuntime {
         self.call(
             module,
             Slot::Match,
-            json_size(identity),
+            size::identity(identity),
             Vec::new,
             |store, pre| {
                 let SlotPre::Match(pre) = pre else {
@@ -356,7 +364,7 @@ impl PolicyRuntime {
         self.call(
             module,
             Slot::Match,
-            json_size(signal),
+            size::signal(signal),
             Vec::new,
             |store, pre| {
                 let SlotPre::Match(pre) = pre else {
@@ -379,7 +387,7 @@ impl PolicyRuntime {
         signal: &AcceptSignal,
         candidates: &[Enrollment],
     ) -> Decision<MatchOutcome> {
-        let size = json_size(signal) + json_size(&candidates);
+        let size = size::signal(signal) + candidates.iter().map(size::enrollment).sum::<usize>();
         let wit_signal = convert::signal(signal);
         let wit_candidates: Vec<_> = candidates.iter().map(convert::enrollment).collect();
         let mut decision = self.call(
@@ -421,7 +429,7 @@ impl PolicyRuntime {
         self.call(
             module,
             Slot::Routing,
-            json_size(input),
+            size::routing(input),
             fail_safe,
             |store, pre| {
                 let SlotPre::Routing(pre) = pre else {
@@ -453,7 +461,7 @@ impl PolicyRuntime {
         self.call(
             module,
             Slot::Preflight,
-            json_size(input),
+            size::preflight(input),
             fail_safe,
             |store, pre| {
                 let SlotPre::Preflight(pre) = pre else {
@@ -514,11 +522,7 @@ impl PolicyRuntime {
             peak_memory_bytes: state.limiter.peak,
         };
         let mut trace = state.take_trace();
-        let labels = [
-            ("slot", slot.as_str().to_string()),
-            ("module", module.sha256[..12].to_string()),
-        ];
-        metrics::counter!("accord_policy_calls_total", &labels).increment(1);
+        module.calls.increment(1);
         match outcome {
             Ok(value) => Decision {
                 value,
@@ -783,4 +787,38 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
     std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Approximate encoded sizes of inputs: the strings' bytes plus a fixed
+/// allowance per record. Cheap enough to run on every call, close enough
+/// for a cap measured in hundreds of KiB.
+mod size {
+    use accord_policy_core::*;
+
+    fn s(o: &Option<String>) -> usize {
+        o.as_ref().map_or(0, String::len)
+    }
+
+    pub(super) fn signal(x: &AcceptSignal) -> usize {
+        64 + x.linkedin_account_id.len() + s(&x.member_id) + s(&x.public_identifier) + s(&x.profile_url) + s(&x.full_name)
+    }
+
+    pub(super) fn identity(x: &ProspectIdentity) -> usize {
+        32 + s(&x.profile_url) + s(&x.member_id) + s(&x.sales_nav_lead_url) + s(&x.public_identifier) + s(&x.invited_provider_id)
+    }
+
+    pub(super) fn enrollment(x: &Enrollment) -> usize {
+        128 + x.enrollment_id.len()
+            + x.campaign_id.len()
+            + identity(&x.identity)
+            + x.invite.as_ref().map_or(0, |i| 16 + i.provider_id.len())
+    }
+
+    pub(super) fn routing(x: &RoutingInput) -> usize {
+        signal(&x.signal) + enrollment(&x.enrollment) + 32 + x.campaign.campaign_id.len() + 16 * x.campaign.steps.len()
+    }
+
+    pub(super) fn preflight(x: &PreflightInput) -> usize {
+        128 + x.enrollment_id.len() + x.campaign_id.len()
+    }
 }
