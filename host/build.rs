@@ -32,7 +32,8 @@ fn run() -> Result<(), String> {
     let guests = root.join("guest-policies");
     for watched in [
         "wit",
-        "guest-policies/Cargo.toml", "guest-policies/.cargo/config.toml",
+        "guest-policies/Cargo.toml",
+        "guest-policies/.cargo/config.toml",
         "guest-policies/convert.rs",
         "guest-policies/core/src",
         "guest-policies/core/Cargo.toml",

@@ -36,7 +36,10 @@ fn main() {
     println!("| keep resident | threads | slot | decisions/s |");
     println!("|---|---|---|---|");
     for keep in [0usize, 2 << 20] {
-        let limits = Limits { keep_resident_bytes: keep, ..Limits::default() };
+        let limits = Limits {
+            keep_resident_bytes: keep,
+            ..Limits::default()
+        };
         let rt = Arc::new(PolicyRuntime::new(limits, None).unwrap());
         for slot in Slot::ALL {
             let module = load(&rt, slot);
@@ -86,7 +89,10 @@ impl Inputs {
                 profile_url: Some("https://uk.linkedin.com/in/Julien-Crepieux?trk=x".into()),
                 ..ProspectIdentity::default()
             },
-            invite: invite.map(|p| InviteInfo { provider_id: p.into(), sent_at: 1_791_000_000_000 }),
+            invite: invite.map(|p| InviteInfo {
+                provider_id: p.into(),
+                sent_at: 1_791_000_000_000,
+            }),
             campaign_status: CampaignStatus::Running,
             linkedin_status: LinkedinStatus::Invited,
             step_index: 1,
@@ -110,13 +116,21 @@ impl Inputs {
             steps: vec![
                 CampaignStep::SendInvite,
                 CampaignStep::WaitAccept { days: 7 },
-                CampaignStep::Condition { if_accepted: 3, otherwise: None },
+                CampaignStep::Condition {
+                    if_accepted: 3,
+                    otherwise: None,
+                },
                 CampaignStep::SendMessage,
                 CampaignStep::Wait { days: 3 },
                 CampaignStep::SendMessage,
             ],
         };
-        let routing = RoutingInput { signal: signal.clone(), enrollment: late, campaign, now: 1_791_650_000_000 };
+        let routing = RoutingInput {
+            signal: signal.clone(),
+            enrollment: late,
+            campaign,
+            now: 1_791_650_000_000,
+        };
         let preflight = PreflightInput {
             source: DispatchSource::LateAutoFire,
             enrollment_id: "e1".into(),
@@ -131,14 +145,22 @@ impl Inputs {
             active_job_exists: false,
             now: 1_791_650_000_000,
         };
-        Inputs { signal, candidates, routing, preflight }
+        Inputs {
+            signal,
+            candidates,
+            routing,
+            preflight,
+        }
     }
 }
 
 fn native_once(slot: Slot, i: &Inputs) {
     match slot {
         Slot::Match => {
-            black_box(defaults::resolve(black_box(&i.signal), black_box(&i.candidates)));
+            black_box(defaults::resolve(
+                black_box(&i.signal),
+                black_box(&i.candidates),
+            ));
         }
         Slot::Routing => {
             black_box(defaults::route(black_box(&i.routing)));

@@ -4,4 +4,9 @@
 //! ([`policy`]); the host does all I/O and scheduling.
 
 pub mod cli;
+pub mod clock;
+pub mod domain;
 pub mod policy;
+pub mod store;
+pub mod window;
+pub mod workflow;

@@ -31,14 +31,25 @@ pub enum WindowError {
 
 impl SendingWindow {
     /// Builds a window; `days` is a comma-separated list such as `1,2,3,4,5`.
-    pub fn new(time_zone: &str, start_minute: i64, end_minute: i64, days: &str) -> Result<Self, WindowError> {
-        let tz = TimeZone::get(time_zone).map_err(|_| WindowError::TimeZone(time_zone.to_string()))?;
-        if !(0..1440).contains(&start_minute) || !(1..=1440).contains(&end_minute) || start_minute >= end_minute {
+    pub fn new(
+        time_zone: &str,
+        start_minute: i64,
+        end_minute: i64,
+        days: &str,
+    ) -> Result<Self, WindowError> {
+        let tz =
+            TimeZone::get(time_zone).map_err(|_| WindowError::TimeZone(time_zone.to_string()))?;
+        if !(0..1440).contains(&start_minute)
+            || !(1..=1440).contains(&end_minute)
+            || start_minute >= end_minute
+        {
             return Err(WindowError::Bounds(start_minute, end_minute));
         }
         let mut set = [false; 8];
         for part in days.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let day: usize = part.parse().map_err(|_| WindowError::Days(days.to_string()))?;
+            let day: usize = part
+                .parse()
+                .map_err(|_| WindowError::Days(days.to_string()))?;
             if !(1..=7).contains(&day) {
                 return Err(WindowError::Days(days.to_string()));
             }
@@ -47,7 +58,12 @@ impl SendingWindow {
         if !set.iter().any(|d| *d) {
             return Err(WindowError::Days(days.to_string()));
         }
-        Ok(SendingWindow { tz, start_minute: start_minute as u16, end_minute: end_minute as u16, days: set })
+        Ok(SendingWindow {
+            tz,
+            start_minute: start_minute as u16,
+            end_minute: end_minute as u16,
+            days: set,
+        })
     }
 
     /// Whether `at` falls inside the window.
@@ -59,14 +75,21 @@ impl SendingWindow {
     /// next window. Local times that do not exist (a DST gap) resolve to
     /// the first instant after the gap.
     pub fn next_open(&self, at: Millis) -> Millis {
-        let Ok(now) = Timestamp::from_millisecond(at) else { return at };
+        let Ok(now) = Timestamp::from_millisecond(at) else {
+            return at;
+        };
         let today = now.to_zoned(self.tz.clone()).date();
         for offset in 0..15 {
-            let Ok(date) = today.checked_add(offset.days()) else { break };
+            let Ok(date) = today.checked_add(offset.days()) else {
+                break;
+            };
             if !self.days[date.weekday().to_monday_one_offset() as usize] {
                 continue;
             }
-            let (Some(start), Some(end)) = (self.instant(date, self.start_minute), self.instant(date, self.end_minute)) else {
+            let (Some(start), Some(end)) = (
+                self.instant(date, self.start_minute),
+                self.instant(date, self.end_minute),
+            ) else {
                 continue;
             };
             if at < start {
@@ -93,16 +116,22 @@ impl SendingWindow {
     }
 
     fn window_end_after(&self, open: Millis) -> Millis {
-        let Ok(ts) = Timestamp::from_millisecond(open) else { return open };
+        let Ok(ts) = Timestamp::from_millisecond(open) else {
+            return open;
+        };
         let date = ts.to_zoned(self.tz.clone()).date();
-        self.instant(date, self.end_minute).unwrap_or(open + MINUTE_MS)
+        self.instant(date, self.end_minute)
+            .unwrap_or(open + MINUTE_MS)
     }
 
     fn instant(&self, date: Date, minute: u16) -> Option<Millis> {
         let midnight = date.to_zoned(self.tz.clone()).ok()?;
         // Add wall-clock minutes through a civil datetime so DST shifts are
         // resolved by the zone's rules, not by adding fixed milliseconds.
-        let civil = midnight.datetime().checked_add((minute as i64).minutes()).ok()?;
+        let civil = midnight
+            .datetime()
+            .checked_add((minute as i64).minutes())
+            .ok()?;
         let zoned = civil.to_zoned(self.tz.clone()).ok()?;
         Some(zoned.timestamp().as_millisecond())
     }
@@ -127,29 +156,46 @@ mod tests {
     use super::*;
 
     fn ms(s: &str) -> Millis {
-        s.parse::<Timestamp>().map(|t| t.as_millisecond()).unwrap_or_default()
+        s.parse::<Timestamp>()
+            .map(|t| t.as_millisecond())
+            .unwrap_or_default()
     }
 
     #[test]
     fn clamps_to_the_next_window_start() {
         let w = SendingWindow::new("Europe/Paris", 9 * 60, 17 * 60, "1,2,3,4,5").unwrap();
         // Saturday 2026-10-10 14:30 UTC (16:30 Paris) → Monday 09:00 Paris (07:00 UTC).
-        assert_eq!(w.next_open(ms("2026-10-10T14:30:00Z")), ms("2026-10-12T07:00:00Z"));
+        assert_eq!(
+            w.next_open(ms("2026-10-10T14:30:00Z")),
+            ms("2026-10-12T07:00:00Z")
+        );
         // Monday 2026-10-12 12:30 UTC is open.
         assert!(w.is_open(ms("2026-10-12T12:30:00Z")));
         // Monday 23:00 Paris → Tuesday 09:00.
-        assert_eq!(w.next_open(ms("2026-10-12T21:00:00Z")), ms("2026-10-13T07:00:00Z"));
+        assert_eq!(
+            w.next_open(ms("2026-10-12T21:00:00Z")),
+            ms("2026-10-13T07:00:00Z")
+        );
     }
 
     #[test]
     fn follows_dst_changes() {
         let w = SendingWindow::new("Europe/Paris", 9 * 60, 17 * 60, "1,2,3,4,5,6,7").unwrap();
         // Paris leaves summer time on 2026-10-25: 09:00 is 07:00 UTC before, 08:00 UTC after.
-        assert_eq!(w.next_open(ms("2026-10-24T20:00:00Z")), ms("2026-10-25T08:00:00Z"));
-        assert_eq!(w.next_open(ms("2026-10-23T20:00:00Z")), ms("2026-10-24T07:00:00Z"));
+        assert_eq!(
+            w.next_open(ms("2026-10-24T20:00:00Z")),
+            ms("2026-10-25T08:00:00Z")
+        );
+        assert_eq!(
+            w.next_open(ms("2026-10-23T20:00:00Z")),
+            ms("2026-10-24T07:00:00Z")
+        );
         // New York enters summer time 2026-03-08 at 02:00: a 02:30 start does not exist.
         let ny = SendingWindow::new("America/New_York", 150, 600, "1,2,3,4,5,6,7").unwrap();
-        assert_eq!(ny.next_open(ms("2026-03-08T05:00:00Z")), ms("2026-03-08T07:30:00Z"));
+        assert_eq!(
+            ny.next_open(ms("2026-03-08T05:00:00Z")),
+            ms("2026-03-08T07:30:00Z")
+        );
     }
 
     #[test]
@@ -163,9 +209,21 @@ mod tests {
 
     #[test]
     fn refuses_bad_definitions() {
-        assert!(matches!(SendingWindow::new("Mars/Olympus", 0, 10, "1"), Err(WindowError::TimeZone(_))));
-        assert!(matches!(SendingWindow::new("UTC", 600, 500, "1"), Err(WindowError::Bounds(..))));
-        assert!(matches!(SendingWindow::new("UTC", 0, 10, "0,8"), Err(WindowError::Days(_))));
-        assert!(matches!(SendingWindow::new("UTC", 0, 10, ""), Err(WindowError::Days(_))));
+        assert!(matches!(
+            SendingWindow::new("Mars/Olympus", 0, 10, "1"),
+            Err(WindowError::TimeZone(_))
+        ));
+        assert!(matches!(
+            SendingWindow::new("UTC", 600, 500, "1"),
+            Err(WindowError::Bounds(..))
+        ));
+        assert!(matches!(
+            SendingWindow::new("UTC", 0, 10, "0,8"),
+            Err(WindowError::Days(_))
+        ));
+        assert!(matches!(
+            SendingWindow::new("UTC", 0, 10, ""),
+            Err(WindowError::Days(_))
+        ));
     }
 }

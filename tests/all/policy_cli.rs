@@ -183,7 +183,11 @@ fn check_accepts_a_policy_and_explains_a_refusal() {
 fn the_readme_walk_through_policy_builds_checks_and_decides() {
     let wasm = test_guest("no_late_steps").display().to_string();
     let ok = accord(&["policy", "check", &wasm]);
-    assert!(stdout(&ok).contains("implements the preflight slot"), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        stdout(&ok).contains("implements the preflight slot"),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut late = preflight_input("e1");
     late.step_index = 12;

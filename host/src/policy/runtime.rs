@@ -800,11 +800,19 @@ mod size {
     }
 
     pub(super) fn signal(x: &AcceptSignal) -> usize {
-        64 + x.linkedin_account_id.len() + s(&x.member_id) + s(&x.public_identifier) + s(&x.profile_url) + s(&x.full_name)
+        64 + x.linkedin_account_id.len()
+            + s(&x.member_id)
+            + s(&x.public_identifier)
+            + s(&x.profile_url)
+            + s(&x.full_name)
     }
 
     pub(super) fn identity(x: &ProspectIdentity) -> usize {
-        32 + s(&x.profile_url) + s(&x.member_id) + s(&x.sales_nav_lead_url) + s(&x.public_identifier) + s(&x.invited_provider_id)
+        32 + s(&x.profile_url)
+            + s(&x.member_id)
+            + s(&x.sales_nav_lead_url)
+            + s(&x.public_identifier)
+            + s(&x.invited_provider_id)
     }
 
     pub(super) fn enrollment(x: &Enrollment) -> usize {
@@ -815,7 +823,11 @@ mod size {
     }
 
     pub(super) fn routing(x: &RoutingInput) -> usize {
-        signal(&x.signal) + enrollment(&x.enrollment) + 32 + x.campaign.campaign_id.len() + 16 * x.campaign.steps.len()
+        signal(&x.signal)
+            + enrollment(&x.enrollment)
+            + 32
+            + x.campaign.campaign_id.len()
+            + 16 * x.campaign.steps.len()
     }
 
     pub(super) fn preflight(x: &PreflightInput) -> usize {

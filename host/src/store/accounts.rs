@@ -1,0 +1,194 @@
+//! Workspaces and LinkedIn accounts.
+
+use super::StoreError;
+use crate::clock::Millis;
+use crate::domain::Named;
+use accord_policy_core::AccountStatus;
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+/// A workspace: a team and its accounts, campaigns and endpoints.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct Workspace {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Creation time, ms.
+    pub created_at: i64,
+}
+
+/// A LinkedIn account connected through the provider.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct Account {
+    /// Id.
+    pub id: String,
+    /// Its workspace.
+    pub workspace_id: String,
+    /// The provider's account id (Unipile `account_id`).
+    pub provider_account_id: String,
+    /// Our own member id (`ACo…`), to recognise our own messages.
+    pub own_member_id: Option<String>,
+    /// A label.
+    pub display_name: String,
+    /// `connected`, `disconnected`, `restricted` or `connecting`.
+    pub status: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// Start of the warm-up ramp, ms.
+    pub warmup_started_at: i64,
+    /// Invites per day (before the ramp).
+    pub daily_invite_cap: i64,
+    /// Invites per 7 days.
+    pub weekly_invite_cap: i64,
+    /// Messages per day (before the ramp).
+    pub daily_message_cap: i64,
+    /// Messages per 7 days.
+    pub weekly_message_cap: i64,
+    /// Minimum time between two provider actions, ms.
+    pub min_spacing_ms: i64,
+    /// Next allowed provider action, ms.
+    pub next_action_at: i64,
+    /// Last status change, ms.
+    pub status_changed_at: i64,
+    /// Creation time, ms.
+    pub created_at: i64,
+}
+
+impl Account {
+    /// The status as the policy contract's enum.
+    pub fn status(&self) -> Result<AccountStatus, StoreError> {
+        AccountStatus::parse(&self.status).ok_or_else(|| StoreError::Corrupt {
+            table: "linkedin_accounts",
+            reason: format!("status {}", self.status),
+        })
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "id, workspace_id, provider_account_id, own_member_id, display_name, status, time_zone, \
+    warmup_started_at, daily_invite_cap, weekly_invite_cap, daily_message_cap, weekly_message_cap, min_spacing_ms, \
+    next_action_at, status_changed_at, created_at";
+
+/// Inserts a workspace.
+pub async fn insert_workspace(c: &mut AnyConnection, w: &Workspace) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(&w.id)
+        .bind(&w.name)
+        .bind(w.created_at)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// A workspace by id.
+pub async fn workspace(c: &mut AnyConnection, id: &str) -> Result<Option<Workspace>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE id = $1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?,
+    )
+}
+
+/// Inserts an account.
+pub async fn insert_account(c: &mut AnyConnection, a: &Account) -> Result<(), StoreError> {
+    sqlx::query(super::sql(format!(
+        "INSERT INTO linkedin_accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    )))
+    .bind(&a.id)
+    .bind(&a.workspace_id)
+    .bind(&a.provider_account_id)
+    .bind(&a.own_member_id)
+    .bind(&a.display_name)
+    .bind(&a.status)
+    .bind(&a.time_zone)
+    .bind(a.warmup_started_at)
+    .bind(a.daily_invite_cap)
+    .bind(a.weekly_invite_cap)
+    .bind(a.daily_message_cap)
+    .bind(a.weekly_message_cap)
+    .bind(a.min_spacing_ms)
+    .bind(a.next_action_at)
+    .bind(a.status_changed_at)
+    .bind(a.created_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// An account by id.
+pub async fn account(c: &mut AnyConnection, id: &str) -> Result<Option<Account>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM linkedin_accounts WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// An account by the provider's account id.
+pub async fn account_by_provider_id(
+    c: &mut AnyConnection,
+    provider_account_id: &str,
+) -> Result<Option<Account>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM linkedin_accounts WHERE provider_account_id = $1"
+    )))
+    .bind(provider_account_id)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// The accounts of a workspace.
+pub async fn accounts_of(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+) -> Result<Vec<Account>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM linkedin_accounts WHERE workspace_id = $1 ORDER BY created_at"
+    )))
+    .bind(workspace_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// All accounts (for the pollers and the engine).
+pub async fn all_accounts(c: &mut AnyConnection) -> Result<Vec<Account>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM linkedin_accounts ORDER BY created_at"
+    )))
+    .fetch_all(c)
+    .await?)
+}
+
+/// Sets an account's status; returns whether it changed.
+pub async fn set_status(
+    c: &mut AnyConnection,
+    id: &str,
+    status: AccountStatus,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE linkedin_accounts SET status = $1, status_changed_at = $2 WHERE id = $3 AND status <> $1",
+    )
+    .bind(status.as_str())
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Whether the workspace has at least one running campaign.
+pub async fn has_running_campaign(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+) -> Result<bool, StoreError> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM campaigns WHERE workspace_id = $1 AND status = 'running' LIMIT 1",
+    )
+    .bind(workspace_id)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.is_some())
+}

@@ -1,0 +1,309 @@
+//! Enrollments: a prospect in one campaign, with its stamps and position.
+
+use super::StoreError;
+use crate::clock::Millis;
+use crate::domain::Named;
+use crate::workflow::Landing;
+use accord_policy_core::{
+    CampaignStatus, Enrollment, InviteInfo, LinkedinStatus, ProspectIdentity, SignalSource,
+    WorkflowState,
+};
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+/// An enrollment row.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct EnrollmentRow {
+    /// Id.
+    pub id: String,
+    /// Campaign.
+    pub campaign_id: String,
+    /// Prospect.
+    pub prospect_id: String,
+    /// The campaign's LinkedIn account.
+    pub linkedin_account_id: String,
+    /// Relationship state.
+    pub linkedin_status: String,
+    /// Workflow state.
+    pub workflow_state: String,
+    /// Current step.
+    pub step_index: i64,
+    /// When the current step is due.
+    pub next_run_at: Option<i64>,
+    /// Where the invite went.
+    pub invited_provider_id: Option<String>,
+    /// When it was sent.
+    pub invited_at: Option<i64>,
+    /// The accept stamp.
+    pub linkedin_accepted_at: Option<i64>,
+    /// Which path stamped it.
+    pub accept_source: Option<String>,
+    /// Which match strategy attributed it.
+    pub accept_strategy: Option<String>,
+    /// The reply stamp.
+    pub linkedin_replied_at: Option<i64>,
+    /// A late accept's observation.
+    pub late_accept_observed_at: Option<i64>,
+    /// When the late follow-up was sent.
+    pub late_accept_followup_sent_at: Option<i64>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+impl EnrollmentRow {
+    /// The relationship state.
+    pub fn linkedin_status(&self) -> Result<LinkedinStatus, StoreError> {
+        LinkedinStatus::parse(&self.linkedin_status)
+            .ok_or_else(|| corrupt(format!("linkedin_status {}", self.linkedin_status)))
+    }
+
+    /// The workflow state.
+    pub fn workflow_state(&self) -> Result<WorkflowState, StoreError> {
+        WorkflowState::parse(&self.workflow_state)
+            .ok_or_else(|| corrupt(format!("workflow_state {}", self.workflow_state)))
+    }
+
+    /// The enrollment as the policies see it.
+    pub fn to_policy(
+        &self,
+        campaign_status: CampaignStatus,
+        identity: ProspectIdentity,
+    ) -> Result<Enrollment, StoreError> {
+        Ok(Enrollment {
+            enrollment_id: self.id.clone(),
+            campaign_id: self.campaign_id.clone(),
+            identity,
+            invite: match (&self.invited_provider_id, self.invited_at) {
+                (Some(provider_id), Some(sent_at)) => Some(InviteInfo {
+                    provider_id: provider_id.clone(),
+                    sent_at,
+                }),
+                _ => None,
+            },
+            campaign_status,
+            linkedin_status: self.linkedin_status()?,
+            step_index: u32::try_from(self.step_index)
+                .map_err(|_| corrupt(format!("step_index {}", self.step_index)))?,
+            workflow_state: self.workflow_state()?,
+            accepted_at: self.linkedin_accepted_at,
+            replied_at: self.linkedin_replied_at,
+            late_accept_observed_at: self.late_accept_observed_at,
+            late_accept_followup_sent_at: self.late_accept_followup_sent_at,
+        })
+    }
+}
+
+fn corrupt(reason: String) -> StoreError {
+    StoreError::Corrupt {
+        table: "enrollments",
+        reason,
+    }
+}
+
+pub(crate) const COLUMNS: &str = "e.id, e.campaign_id, e.prospect_id, e.linkedin_account_id, e.linkedin_status, \
+    e.workflow_state, e.step_index, e.next_run_at, e.invited_provider_id, e.invited_at, e.linkedin_accepted_at, \
+    e.accept_source, e.accept_strategy, e.linkedin_replied_at, e.late_accept_observed_at, \
+    e.late_accept_followup_sent_at, e.created_at, e.updated_at";
+
+/// Inserts an enrollment; returns false when the prospect is already in
+/// the campaign.
+pub async fn insert(c: &mut AnyConnection, e: &EnrollmentRow) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "INSERT INTO enrollments (id, campaign_id, prospect_id, linkedin_account_id, linkedin_status, workflow_state, \
+         step_index, next_run_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&e.id)
+    .bind(&e.campaign_id)
+    .bind(&e.prospect_id)
+    .bind(&e.linkedin_account_id)
+    .bind(&e.linkedin_status)
+    .bind(&e.workflow_state)
+    .bind(e.step_index)
+    .bind(e.next_run_at)
+    .bind(e.created_at)
+    .bind(e.updated_at)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// An enrollment by id; `lock` adds FOR UPDATE on PostgreSQL.
+pub async fn get(
+    c: &mut AnyConnection,
+    id: &str,
+    lock: &str,
+) -> Result<Option<EnrollmentRow>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM enrollments e WHERE e.id = $1{lock}"
+    )))
+    .bind(id)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// The enrollments of a prospect.
+pub async fn of_prospect(
+    c: &mut AnyConnection,
+    prospect_id: &str,
+) -> Result<Vec<EnrollmentRow>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM enrollments e WHERE e.prospect_id = $1 ORDER BY e.created_at"
+    )))
+    .bind(prospect_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// The enrollments of `account_id` whose prospect shares one of `keys`:
+/// the match candidates. Index lookups only.
+pub async fn candidates(
+    c: &mut AnyConnection,
+    account_id: &str,
+    keys: &[String],
+) -> Result<Vec<EnrollmentRow>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = super::placeholders(2, keys.len());
+    let sql = format!(
+        "SELECT {COLUMNS} FROM enrollments e WHERE e.linkedin_account_id = $1 AND e.prospect_id IN \
+         (SELECT k.prospect_id FROM match_keys k WHERE k.key IN ({list})) ORDER BY e.created_at LIMIT 200"
+    );
+    let mut q = sqlx::query_as(super::sql(sql)).bind(account_id);
+    for k in keys {
+        q = q.bind(k);
+    }
+    Ok(q.fetch_all(c).await?)
+}
+
+/// The accept stamp: sets `linkedin_accepted_at` only when it is null and
+/// flips the status in the same write (the CHECK constraint ties the two).
+/// Returns whether this call stamped.
+pub async fn stamp_accept(
+    c: &mut AnyConnection,
+    id: &str,
+    accepted_at: Millis,
+    source: SignalSource,
+    strategy: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE enrollments SET linkedin_accepted_at = $1, accept_source = $2, accept_strategy = $3, \
+         linkedin_status = CASE WHEN linkedin_status = 'replied' THEN 'replied' ELSE 'connected' END, updated_at = $4 \
+         WHERE id = $5 AND linkedin_accepted_at IS NULL",
+    )
+    .bind(accepted_at)
+    .bind(source.as_str())
+    .bind(strategy)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The reply stamp: a reply proves the accept, so both stamps are set in
+/// one write (the accept only if missing) and automation stops. Returns
+/// whether this call recorded the reply.
+pub async fn stamp_reply(
+    c: &mut AnyConnection,
+    id: &str,
+    replied_at: Millis,
+    strategy: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE enrollments SET linkedin_accepted_at = COALESCE(linkedin_accepted_at, $1), \
+         accept_source = COALESCE(accept_source, 'reply_inferred'), accept_strategy = COALESCE(accept_strategy, $2), \
+         linkedin_replied_at = $1, linkedin_status = 'replied', workflow_state = 'stopped', next_run_at = NULL, \
+         updated_at = $3 WHERE id = $4 AND linkedin_replied_at IS NULL",
+    )
+    .bind(replied_at)
+    .bind(strategy)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Records a late accept's observation once; returns whether it did.
+pub async fn stamp_late_observed(
+    c: &mut AnyConnection,
+    id: &str,
+    at: Millis,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE enrollments SET late_accept_observed_at = $1, updated_at = $2 WHERE id = $3 AND late_accept_observed_at IS NULL",
+    )
+    .bind(at)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Moves an enrollment to a new workflow position.
+pub async fn set_position(
+    c: &mut AnyConnection,
+    id: &str,
+    landing: &Landing,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let condition_skipped = landing.state == WorkflowState::ConditionSkipped;
+    sqlx::query(
+        "UPDATE enrollments SET step_index = $1, workflow_state = $2, next_run_at = $3, updated_at = $4, \
+         linkedin_status = CASE WHEN $5 = 1 AND linkedin_accepted_at IS NULL THEN 'condition_skipped' ELSE linkedin_status END \
+         WHERE id = $6",
+    )
+    .bind(i64::from(landing.step_index))
+    .bind(landing.state.as_str())
+    .bind(landing.next_run_at)
+    .bind(now)
+    .bind(i64::from(condition_skipped))
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Live counters of a campaign, computed from the rows (no cache).
+#[derive(Debug, Clone, Default, Serialize, FromRow, utoipa::ToSchema)]
+pub struct CampaignStats {
+    /// Enrollments.
+    pub enrolled: i64,
+    /// Invites sent.
+    pub invited: i64,
+    /// Enrollments with `linkedin_accepted_at` set.
+    pub accepted: i64,
+    /// Enrollments that replied.
+    pub replied: i64,
+    /// Accepts observed after the workflow moved on.
+    pub late_accepts: i64,
+    /// Late accepts whose follow-up went out.
+    pub late_followups_sent: i64,
+    /// Routed to a condition's false branch.
+    pub condition_skipped: i64,
+}
+
+/// The campaign's counters.
+pub async fn stats(c: &mut AnyConnection, campaign_id: &str) -> Result<CampaignStats, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(*) AS enrolled, \
+         COALESCE(SUM(CASE WHEN invited_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS invited, \
+         COALESCE(SUM(CASE WHEN linkedin_accepted_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS accepted, \
+         COALESCE(SUM(CASE WHEN linkedin_replied_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS replied, \
+         COALESCE(SUM(CASE WHEN late_accept_observed_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS late_accepts, \
+         COALESCE(SUM(CASE WHEN late_accept_followup_sent_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS late_followups_sent, \
+         COALESCE(SUM(CASE WHEN workflow_state = 'condition_skipped' THEN 1 ELSE 0 END), 0) AS condition_skipped \
+         FROM enrollments WHERE campaign_id = $1",
+    )
+    .bind(campaign_id)
+    .fetch_one(c)
+    .await?)
+}

@@ -1,0 +1,99 @@
+//! The audit log (`linkedin_events`): one row per state change, written
+//! in that change's transaction.
+
+use super::StoreError;
+use crate::clock::{Millis, new_id};
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+/// An audit event.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct Event {
+    /// Id.
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// LinkedIn account, if any.
+    pub linkedin_account_id: Option<String>,
+    /// Enrollment, if any.
+    pub enrollment_id: Option<String>,
+    /// What happened, e.g. `accept_stamped`.
+    pub kind: String,
+    /// The path or dispatch source involved.
+    pub source: Option<String>,
+    /// The match strategy, for accepts.
+    pub strategy: Option<String>,
+    /// Details as JSON.
+    pub detail: String,
+    /// When, ms.
+    pub occurred_at: i64,
+}
+
+/// The fields of a new event.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent<'a> {
+    /// Workspace.
+    pub workspace_id: &'a str,
+    /// LinkedIn account.
+    pub linkedin_account_id: Option<&'a str>,
+    /// Enrollment.
+    pub enrollment_id: Option<&'a str>,
+    /// Kind.
+    pub kind: &'a str,
+    /// Source.
+    pub source: Option<&'a str>,
+    /// Strategy.
+    pub strategy: Option<&'a str>,
+    /// Detail JSON.
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Appends an event.
+pub async fn record(c: &mut AnyConnection, e: NewEvent<'_>, at: Millis) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(e.workspace_id)
+    .bind(e.linkedin_account_id)
+    .bind(e.enrollment_id)
+    .bind(e.kind)
+    .bind(e.source)
+    .bind(e.strategy)
+    .bind(e.detail.unwrap_or_else(|| serde_json::json!({})).to_string())
+    .bind(at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// An enrollment's timeline, oldest first.
+pub async fn of_enrollment(
+    c: &mut AnyConnection,
+    enrollment_id: &str,
+) -> Result<Vec<Event>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at \
+         FROM linkedin_events WHERE enrollment_id = $1 ORDER BY occurred_at, id",
+    )
+    .bind(enrollment_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// How many events of `kind` an enrollment has (tests and stats).
+pub async fn count(
+    c: &mut AnyConnection,
+    enrollment_id: &str,
+    kind: &str,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM linkedin_events WHERE enrollment_id = $1 AND kind = $2",
+    )
+    .bind(enrollment_id)
+    .bind(kind)
+    .fetch_one(c)
+    .await?;
+    Ok(n)
+}

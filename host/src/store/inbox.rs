@@ -1,0 +1,127 @@
+//! The webhook inbox: every delivery, raw, before the 200.
+
+use super::StoreError;
+use crate::clock::{Millis, new_id};
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+/// An inbox row.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct InboxRow {
+    /// Id.
+    pub id: String,
+    /// Deduplication key: `relation:<account>:<member>`, `message:<id>`, ….
+    pub natural_key: String,
+    /// Event name.
+    pub event: String,
+    /// The raw body.
+    pub body: String,
+    /// Received, ms.
+    pub received_at: i64,
+    /// `pending`, `processed`, `ignored`, `failed`.
+    pub status: String,
+    /// Processing attempts.
+    pub attempts: i64,
+    /// Outcome summary JSON.
+    pub outcome: Option<String>,
+    /// Last error.
+    pub error: Option<String>,
+    /// Processed, ms.
+    pub processed_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, natural_key, event, body, received_at, status, attempts, outcome, error, processed_at";
+
+/// Stores a delivery; returns its id, or `None` when the natural key was
+/// already stored (a provider retry).
+pub async fn insert(
+    c: &mut AnyConnection,
+    natural_key: &str,
+    event: &str,
+    body: &str,
+    now: Millis,
+) -> Result<Option<String>, StoreError> {
+    let id = new_id();
+    let r = sqlx::query(
+        "INSERT INTO webhook_inbox (id, natural_key, event, body, received_at, status, attempts) \
+         VALUES ($1, $2, $3, $4, $5, 'pending', 0) ON CONFLICT DO NOTHING",
+    )
+    .bind(&id)
+    .bind(natural_key)
+    .bind(event)
+    .bind(body)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok((r.rows_affected() == 1).then_some(id))
+}
+
+/// Pending rows, oldest first.
+pub async fn pending(c: &mut AnyConnection, limit: i64) -> Result<Vec<InboxRow>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM webhook_inbox WHERE status = 'pending' ORDER BY received_at, id LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+/// Rows to replay: pending and failed ones, or every row with `all`.
+pub async fn replayable(
+    c: &mut AnyConnection,
+    all: bool,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<InboxRow>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM webhook_inbox WHERE ($1 = 1 OR status IN ('pending', 'failed')) AND id > $2 \
+         ORDER BY id LIMIT $3"
+    )))
+    .bind(i64::from(all))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+/// A row by id.
+pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<InboxRow>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM webhook_inbox WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// Records the outcome of processing a row.
+pub async fn finish(
+    c: &mut AnyConnection,
+    id: &str,
+    status: &str,
+    outcome: Option<&serde_json::Value>,
+    error: Option<&str>,
+    now: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE webhook_inbox SET status = $1, outcome = $2, error = $3, processed_at = $4, attempts = attempts + 1 WHERE id = $5",
+    )
+    .bind(status)
+    .bind(outcome.map(|o| o.to_string()))
+    .bind(error)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Counts rows by status.
+pub async fn count(c: &mut AnyConnection, status: &str) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = $1")
+        .bind(status)
+        .fetch_one(c)
+        .await?;
+    Ok(n)
+}

@@ -1,0 +1,245 @@
+//! The database: SQLite (the embedded default, WAL) or PostgreSQL, through
+//! sqlx's `Any` driver with runtime queries, so both backends run the same
+//! statements. Placeholders are `$1, $2, …` in order of first use (SQLite
+//! binds `$N` by position of first appearance).
+//!
+//! Each submodule holds the statements of one table family; functions take
+//! a `&mut AnyConnection` so they run inside the caller's transaction.
+
+pub mod accounts;
+pub mod campaigns;
+pub mod enrollments;
+pub mod events;
+pub mod inbox;
+pub mod jobs;
+pub mod outbox;
+pub mod policies;
+pub mod prospects;
+pub mod skips;
+pub mod traces;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Executor, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (one writer at a time; write transactions begin IMMEDIATE).
+    Sqlite,
+    /// PostgreSQL (row locks, `FOR UPDATE SKIP LOCKED`).
+    Postgres,
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not usable.
+    #[error("invalid database URL `{url}`: {reason}")]
+    Url {
+        /// The URL, password removed.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Connecting failed.
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The URL, password removed.
+        url: String,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A statement failed.
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    /// A stored value does not decode (a bug or a hand-edited row).
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the error is a unique-key violation.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sql(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+/// A write transaction.
+pub type Tx = Transaction<'static, sqlx::Any>;
+
+/// The connection pool and its dialect.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Db {
+    /// Connects to `url`: `sqlite://path?mode=rwc` or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        Self::connect_in_schema(url, None).await
+    }
+
+    /// Connects; on PostgreSQL with `schema` given, every connection uses
+    /// that schema (created if missing). Tests use one schema each.
+    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Db, StoreError> {
+        sqlx::any::install_default_drivers();
+        let redacted = redact(url);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Url {
+                url: redacted,
+                reason: "expected sqlite:… or postgres://…".into(),
+            });
+        };
+        let options = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Url {
+            url: redacted.clone(),
+            reason: e.to_string(),
+        })?;
+        if let Some(s) = schema
+            && (s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
+        {
+            return Err(StoreError::Url {
+                url: redacted,
+                reason: format!("schema `{s}` must be [a-z0-9_]+"),
+            });
+        }
+        let schema = schema.map(str::to_string);
+        if let (Backend::Postgres, Some(schema)) = (backend, &schema) {
+            let mut conn = <AnyConnection as sqlx::Connection>::connect_with(&options)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    url: redacted.clone(),
+                    source,
+                })?;
+            conn.execute(sql(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
+                .await?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    match backend {
+                        Backend::Sqlite => {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                        }
+                        Backend::Postgres => {
+                            if let Some(schema) = schema {
+                                conn.execute(sql(format!("SET search_path TO \"{schema}\"")))
+                                    .await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redacted,
+                source,
+            })?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Applies the migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The dialect.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for reads outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`) so a read-then-write transaction never
+    /// fails on lock upgrade; concurrent writers wait on busy_timeout.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose write
+    /// transaction already excludes other writers).
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// The URL with any password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `$n, $n+1, …` placeholders for an IN list of `count` values.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Marks a statement assembled with `format!` as safe. Only constant
+/// column lists and generated `$n` placeholders are ever interpolated;
+/// every value is bound.
+pub(crate) fn sql(statement: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(statement)
+}

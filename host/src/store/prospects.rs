@@ -1,0 +1,109 @@
+//! Prospects and their match keys.
+
+use super::StoreError;
+use accord_policy_core::ProspectIdentity;
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+/// A person to reach.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct Prospect {
+    /// Id.
+    pub id: String,
+    /// Workspace.
+    pub workspace_id: String,
+    /// Display name.
+    pub full_name: Option<String>,
+    /// Profile URL as imported.
+    pub profile_url: Option<String>,
+    /// Provider member id (`ACo…`).
+    pub member_id: Option<String>,
+    /// Sales Navigator lead URL.
+    pub sales_nav_lead_url: Option<String>,
+    /// Vanity slug.
+    pub public_identifier: Option<String>,
+    /// Creation time, ms.
+    pub created_at: i64,
+}
+
+impl Prospect {
+    /// The identity the match policy sees (plus the invite target, if any).
+    pub fn identity(&self, invited_provider_id: Option<String>) -> ProspectIdentity {
+        ProspectIdentity {
+            profile_url: self.profile_url.clone(),
+            member_id: self.member_id.clone(),
+            sales_nav_lead_url: self.sales_nav_lead_url.clone(),
+            public_identifier: self.public_identifier.clone(),
+            invited_provider_id,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, workspace_id, full_name, profile_url, member_id, sales_nav_lead_url, public_identifier, created_at";
+
+/// Inserts a prospect.
+pub async fn insert(c: &mut AnyConnection, p: &Prospect) -> Result<(), StoreError> {
+    sqlx::query(super::sql(format!(
+        "INSERT INTO prospects ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    )))
+    .bind(&p.id)
+    .bind(&p.workspace_id)
+    .bind(&p.full_name)
+    .bind(&p.profile_url)
+    .bind(&p.member_id)
+    .bind(&p.sales_nav_lead_url)
+    .bind(&p.public_identifier)
+    .bind(p.created_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// A prospect by id.
+pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Prospect>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM prospects WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// Every prospect id (for re-keying after a match policy change), in pages.
+pub async fn ids_after(
+    c: &mut AnyConnection,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM prospects WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(c)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Replaces a prospect's match keys.
+pub async fn set_keys(
+    c: &mut AnyConnection,
+    prospect_id: &str,
+    keys: &[String],
+    policy_sha256: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM match_keys WHERE prospect_id = $1")
+        .bind(prospect_id)
+        .execute(&mut *c)
+        .await?;
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO match_keys (prospect_id, key, policy_sha256) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(prospect_id)
+        .bind(key)
+        .bind(policy_sha256)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}

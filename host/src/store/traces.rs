@@ -1,0 +1,103 @@
+//! Traces: decisions worth explaining (bridge misses, orphan webhooks,
+//! policy failures).
+
+use super::StoreError;
+use crate::clock::{Millis, new_id};
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+/// A stored trace.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct Trace {
+    /// Id.
+    pub id: String,
+    /// Workspace, when known.
+    pub workspace_id: Option<String>,
+    /// LinkedIn account, when known.
+    pub linkedin_account_id: Option<String>,
+    /// Enrollment, when known.
+    pub enrollment_id: Option<String>,
+    /// `bridge_miss_all_strategies`, `orphan_webhook`, `unknown_account`, `policy_failure`, …
+    pub kind: String,
+    /// The accept signal as JSON, when there was one.
+    pub signal: Option<String>,
+    /// Details as JSON (keys, candidates, policy trace lines, error).
+    pub detail: String,
+    /// The deciding module.
+    pub module_sha256: Option<String>,
+    /// When, ms.
+    pub created_at: i64,
+}
+
+/// The fields of a new trace.
+#[derive(Debug, Clone, Default)]
+pub struct NewTrace<'a> {
+    /// Workspace.
+    pub workspace_id: Option<&'a str>,
+    /// LinkedIn account.
+    pub linkedin_account_id: Option<&'a str>,
+    /// Enrollment.
+    pub enrollment_id: Option<&'a str>,
+    /// Kind.
+    pub kind: &'a str,
+    /// Signal JSON.
+    pub signal: Option<String>,
+    /// Detail JSON.
+    pub detail: serde_json::Value,
+    /// Module sha256.
+    pub module_sha256: Option<&'a str>,
+}
+
+/// Appends a trace.
+pub async fn record(c: &mut AnyConnection, t: NewTrace<'_>, at: Millis) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(t.workspace_id)
+    .bind(t.linkedin_account_id)
+    .bind(t.enrollment_id)
+    .bind(t.kind)
+    .bind(t.signal)
+    .bind(t.detail.to_string())
+    .bind(t.module_sha256)
+    .bind(at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Recent traces, newest first, optionally of one kind and workspace.
+pub async fn list(
+    c: &mut AnyConnection,
+    workspace_id: Option<&str>,
+    kind: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Trace>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at \
+         FROM traces WHERE ($1 IS NULL OR workspace_id = $1) AND ($2 IS NULL OR kind = $2) \
+         ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(workspace_id)
+    .bind(kind)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+/// Counts traces of `kind` in a workspace.
+pub async fn count(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    kind: &str,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM traces WHERE workspace_id = $1 AND kind = $2")
+            .bind(workspace_id)
+            .bind(kind)
+            .fetch_one(c)
+            .await?;
+    Ok(n)
+}
