@@ -3,10 +3,16 @@
 //! envelope. Decisions are made by sandboxed WebAssembly policies
 //! ([`policy`]); the host does all I/O and scheduling.
 
+pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod domain;
+pub mod http;
+pub mod ingest;
+pub mod notify;
+pub mod pipeline;
 pub mod policy;
+pub mod runtime;
 pub mod store;
 pub mod window;
 pub mod workflow;

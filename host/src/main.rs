@@ -1,6 +1,6 @@
 //! The `accord` binary.
 
-use accord::cli::{Cli, Command};
+use accord::cli::{Cli, Command, InboxCommand};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -15,12 +15,26 @@ fn main() -> anyhow::Result<()> {
                 2
             }
         },
+        Command::Serve(args) => async_main(accord::cli::serve::serve(args))?,
+        Command::Migrate(args) => async_main(accord::cli::serve::migrate(args))?,
+        Command::Inbox(InboxCommand::Replay { host, all }) => {
+            async_main(accord::cli::serve::replay(host, all))?
+        }
     };
     std::process::exit(code);
 }
 
+fn async_main(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(fut)?;
+    Ok(0)
+}
+
 fn init_tracing(format: &str) {
-    let filter = EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,6 +1,7 @@
 //! The `accord` command line.
 
 pub mod policy;
+pub mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -20,7 +21,28 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the host: webhooks, API, workers.
+    Serve(serve::ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(serve::HostArgs),
+    /// Work with the webhook inbox.
+    #[command(subcommand)]
+    Inbox(InboxCommand),
     /// Policy author tooling: run, test and check `.wasm` policy modules.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+}
+
+/// `accord inbox …`.
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// Process pending and failed webhooks again (idempotent).
+    Replay {
+        /// Database settings.
+        #[command(flatten)]
+        host: serve::HostArgs,
+        /// Replay every stored webhook, not only pending and failed ones.
+        #[arg(long)]
+        all: bool,
+    },
 }

@@ -1,0 +1,147 @@
+//! The assembled host: database, policies, clock, pipeline, inbox, and the
+//! settings the HTTP edge needs. Built once by `accord serve` (or a test).
+
+use crate::clock::SharedClock;
+use crate::ingest::inbox::Inbox;
+use crate::pipeline::{Pipeline, Wakers};
+use crate::policy::{Limits, LoadError, PolicyRegistry, PolicyRuntime, Slot};
+use crate::store::{Db, StoreError, policies};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+/// What the host needs to start.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// PostgreSQL schema (tests); `None` for the default.
+    pub database_schema: Option<String>,
+    /// The static header value Unipile sends with webhooks.
+    pub webhook_secret: Option<String>,
+    /// The header carrying it.
+    pub webhook_header: String,
+    /// Bearer token of the admin API; the admin API is off without it.
+    pub admin_token: Option<String>,
+    /// Bearer token of the JSON API; open when unset (local use).
+    pub api_token: Option<String>,
+    /// Largest webhook body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// Where compiled policies are cached.
+    pub cache_dir: Option<PathBuf>,
+    /// Policy sandbox limits.
+    pub limits: Limits,
+}
+
+impl AppConfig {
+    /// Defaults for a database URL (no secrets, no cache).
+    pub fn new(database_url: impl Into<String>) -> Self {
+        AppConfig {
+            database_url: database_url.into(),
+            database_schema: None,
+            webhook_secret: None,
+            webhook_header: "unipile-auth".into(),
+            admin_token: None,
+            api_token: None,
+            max_body_bytes: 1 << 20,
+            cache_dir: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The policies.
+    #[error("policy: {0}")]
+    Policy(#[from] LoadError),
+}
+
+/// The running host's shared state.
+pub struct App {
+    /// Settings.
+    pub config: AppConfig,
+    /// Database.
+    pub db: Db,
+    /// Active policies.
+    pub policies: Arc<PolicyRegistry>,
+    /// The clock.
+    pub clock: SharedClock,
+    /// The accept pipeline.
+    pub pipeline: Pipeline,
+    /// The webhook inbox.
+    pub inbox: Inbox,
+    /// Prometheus rendering.
+    pub metrics: PrometheusHandle,
+}
+
+impl App {
+    /// Connects, migrates, loads the policies (built-in defaults, then the
+    /// assignments stored in the database).
+    pub async fn start(config: AppConfig, clock: SharedClock) -> Result<Arc<App>, StartError> {
+        let metrics = metrics_handle();
+        let db =
+            Db::connect_in_schema(&config.database_url, config.database_schema.as_deref()).await?;
+        db.migrate().await?;
+        let runtime = Arc::new(PolicyRuntime::new(config.limits, config.cache_dir.clone())?);
+        let policies = Arc::new(PolicyRegistry::with_defaults(runtime.clone())?);
+        let mut conn = db.pool().acquire().await.map_err(StoreError::from)?;
+        for (slot, sha256, origin, bytes) in policies::assigned(&mut conn).await? {
+            let slot: Slot = slot.parse().map_err(LoadError::AmbiguousSlot)?;
+            let module = runtime.load(&bytes, &origin, Some(slot))?;
+            if module.sha256() != sha256 {
+                return Err(StartError::Policy(LoadError::Incompatible(format!(
+                    "stored module for {slot} hashes to {}, expected {sha256}",
+                    module.sha256()
+                ))));
+            }
+            policies.activate(module);
+        }
+        drop(conn);
+        let pipeline = Pipeline::new(
+            db.clone(),
+            policies.clone(),
+            clock.clone(),
+            Wakers::default(),
+        );
+        let inbox = Inbox::new(pipeline.clone());
+        Ok(Arc::new(App {
+            config,
+            db,
+            policies,
+            clock,
+            pipeline,
+            inbox,
+            metrics,
+        }))
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once; later calls share it).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Suffix("seconds".into()),
+                    &[
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    ],
+                )
+                .map(|b| b.build_recorder())
+                .unwrap_or_else(|_| {
+                    metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder()
+                });
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; then
+            // this handle renders nothing, which is all we can do.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}

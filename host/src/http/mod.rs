@@ -1,0 +1,28 @@
+//! The HTTP edge (axum): Unipile webhooks, the JSON API, the admin API,
+//! health and metrics, and the OpenAPI document at `/openapi.json`.
+
+pub mod error;
+pub mod health;
+pub mod webhooks;
+
+use crate::app::App;
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// The whole router.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/webhooks/unipile", post(webhooks::unipile))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "route_not_found",
+                "no such route",
+            )
+        })
+        .with_state(app)
+}

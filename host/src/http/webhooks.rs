@@ -1,0 +1,78 @@
+//! `POST /webhooks/unipile`: the raw body goes to the inbox before the 200.
+
+use super::error::{ApiError, ApiResult};
+use crate::app::App;
+use crate::ingest::inbox::{IngestError, Receipt};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Receives any Unipile webhook.
+#[utoipa::path(
+    post, path = "/webhooks/unipile", tag = "webhooks",
+    request_body(content = String, description = "A Unipile webhook body, verbatim", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored (or a duplicate of a stored delivery)", body = Receipt),
+        (status = 400, description = "Malformed JSON or a known event without its key field", body = super::error::ErrorBody),
+        (status = 401, description = "Missing or wrong secret header", body = super::error::ErrorBody),
+        (status = 413, description = "Body over the limit", body = super::error::ErrorBody),
+        (status = 503, description = "No secret configured, or the database is down (Unipile retries)", body = super::error::ErrorBody),
+    )
+)]
+pub async fn unipile(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Receipt>> {
+    authenticate(&app, &headers)?;
+    let limit = app.config.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        metrics::counter!("accord_webhooks_total", "event" => "unknown", "outcome" => "too_large")
+            .increment(1);
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body exceeds {limit} bytes"),
+        )
+    })?;
+    match app.inbox.receive(&bytes).await {
+        Ok(receipt) => Ok(Json(receipt)),
+        Err(IngestError::Invalid(e)) => {
+            metrics::counter!("accord_webhooks_total", "event" => "unknown", "outcome" => "invalid").increment(1);
+            let code = match e {
+                crate::ingest::unipile::WebhookError::MalformedJson { .. } => "invalid_json",
+                crate::ingest::unipile::WebhookError::NotAnObject(_) => "invalid_payload",
+                crate::ingest::unipile::WebhookError::MissingField { .. } => "missing_field",
+            };
+            Err(ApiError::bad_request(code, e.to_string()))
+        }
+        Err(IngestError::Store(e)) => Err(e.into()),
+    }
+}
+
+fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(secret) = &app.config.webhook_secret else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhook_secret_unset",
+            "ACCORD_WEBHOOK_SECRET is not configured; webhooks are refused",
+        ));
+    };
+    let given = headers
+        .get(app.config.webhook_header.as_str())
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if given.ct_eq(secret.as_bytes()).into() {
+        return Ok(());
+    }
+    metrics::counter!("accord_webhooks_total", "event" => "unknown", "outcome" => "unauthorized")
+        .increment(1);
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        format!("missing or wrong `{}` header", app.config.webhook_header),
+    ))
+}

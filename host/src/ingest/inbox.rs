@@ -1,0 +1,262 @@
+//! The inbox: a webhook is stored raw (deduplicated on its natural key)
+//! before it is acknowledged, then processed from the table. Processing is
+//! idempotent, so a crash anywhere loses nothing and `accord inbox replay`
+//! can run it again.
+
+use super::unipile::{self, Classified, NotAReply, WebhookError, WebhookEvent};
+use crate::domain::Named;
+use crate::pipeline::{Pipeline, PipelineError};
+use crate::store::events::{self, NewEvent};
+use crate::store::inbox::{self, InboxRow};
+use crate::store::{StoreError, accounts};
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+
+/// Attempts before a row that keeps failing is parked as `failed`.
+const MAX_ATTEMPTS: i64 = 5;
+
+/// Why a webhook could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body is not a webhook we can read (HTTP 400).
+    #[error(transparent)]
+    Invalid(#[from] WebhookError),
+    /// The database refused the write (HTTP 503: the provider retries).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The answer to a stored webhook.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Receipt {
+    /// The inbox row (the earlier one for a duplicate).
+    pub inbox_id: Option<String>,
+    /// The event name.
+    pub event: String,
+    /// Whether this delivery repeated one already stored.
+    pub duplicate: bool,
+}
+
+/// What replay did.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct ReplayReport {
+    /// Rows processed.
+    pub processed: u64,
+    /// Rows that failed again.
+    pub failed: u64,
+}
+
+/// The inbox and its processor.
+#[derive(Clone)]
+pub struct Inbox {
+    pipeline: Pipeline,
+    wake: Arc<Notify>,
+}
+
+impl Inbox {
+    /// An inbox feeding `pipeline`.
+    pub fn new(pipeline: Pipeline) -> Self {
+        Inbox {
+            pipeline,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Classifies and stores one delivery, then wakes the processor.
+    pub async fn receive(&self, body: &[u8]) -> Result<Receipt, IngestError> {
+        let classified = unipile::classify(body)?;
+        let text = String::from_utf8_lossy(body);
+        let now = self.pipeline.clock().now_ms();
+        let mut conn = self
+            .pipeline
+            .db()
+            .pool()
+            .acquire()
+            .await
+            .map_err(StoreError::from)?;
+        let id = inbox::insert(
+            &mut conn,
+            &classified.natural_key,
+            &classified.name,
+            &text,
+            now,
+        )
+        .await?;
+        metrics::counter!("accord_webhooks_total", "event" => classified.name.clone(), "outcome" => if id.is_some() { "stored" } else { "duplicate" })
+            .increment(1);
+        if id.is_some() {
+            self.wake.notify_one();
+        }
+        Ok(Receipt {
+            duplicate: id.is_none(),
+            inbox_id: id,
+            event: classified.name,
+        })
+    }
+
+    /// Processes up to `limit` pending rows; returns how many.
+    pub async fn process_pending(&self, limit: i64) -> Result<usize, PipelineError> {
+        let rows = {
+            let mut conn = self.pipeline.db().pool().acquire().await?;
+            inbox::pending(&mut conn, limit).await?
+        };
+        for row in &rows {
+            self.process(row).await?;
+        }
+        Ok(rows.len())
+    }
+
+    /// Processes one row and records its outcome. A pipeline error leaves
+    /// it pending (retried) until it has failed `MAX_ATTEMPTS` times.
+    pub async fn process(&self, row: &InboxRow) -> Result<(), PipelineError> {
+        let result = self.handle(row).await;
+        let now = self.pipeline.clock().now_ms();
+        let mut conn = self.pipeline.db().pool().acquire().await?;
+        match result {
+            Ok((status, outcome)) => {
+                metrics::counter!("accord_webhooks_processed_total", "event" => row.event.clone(), "outcome" => status).increment(1);
+                inbox::finish(&mut conn, &row.id, status, Some(&outcome), None, now).await?;
+            }
+            Err(e) => {
+                let status = if row.attempts + 1 >= MAX_ATTEMPTS {
+                    "failed"
+                } else {
+                    "pending"
+                };
+                tracing::warn!(inbox_id = %row.id, event = %row.event, error = %e, status, "webhook processing failed");
+                inbox::finish(&mut conn, &row.id, status, None, Some(&e.to_string()), now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        row: &InboxRow,
+    ) -> Result<(&'static str, serde_json::Value), PipelineError> {
+        let Classified { event, .. } = match unipile::classify(row.body.as_bytes()) {
+            Ok(c) => c,
+            Err(e) => return Ok(("ignored", serde_json::json!({"reason": e.to_string()}))),
+        };
+        match event {
+            WebhookEvent::NewRelation(relation) => {
+                let outcome = self
+                    .pipeline
+                    .accept_signal(&relation.signal(row.received_at))
+                    .await?;
+                Ok(("processed", json(&outcome)))
+            }
+            WebhookEvent::MessageReceived(message) => match message.reply_signal(row.received_at) {
+                Ok(signal) => {
+                    let outcome = self.pipeline.accept_signal(&signal).await?;
+                    Ok(("processed", json(&outcome)))
+                }
+                Err(why) => {
+                    let reason = match why {
+                        NotAReply::Echo => "our own message (echo)",
+                        NotAReply::Group => "a group message proves no connection",
+                        NotAReply::NoSender => "no sender id",
+                    };
+                    Ok(("ignored", serde_json::json!({"reason": reason})))
+                }
+            },
+            WebhookEvent::AccountStatus(status) => self.account_status(&status).await,
+            WebhookEvent::Ignored { reason } => {
+                Ok(("ignored", serde_json::json!({"reason": reason})))
+            }
+        }
+    }
+
+    async fn account_status(
+        &self,
+        status: &unipile::AccountStatusEvent,
+    ) -> Result<(&'static str, serde_json::Value), PipelineError> {
+        let Some(new_status) = unipile::account_status(&status.message) else {
+            return Ok((
+                "ignored",
+                serde_json::json!({"reason": format!("status {} changes nothing", status.message)}),
+            ));
+        };
+        let now = self.pipeline.clock().now_ms();
+        let mut tx = self.pipeline.db().begin().await?;
+        let Some(account) = accounts::account_by_provider_id(&mut tx, &status.account_id).await?
+        else {
+            tx.commit().await?;
+            return Ok(("ignored", serde_json::json!({"reason": "unknown account"})));
+        };
+        let changed = accounts::set_status(&mut tx, &account.id, new_status, now).await?;
+        if changed {
+            let event = NewEvent {
+                workspace_id: &account.workspace_id,
+                linkedin_account_id: Some(&account.id),
+                kind: "account_status_changed",
+                source: Some("webhook"),
+                detail: Some(
+                    serde_json::json!({"from": account.status, "to": new_status.as_str(), "provider_message": status.message}),
+                ),
+                ..NewEvent::default()
+            };
+            events::record(&mut tx, event, now).await?;
+        }
+        tx.commit().await?;
+        if changed {
+            // A reconnect lets held jobs run again.
+            self.pipeline.wakers().jobs.notify_one();
+        }
+        Ok((
+            "processed",
+            serde_json::json!({"account_id": account.id, "status": new_status.as_str(), "changed": changed}),
+        ))
+    }
+
+    /// Runs every pending and failed row again (or every row with `all`).
+    /// Safe at any time: processing is idempotent.
+    pub async fn replay(&self, all: bool) -> Result<ReplayReport, PipelineError> {
+        let mut report = ReplayReport::default();
+        let mut after = String::new();
+        loop {
+            let rows = {
+                let mut conn = self.pipeline.db().pool().acquire().await?;
+                inbox::replayable(&mut conn, all, &after, 200).await?
+            };
+            let Some(last) = rows.last() else { break };
+            after = last.id.clone();
+            for row in &rows {
+                let mut row = row.clone();
+                row.attempts = 0;
+                self.process(&row).await?;
+                let mut conn = self.pipeline.db().pool().acquire().await?;
+                match inbox::get(&mut conn, &row.id).await? {
+                    Some(r) if r.status == "pending" || r.status == "failed" => report.failed += 1,
+                    _ => report.processed += 1,
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Processes the inbox until `shutdown` flips: at once when woken, and
+    /// every second otherwise (rows left by a crash are picked up too).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match self.process_pending(100).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "inbox processing failed"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}

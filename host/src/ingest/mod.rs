@@ -1,0 +1,5 @@
+//! The edge's first stop: webhooks parsed, deduplicated into the inbox,
+//! and processed from there (replayable, idempotent).
+
+pub mod inbox;
+pub mod unipile;

@@ -1,0 +1,574 @@
+//! The one accept-signal entry point.
+
+use super::dispatch::{DispatchOutcome, DispatchRequest};
+use super::{Pipeline, PipelineError};
+use crate::domain::{Named, StepDef, policy_steps};
+use crate::policy::Decision;
+use crate::store::accounts::{self, Account};
+use crate::store::campaigns::{self, Campaign};
+use crate::store::enrollments::{self, EnrollmentRow};
+use crate::store::events::{self, NewEvent};
+use crate::store::traces::{self, NewTrace};
+use crate::store::{Tx, jobs, outbox, prospects};
+use crate::workflow;
+use accord_policy_core::{
+    AcceptSignal, CampaignStatus, DispatchSource, Enrollment, Route, RoutingInput, SignalSource,
+    StampOnlyReason, WorkflowState,
+};
+use serde::Serialize;
+use std::time::Instant;
+
+/// What one signal did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalOutcome {
+    /// The signal's path.
+    pub source: SignalSource,
+    /// The trace kind written instead of (or besides) a stamp:
+    /// `unknown_account`, `orphan_webhook`, `bridge_miss_all_strategies`.
+    pub trace: Option<&'static str>,
+    /// One report per matched enrollment.
+    pub matches: Vec<MatchReport>,
+}
+
+/// What happened to one matched enrollment.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchReport {
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The strategy that matched it.
+    pub strategy: String,
+    /// The stamp.
+    pub stamp: StampOutcome,
+    /// The route taken (`advance`, `late_auto_fire`, `stamp_only`, `ignore`), when routed.
+    pub route: Option<String>,
+    /// The follow-up dispatch, when one was attempted.
+    pub dispatch: Option<DispatchOutcome>,
+}
+
+/// The stamp's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StampOutcome {
+    /// This signal stamped the accept (and notified).
+    Stamped,
+    /// The accept was already stamped: nothing changed.
+    AlreadyStamped,
+    /// A reply stamped the reply (and the accept if it was missing).
+    ReplyStamped,
+    /// The reply was already recorded.
+    AlreadyReplied,
+    /// The enrollment vanished between match and stamp.
+    Gone,
+}
+
+impl Pipeline {
+    /// Runs one accept signal through match → stamp → route → dispatch.
+    /// Idempotent: the same signal again changes nothing.
+    pub async fn accept_signal(
+        &self,
+        signal: &AcceptSignal,
+    ) -> Result<SignalOutcome, PipelineError> {
+        let started = Instant::now();
+        let outcome = self.accept_signal_inner(signal).await;
+        metrics::histogram!("accord_pipeline_seconds", "source" => signal.source.as_str())
+            .record(started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    async fn accept_signal_inner(
+        &self,
+        signal: &AcceptSignal,
+    ) -> Result<SignalOutcome, PipelineError> {
+        let mut outcome = SignalOutcome {
+            source: signal.source,
+            trace: None,
+            matches: Vec::new(),
+        };
+        let now = self.clock.now_ms();
+        let mut conn = self.db.pool().acquire().await?;
+        let Some(account) =
+            accounts::account_by_provider_id(&mut conn, &signal.linkedin_account_id).await?
+        else {
+            let trace = NewTrace {
+                kind: "unknown_account",
+                signal: signal_json(signal),
+                ..NewTrace::default()
+            };
+            traces::record(&mut conn, trace, now).await?;
+            outcome.trace = Some("unknown_account");
+            return Ok(outcome);
+        };
+        if !accounts::has_running_campaign(&mut conn, &account.workspace_id).await? {
+            let trace = NewTrace {
+                workspace_id: Some(&account.workspace_id),
+                linkedin_account_id: Some(&account.id),
+                kind: "orphan_webhook",
+                signal: signal_json(signal),
+                detail: serde_json::json!({"why": "the workspace has no running campaign"}),
+                ..NewTrace::default()
+            };
+            traces::record(&mut conn, trace, now).await?;
+            outcome.trace = Some("orphan_webhook");
+        }
+
+        let keys = self.policies.signal_keys(signal);
+        self.trace_policy_failure(&mut conn, &account, None, &keys, signal)
+            .await?;
+        let rows = enrollments::candidates(&mut conn, &account.id, &keys.value).await?;
+        let mut candidates = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(c) = self.policy_view(&mut conn, row).await? {
+                candidates.push(c);
+            }
+        }
+        let resolved = self.policies.resolve(signal, &candidates);
+        self.trace_policy_failure(&mut conn, &account, None, &resolved, signal)
+            .await?;
+        drop(conn);
+
+        if resolved.value.matches.is_empty() {
+            if outcome.trace.is_none() {
+                self.bridge_miss(&account, signal, &keys.value, &candidates, &resolved)
+                    .await?;
+                outcome.trace = Some("bridge_miss_all_strategies");
+            }
+            return Ok(outcome);
+        }
+        for m in &resolved.value.matches {
+            let report = self
+                .stamp_and_route(&account, signal, &m.enrollment_id, &m.strategy)
+                .await?;
+            outcome.matches.push(report);
+        }
+        Ok(outcome)
+    }
+
+    /// The enrollment as the policies see it (with campaign status and
+    /// prospect identity).
+    pub(crate) async fn policy_view(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        row: &EnrollmentRow,
+    ) -> Result<Option<Enrollment>, PipelineError> {
+        let (Some(campaign), Some(prospect)) = (
+            campaigns::get(c, &row.campaign_id).await?,
+            prospects::get(c, &row.prospect_id).await?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(row.to_policy(
+            campaign.status,
+            prospect.identity(row.invited_provider_id.clone()),
+        )?))
+    }
+
+    async fn bridge_miss<T>(
+        &self,
+        account: &Account,
+        signal: &AcceptSignal,
+        keys: &[String],
+        candidates: &[Enrollment],
+        resolved: &Decision<T>,
+    ) -> Result<(), PipelineError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let detail = serde_json::json!({
+            "keys": keys,
+            "candidates": candidates.iter().map(|c| &c.enrollment_id).collect::<Vec<_>>(),
+            "policy_trace": resolved.trace.iter().map(|l| &l.message).collect::<Vec<_>>(),
+        });
+        let trace = NewTrace {
+            workspace_id: Some(&account.workspace_id),
+            linkedin_account_id: Some(&account.id),
+            kind: "bridge_miss_all_strategies",
+            signal: signal_json(signal),
+            detail,
+            module_sha256: Some(&resolved.module_sha256),
+            ..NewTrace::default()
+        };
+        traces::record(&mut conn, trace, self.clock.now_ms()).await?;
+        metrics::counter!("accord_bridge_misses_total").increment(1);
+        Ok(())
+    }
+
+    /// Records a policy failure as a `policy_failure` trace.
+    pub(crate) async fn trace_policy_failure<T>(
+        &self,
+        c: &mut sqlx::AnyConnection,
+        account: &Account,
+        enrollment_id: Option<&str>,
+        decision: &Decision<T>,
+        signal: &AcceptSignal,
+    ) -> Result<(), PipelineError> {
+        let Some(error) = &decision.error else {
+            return Ok(());
+        };
+        let trace = NewTrace {
+            workspace_id: Some(&account.workspace_id),
+            linkedin_account_id: Some(&account.id),
+            enrollment_id,
+            kind: "policy_failure",
+            signal: signal_json(signal),
+            detail: serde_json::json!({"kind": error.kind(), "error": error.to_string()}),
+            module_sha256: Some(&decision.module_sha256),
+        };
+        traces::record(c, trace, self.clock.now_ms()).await?;
+        Ok(())
+    }
+
+    /// One transaction for one matched enrollment: stamp, audit, outbox,
+    /// route, dispatch.
+    async fn stamp_and_route(
+        &self,
+        account: &Account,
+        signal: &AcceptSignal,
+        enrollment_id: &str,
+        strategy: &str,
+    ) -> Result<MatchReport, PipelineError> {
+        let mut report = MatchReport {
+            enrollment_id: enrollment_id.to_string(),
+            strategy: strategy.to_string(),
+            stamp: StampOutcome::Gone,
+            route: None,
+            dispatch: None,
+        };
+        let now = self.clock.now_ms();
+        let mut tx = self.db.begin().await?;
+        let Some(row) = enrollments::get(&mut tx, enrollment_id, self.db.for_update()).await?
+        else {
+            tx.commit().await?;
+            return Ok(report);
+        };
+        let (Some(campaign), Some(prospect)) = (
+            campaigns::get(&mut tx, &row.campaign_id).await?,
+            prospects::get(&mut tx, &row.prospect_id).await?,
+        ) else {
+            tx.commit().await?;
+            return Ok(report);
+        };
+        let before = row.to_policy(
+            campaign.status,
+            prospect.identity(row.invited_provider_id.clone()),
+        )?;
+
+        if signal.source == SignalSource::ReplyInferred {
+            report.stamp = self
+                .stamp_reply(
+                    &mut tx, account, &campaign, &row, &before, signal, strategy, now,
+                )
+                .await?;
+            tx.commit().await?;
+            self.wakers.outbox.notify_one();
+            return Ok(report);
+        }
+        let accepted_at = signal.observed_at.min(now);
+        if !enrollments::stamp_accept(&mut tx, &row.id, accepted_at, signal.source, strategy, now)
+            .await?
+        {
+            tx.commit().await?;
+            report.stamp = StampOutcome::AlreadyStamped;
+            return Ok(report);
+        }
+        report.stamp = StampOutcome::Stamped;
+        metrics::counter!("accord_accepts_stamped_total", "source" => signal.source.as_str(), "strategy" => strategy.to_string())
+            .increment(1);
+        let event = NewEvent {
+            workspace_id: &account.workspace_id,
+            linkedin_account_id: Some(&account.id),
+            enrollment_id: Some(&row.id),
+            kind: "accept_stamped",
+            source: Some(signal.source.as_str()),
+            strategy: Some(strategy),
+            detail: Some(
+                serde_json::json!({"accepted_at": accepted_at, "observed_at": signal.observed_at}),
+            ),
+        };
+        events::record(&mut tx, event, now).await?;
+        self.notify_accept(
+            &mut tx,
+            account,
+            &campaign,
+            &row.id,
+            &prospect,
+            signal.source,
+            strategy,
+            accepted_at,
+            now,
+        )
+        .await?;
+
+        let routing = RoutingInput {
+            signal: signal.clone(),
+            enrollment: before.clone(),
+            campaign: accord_policy_core::Campaign {
+                campaign_id: campaign.id.clone(),
+                status: campaign.status,
+                steps: policy_steps(&campaign.steps),
+            },
+            now,
+        };
+        let route = self.policies.route(&routing);
+        self.trace_policy_failure(&mut tx, account, Some(&row.id), &route, signal)
+            .await?;
+        report.route = Some(route_name(&route.value).to_string());
+        report.dispatch = self
+            .apply_route(
+                &mut tx,
+                account,
+                &campaign,
+                &row,
+                &before,
+                signal,
+                &route.value,
+                now,
+            )
+            .await?;
+        tx.commit().await?;
+        self.wakers.outbox.notify_one();
+        if matches!(report.dispatch, Some(DispatchOutcome::Enqueued { .. })) {
+            self.wakers.jobs.notify_one();
+        }
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_route(
+        &self,
+        tx: &mut Tx,
+        account: &Account,
+        campaign: &Campaign,
+        row: &EnrollmentRow,
+        before: &Enrollment,
+        signal: &AcceptSignal,
+        route: &Route,
+        now: i64,
+    ) -> Result<Option<DispatchOutcome>, PipelineError> {
+        let mut event = NewEvent {
+            workspace_id: &account.workspace_id,
+            linkedin_account_id: Some(&account.id),
+            enrollment_id: Some(&row.id),
+            source: Some(signal.source.as_str()),
+            ..NewEvent::default()
+        };
+        match route {
+            Route::Advance => {
+                let from = before.step_index;
+                let advances = matches!(
+                    campaign.steps.get(from as usize),
+                    Some(StepDef::SendInvite { .. } | StepDef::WaitAccept { .. })
+                ) && matches!(
+                    before.workflow_state,
+                    WorkflowState::Pending | WorkflowState::Active | WorkflowState::WaitingAccept
+                );
+                if !advances {
+                    event.kind = "accept_in_time";
+                    event.detail = Some(
+                        serde_json::json!({"step_index": from, "note": "the workflow reads the stamp when it gets there"}),
+                    );
+                    events::record(tx, event, now).await?;
+                    return Ok(None);
+                }
+                // An accept makes a pending invite for this enrollment moot.
+                jobs::cancel_pending(tx, &row.id, "the prospect is already connected", now).await?;
+                let landing = workflow::enter(&campaign.steps, from + 1, now, true);
+                enrollments::set_position(tx, &row.id, &landing, now).await?;
+                event.kind = "workflow_advanced";
+                event.detail = Some(serde_json::json!({
+                    "from": from, "to": landing.step_index, "state": landing.state.as_str(),
+                }));
+                events::record(tx, event, now).await?;
+                if landing.action != workflow::StepAction::SendMessage {
+                    return Ok(None);
+                }
+                let fresh = self.reload(tx, &row.id).await?;
+                let request = DispatchRequest {
+                    source: DispatchSource::InTimeAdvance,
+                    step_index: landing.step_index,
+                };
+                Ok(Some(
+                    self.dispatch(tx, account, campaign, &fresh, request)
+                        .await?,
+                ))
+            }
+            Route::LateAutoFire { step_index } => {
+                enrollments::stamp_late_observed(tx, &row.id, signal.observed_at.min(now), now)
+                    .await?;
+                event.kind = "late_accept_observed";
+                event.detail = Some(
+                    serde_json::json!({"followup_step": step_index, "workflow_state": before.workflow_state.as_str()}),
+                );
+                events::record(tx, event, now).await?;
+                metrics::counter!("accord_late_accepts_total").increment(1);
+                let fresh = self.reload(tx, &row.id).await?;
+                let request = DispatchRequest {
+                    source: DispatchSource::LateAutoFire,
+                    step_index: *step_index,
+                };
+                Ok(Some(
+                    self.dispatch(tx, account, campaign, &fresh, request)
+                        .await?,
+                ))
+            }
+            Route::StampOnly { reason, detail } => {
+                // A routing failure on a late accept still records it, so the
+                // late-accepts heal tick can dispatch once things are sane.
+                let structurally_late = campaign.status == CampaignStatus::Completed
+                    || matches!(
+                        before.workflow_state,
+                        WorkflowState::TimedOut
+                            | WorkflowState::ConditionSkipped
+                            | WorkflowState::Completed
+                    );
+                if *reason == StampOnlyReason::PolicyError && structurally_late {
+                    enrollments::stamp_late_observed(tx, &row.id, signal.observed_at.min(now), now)
+                        .await?;
+                }
+                event.kind = "accept_stamp_only";
+                event.detail = Some(serde_json::json!({"reason": reason, "detail": detail}));
+                events::record(tx, event, now).await?;
+                Ok(None)
+            }
+            Route::Ignore { reason, detail } => {
+                event.kind = "accept_ignored";
+                event.detail = Some(serde_json::json!({"reason": reason, "detail": detail}));
+                events::record(tx, event, now).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn reload(&self, tx: &mut Tx, id: &str) -> Result<EnrollmentRow, PipelineError> {
+        enrollments::get(tx, id, "").await?.ok_or_else(|| {
+            PipelineError::Store(crate::store::StoreError::Corrupt {
+                table: "enrollments",
+                reason: format!("{id} vanished"),
+            })
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn stamp_reply(
+        &self,
+        tx: &mut Tx,
+        account: &Account,
+        campaign: &Campaign,
+        row: &EnrollmentRow,
+        before: &Enrollment,
+        signal: &AcceptSignal,
+        strategy: &str,
+        now: i64,
+    ) -> Result<StampOutcome, PipelineError> {
+        let at = signal.observed_at.min(now);
+        if !enrollments::stamp_reply(tx, &row.id, at, strategy, now).await? {
+            return Ok(StampOutcome::AlreadyReplied);
+        }
+        let newly_accepted = before.accepted_at.is_none();
+        let cancelled = jobs::cancel_pending(tx, &row.id, "the prospect replied", now).await?;
+        let event = NewEvent {
+            workspace_id: &account.workspace_id,
+            linkedin_account_id: Some(&account.id),
+            enrollment_id: Some(&row.id),
+            kind: "reply_received",
+            source: Some(signal.source.as_str()),
+            strategy: Some(strategy),
+            detail: Some(
+                serde_json::json!({"replied_at": at, "accept_inferred": newly_accepted, "jobs_cancelled": cancelled}),
+            ),
+        };
+        events::record(tx, event, now).await?;
+        if newly_accepted {
+            metrics::counter!("accord_accepts_stamped_total", "source" => signal.source.as_str(), "strategy" => strategy.to_string())
+                .increment(1);
+            let event = NewEvent {
+                workspace_id: &account.workspace_id,
+                linkedin_account_id: Some(&account.id),
+                enrollment_id: Some(&row.id),
+                kind: "accept_stamped",
+                source: Some(signal.source.as_str()),
+                strategy: Some(strategy),
+                detail: Some(
+                    serde_json::json!({"accepted_at": at, "observed_at": signal.observed_at}),
+                ),
+            };
+            events::record(tx, event, now).await?;
+            let prospect = prospects::get(tx, &row.prospect_id).await?;
+            if let Some(prospect) = prospect {
+                self.notify_accept(
+                    tx,
+                    account,
+                    campaign,
+                    &row.id,
+                    &prospect,
+                    signal.source,
+                    strategy,
+                    at,
+                    now,
+                )
+                .await?;
+            }
+        }
+        Ok(StampOutcome::ReplyStamped)
+    }
+
+    /// Writes the `linkedin.invite_accepted` outbox row (deduplicated on
+    /// `li-accept:<linkedinAccountId>:<enrollmentId>`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn notify_accept(
+        &self,
+        tx: &mut Tx,
+        account: &Account,
+        campaign: &Campaign,
+        enrollment_id: &str,
+        prospect: &prospects::Prospect,
+        source: SignalSource,
+        strategy: &str,
+        accepted_at: i64,
+        now: i64,
+    ) -> Result<(), PipelineError> {
+        let timestamp = jiff::Timestamp::from_millisecond(now)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let payload = serde_json::json!({
+            "type": "linkedin.invite_accepted",
+            "timestamp": timestamp,
+            "data": {
+                "workspace_id": account.workspace_id,
+                "linkedin_account_id": account.id,
+                "provider_account_id": account.provider_account_id,
+                "account_name": account.display_name,
+                "enrollment_id": enrollment_id,
+                "campaign_id": campaign.id,
+                "campaign_name": campaign.name,
+                "prospect_id": prospect.id,
+                "prospect_name": prospect.full_name,
+                "profile_url": prospect.profile_url.as_ref().or(prospect.sales_nav_lead_url.as_ref()),
+                "accepted_at": accepted_at,
+                "source": source.as_str(),
+                "strategy": strategy,
+            }
+        });
+        let key = outbox::accept_key(&account.provider_account_id, enrollment_id);
+        outbox::insert(
+            tx,
+            &account.workspace_id,
+            "linkedin.invite_accepted",
+            &key,
+            &payload,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn route_name(route: &Route) -> &'static str {
+    match route {
+        Route::Advance => "advance",
+        Route::LateAutoFire { .. } => "late_auto_fire",
+        Route::StampOnly { .. } => "stamp_only",
+        Route::Ignore { .. } => "ignore",
+    }
+}
+
+fn signal_json(signal: &AcceptSignal) -> Option<String> {
+    serde_json::to_string(signal).ok()
+}

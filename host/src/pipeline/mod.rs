@@ -1,0 +1,88 @@
+//! The accept pipeline: from one accept signal (webhook, polling, engine
+//! already-connected, reply-inferred, manual resync) to a stamp made
+//! exactly once, one notification, and at most one follow-up job.
+//!
+//! match (policy keys → candidates through `match_keys` → `resolve`) →
+//! per matched enrollment, one transaction: stamp → audit event → outbox
+//! row → route (policy) → dispatch (pre-flight policy → enqueue or skip).
+
+mod accept;
+mod dispatch;
+
+pub use accept::{MatchReport, SignalOutcome, StampOutcome};
+pub use dispatch::{DispatchOutcome, DispatchRequest};
+
+use crate::clock::SharedClock;
+use crate::policy::PolicyRegistry;
+use crate::store::{Db, StoreError};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Errors of the pipeline. Policy failures are not errors: they take the
+/// slot's fail-safe default and are traced.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The database failed; the caller may retry (everything is idempotent).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for PipelineError {
+    fn from(e: sqlx::Error) -> Self {
+        PipelineError::Store(StoreError::Sql(e))
+    }
+}
+
+/// Wakes the workers that act on what the pipeline wrote.
+#[derive(Debug, Default, Clone)]
+pub struct Wakers {
+    /// The job worker (a job was enqueued).
+    pub jobs: Arc<Notify>,
+    /// The notifier (an outbox row was written).
+    pub outbox: Arc<Notify>,
+}
+
+/// The pipeline's dependencies.
+#[derive(Clone)]
+pub struct Pipeline {
+    db: Db,
+    policies: Arc<PolicyRegistry>,
+    clock: SharedClock,
+    wakers: Wakers,
+    /// Upper bound of the per-prospect jitter added when a job is clamped
+    /// to a window start, ms.
+    jitter_ms: i64,
+}
+
+impl Pipeline {
+    /// A pipeline over these parts.
+    pub fn new(db: Db, policies: Arc<PolicyRegistry>, clock: SharedClock, wakers: Wakers) -> Self {
+        Pipeline {
+            db,
+            policies,
+            clock,
+            wakers,
+            jitter_ms: 10 * crate::clock::MINUTE_MS,
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The policy registry.
+    pub fn policies(&self) -> &Arc<PolicyRegistry> {
+        &self.policies
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The wakers.
+    pub fn wakers(&self) -> &Wakers {
+        &self.wakers
+    }
+}
