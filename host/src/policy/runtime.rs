@@ -480,13 +480,13 @@ impl PolicyRuntime {
     /// The call path shared by every slot: input cap, a fresh store with
     /// fuel and the memory limiter, the call, output checks, error
     /// classification, logging and metrics.
-    fn call<T: Serialize>(
+    fn call<T: Serialize + Send>(
         &self,
         module: &PolicyModule,
         slot: Slot,
         input_size: usize,
         fail_safe: impl FnOnce() -> T,
-        body: impl FnOnce(&mut Store<CallState>, &SlotPre) -> Result<T, CallFailure>,
+        body: impl FnOnce(&mut Store<CallState>, &SlotPre) -> Result<T, CallFailure> + Send,
     ) -> Decision<T> {
         let started = Instant::now();
         let mut store = Store::new(&self.engine, CallState::new(&self.limits));
@@ -500,7 +500,7 @@ impl PolicyRuntime {
         } else if let Err(e) = fuel_set {
             Err(PolicyError::Instantiate(format!("{e:#}")))
         } else {
-            body(&mut store, &module.pre)
+            outside_async(|| body(&mut store, &module.pre))
                 .map_err(|failure| self.classify(failure, store.data()))
                 .and_then(|value| {
                     let size = json_size(&value);
@@ -832,5 +832,23 @@ mod size {
 
     pub(super) fn preflight(x: &PreflightInput) -> usize {
         128 + x.enrollment_id.len() + x.campaign_id.len()
+    }
+}
+
+/// Runs a guest call where wasmtime-wasi's synchronous bindings may block
+/// on their own: they `block_on` an ambient tokio runtime for every WASI
+/// call (a guest panic writing to stderr, say), which panics on a thread
+/// that is driving async tasks. On a multi-threaded runtime the call runs
+/// under `block_in_place`; on a current-thread runtime on a scoped thread;
+/// outside tokio directly.
+fn outside_async<R: Send>(call: impl FnOnce() -> R + Send) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => call(),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(call),
+        Ok(_) => std::thread::scope(|scope| match scope.spawn(call).join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
     }
 }

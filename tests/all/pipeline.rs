@@ -1,0 +1,779 @@
+//! The accept pipeline end to end, on SQLite and PostgreSQL: each match
+//! strategy with real payloads, the seeds' late-accept scenarios, exactly
+//! once under concurrency, crash safety, reply-inferred accepts, traces,
+//! failing policies.
+
+use crate::on_both_databases;
+use crate::world::*;
+use accord::pipeline::{DispatchOutcome, StampOutcome};
+use accord::policy::Slot;
+use accord_policy_core::{AcceptSignal, SignalSource};
+
+const SALES_NAV_JULIEN: &str = "ACwAAAh_Ffqss54sqAGQOD8u7sl5of04y9_3AwyM";
+
+fn signal(w: &World, source: SignalSource, member: &str) -> AcceptSignal {
+    AcceptSignal {
+        source,
+        linkedin_account_id: w.account.provider_account_id.clone(),
+        member_id: Some(member.into()),
+        public_identifier: None,
+        profile_url: None,
+        full_name: Some("Julien Crépieux".into()),
+        observed_at: w.clock_now(),
+    }
+}
+
+trait Now {
+    fn clock_now(&self) -> i64;
+}
+impl Now for World {
+    fn clock_now(&self) -> i64 {
+        accord::clock::Clock::now_ms(&*self.clock)
+    }
+}
+
+async fn accepted_by(
+    w: &World,
+    enrollment: &str,
+) -> (Option<i64>, Option<String>, Option<String>, String) {
+    let e = w.enrollment(enrollment).await;
+    (
+        e.linkedin_accepted_at,
+        e.accept_source,
+        e.accept_strategy,
+        e.linkedin_status,
+    )
+}
+
+async fn outbox_rows(w: &World, enrollment: &str) -> i64 {
+    let key = format!("li-accept:{}:{enrollment}", w.account.provider_account_id);
+    w.count(
+        "SELECT COUNT(*) FROM outbox WHERE dedupe_key = $1",
+        Box::leak(key.into_boxed_str()),
+    )
+    .await
+}
+
+async fn stamps(w: &World, enrollment: &str) -> i64 {
+    w.count(
+        "SELECT COUNT(*) FROM linkedin_events WHERE kind = 'accept_stamped' AND enrollment_id = $1",
+        Box::leak(enrollment.to_string().into_boxed_str()),
+    )
+    .await
+}
+
+async fn active_jobs(w: &World, enrollment: &str) -> i64 {
+    w.count(
+        "SELECT COUNT(*) FROM campaign_send_jobs WHERE enrollment_id = $1 AND status IN ('pending', 'processing')",
+        Box::leak(enrollment.to_string().into_boxed_str()),
+    )
+    .await
+}
+
+async fn invite_bridge_via_webhook(kind: Kind) {
+    let w = World::new(kind).await;
+    let p = w.prospect(
+        Some("https://www.linkedin.com/in/someone-else/"),
+        None,
+        None,
+    );
+    w.enroll(&w.campaign, "e-bridge", p, Some(JULIEN)).await;
+    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
+    let (at, source, strategy, status) = accepted_by(&w, "e-bridge").await;
+    assert_eq!(at, Some(T0));
+    assert_eq!(source.as_deref(), Some("webhook"));
+    assert_eq!(strategy.as_deref(), Some("invite-bridge"));
+    assert_eq!(status, "connected");
+    assert_eq!(outbox_rows(&w, "e-bridge").await, 1);
+    // In time: the workflow advanced to the message, enqueued at once
+    // (14:30 UTC is inside 09:00-17:00).
+    let e = w.enrollment("e-bridge").await;
+    assert_eq!((e.step_index, e.workflow_state.as_str()), (3, "active"));
+    let run_at: (i64,) = sqlx::query_as(
+        "SELECT run_at FROM campaign_send_jobs WHERE enrollment_id = 'e-bridge' AND step_index = 3",
+    )
+    .fetch_one(w.app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(run_at.0, T0);
+    let row = w
+        .count(
+            "SELECT COUNT(*) FROM webhook_inbox WHERE status = $1",
+            "processed",
+        )
+        .await;
+    assert_eq!(row, 1);
+}
+
+async fn member_id_match(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-member",
+        w.prospect(None, Some(JULIEN), None),
+        None,
+    )
+    .await;
+    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
+    assert_eq!(
+        accepted_by(&w, "e-member").await.2.as_deref(),
+        Some("member-id")
+    );
+}
+
+async fn sales_nav_decode(kind: Kind) {
+    let w = World::new(kind).await;
+    let lead = format!("https://www.linkedin.com/sales/lead/{SALES_NAV_JULIEN},NAME_SEARCH,Xk2p");
+    w.enroll(
+        &w.campaign,
+        "e-salesnav",
+        w.prospect(None, None, Some(&lead)),
+        None,
+    )
+    .await;
+    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
+    assert_eq!(
+        accepted_by(&w, "e-salesnav").await.2.as_deref(),
+        Some("sales-nav-decode")
+    );
+}
+
+async fn public_identifier_with_url_normalisation(kind: Kind) {
+    let w = World::new(kind).await;
+    let url = "https://uk.linkedin.com/in/Julien-Crepieux/?trk=public_profile#about";
+    w.enroll(
+        &w.campaign,
+        "e-slug",
+        w.prospect(Some(url), None, None),
+        None,
+    )
+    .await;
+    let pct = w.prospect(Some("linkedin.com/in/j%C3%BCrgen-m%C3%BCller"), None, None);
+    w.enroll(&w.campaign, "e-pct", pct, None).await;
+    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
+    w.webhook(&w.new_relation("ACoAABRqAmsKxxxxxxxxxxxx", "jürgen-müller"))
+        .await;
+    assert_eq!(
+        accepted_by(&w, "e-slug").await.2.as_deref(),
+        Some("public-identifier")
+    );
+    assert_eq!(
+        accepted_by(&w, "e-pct").await.2.as_deref(),
+        Some("public-identifier")
+    );
+}
+
+async fn one_accept_matches_several_campaigns(kind: Kind) {
+    let w = World::new(kind).await;
+    let second = w.second_campaign().await;
+    w.enroll(
+        &w.campaign,
+        "e-a",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.enroll(
+        &second,
+        "e-b",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
+    assert_eq!(outbox_rows(&w, "e-a").await, 1);
+    assert_eq!(outbox_rows(&w, "e-b").await, 1);
+    assert_eq!(active_jobs(&w, "e-a").await, 1);
+    assert_eq!(active_jobs(&w, "e-b").await, 1);
+}
+
+/// The same accept through every path, 50 tasks at once, plus provider
+/// retries of the webhook: one stamp, one notification, at most one job.
+async fn fifty_concurrent_signals_stamp_once(kind: Kind) {
+    let w = std::sync::Arc::new(World::new(kind).await);
+    w.enroll(
+        &w.campaign,
+        "e-race",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    let body = w.new_relation(JULIEN, "julien-crepieux");
+    let sources = [
+        SignalSource::Webhook,
+        SignalSource::Polling,
+        SignalSource::EngineAlreadyConnected,
+        SignalSource::ManualResync,
+    ];
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (w, body) = (w.clone(), body.clone());
+            tokio::spawn(async move {
+                if i % 5 == 0 {
+                    w.app.inbox.receive(body.as_bytes()).await.unwrap();
+                    w.app.inbox.process_pending(10).await.unwrap();
+                } else {
+                    let s = signal(&w, sources[i % sources.len()], JULIEN);
+                    w.app.pipeline.accept_signal(&s).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    while w.app.inbox.process_pending(100).await.unwrap() > 0 {}
+    assert_eq!(stamps(&w, "e-race").await, 1, "exactly one stamp");
+    assert_eq!(
+        outbox_rows(&w, "e-race").await,
+        1,
+        "exactly one notification"
+    );
+    assert_eq!(active_jobs(&w, "e-race").await, 1, "one follow-up job");
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM webhook_inbox WHERE natural_key LIKE $1",
+            "relation:%"
+        )
+        .await,
+        1
+    );
+}
+
+/// Processing stops after the inbox write (a crash); a restarted host
+/// replays: stamped once, nothing lost; replaying again changes nothing.
+async fn crash_after_inbox_write_then_replay(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-crash",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    let receipt = w
+        .app
+        .inbox
+        .receive(w.new_relation(JULIEN, "julien-crepieux").as_bytes())
+        .await
+        .unwrap();
+    assert!(!receipt.duplicate);
+    assert_eq!(
+        accepted_by(&w, "e-crash").await.0,
+        None,
+        "not processed yet"
+    );
+    // "Restart": a second host on the same database.
+    let config = w.app.config.clone();
+    let restarted = accord::app::App::start(config, w.clock.clone())
+        .await
+        .unwrap();
+    let report = restarted.inbox.replay(false).await.unwrap();
+    assert_eq!((report.processed, report.failed), (1, 0));
+    assert_eq!(stamps(&w, "e-crash").await, 1);
+    assert_eq!(outbox_rows(&w, "e-crash").await, 1);
+    let again = restarted.inbox.replay(true).await.unwrap();
+    assert_eq!(again.processed, 1);
+    assert_eq!(
+        stamps(&w, "e-crash").await,
+        1,
+        "replaying everything is a no-op"
+    );
+    assert_eq!(active_jobs(&w, "e-crash").await, 1);
+}
+
+/// The seeds' worked example: invited Oct 1, wait_accept timed out Oct 8
+/// (condition_skipped), accepted Oct 10 14:30: the follow-up is enqueued
+/// at once inside the window.
+async fn late_accept_after_timeout_auto_fires_once(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-late",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.exec(
+        "UPDATE enrollments SET workflow_state = 'condition_skipped', linkedin_status = 'condition_skipped', step_index = 6, next_run_at = NULL WHERE id = $1",
+        &["e-late"],
+    )
+    .await;
+    let outcome = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .await
+        .unwrap();
+    let report = &outcome.matches[0];
+    assert_eq!(report.route.as_deref(), Some("late_auto_fire"));
+    let Some(DispatchOutcome::Enqueued { run_at, .. }) = &report.dispatch else {
+        panic!("{report:?}")
+    };
+    assert_eq!(*run_at, T0, "window open: runs now");
+    let e = w.enrollment("e-late").await;
+    assert_eq!(e.late_accept_observed_at, Some(T0));
+    assert_eq!(e.linkedin_status, "connected");
+    // Retries and other paths add nothing.
+    for source in [
+        SignalSource::Webhook,
+        SignalSource::Polling,
+        SignalSource::ManualResync,
+    ] {
+        let again = w
+            .app
+            .pipeline
+            .accept_signal(&signal(&w, source, JULIEN))
+            .await
+            .unwrap();
+        assert_eq!(again.matches[0].stamp, StampOutcome::AlreadyStamped);
+    }
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM campaign_send_jobs WHERE enrollment_id = $1",
+            "e-late"
+        )
+        .await,
+        1
+    );
+    let source: (String,) =
+        sqlx::query_as("SELECT source FROM campaign_send_jobs WHERE enrollment_id = 'e-late'")
+            .fetch_one(w.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(source.0, "late_auto_fire");
+}
+
+async fn late_accept_outside_the_window_waits_for_it(kind: Kind) {
+    let w = World::new(kind).await;
+    w.clock.set(T0 + 8 * 3_600_000 + 30 * 60_000); // 23:00 UTC
+    w.enroll(
+        &w.campaign,
+        "e-night",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.exec(
+        "UPDATE enrollments SET workflow_state = 'timed_out', step_index = 6 WHERE id = $1",
+        &["e-night"],
+    )
+    .await;
+    let outcome = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .await
+        .unwrap();
+    let Some(DispatchOutcome::Enqueued { run_at, .. }) = &outcome.matches[0].dispatch else {
+        panic!("{outcome:?}")
+    };
+    let next_morning = T0 + 18 * 3_600_000 + 30 * 60_000; // Oct 11 09:00 UTC
+    assert!(
+        *run_at >= next_morning && *run_at < next_morning + 10 * 60_000,
+        "09:00 plus jitter, got {run_at}"
+    );
+    let reason: (Option<String>,) = sqlx::query_as(
+        "SELECT wait_reason FROM campaign_send_jobs WHERE enrollment_id = 'e-night'",
+    )
+    .fetch_one(w.app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(reason.0.as_deref(), Some("window"));
+}
+
+async fn late_accept_on_a_completed_campaign_auto_fires(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-done",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.exec(
+        "UPDATE enrollments SET workflow_state = 'completed', step_index = 6 WHERE id = $1",
+        &["e-done"],
+    )
+    .await;
+    w.exec(
+        "UPDATE campaigns SET status = 'completed' WHERE id = $1",
+        &[&w.campaign.id],
+    )
+    .await;
+    let outcome = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Polling, JULIEN))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.trace,
+        Some("orphan_webhook"),
+        "no running campaign left in the workspace"
+    );
+    assert!(
+        matches!(
+            outcome.matches[0].dispatch,
+            Some(DispatchOutcome::Enqueued { .. })
+        ),
+        "{outcome:?}"
+    );
+}
+
+async fn late_accept_on_a_paused_campaign_is_a_recoverable_skip(kind: Kind) {
+    let w = World::new(kind).await;
+    w.second_campaign().await; // keeps the workspace "running"
+    w.enroll(
+        &w.campaign,
+        "e-paused",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.exec(
+        "UPDATE enrollments SET workflow_state = 'timed_out', step_index = 6 WHERE id = $1",
+        &["e-paused"],
+    )
+    .await;
+    w.exec(
+        "UPDATE campaigns SET status = 'paused' WHERE id = $1",
+        &[&w.campaign.id],
+    )
+    .await;
+    let outcome = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .await
+        .unwrap();
+    let Some(DispatchOutcome::Skipped {
+        reason,
+        recoverable,
+    }) = &outcome.matches[0].dispatch
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((reason.as_str(), *recoverable), ("campaign_paused", true));
+    assert_eq!(active_jobs(&w, "e-paused").await, 0);
+    assert_eq!(w.count("SELECT COUNT(*) FROM skips WHERE enrollment_id = $1 AND recoverable = 1 AND resolved_at IS NULL", "e-paused").await, 1);
+    assert_eq!(
+        w.enrollment("e-paused").await.late_accept_observed_at,
+        Some(T0),
+        "the late accept is recorded"
+    );
+}
+
+async fn late_accept_with_account_disconnected_is_a_recoverable_skip(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-disc",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.exec(
+        "UPDATE enrollments SET workflow_state = 'condition_skipped', step_index = 6 WHERE id = $1",
+        &["e-disc"],
+    )
+    .await;
+    let status = serde_json::json!({"AccountStatus": {"account_id": w.account.provider_account_id, "account_type": "LINKEDIN", "message": "CREDENTIALS"}});
+    w.webhook(&status.to_string()).await;
+    let outcome = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .await
+        .unwrap();
+    let Some(DispatchOutcome::Skipped {
+        reason,
+        recoverable,
+    }) = &outcome.matches[0].dispatch
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        (reason.as_str(), *recoverable),
+        ("account_not_connected", true)
+    );
+    assert_eq!(
+        outbox_rows(&w, "e-disc").await,
+        1,
+        "the team is still told about the accept"
+    );
+}
+
+async fn reply_inferred_stamps_both_and_stops(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-reply",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    let message = |sender: &str, id: &str| {
+        serde_json::json!({
+            "event": "message_received", "account_id": w.account.provider_account_id, "account_type": "LINKEDIN",
+            "account_info": {"type": "LINKEDIN", "feature": "classic", "user_id": "ACoAAOwnOwnOwnOwn"},
+            "webhook_name": "x", "chat_id": "chat1", "message_id": id, "message": "Hi!",
+            "timestamp": "2026-10-10T14:00:00.000Z", "is_sender": false,
+            "sender": {"attendee_id": "a", "attendee_provider_id": sender, "attendee_name": "Julien",
+                "attendee_profile_url": format!("https://www.linkedin.com/in/{sender}"),
+                "attendee_specifics": {"provider": "LINKEDIN", "member_urn": "urn:li:member:1", "network_distance": "DISTANCE_1"},
+                "attendee_public_identifier": null},
+            "attendees": [], "attachments": [], "provider_chat_id": "2-x", "provider_message_id": "2-y",
+            "message_type": "MESSAGE", "is_group": false, "folder": ["INBOX"], "subject": null, "quoted": null,
+            "reply_to": null, "is_event": 0, "chat_pinned": 0, "event_type": null
+        })
+        .to_string()
+    };
+    // Our own echo changes nothing.
+    w.webhook(&message("ACoAAOwnOwnOwnOwn", "m-echo")).await;
+    assert_eq!(w.enrollment("e-reply").await.linkedin_accepted_at, None);
+    w.webhook(&message(JULIEN, "m-1")).await;
+    w.webhook(&message(JULIEN, "m-1")).await; // provider retry
+    w.webhook(&message(JULIEN, "m-2")).await; // a second reply
+    let e = w.enrollment("e-reply").await;
+    let at = 1_791_640_800_000; // 14:00 UTC, the message's own time
+    assert_eq!(
+        (e.linkedin_accepted_at, e.linkedin_replied_at),
+        (Some(at), Some(at))
+    );
+    assert_eq!(
+        (e.linkedin_status.as_str(), e.workflow_state.as_str()),
+        ("replied", "stopped")
+    );
+    assert_eq!(e.accept_source.as_deref(), Some("reply_inferred"));
+    assert_eq!(outbox_rows(&w, "e-reply").await, 1);
+    // A late webhook for the same accept is a no-op.
+    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
+    assert_eq!(outbox_rows(&w, "e-reply").await, 1);
+    assert_eq!(
+        active_jobs(&w, "e-reply").await,
+        0,
+        "a reply stops follow-ups"
+    );
+}
+
+async fn a_reply_after_the_accept_cancels_the_queued_follow_up(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-rc",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .await
+        .unwrap();
+    assert_eq!(active_jobs(&w, "e-rc").await, 1);
+    w.app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::ReplyInferred, JULIEN))
+        .await
+        .unwrap();
+    assert_eq!(active_jobs(&w, "e-rc").await, 0);
+    assert_eq!(outbox_rows(&w, "e-rc").await, 1, "still one notification");
+    assert_eq!(w.enrollment("e-rc").await.linkedin_status, "replied");
+}
+
+async fn unmatched_accepts_leave_traces(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-x",
+        w.prospect(None, Some(JULIEN), None),
+        None,
+    )
+    .await;
+    let stranger = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, "ACoAABRqAmsKstranger"))
+        .await
+        .unwrap();
+    assert_eq!(stranger.trace, Some("bridge_miss_all_strategies"));
+    let mut unknown = signal(&w, SignalSource::Webhook, JULIEN);
+    unknown.linkedin_account_id = "not-our-account".into();
+    assert_eq!(
+        w.app.pipeline.accept_signal(&unknown).await.unwrap().trace,
+        Some("unknown_account")
+    );
+    w.exec(
+        "UPDATE campaigns SET status = 'paused' WHERE id = $1",
+        &[&w.campaign.id],
+    )
+    .await;
+    let orphan = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, "ACoAABRqAmsKother"))
+        .await
+        .unwrap();
+    assert_eq!(orphan.trace, Some("orphan_webhook"));
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM traces WHERE kind = $1",
+            "bridge_miss_all_strategies"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM traces WHERE kind = $1",
+            "orphan_webhook"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM outbox WHERE event_type = $1",
+            "linkedin.invite_accepted"
+        )
+        .await,
+        0
+    );
+}
+
+async fn failing_policies_take_their_fail_safe(kind: Kind) {
+    let w = World::new(kind).await;
+    let rt = w.app.policies.runtime().clone();
+    let load = |name: &str, slot| {
+        rt.load_file(&crate::support::test_guest(name), Some(slot))
+            .unwrap()
+    };
+    // Routing traps on enrollment "panic": stamp only, notified, no job.
+    w.enroll(
+        &w.campaign,
+        "panic",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    w.app
+        .policies
+        .activate(load("hostile_routing", Slot::Routing));
+    let out = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .await
+        .unwrap();
+    assert_eq!(out.matches[0].route.as_deref(), Some("stamp_only"));
+    assert_eq!(outbox_rows(&w, "panic").await, 1);
+    assert_eq!(active_jobs(&w, "panic").await, 0);
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM traces WHERE kind = 'policy_failure' AND enrollment_id = $1",
+            "panic"
+        )
+        .await,
+        1
+    );
+
+    // Pre-flight loops on enrollment "loop": a recoverable policy_error skip.
+    let (bytes, origin) = accord::policy::builtin::for_slot(Slot::Routing);
+    w.app
+        .policies
+        .activate(rt.load(bytes, origin, None).unwrap());
+    w.app
+        .policies
+        .activate(load("hostile_preflight", Slot::Preflight));
+    let other = "ACoAABRqAmsKloopmember";
+    w.enroll(
+        &w.campaign,
+        "loop",
+        w.prospect(None, Some(other), None),
+        Some(other),
+    )
+    .await;
+    w.exec(
+        "UPDATE enrollments SET workflow_state = 'timed_out', step_index = 6 WHERE id = $1",
+        &["loop"],
+    )
+    .await;
+    let out = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, other))
+        .await
+        .unwrap();
+    let Some(DispatchOutcome::Skipped {
+        reason,
+        recoverable,
+    }) = &out.matches[0].dispatch
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!((reason.as_str(), *recoverable), ("policy_error", true));
+
+    // Match fails on a signal named "loop": unmatched, traced.
+    w.app.policies.activate(load("hostile_match", Slot::Match));
+    let mut s = signal(&w, SignalSource::Webhook, "ACoAABRqAmsKnobody");
+    s.full_name = Some("loop".into());
+    let out = w.app.pipeline.accept_signal(&s).await.unwrap();
+    assert!(out.matches.is_empty());
+    assert_eq!(out.trace, Some("bridge_miss_all_strategies"));
+    // Routing, pre-flight, then signal-keys and resolve (both loop).
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM traces WHERE kind = $1",
+            "policy_failure"
+        )
+        .await,
+        4
+    );
+}
+
+async fn account_status_webhooks_flip_the_account(kind: Kind) {
+    let w = World::new(kind).await;
+    let status = |m: &str| {
+        serde_json::json!({"AccountStatus": {"account_id": w.account.provider_account_id, "account_type": "LINKEDIN", "message": m}}).to_string()
+    };
+    let current = |w: &World| {
+        let id = w.account.id.clone();
+        let pool = w.app.db.pool().clone();
+        async move {
+            let (s,): (String,) =
+                sqlx::query_as("SELECT status FROM linkedin_accounts WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            s
+        }
+    };
+    w.webhook(&status("CREDENTIALS")).await;
+    assert_eq!(current(&w).await, "disconnected");
+    w.webhook(&status("OK")).await;
+    assert_eq!(current(&w).await, "connected");
+    w.webhook(&status("CREDENTIALS")).await; // the same body again is not deduplicated away
+    assert_eq!(current(&w).await, "disconnected");
+}
+
+on_both_databases!(
+    invite_bridge_via_webhook,
+    member_id_match,
+    sales_nav_decode,
+    public_identifier_with_url_normalisation,
+    one_accept_matches_several_campaigns,
+    fifty_concurrent_signals_stamp_once,
+    crash_after_inbox_write_then_replay,
+    late_accept_after_timeout_auto_fires_once,
+    late_accept_outside_the_window_waits_for_it,
+    late_accept_on_a_completed_campaign_auto_fires,
+    late_accept_on_a_paused_campaign_is_a_recoverable_skip,
+    late_accept_with_account_disconnected_is_a_recoverable_skip,
+    reply_inferred_stamps_both_and_stops,
+    a_reply_after_the_accept_cancels_the_queued_follow_up,
+    unmatched_accepts_leave_traces,
+    failing_policies_take_their_fail_safe,
+    account_status_webhooks_flip_the_account,
+);
