@@ -1,8 +1,12 @@
 //! Accord's integration tests: one binary, a module per feature.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod notify;
+mod pipeline;
 mod policy_cli;
 mod policy_load;
 mod policy_sandbox;
 mod policy_swap;
 mod support;
+mod webhooks_http;
+mod world;

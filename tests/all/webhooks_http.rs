@@ -1,0 +1,102 @@
+//! `POST /webhooks/unipile` over real HTTP: every rejection has its JSON
+//! code and writes nothing; accepted deliveries are stored before the 200.
+
+use crate::on_both_databases;
+use crate::world::*;
+
+async fn serve(w: &World) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = accord::http::router(w.app.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}/webhooks/unipile")
+}
+
+async fn inbox_rows(w: &World) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox").fetch_one(w.app.db.pool()).await.unwrap();
+    n
+}
+
+async fn post(url: &str, secret: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().post(url).header("content-type", "application/json").body(body);
+    if let Some(s) = secret {
+        req = req.header("Unipile-Auth", s);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+const SECRET: &str = "s3cret-header-value";
+
+async fn rejections_write_nothing(kind: Kind) {
+    let w = World::new(kind).await;
+    let url = serve(&w).await;
+    let good = w.new_relation(JULIEN, "julien-crepieux").into_bytes();
+    let cases: Vec<(Option<&str>, Vec<u8>, u16, &str)> = vec![
+        (None, good.clone(), 401, "unauthorized"),
+        (Some("wrong-secret-value!"), good.clone(), 401, "unauthorized"),
+        (Some("s3cret-header-valu"), good.clone(), 401, "unauthorized"),
+        (Some(SECRET), b"{\"event\": \"new_relation\",".to_vec(), 400, "invalid_json"),
+        (Some(SECRET), b"[]".to_vec(), 400, "invalid_payload"),
+        (Some(SECRET), br#"{"event":"new_relation","account_id":"A"}"#.to_vec(), 400, "missing_field"),
+        (Some(SECRET), br#"{"event":"message_received","account_id":"A"}"#.to_vec(), 400, "missing_field"),
+        (Some(SECRET), vec![b' '; (1 << 20) + 1], 413, "payload_too_large"),
+    ];
+    for (secret, body, status, code) in cases {
+        let (got, json) = post(&url, secret, body).await;
+        assert_eq!(got, status, "{json}");
+        assert_eq!(json["error"]["code"], code, "{json}");
+        assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(inbox_rows(&w).await, 0, "no rejection writes anything");
+}
+
+async fn accepted_deliveries_are_stored_before_the_200(kind: Kind) {
+    let w = World::new(kind).await;
+    let url = serve(&w).await;
+    let body = w.new_relation(JULIEN, "julien-crepieux");
+    let (status, json) = post(&url, Some(SECRET), body.clone().into_bytes()).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["duplicate"], false);
+    let id = json["inbox_id"].as_str().unwrap().to_string();
+    // The row exists as soon as the 200 is out, whatever processing does.
+    let (stored,): (String,) =
+        sqlx::query_as("SELECT body FROM webhook_inbox WHERE id = $1").bind(&id).fetch_one(w.app.db.pool()).await.unwrap();
+    assert_eq!(stored, body);
+    let (status, json) = post(&url, Some(SECRET), body.into_bytes()).await;
+    assert_eq!((status, json["duplicate"].as_bool()), (200, Some(true)), "a provider retry is acknowledged");
+    // Unknown and irrelevant events: 200, stored, marked ignored.
+    for other in [
+        r#"{"event":"message_read","account_id":"A","message_id":"m9"}"#,
+        r#"{"event":"message_reaction","account_id":"A","message_id":"m9","reaction":"+1"}"#,
+        r#"{"event":"something_new","whatever":[1,2,3]}"#,
+    ] {
+        let (status, _) = post(&url, Some(SECRET), other.as_bytes().to_vec()).await;
+        assert_eq!(status, 200);
+    }
+    while w.app.inbox.process_pending(100).await.unwrap() > 0 {}
+    let (ignored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'ignored'")
+        .fetch_one(w.app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(ignored, 3);
+    assert_eq!(inbox_rows(&w).await, 4);
+}
+
+async fn webhooks_are_refused_without_a_configured_secret(kind: Kind) {
+    let mut w = World::new(kind).await;
+    let mut config = w.app.config.clone();
+    config.webhook_secret = None;
+    w.app = accord::app::App::start(config, w.clock.clone()).await.unwrap();
+    let url = serve(&w).await;
+    let (status, json) = post(&url, Some(SECRET), w.new_relation(JULIEN, "x").into_bytes()).await;
+    assert_eq!((status, json["error"]["code"].as_str()), (503, Some("webhook_secret_unset")));
+    assert_eq!(inbox_rows(&w).await, 0);
+}
+
+on_both_databases!(
+    rejections_write_nothing,
+    accepted_deliveries_are_stored_before_the_200,
+    webhooks_are_refused_without_a_configured_secret,
+);
