@@ -165,3 +165,27 @@ pub fn preflight_input(enrollment_id: &str) -> PreflightInput {
         now: 1_791_650_000_000,
     }
 }
+
+/// Fresh, migrated databases to run a store test on: SQLite (a file in
+/// the returned temporary directory) always, and PostgreSQL (a new schema
+/// `t_<uuid>` per call) when `ACCORD_TEST_POSTGRES_URL` is set. Keep the
+/// `TempDir` alive as long as the `Db`.
+pub async fn test_dbs() -> Vec<(&'static str, accord::store::Db, tempfile::TempDir)> {
+    let mut dbs = Vec::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let db = accord::store::Db::connect(&url).await.expect("sqlite");
+    db.migrate().await.expect("sqlite migrations");
+    dbs.push(("sqlite", db, dir));
+    if let Ok(url) = std::env::var("ACCORD_TEST_POSTGRES_URL")
+        && !url.is_empty()
+    {
+        let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+        let db = accord::store::Db::connect_in_schema(&url, Some(&schema))
+            .await
+            .expect("postgres");
+        db.migrate().await.expect("postgres migrations");
+        dbs.push(("postgres", db, tempfile::tempdir().expect("tempdir")));
+    }
+    dbs
+}

@@ -307,3 +307,63 @@ pub async fn stats(c: &mut AnyConnection, campaign_id: &str) -> Result<CampaignS
     .fetch_one(c)
     .await?)
 }
+
+/// The LinkedIn identifiers of one enrolled prospect.
+#[derive(Debug, Clone, FromRow)]
+pub struct EnrolledIdentity {
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The prospect.
+    pub prospect_id: String,
+    /// Profile URL as imported.
+    pub profile_url: Option<String>,
+    /// Provider member id.
+    pub member_id: Option<String>,
+    /// Sales Navigator lead URL.
+    pub sales_nav_lead_url: Option<String>,
+    /// Vanity slug.
+    pub public_identifier: Option<String>,
+}
+
+/// The identifiers of a campaign's enrolled prospects, a page at a time
+/// (keyset on the enrollment id: pass the last id seen, `""` first).
+pub async fn identities_of_campaign(
+    c: &mut AnyConnection,
+    campaign_id: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<EnrolledIdentity>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT e.id AS enrollment_id, p.id AS prospect_id, p.profile_url, p.member_id, p.sales_nav_lead_url, \
+         p.public_identifier FROM enrollments e JOIN prospects p ON p.id = e.prospect_id \
+         WHERE e.campaign_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3",
+    )
+    .bind(campaign_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+/// Records the invite sent for an enrollment: its target and time, and
+/// the status `invited` unless the accept is already stamped.
+pub async fn record_invite(
+    c: &mut AnyConnection,
+    id: &str,
+    provider_id: &str,
+    invited_at: Millis,
+    now: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE enrollments SET invited_provider_id = $1, invited_at = $2, updated_at = $3, \
+         linkedin_status = CASE WHEN linkedin_status IN ('not_invited', 'unreachable') THEN 'invited' ELSE linkedin_status END \
+         WHERE id = $4",
+    )
+    .bind(provider_id)
+    .bind(invited_at)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}

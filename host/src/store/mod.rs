@@ -8,6 +8,8 @@
 
 pub mod accounts;
 pub mod campaigns;
+pub mod deliveries;
+pub mod endpoints;
 pub mod enrollments;
 pub mod events;
 pub mod inbox;

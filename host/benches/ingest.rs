@@ -1,0 +1,303 @@
+//! Webhook ingest end to end under a load generator on loopback:
+//! HTTP → inbox → match → stamp → outbox → route → pre-flight → enqueue,
+//! against a same-run baseline of a bare axum handler that inserts the raw
+//! body in one transaction on the same database.
+//!
+//! Run: `cargo bench --bench ingest` (SQLite; PostgreSQL too when
+//! `ACCORD_BENCH_POSTGRES_URL` is set). Prints Markdown tables.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use accord::app::{App, AppConfig};
+use accord::clock::{DAY_MS, SystemClock, new_id};
+use accord::domain::StepDef;
+use accord::store::accounts::{self, Account, Workspace};
+use accord::store::campaigns::{self, Campaign};
+use accord::store::enrollments::{self, EnrollmentRow};
+use accord::store::prospects::{self, Prospect};
+use accord_policy_core::CampaignStatus;
+use axum::extract::State;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "bench-secret-value";
+const PROSPECTS: usize = 20_000;
+const CLOSED_LOOP_REQUESTS: usize = 6_000;
+const CONCURRENCY: usize = 32;
+const OPEN_LOOP_RATE: u64 = 1_000;
+const OPEN_LOOP_SECONDS: u64 = 5;
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        println!("| database | target | mode | requests | throughput (req/s) | ack p50 | ack p99 | e2e p50 | e2e p99 |");
+        println!("|---|---|---|---|---|---|---|---|---|");
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+        run("sqlite", AppConfig::new(sqlite)).await;
+        if let Ok(url) = std::env::var("ACCORD_BENCH_POSTGRES_URL") {
+            let mut config = AppConfig::new(url);
+            config.database_schema = Some(format!("bench_{}", uuid::Uuid::now_v7().simple()));
+            run("postgres", config).await;
+        }
+    });
+}
+
+async fn run(name: &str, mut config: AppConfig) {
+    config.webhook_secret = Some(SECRET.into());
+    let app = App::start(config, Arc::new(SystemClock)).await.unwrap();
+    seed(&app).await;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_raw (id TEXT PRIMARY KEY, body TEXT NOT NULL, received_at BIGINT NOT NULL)")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let workers = accord::runtime::spawn_workers(&app, shutdown_rx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = accord::http::router(app.clone())
+        .merge(axum::Router::new().route("/baseline", axum::routing::post(baseline)).with_state(app.clone()));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build().unwrap();
+
+    let mut next = 0usize;
+    let baseline_url = format!("http://{addr}/baseline");
+    let accord_url = format!("http://{addr}/webhooks/unipile");
+    for (target, url) in [("baseline", &baseline_url), ("accord", &accord_url)] {
+        let (rps, lat) = closed_loop(&client, url, &mut next, CLOSED_LOOP_REQUESTS).await;
+        let e2e = if target == "accord" { drain_and_e2e(&app).await } else { Vec::new() };
+        report(name, target, "closed loop, 32 conns", CLOSED_LOOP_REQUESTS, rps, &lat, &e2e);
+        let (rps, lat) = open_loop(&client, url, &mut next).await;
+        let e2e = if target == "accord" { drain_and_e2e(&app).await } else { Vec::new() };
+        report(name, target, "open loop, 1,000/s", (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize, rps, &lat, &e2e);
+    }
+    let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM campaign_send_jobs").fetch_one(app.db.pool()).await.unwrap();
+    let (stamped,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enrollments WHERE linkedin_accepted_at IS NOT NULL")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    println!("\n{name}: {stamped} accepts stamped, {jobs} follow-up jobs enqueued\n");
+    let _ = shutdown_tx.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+}
+
+async fn baseline(State(app): State<Arc<App>>, body: axum::body::Bytes) -> axum::http::StatusCode {
+    let mut tx = app.db.begin().await.unwrap();
+    sqlx::query("INSERT INTO bench_raw (id, body, received_at) VALUES ($1, $2, $3)")
+        .bind(new_id())
+        .bind(String::from_utf8_lossy(&body).into_owned())
+        .bind(jiff::Timestamp::now().as_millisecond())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    axum::http::StatusCode::OK
+}
+
+fn member(i: usize) -> String {
+    format!("ACoAAB{i:018}")
+}
+
+fn body(i: usize) -> String {
+    serde_json::json!({
+        "event": "new_relation", "account_id": "bench-account", "account_type": "LINKEDIN", "webhook_name": "",
+        "user_full_name": format!("Prospect {i}"), "user_provider_id": member(i),
+        "user_public_identifier": format!("prospect-{i}"),
+        "user_profile_url": format!("https://www.linkedin.com/in/prospect-{i}/"),
+        "user_picture_url": "https://media.licdn.com/x"
+    })
+    .to_string()
+}
+
+async fn send(client: &reqwest::Client, url: &str, i: usize) {
+    let resp = client.post(url).header("unipile-auth", SECRET).body(body(i)).send().await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+}
+
+async fn closed_loop(client: &reqwest::Client, url: &str, next: &mut usize, n: usize) -> (f64, Vec<Duration>) {
+    let start_index = *next;
+    *next += n;
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (client, url, counter) = (client.clone(), url.to_string(), counter.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let k = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if k >= n {
+                        return lat;
+                    }
+                    let t = Instant::now();
+                    send(&client, &url, start_index + k).await;
+                    lat.push(t.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    (n as f64 / started.elapsed().as_secs_f64(), lat)
+}
+
+/// Sends at a fixed rate; latency counts from the scheduled send time, so
+/// a slow server cannot hide its queueing (no coordinated omission).
+async fn open_loop(client: &reqwest::Client, url: &str, next: &mut usize) -> (f64, Vec<Duration>) {
+    let n = (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize;
+    let start_index = *next;
+    *next += n;
+    let started = Instant::now();
+    let interval = Duration::from_nanos(1_000_000_000 / OPEN_LOOP_RATE);
+    let mut tasks = Vec::with_capacity(n);
+    for k in 0..n {
+        let scheduled = started + interval * k as u32;
+        tokio::time::sleep_until(scheduled.into()).await;
+        let (client, url) = (client.clone(), url.to_string());
+        tasks.push(tokio::spawn(async move {
+            send(&client, &url, start_index + k).await;
+            scheduled.elapsed()
+        }));
+    }
+    let mut lat = Vec::with_capacity(n);
+    for t in tasks {
+        lat.push(t.await.unwrap());
+    }
+    (n as f64 / started.elapsed().as_secs_f64(), lat)
+}
+
+/// Waits for the inbox to drain; returns receive → processed latencies.
+async fn drain_and_e2e(app: &App) -> Vec<Duration> {
+    loop {
+        let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'pending'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT received_at, processed_at FROM webhook_inbox WHERE processed_at IS NOT NULL AND id NOT IN (SELECT id FROM bench_raw)",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    sqlx::query("UPDATE webhook_inbox SET processed_at = NULL WHERE processed_at IS NOT NULL")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    rows.into_iter().map(|(r, p)| Duration::from_millis((p - r).max(0) as u64)).collect()
+}
+
+fn pct(v: &mut [Duration], q: f64) -> String {
+    if v.is_empty() {
+        return "–".into();
+    }
+    v.sort();
+    let d = v[((v.len() - 1) as f64 * q) as usize];
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn report(db: &str, target: &str, mode: &str, n: usize, rps: f64, lat: &[Duration], e2e: &[Duration]) {
+    let (mut lat, mut e2e) = (lat.to_vec(), e2e.to_vec());
+    println!(
+        "| {db} | {target} | {mode} | {n} | {rps:.0} | {} | {} | {} | {} |",
+        pct(&mut lat, 0.5),
+        pct(&mut lat, 0.99),
+        pct(&mut e2e, 0.5),
+        pct(&mut e2e, 0.99)
+    );
+}
+
+/// One workspace, account and running campaign; PROSPECTS enrollments
+/// invited at `member(i)` and waiting on their accept (window: all day).
+async fn seed(app: &App) {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut tx = app.db.begin().await.unwrap();
+    let ws = Workspace { id: new_id(), name: "bench".into(), created_at: now };
+    accounts::insert_workspace(&mut tx, &ws).await.unwrap();
+    let account = Account {
+        id: new_id(),
+        workspace_id: ws.id.clone(),
+        provider_account_id: "bench-account".into(),
+        own_member_id: None,
+        display_name: "Bench".into(),
+        status: "connected".into(),
+        time_zone: "UTC".into(),
+        warmup_started_at: now - 90 * DAY_MS,
+        daily_invite_cap: 20,
+        weekly_invite_cap: 100,
+        daily_message_cap: 50,
+        weekly_message_cap: 200,
+        min_spacing_ms: 60_000,
+        next_action_at: 0,
+        status_changed_at: now,
+        created_at: now,
+    };
+    accounts::insert_account(&mut tx, &account).await.unwrap();
+    let campaign = Campaign {
+        id: new_id(),
+        workspace_id: ws.id.clone(),
+        linkedin_account_id: account.id.clone(),
+        name: "Bench".into(),
+        status: CampaignStatus::Running,
+        steps: vec![
+            StepDef::SendInvite { note: None },
+            StepDef::WaitAccept { days: 14 },
+            StepDef::Condition { if_accepted: 3, otherwise: None },
+            StepDef::SendMessage { text: "hi".into() },
+        ],
+        window_start_minute: 0,
+        window_end_minute: 1440,
+        window_days: "1,2,3,4,5,6,7".into(),
+        time_zone: "UTC".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    campaigns::insert(&mut tx, &campaign).await.unwrap();
+    for i in 0..PROSPECTS {
+        let p = Prospect {
+            id: new_id(),
+            workspace_id: ws.id.clone(),
+            full_name: Some(format!("Prospect {i}")),
+            profile_url: Some(format!("https://www.linkedin.com/in/prospect-{i}")),
+            member_id: None,
+            sales_nav_lead_url: None,
+            public_identifier: None,
+            created_at: now,
+        };
+        prospects::insert(&mut tx, &p).await.unwrap();
+        let keys = app.policies.prospect_keys(&p.identity(Some(member(i))));
+        prospects::set_keys(&mut tx, &p.id, &keys.value, &keys.module_sha256).await.unwrap();
+        let e = EnrollmentRow {
+            id: new_id(),
+            campaign_id: campaign.id.clone(),
+            prospect_id: p.id.clone(),
+            linkedin_account_id: account.id.clone(),
+            linkedin_status: "invited".into(),
+            workflow_state: "waiting_accept".into(),
+            step_index: 1,
+            next_run_at: Some(now + 14 * DAY_MS),
+            invited_provider_id: Some(member(i)),
+            invited_at: Some(now - DAY_MS),
+            linkedin_accepted_at: None,
+            accept_source: None,
+            accept_strategy: None,
+            linkedin_replied_at: None,
+            late_accept_observed_at: None,
+            late_accept_followup_sent_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        enrollments::insert(&mut tx, &e).await.unwrap();
+        enrollments::record_invite(&mut tx, &e.id, &member(i), now - DAY_MS, now).await.unwrap();
+        let waiting = accord::workflow::enter(&campaign.steps, 1, now, false);
+        enrollments::set_position(&mut tx, &e.id, &waiting, now).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
