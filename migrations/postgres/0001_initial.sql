@@ -32,6 +32,13 @@ CREATE TABLE linkedin_accounts (
     min_spacing_ms       BIGINT NOT NULL CHECK (min_spacing_ms >= 0),
     -- The account's next allowed provider action (per-account spacing).
     next_action_at       BIGINT NOT NULL DEFAULT 0,
+    -- Circuit breaker: consecutive transient provider failures, and when
+    -- the breaker closes again.
+    consecutive_failures BIGINT NOT NULL DEFAULT 0,
+    breaker_open_until   BIGINT,
+    -- Relations polling: the newest relation seen, and the next poll.
+    last_relation_at     BIGINT,
+    next_poll_at         BIGINT NOT NULL DEFAULT 0,
     status_changed_at    BIGINT NOT NULL,
     created_at           BIGINT NOT NULL
 );
@@ -194,6 +201,7 @@ CREATE TABLE campaign_send_jobs (
     lease_expires_at     BIGINT,
     -- Incremented on every claim: a stale worker's completion is refused.
     fence                BIGINT NOT NULL DEFAULT 0,
+    claimed_at           BIGINT,
     last_error           TEXT,
     created_at           BIGINT NOT NULL,
     updated_at           BIGINT NOT NULL,
@@ -202,7 +210,7 @@ CREATE TABLE campaign_send_jobs (
 CREATE UNIQUE INDEX campaign_send_jobs_one_active
     ON campaign_send_jobs (enrollment_id, step_index) WHERE status IN ('pending', 'processing');
 CREATE INDEX campaign_send_jobs_due ON campaign_send_jobs (run_at) WHERE status = 'pending';
-CREATE INDEX campaign_send_jobs_account ON campaign_send_jobs (linkedin_account_id, status, completed_at);
+CREATE INDEX campaign_send_jobs_account ON campaign_send_jobs (linkedin_account_id, action, status, claimed_at);
 CREATE INDEX campaign_send_jobs_enrollment ON campaign_send_jobs (enrollment_id);
 
 -- Pre-flight skips; the recoverable ones are retried by the skip-retry

@@ -37,6 +37,8 @@ pub struct Job {
     pub lease_expires_at: Option<i64>,
     /// Claim counter: a stale worker's completion is refused.
     pub fence: i64,
+    /// When the current (or last) claim was made, ms.
+    pub claimed_at: Option<i64>,
     /// Last error.
     pub last_error: Option<String>,
     /// Created, ms.
@@ -48,7 +50,7 @@ pub struct Job {
 }
 
 pub(crate) const COLUMNS: &str = "id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, source, status, \
-    run_at, attempts, wait_reason, lease_owner, lease_expires_at, fence, last_error, created_at, updated_at, completed_at";
+    run_at, attempts, wait_reason, lease_owner, lease_expires_at, fence, claimed_at, last_error, created_at, updated_at, completed_at";
 
 /// A job to enqueue.
 #[derive(Debug, Clone)]
@@ -178,4 +180,37 @@ pub async fn count_for_step(
     .fetch_one(c)
     .await?;
     Ok(n)
+}
+
+/// A campaign's jobs counted per status: (status, count).
+pub async fn count_by_status_of_campaign(
+    c: &mut AnyConnection,
+    campaign_id: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT status, COUNT(*) FROM campaign_send_jobs WHERE campaign_id = $1 GROUP BY status ORDER BY status",
+    )
+    .bind(campaign_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// Cancels every pending job of a campaign (the campaign was stopped);
+/// returns how many.
+pub async fn cancel_pending_of_campaign(
+    c: &mut AnyConnection,
+    campaign_id: &str,
+    why: &str,
+    now: Millis,
+) -> Result<u64, StoreError> {
+    let r = sqlx::query(
+        "UPDATE campaign_send_jobs SET status = 'cancelled', last_error = $1, updated_at = $2, completed_at = $2 \
+         WHERE campaign_id = $3 AND status = 'pending'",
+    )
+    .bind(why)
+    .bind(now)
+    .bind(campaign_id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected())
 }

@@ -1,0 +1,120 @@
+//! The workflow clock: starts enrollments of running campaigns, ends waits
+//! and wait_accept timeouts when they fall due, and enqueues what the new
+//! position asks for.
+
+use super::{Engine, EngineError};
+use crate::clock::Millis;
+use crate::domain::Named;
+use crate::pipeline::{DispatchOutcome, DispatchRequest};
+use crate::store::accounts::{self, Account};
+use crate::store::campaigns::{self, Campaign};
+use crate::store::enrollments::{self, EnrollmentRow};
+use crate::store::events::{self, NewEvent};
+use crate::store::{Tx, jobs, sql};
+use crate::workflow::{self, Landing, StepAction};
+use accord_policy_core::{DispatchSource, WorkflowState};
+
+/// Enrollments handled per round.
+const BATCH: i64 = 200;
+
+impl Engine {
+    /// Starts pending enrollments of running campaigns and moves
+    /// enrollments whose step fell due. Returns how many moved.
+    pub(crate) async fn advance_due_enrollments(&self) -> Result<usize, EngineError> {
+        let now = self.clock.now_ms();
+        let cols = enrollments::COLUMNS;
+        let due: Vec<EnrollmentRow> = sqlx::query_as(sql(format!(
+            "SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id WHERE c.status = 'running' AND \
+             ((e.workflow_state = 'pending') OR (e.workflow_state IN ('waiting_accept', 'active') AND e.next_run_at <= $1)) \
+             ORDER BY e.next_run_at, e.id LIMIT $2"
+        )))
+        .bind(now)
+        .bind(BATCH)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut moved = 0;
+        let mut enqueued = false;
+        for row in due {
+            let mut tx = self.db.begin().await?;
+            // Re-read under the write lock: a concurrent accept may have moved it.
+            let Some(e) = enrollments::get(&mut tx, &row.id, self.db.for_update()).await? else { continue };
+            if e.workflow_state != row.workflow_state || e.step_index != row.step_index {
+                tx.commit().await?;
+                continue;
+            }
+            let (Some(campaign), Some(account)) =
+                (campaigns::get(&mut tx, &e.campaign_id).await?, accounts::account(&mut tx, &e.linkedin_account_id).await?)
+            else {
+                tx.commit().await?;
+                continue;
+            };
+            let accepted = e.linkedin_accepted_at.is_some();
+            let (landing, kind) = match e.workflow_state()? {
+                WorkflowState::Pending => (workflow::enter(&campaign.steps, e.step_index as u32, now, accepted), "workflow_started"),
+                WorkflowState::WaitingAccept if !accepted => {
+                    (workflow::after_timeout(&campaign.steps, e.step_index as u32, now), "wait_accept_timed_out")
+                }
+                _ => (workflow::enter(&campaign.steps, e.step_index as u32 + 1, now, accepted), "workflow_advanced"),
+            };
+            enqueued |= self.land(&mut tx, &account, &campaign, &e, &landing, kind, now).await?;
+            tx.commit().await?;
+            moved += 1;
+        }
+        if enqueued {
+            self.pipeline.wakers().jobs.notify_one();
+        }
+        Ok(moved)
+    }
+
+    /// Persists a new position and enqueues what it asks for. Returns
+    /// whether a job was enqueued.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn land(
+        &self,
+        tx: &mut Tx,
+        account: &Account,
+        campaign: &Campaign,
+        e: &EnrollmentRow,
+        landing: &Landing,
+        kind: &str,
+        now: Millis,
+    ) -> Result<bool, EngineError> {
+        enrollments::set_position(tx, &e.id, landing, now).await?;
+        let event = NewEvent {
+            workspace_id: &account.workspace_id,
+            linkedin_account_id: Some(&account.id),
+            enrollment_id: Some(&e.id),
+            kind,
+            source: Some("engine"),
+            detail: Some(serde_json::json!({
+                "from": e.step_index, "to": landing.step_index, "state": landing.state.as_str(), "due_at": landing.next_run_at,
+            })),
+            ..NewEvent::default()
+        };
+        events::record(tx, event, now).await?;
+        match landing.action {
+            StepAction::None => Ok(false),
+            StepAction::SendInvite => {
+                let window = campaign.window()?;
+                let run_at = window.next_slot(now, &e.id, self.config.window_jitter_ms);
+                let job = jobs::NewJob {
+                    enrollment_id: &e.id,
+                    campaign_id: &campaign.id,
+                    linkedin_account_id: &account.id,
+                    step_index: landing.step_index,
+                    action: "send_invite",
+                    source: "workflow",
+                    run_at,
+                    wait_reason: (run_at > now).then_some("window"),
+                };
+                Ok(jobs::enqueue(tx, &job, now).await?.is_some())
+            }
+            StepAction::SendMessage => {
+                let fresh = enrollments::get(tx, &e.id, "").await?.unwrap_or_else(|| e.clone());
+                let request = DispatchRequest { source: DispatchSource::InTimeAdvance, step_index: landing.step_index };
+                let outcome = self.pipeline.dispatch(tx, account, campaign, &fresh, request).await?;
+                Ok(matches!(outcome, DispatchOutcome::Enqueued { .. }))
+            }
+        }
+    }
+}
