@@ -121,6 +121,32 @@ impl App {
     }
 }
 
+impl App {
+    /// Makes the active modules match the assignments stored in the
+    /// database (after another instance activated a policy); slots without
+    /// an assignment return to the built-in default.
+    pub async fn reload_policies(&self) -> Result<(), StartError> {
+        let mut conn = self.db.pool().acquire().await.map_err(StoreError::from)?;
+        let assigned = policies::assigned(&mut conn).await?;
+        drop(conn);
+        let runtime = self.policies.runtime();
+        for slot in Slot::ALL {
+            let active = self.policies.active(slot);
+            match assigned.iter().find(|(s, ..)| s == slot.as_str()) {
+                Some((_, sha256, origin, bytes)) if active.sha256() != sha256 => {
+                    self.policies.activate(runtime.load(bytes, origin, Some(slot))?);
+                }
+                None if !active.origin().starts_with("builtin:") => {
+                    let (bytes, origin) = crate::policy::builtin::for_slot(slot);
+                    self.policies.activate(runtime.load(bytes, origin, Some(slot))?);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The process-wide Prometheus recorder (installed once; later calls share it).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

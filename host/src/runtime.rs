@@ -13,9 +13,49 @@ pub fn spawn_workers(app: &Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<Joi
     match Notifier::new(app.db.clone(), app.clock.clone()) {
         Ok(notifier) => {
             let wake = app.pipeline.wakers().outbox.clone();
-            workers.push(tokio::spawn(notifier.run(shutdown, wake)));
+            workers.push(tokio::spawn(notifier.run(shutdown.clone(), wake)));
         }
         Err(e) => tracing::error!(error = %e, "the notifier cannot start; notifications stay in the outbox"),
     }
+    workers.extend(spawn_listener(app, shutdown.clone()));
     workers
+}
+
+/// On PostgreSQL: listens for job wake-ups and policy activations from the
+/// other instances (LISTEN/NOTIFY), reconnecting after failures.
+pub fn spawn_listener(app: &Arc<App>, mut shutdown: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+    if app.db.backend() != crate::store::Backend::Postgres {
+        return None;
+    }
+    let app = app.clone();
+    Some(tokio::spawn(async move {
+        use crate::pipeline::{JOBS_CHANNEL, POLICIES_CHANNEL};
+        loop {
+            let listening = async {
+                let mut listener = sqlx::postgres::PgListener::connect(&app.config.database_url).await?;
+                listener.listen_all([JOBS_CHANNEL, POLICIES_CHANNEL]).await?;
+                loop {
+                    let n = listener.recv().await?;
+                    if n.channel() == POLICIES_CHANNEL {
+                        if let Err(e) = app.reload_policies().await {
+                            tracing::error!(error = %e, "policy reload after a broadcast failed");
+                        }
+                    } else {
+                        app.pipeline.wakers().jobs.notify_one();
+                    }
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sqlx::Error>(())
+            };
+            tokio::select! {
+                result = listening => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "LISTEN connection lost; reconnecting in 1 s");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }))
 }

@@ -154,7 +154,7 @@ impl Engine {
                 let enqueue = self.advance_after_message(&mut tx, claimed, ctx, late, now).await?;
                 tx.commit().await?;
                 if enqueue {
-                    self.pipeline.wakers().jobs.notify_one();
+                    self.pipeline.wakers().wake_jobs();
                 }
                 Ok(())
             }

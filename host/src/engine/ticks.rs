@@ -183,7 +183,7 @@ impl Ticks {
         let outcome = self.engine.pipeline.dispatch(&mut tx, &account, &campaign, &e, request).await?;
         tx.commit().await?;
         if matches!(outcome, DispatchOutcome::Enqueued { .. }) {
-            self.engine.pipeline.wakers().jobs.notify_one();
+            self.engine.pipeline.wakers().wake_jobs();
         }
         Ok(Some(outcome))
     }

@@ -61,7 +61,7 @@ impl Engine {
             moved += 1;
         }
         if enqueued {
-            self.pipeline.wakers().jobs.notify_one();
+            self.pipeline.wakers().wake_jobs();
         }
         Ok(moved)
     }

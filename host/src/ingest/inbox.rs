@@ -202,7 +202,7 @@ impl Inbox {
         tx.commit().await?;
         if changed {
             // A reconnect lets held jobs run again.
-            self.pipeline.wakers().jobs.notify_one();
+            self.pipeline.wakers().wake_jobs();
         }
         Ok((
             "processed",

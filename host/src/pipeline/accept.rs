@@ -325,7 +325,7 @@ impl Pipeline {
         tx.commit().await?;
         self.wakers.outbox.notify_one();
         if matches!(report.dispatch, Some(DispatchOutcome::Enqueued { .. })) {
-            self.wakers.jobs.notify_one();
+            self.wakers.wake_jobs();
         }
         Ok(report)
     }

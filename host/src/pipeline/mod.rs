@@ -40,6 +40,35 @@ pub struct Wakers {
     pub jobs: Arc<Notify>,
     /// The notifier (an outbox row was written).
     pub outbox: Arc<Notify>,
+    /// On PostgreSQL, the pool that broadcasts wake-ups to the other
+    /// instances (LISTEN/NOTIFY on `accord_jobs`).
+    broadcast: Option<sqlx::AnyPool>,
+}
+
+/// The LISTEN/NOTIFY channel of job wake-ups.
+pub const JOBS_CHANNEL: &str = "accord_jobs";
+/// The LISTEN/NOTIFY channel of policy activations.
+pub const POLICIES_CHANNEL: &str = "accord_policies";
+
+impl Wakers {
+    /// Wakers that also broadcast through PostgreSQL when `db` is one.
+    pub fn for_db(db: &Db) -> Self {
+        let broadcast = (db.backend() == crate::store::Backend::Postgres).then(|| db.pool().clone());
+        Wakers { broadcast, ..Wakers::default() }
+    }
+
+    /// A job was enqueued or became runnable: wake this instance's worker
+    /// now, and the other instances' through NOTIFY.
+    pub fn wake_jobs(&self) {
+        self.jobs.notify_one();
+        if let Some(pool) = self.broadcast.clone() {
+            tokio::spawn(async move {
+                if let Err(e) = sqlx::query(crate::store::sql(format!("SELECT pg_notify('{JOBS_CHANNEL}', '')"))).execute(&pool).await {
+                    tracing::debug!(error = %e, "job wake-up broadcast failed; other instances poll");
+                }
+            });
+        }
+    }
 }
 
 /// The pipeline's dependencies.
