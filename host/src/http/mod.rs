@@ -1,8 +1,11 @@
 //! The HTTP edge (axum): Unipile webhooks, the JSON API, the admin API,
 //! health and metrics, and the OpenAPI document at `/openapi.json`.
 
+pub mod admin;
+pub mod api;
 pub mod error;
 pub mod health;
+pub mod openapi;
 pub mod webhooks;
 
 use crate::app::App;
@@ -17,11 +20,21 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .nest("/api", api::router(app.clone()))
+        .nest("/admin", admin::router(app.clone()))
         .fallback(|| async {
             error::ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
                 "route_not_found",
                 "no such route",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
             )
         })
         .with_state(app)

@@ -133,3 +133,17 @@ pub async fn of_enrollment(
     .fetch_all(c)
     .await?)
 }
+
+/// How many recoverable skips of a campaign are still open (any age).
+pub async fn count_open_recoverable(
+    c: &mut AnyConnection,
+    campaign_id: &str,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM skips WHERE campaign_id = $1 AND recoverable = 1 AND resolved_at IS NULL",
+    )
+    .bind(campaign_id)
+    .fetch_one(c)
+    .await?;
+    Ok(n)
+}

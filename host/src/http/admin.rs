@@ -1,0 +1,336 @@
+//! The admin API under `/admin`: the active policy per slot, hot-swapping
+//! a slot's module (upload or back to the built-in default, with a re-key
+//! of every prospect when the match policy changes), and inbox replay.
+//!
+//! Off (403 `admin_disabled`) unless an admin token is configured; then
+//! every request needs `Authorization: Bearer <admin token>` (401
+//! `unauthorized` otherwise).
+
+use super::api::extract::{Path, Query};
+use super::api::{bearer_matches, unauthorized};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use crate::app::App;
+use crate::ingest::inbox::ReplayReport;
+use crate::policy::{PolicyModule, Slot, builtin};
+use crate::store::{StoreError, policies, prospects};
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Largest policy module accepted, bytes.
+pub const MAX_MODULE_BYTES: usize = 16 << 20;
+
+/// Prospects re-keyed per transaction.
+const REKEY_PAGE: i64 = 500;
+
+/// The `/admin` routes (to be nested under `/admin`), behind the admin token.
+pub fn router(app: Arc<App>) -> Router<Arc<App>> {
+    Router::new()
+        .route("/policies", get(list_policies))
+        .route("/policies/{slot}", put(upload_policy).delete(reset_policy))
+        .route("/inbox/replay", post(replay_inbox))
+        .route_layer(middleware::from_fn_with_state(app, require_admin_token))
+}
+
+async fn require_admin_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let Some(token) = app.config.admin_token.as_deref() else {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the admin API is disabled: no admin token is configured",
+        )
+        .into_response();
+    };
+    if !bearer_matches(req.headers(), token) {
+        return unauthorized("missing or wrong `Authorization: Bearer <admin token>` header");
+    }
+    next.run(req).await
+}
+
+/// The module active in one slot.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ActivePolicy {
+    /// `match`, `routing` or `preflight`.
+    pub slot: String,
+    /// The WIT world it implements.
+    pub world: String,
+    /// Hex sha256 of the module: its identity.
+    pub sha256: String,
+    /// Where it came from (`builtin:…`, `upload`, a path).
+    pub origin: String,
+    /// Whether it is the embedded default.
+    pub builtin: bool,
+}
+
+fn describe(module: &PolicyModule) -> ActivePolicy {
+    let slot = module.slot();
+    ActivePolicy {
+        slot: slot.as_str().to_string(),
+        world: slot.world().to_string(),
+        sha256: module.sha256().to_string(),
+        origin: module.origin().to_string(),
+        builtin: module.origin() == builtin::for_slot(slot).1,
+    }
+}
+
+/// The active module of every slot.
+#[utoipa::path(
+    get, path = "/admin/policies", tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = Vec<ActivePolicy>),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+    )
+)]
+pub async fn list_policies(State(app): State<Arc<App>>) -> Json<Vec<ActivePolicy>> {
+    Json(
+        Slot::ALL
+            .into_iter()
+            .map(|slot| describe(&app.policies.active(slot)))
+            .collect(),
+    )
+}
+
+/// What a policy swap did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PolicySwap {
+    /// The slot.
+    pub slot: String,
+    /// The module now active.
+    pub sha256: String,
+    /// Its origin.
+    pub origin: String,
+    /// The module it replaced.
+    pub previous_sha256: String,
+    /// Prospects whose match keys were recomputed (match slot only).
+    pub rekeyed: u64,
+    /// Of those, how many the new module failed on (stored with no keys,
+    /// traced as `policy_failure`).
+    pub rekey_failures: u64,
+}
+
+fn parse_slot(s: &str) -> ApiResult<Slot> {
+    s.parse::<Slot>()
+        .map_err(|e| ApiError::bad_request("invalid_slot", e))
+}
+
+/// Uploads a module (the raw `.wasm` component as the body), validates it
+/// against the slot's world, stores and assigns it in one transaction,
+/// activates it, and for the match slot re-keys every prospect.
+#[utoipa::path(
+    put, path = "/admin/policies/{slot}", tag = "admin",
+    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`")),
+    request_body(content = Vec<u8>, description = "A WebAssembly component built for wasm32-wasip2 implementing the slot's world (at most 16 MiB)", content_type = "application/wasm"),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Active", body = PolicySwap),
+        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+        (status = 413, description = "Module over 16 MiB (`payload_too_large`)", body = ErrorBody),
+        (status = 422, description = "Not a valid module for the slot (`invalid_policy`, with the loader's reason)", body = ErrorBody),
+    )
+)]
+pub async fn upload_policy(
+    State(app): State<Arc<App>>,
+    Path(slot): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<PolicySwap>> {
+    let slot = parse_slot(&slot)?;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a policy module is at most {MAX_MODULE_BYTES} bytes"),
+        )
+    };
+    // Refuse a declared oversize body before reading any of it.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_MODULE_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_MODULE_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let runtime = app.policies.runtime().clone();
+    let module = tokio::task::spawn_blocking(move || {
+        runtime
+            .load(&bytes, "upload", Some(slot))
+            .map(|m| (m, bytes))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let (module, bytes) = module.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_policy",
+            e.to_string(),
+        )
+    })?;
+    let now = app.clock.now_ms();
+    let mut tx = app.db.begin().await?;
+    policies::store_module(
+        &mut tx,
+        module.sha256(),
+        slot.as_str(),
+        "upload",
+        &bytes,
+        now,
+    )
+    .await?;
+    policies::assign(&mut tx, slot.as_str(), module.sha256(), now).await?;
+    tx.commit().await?;
+    Ok(Json(activate(&app, module).await?))
+}
+
+/// Puts a slot back on its built-in default (and re-keys every prospect
+/// for the match slot).
+#[utoipa::path(
+    delete, path = "/admin/policies/{slot}", tag = "admin",
+    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The built-in default is active", body = PolicySwap),
+        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+    )
+)]
+pub async fn reset_policy(
+    State(app): State<Arc<App>>,
+    Path(slot): Path<String>,
+) -> ApiResult<Json<PolicySwap>> {
+    let slot = parse_slot(&slot)?;
+    let (bytes, origin) = builtin::for_slot(slot);
+    let runtime = app.policies.runtime().clone();
+    let module = tokio::task::spawn_blocking(move || runtime.load(bytes, origin, Some(slot)))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::internal(&e))?;
+    let mut tx = app.db.begin().await?;
+    policies::unassign(&mut tx, slot.as_str()).await?;
+    tx.commit().await?;
+    Ok(Json(activate(&app, module).await?))
+}
+
+/// Activates a stored module and, for the match slot, re-keys.
+async fn activate(app: &App, module: Arc<PolicyModule>) -> ApiResult<PolicySwap> {
+    let previous = app.policies.activate(module.clone());
+    broadcast_policy_change(app, module.slot()).await;
+    let (rekeyed, rekey_failures) = if module.slot() == Slot::Match {
+        rekey(app, &module).await?
+    } else {
+        (0, 0)
+    };
+    Ok(PolicySwap {
+        slot: module.slot().as_str().to_string(),
+        sha256: module.sha256().to_string(),
+        origin: module.origin().to_string(),
+        previous_sha256: previous.sha256().to_string(),
+        rekeyed,
+        rekey_failures,
+    })
+}
+
+/// Recomputes every prospect's match keys with `module`, a page per
+/// transaction. Stops early when another swap replaced `module` meanwhile
+/// (that swap re-keys with its own module).
+async fn rekey(app: &App, module: &Arc<PolicyModule>) -> Result<(u64, u64), StoreError> {
+    let (mut rekeyed, mut failures) = (0u64, 0u64);
+    let mut after = String::new();
+    loop {
+        if app.policies.active(Slot::Match).sha256() != module.sha256() {
+            tracing::info!(
+                module_sha256 = module.sha256(),
+                "re-key stopped: the match policy changed again"
+            );
+            break;
+        }
+        let now = app.clock.now_ms();
+        let mut tx = app.db.begin().await?;
+        let ids = prospects::ids_after(&mut tx, &after, REKEY_PAGE).await?;
+        let Some(last) = ids.last().cloned() else {
+            tx.commit().await?;
+            break;
+        };
+        for id in &ids {
+            let Some(prospect) = prospects::get(&mut tx, id).await? else {
+                continue;
+            };
+            let keys = app
+                .policies
+                .runtime()
+                .prospect_keys(module, &prospect.identity(None));
+            if !crate::http::api::prospects::store_keys(&mut tx, &prospect, &keys, now).await? {
+                failures += 1;
+            }
+            rekeyed += 1;
+        }
+        tx.commit().await?;
+        after = last;
+    }
+    tracing::info!(
+        module_sha256 = module.sha256(),
+        rekeyed,
+        failures,
+        "prospects re-keyed"
+    );
+    Ok((rekeyed, failures))
+}
+
+/// Query of `POST /admin/inbox/replay`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReplayQuery {
+    /// Replay every stored webhook, not only pending and failed ones.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// Processes the inbox again (pending and failed rows, or every row with
+/// `all=true`). Idempotent.
+#[utoipa::path(
+    post, path = "/admin/inbox/replay", tag = "admin",
+    params(ReplayQuery),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = ReplayReport),
+        (status = 400, description = "Malformed query (`invalid_query`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+    )
+)]
+pub async fn replay_inbox(
+    State(app): State<Arc<App>>,
+    Query(q): Query<ReplayQuery>,
+) -> ApiResult<Json<ReplayReport>> {
+    Ok(Json(app.inbox.replay(q.all).await?))
+}
+
+/// Tells the other instances (PostgreSQL LISTEN/NOTIFY) to reload the
+/// stored assignments; they activate the same module.
+async fn broadcast_policy_change(app: &App, slot: Slot) {
+    if app.db.backend() != crate::store::Backend::Postgres {
+        return;
+    }
+    let statement = crate::store::sql(format!(
+        "SELECT pg_notify('{}', '{}')",
+        crate::pipeline::POLICIES_CHANNEL,
+        slot.as_str()
+    ));
+    if let Err(e) = sqlx::query(statement).execute(app.db.pool()).await {
+        tracing::warn!(error = %e, "policy change broadcast failed; other instances pick it up on restart");
+    }
+}
