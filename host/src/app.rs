@@ -2,6 +2,9 @@
 //! settings the HTTP edge needs. Built once by `accord serve` (or a test).
 
 use crate::clock::SharedClock;
+use crate::engine::{Engine, EngineConfig, Resyncer};
+use crate::provider::LinkedinProvider;
+use crate::provider::unipile::UnipileClient;
 use crate::ingest::inbox::Inbox;
 use crate::pipeline::{Pipeline, Wakers};
 use crate::policy::{Limits, LoadError, PolicyRegistry, PolicyRuntime, Slot};
@@ -31,6 +34,11 @@ pub struct AppConfig {
     pub cache_dir: Option<PathBuf>,
     /// Policy sandbox limits.
     pub limits: Limits,
+    /// The Unipile API (DSN base URL and API key); without it the host
+    /// detects and stamps accepts but sends nothing and does not poll.
+    pub unipile: Option<(String, String)>,
+    /// Send-engine settings.
+    pub engine: EngineConfig,
 }
 
 impl AppConfig {
@@ -46,6 +54,8 @@ impl AppConfig {
             max_body_bytes: 1 << 20,
             cache_dir: None,
             limits: Limits::default(),
+            unipile: None,
+            engine: EngineConfig::default(),
         }
     }
 }
@@ -59,6 +69,9 @@ pub enum StartError {
     /// The policies.
     #[error("policy: {0}")]
     Policy(#[from] LoadError),
+    /// The provider client.
+    #[error("provider: {0}")]
+    Provider(String),
 }
 
 /// The running host's shared state.
@@ -77,12 +90,32 @@ pub struct App {
     pub inbox: Inbox,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
+    /// The send engine, when a provider is configured.
+    pub engine: Option<Engine>,
+    /// Coalescing resync, when a provider is configured.
+    pub resync: Option<Arc<Resyncer>>,
 }
 
 impl App {
     /// Connects, migrates, loads the policies (built-in defaults, then the
     /// assignments stored in the database).
     pub async fn start(config: AppConfig, clock: SharedClock) -> Result<Arc<App>, StartError> {
+        let provider: Option<Arc<dyn LinkedinProvider>> = match &config.unipile {
+            Some((dsn, key)) => Some(Arc::new(
+                UnipileClient::new(dsn, key, std::time::Duration::from_secs(30))
+                    .map_err(|e| StartError::Provider(e.to_string()))?,
+            )),
+            None => None,
+        };
+        Self::start_with_provider(config, clock, provider).await
+    }
+
+    /// Like [`App::start`] with an explicit provider (tests, the demo).
+    pub async fn start_with_provider(
+        config: AppConfig,
+        clock: SharedClock,
+        provider: Option<Arc<dyn LinkedinProvider>>,
+    ) -> Result<Arc<App>, StartError> {
         let metrics = metrics_handle();
         let db =
             Db::connect_in_schema(&config.database_url, config.database_schema.as_deref()).await?;
@@ -106,9 +139,11 @@ impl App {
             db.clone(),
             policies.clone(),
             clock.clone(),
-            Wakers::default(),
+            Wakers::for_db(&db),
         );
         let inbox = Inbox::new(pipeline.clone());
+        let engine = provider.map(|p| Engine::new(pipeline.clone(), p, config.engine.clone()));
+        let resync = engine.clone().map(|e| Arc::new(Resyncer::new(e)));
         Ok(Arc::new(App {
             config,
             db,
@@ -117,6 +152,8 @@ impl App {
             pipeline,
             inbox,
             metrics,
+            engine,
+            resync,
         }))
     }
 }

@@ -18,6 +18,12 @@ pub fn spawn_workers(app: &Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<Joi
         Err(e) => tracing::error!(error = %e, "the notifier cannot start; notifications stay in the outbox"),
     }
     workers.extend(spawn_listener(app, shutdown.clone()));
+    if let Some(engine) = &app.engine {
+        workers.push(tokio::spawn(engine.clone().run(shutdown.clone())));
+        workers.push(tokio::spawn(crate::engine::Ticks::new(engine.clone()).run(shutdown.clone())));
+    } else {
+        tracing::warn!("no Unipile API configured (ACCORD_UNIPILE_DSN, ACCORD_UNIPILE_API_KEY): nothing is sent, relations are not polled");
+    }
     workers
 }
 

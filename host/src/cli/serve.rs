@@ -27,6 +27,15 @@ pub struct HostArgs {
     /// Linear memory per policy decision, MiB.
     #[arg(long, env = "ACCORD_POLICY_MEMORY_MIB")]
     pub policy_memory_mib: Option<usize>,
+    /// Unipile DSN (base URL), e.g. https://api8.unipile.com:13851.
+    #[arg(long, env = "ACCORD_UNIPILE_DSN")]
+    pub unipile_dsn: Option<String>,
+    /// Unipile API key (sent as X-API-KEY).
+    #[arg(long, env = "ACCORD_UNIPILE_API_KEY", hide_env_values = true)]
+    pub unipile_api_key: Option<String>,
+    /// Run the recurring heal ticks (late accepts, stuck post-accepts).
+    #[arg(long, env = "LINKEDIN_RECURRING_HEALS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub recurring_heals_enabled: bool,
 }
 
 /// `accord serve` settings.
@@ -104,6 +113,13 @@ impl HostArgs {
         let mut config = AppConfig::new(url.clone());
         config.cache_dir = Some(self.cache_dir.clone());
         config.limits = limits;
+        config.engine.heals_enabled = self.recurring_heals_enabled;
+        config.unipile = match (&self.unipile_dsn, &self.unipile_api_key) {
+            (Some(dsn), Some(key)) if !key.trim().is_empty() => Some((dsn.clone(), key.clone())),
+            (Some(_), _) => return Err(invalid("ACCORD_UNIPILE_API_KEY", "required with ACCORD_UNIPILE_DSN")),
+            (None, Some(_)) => return Err(invalid("ACCORD_UNIPILE_DSN", "required with ACCORD_UNIPILE_API_KEY")),
+            (None, None) => None,
+        };
         Ok(config)
     }
 }

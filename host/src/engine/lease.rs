@@ -55,14 +55,3 @@ pub async fn acquire(db: &Db, name: &str, holder: &str, now: Millis, ttl_ms: Mil
     Ok(Some(Lease { name: name.to_string(), term }))
 }
 
-/// Whether `lease` is still the current holding (fencing check).
-pub async fn still_held(db: &Db, lease: &Lease, holder: &str, now: Millis) -> Result<bool, StoreError> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM leases WHERE name = $1 AND holder = $2 AND term = $3 AND expires_at > $4")
-        .bind(&lease.name)
-        .bind(holder)
-        .bind(lease.term)
-        .bind(now)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.is_some())
-}

@@ -11,7 +11,7 @@ mod claim;
 mod execute;
 pub mod gates;
 mod lease;
-mod resync;
+pub mod resync;
 mod ticks;
 mod workflow_clock;
 

@@ -464,3 +464,41 @@ pub async fn list_traces(
         .await?,
     ))
 }
+
+/// Re-checks one prospect with the provider and stamps the accept if the
+/// prospect is connected. Clicks within the account's spacing window share
+/// one provider call (`coalesced` says so).
+#[utoipa::path(
+    post, path = "/api/prospects/{id}/resync", tag = "prospects",
+    params(("id" = String, Path, description = "Prospect id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, body = crate::engine::ResyncOutcome),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`not_enrolled`: the prospect is in no campaign", body = ErrorBody),
+        (status = 502, description = "`provider_error`: the provider could not be asked", body = ErrorBody),
+        (status = 503, description = "`provider_not_configured`", body = ErrorBody),
+    )
+)]
+pub async fn resync_prospect(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::engine::ResyncOutcome>> {
+    use crate::engine::resync::ResyncError;
+    use axum::http::StatusCode;
+    let Some(resync) = &app.resync else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "provider_not_configured",
+            "resync needs the Unipile API (ACCORD_UNIPILE_DSN, ACCORD_UNIPILE_API_KEY)",
+        ));
+    };
+    match resync.resync(&id).await {
+        Ok(outcome) => Ok(Json(outcome)),
+        Err(ResyncError::NotFound(_)) => Err(ApiError::not_found("prospect", &id)),
+        Err(e @ ResyncError::NotEnrolled) => Err(ApiError::conflict("not_enrolled", e.to_string())),
+        Err(e @ ResyncError::Provider(_)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string())),
+        Err(e @ ResyncError::Internal(_)) => Err(ApiError::internal(&e)),
+    }
+}
