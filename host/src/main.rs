@@ -17,6 +17,9 @@ fn main() -> anyhow::Result<()> {
         },
         Command::Serve(args) => async_main(accord::cli::serve::serve(args))?,
         Command::Migrate(args) => async_main(accord::cli::serve::migrate(args))?,
+        Command::Simulate(accord::cli::simulate::SimulateCommand::Unipile(args)) => {
+            async_main(accord::cli::simulate::unipile(args))?
+        }
         Command::Inbox(InboxCommand::Replay { host, all }) => {
             async_main(accord::cli::serve::replay(host, all))?
         }

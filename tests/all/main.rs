@@ -1,12 +1,14 @@
 //! Accord's integration tests: one binary, a module per feature.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod api;
 mod notify;
 mod pipeline;
 mod policy_cli;
 mod policy_load;
 mod policy_sandbox;
 mod policy_swap;
+mod provider;
 mod support;
 mod webhooks_http;
 mod world;

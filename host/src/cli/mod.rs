@@ -2,6 +2,7 @@
 
 pub mod policy;
 pub mod serve;
+pub mod simulate;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,9 @@ pub enum Command {
     /// Policy author tooling: run, test and check `.wasm` policy modules.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Run a provider simulator (local runs and tests).
+    #[command(subcommand)]
+    Simulate(simulate::SimulateCommand),
 }
 
 /// `accord inbox …`.
