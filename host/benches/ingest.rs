@@ -27,7 +27,10 @@ const OPEN_LOOP_RATE: u64 = 1_000;
 const OPEN_LOOP_SECONDS: u64 = 5;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         println!("| database | target | mode | requests | throughput (req/s) | ack p50 | ack p99 | e2e p50 | e2e p99 |");
         println!("|---|---|---|---|---|---|---|---|---|");
@@ -54,27 +57,61 @@ async fn run(name: &str, mut config: AppConfig) {
     let workers = accord::runtime::spawn_workers(&app, shutdown_rx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = accord::http::router(app.clone())
-        .merge(axum::Router::new().route("/baseline", axum::routing::post(baseline)).with_state(app.clone()));
+    let router = accord::http::router(app.clone()).merge(
+        axum::Router::new()
+            .route("/baseline", axum::routing::post(baseline))
+            .with_state(app.clone()),
+    );
     tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY * 2)
+        .build()
+        .unwrap();
 
     let mut next = 0usize;
     let baseline_url = format!("http://{addr}/baseline");
     let accord_url = format!("http://{addr}/webhooks/unipile");
     for (target, url) in [("baseline", &baseline_url), ("accord", &accord_url)] {
         let (rps, lat) = closed_loop(&client, url, &mut next, CLOSED_LOOP_REQUESTS).await;
-        let e2e = if target == "accord" { drain_and_e2e(&app).await } else { Vec::new() };
-        report(name, target, "closed loop, 32 conns", CLOSED_LOOP_REQUESTS, rps, &lat, &e2e);
+        let e2e = if target == "accord" {
+            drain_and_e2e(&app).await
+        } else {
+            Vec::new()
+        };
+        report(
+            name,
+            target,
+            "closed loop, 32 conns",
+            CLOSED_LOOP_REQUESTS,
+            rps,
+            &lat,
+            &e2e,
+        );
         let (rps, lat) = open_loop(&client, url, &mut next).await;
-        let e2e = if target == "accord" { drain_and_e2e(&app).await } else { Vec::new() };
-        report(name, target, "open loop, 1,000/s", (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize, rps, &lat, &e2e);
+        let e2e = if target == "accord" {
+            drain_and_e2e(&app).await
+        } else {
+            Vec::new()
+        };
+        report(
+            name,
+            target,
+            "open loop, 1,000/s",
+            (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize,
+            rps,
+            &lat,
+            &e2e,
+        );
     }
-    let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM campaign_send_jobs").fetch_one(app.db.pool()).await.unwrap();
-    let (stamped,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enrollments WHERE linkedin_accepted_at IS NOT NULL")
+    let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM campaign_send_jobs")
         .fetch_one(app.db.pool())
         .await
         .unwrap();
+    let (stamped,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM enrollments WHERE linkedin_accepted_at IS NOT NULL")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
     println!("\n{name}: {stamped} accepts stamped, {jobs} follow-up jobs enqueued\n");
     let _ = shutdown_tx.send(true);
     for w in workers {
@@ -111,11 +148,22 @@ fn body(i: usize) -> String {
 }
 
 async fn send(client: &reqwest::Client, url: &str, i: usize) {
-    let resp = client.post(url).header("unipile-auth", SECRET).body(body(i)).send().await.unwrap();
+    let resp = client
+        .post(url)
+        .header("unipile-auth", SECRET)
+        .body(body(i))
+        .send()
+        .await
+        .unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
 }
 
-async fn closed_loop(client: &reqwest::Client, url: &str, next: &mut usize, n: usize) -> (f64, Vec<Duration>) {
+async fn closed_loop(
+    client: &reqwest::Client,
+    url: &str,
+    next: &mut usize,
+    n: usize,
+) -> (f64, Vec<Duration>) {
     let start_index = *next;
     *next += n;
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -172,10 +220,11 @@ async fn open_loop(client: &reqwest::Client, url: &str, next: &mut usize) -> (f6
 /// Waits for the inbox to drain; returns receive → processed latencies.
 async fn drain_and_e2e(app: &App) -> Vec<Duration> {
     loop {
-        let (pending,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'pending'")
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
+        let (pending,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'pending'")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
         if pending == 0 {
             break;
         }
@@ -191,7 +240,9 @@ async fn drain_and_e2e(app: &App) -> Vec<Duration> {
         .execute(app.db.pool())
         .await
         .unwrap();
-    rows.into_iter().map(|(r, p)| Duration::from_millis((p - r).max(0) as u64)).collect()
+    rows.into_iter()
+        .map(|(r, p)| Duration::from_millis((p - r).max(0) as u64))
+        .collect()
 }
 
 fn pct(v: &mut [Duration], q: f64) -> String {
@@ -203,7 +254,15 @@ fn pct(v: &mut [Duration], q: f64) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-fn report(db: &str, target: &str, mode: &str, n: usize, rps: f64, lat: &[Duration], e2e: &[Duration]) {
+fn report(
+    db: &str,
+    target: &str,
+    mode: &str,
+    n: usize,
+    rps: f64,
+    lat: &[Duration],
+    e2e: &[Duration],
+) {
     let (mut lat, mut e2e) = (lat.to_vec(), e2e.to_vec());
     println!(
         "| {db} | {target} | {mode} | {n} | {rps:.0} | {} | {} | {} | {} |",
@@ -219,7 +278,11 @@ fn report(db: &str, target: &str, mode: &str, n: usize, rps: f64, lat: &[Duratio
 async fn seed(app: &App) {
     let now = jiff::Timestamp::now().as_millisecond();
     let mut tx = app.db.begin().await.unwrap();
-    let ws = Workspace { id: new_id(), name: "bench".into(), created_at: now };
+    let ws = Workspace {
+        id: new_id(),
+        name: "bench".into(),
+        created_at: now,
+    };
     accounts::insert_workspace(&mut tx, &ws).await.unwrap();
     let account = Account {
         id: new_id(),
@@ -249,7 +312,10 @@ async fn seed(app: &App) {
         steps: vec![
             StepDef::SendInvite { note: None },
             StepDef::WaitAccept { days: 14 },
-            StepDef::Condition { if_accepted: 3, otherwise: None },
+            StepDef::Condition {
+                if_accepted: 3,
+                otherwise: None,
+            },
             StepDef::SendMessage { text: "hi".into() },
         ],
         window_start_minute: 0,
@@ -273,7 +339,9 @@ async fn seed(app: &App) {
         };
         prospects::insert(&mut tx, &p).await.unwrap();
         let keys = app.policies.prospect_keys(&p.identity(Some(member(i))));
-        prospects::set_keys(&mut tx, &p.id, &keys.value, &keys.module_sha256).await.unwrap();
+        prospects::set_keys(&mut tx, &p.id, &keys.value, &keys.module_sha256)
+            .await
+            .unwrap();
         let e = EnrollmentRow {
             id: new_id(),
             campaign_id: campaign.id.clone(),
@@ -295,9 +363,13 @@ async fn seed(app: &App) {
             updated_at: now,
         };
         enrollments::insert(&mut tx, &e).await.unwrap();
-        enrollments::record_invite(&mut tx, &e.id, &member(i), now - DAY_MS, now).await.unwrap();
+        enrollments::record_invite(&mut tx, &e.id, &member(i), now - DAY_MS, now)
+            .await
+            .unwrap();
         let waiting = accord::workflow::enter(&campaign.steps, 1, now, false);
-        enrollments::set_position(&mut tx, &e.id, &waiting, now).await.unwrap();
+        enrollments::set_position(&mut tx, &e.id, &waiting, now)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
 }

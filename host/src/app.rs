@@ -3,11 +3,11 @@
 
 use crate::clock::SharedClock;
 use crate::engine::{Engine, EngineConfig, Resyncer};
-use crate::provider::LinkedinProvider;
-use crate::provider::unipile::UnipileClient;
 use crate::ingest::inbox::Inbox;
 use crate::pipeline::{Pipeline, Wakers};
 use crate::policy::{Limits, LoadError, PolicyRegistry, PolicyRuntime, Slot};
+use crate::provider::LinkedinProvider;
+use crate::provider::unipile::UnipileClient;
 use crate::store::{Db, StoreError, policies};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::path::PathBuf;
@@ -171,11 +171,13 @@ impl App {
             let active = self.policies.active(slot);
             match assigned.iter().find(|(s, ..)| s == slot.as_str()) {
                 Some((_, sha256, origin, bytes)) if active.sha256() != sha256 => {
-                    self.policies.activate(runtime.load(bytes, origin, Some(slot))?);
+                    self.policies
+                        .activate(runtime.load(bytes, origin, Some(slot))?);
                 }
                 None if !active.origin().starts_with("builtin:") => {
                     let (bytes, origin) = crate::policy::builtin::for_slot(slot);
-                    self.policies.activate(runtime.load(bytes, origin, Some(slot))?);
+                    self.policies
+                        .activate(runtime.load(bytes, origin, Some(slot))?);
                 }
                 _ => {}
             }

@@ -15,21 +15,30 @@ pub fn spawn_workers(app: &Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<Joi
             let wake = app.pipeline.wakers().outbox.clone();
             workers.push(tokio::spawn(notifier.run(shutdown.clone(), wake)));
         }
-        Err(e) => tracing::error!(error = %e, "the notifier cannot start; notifications stay in the outbox"),
+        Err(e) => {
+            tracing::error!(error = %e, "the notifier cannot start; notifications stay in the outbox")
+        }
     }
     workers.extend(spawn_listener(app, shutdown.clone()));
     if let Some(engine) = &app.engine {
         workers.push(tokio::spawn(engine.clone().run(shutdown.clone())));
-        workers.push(tokio::spawn(crate::engine::Ticks::new(engine.clone()).run(shutdown.clone())));
+        workers.push(tokio::spawn(
+            crate::engine::Ticks::new(engine.clone()).run(shutdown.clone()),
+        ));
     } else {
-        tracing::warn!("no Unipile API configured (ACCORD_UNIPILE_DSN, ACCORD_UNIPILE_API_KEY): nothing is sent, relations are not polled");
+        tracing::warn!(
+            "no Unipile API configured (ACCORD_UNIPILE_DSN, ACCORD_UNIPILE_API_KEY): nothing is sent, relations are not polled"
+        );
     }
     workers
 }
 
 /// On PostgreSQL: listens for job wake-ups and policy activations from the
 /// other instances (LISTEN/NOTIFY), reconnecting after failures.
-pub fn spawn_listener(app: &Arc<App>, mut shutdown: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+pub fn spawn_listener(
+    app: &Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
     if app.db.backend() != crate::store::Backend::Postgres {
         return None;
     }
@@ -38,8 +47,11 @@ pub fn spawn_listener(app: &Arc<App>, mut shutdown: watch::Receiver<bool>) -> Op
         use crate::pipeline::{JOBS_CHANNEL, POLICIES_CHANNEL};
         loop {
             let listening = async {
-                let mut listener = sqlx::postgres::PgListener::connect(&app.config.database_url).await?;
-                listener.listen_all([JOBS_CHANNEL, POLICIES_CHANNEL]).await?;
+                let mut listener =
+                    sqlx::postgres::PgListener::connect(&app.config.database_url).await?;
+                listener
+                    .listen_all([JOBS_CHANNEL, POLICIES_CHANNEL])
+                    .await?;
                 loop {
                     let n = listener.recv().await?;
                     if n.channel() == POLICIES_CHANNEL {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod api;
+mod engine;
 mod notify;
 mod pipeline;
 mod policy_cli;
@@ -9,6 +10,7 @@ mod policy_load;
 mod policy_sandbox;
 mod policy_swap;
 mod provider;
+mod rig;
 mod support;
 mod webhooks_http;
 mod world;

@@ -13,12 +13,18 @@ async fn serve(w: &World) -> String {
 }
 
 async fn inbox_rows(w: &World) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox").fetch_one(w.app.db.pool()).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox")
+        .fetch_one(w.app.db.pool())
+        .await
+        .unwrap();
     n
 }
 
 async fn post(url: &str, secret: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
-    let mut req = reqwest::Client::new().post(url).header("content-type", "application/json").body(body);
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body);
     if let Some(s) = secret {
         req = req.header("Unipile-Auth", s);
     }
@@ -35,19 +41,53 @@ async fn rejections_write_nothing(kind: Kind) {
     let good = w.new_relation(JULIEN, "julien-crepieux").into_bytes();
     let cases: Vec<(Option<&str>, Vec<u8>, u16, &str)> = vec![
         (None, good.clone(), 401, "unauthorized"),
-        (Some("wrong-secret-value!"), good.clone(), 401, "unauthorized"),
-        (Some("s3cret-header-valu"), good.clone(), 401, "unauthorized"),
-        (Some(SECRET), b"{\"event\": \"new_relation\",".to_vec(), 400, "invalid_json"),
+        (
+            Some("wrong-secret-value!"),
+            good.clone(),
+            401,
+            "unauthorized",
+        ),
+        (
+            Some("s3cret-header-valu"),
+            good.clone(),
+            401,
+            "unauthorized",
+        ),
+        (
+            Some(SECRET),
+            b"{\"event\": \"new_relation\",".to_vec(),
+            400,
+            "invalid_json",
+        ),
         (Some(SECRET), b"[]".to_vec(), 400, "invalid_payload"),
-        (Some(SECRET), br#"{"event":"new_relation","account_id":"A"}"#.to_vec(), 400, "missing_field"),
-        (Some(SECRET), br#"{"event":"message_received","account_id":"A"}"#.to_vec(), 400, "missing_field"),
-        (Some(SECRET), vec![b' '; (1 << 20) + 1], 413, "payload_too_large"),
+        (
+            Some(SECRET),
+            br#"{"event":"new_relation","account_id":"A"}"#.to_vec(),
+            400,
+            "missing_field",
+        ),
+        (
+            Some(SECRET),
+            br#"{"event":"message_received","account_id":"A"}"#.to_vec(),
+            400,
+            "missing_field",
+        ),
+        (
+            Some(SECRET),
+            vec![b' '; (1 << 20) + 1],
+            413,
+            "payload_too_large",
+        ),
     ];
     for (secret, body, status, code) in cases {
         let (got, json) = post(&url, secret, body).await;
         assert_eq!(got, status, "{json}");
         assert_eq!(json["error"]["code"], code, "{json}");
-        assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     assert_eq!(inbox_rows(&w).await, 0, "no rejection writes anything");
 }
@@ -61,11 +101,18 @@ async fn accepted_deliveries_are_stored_before_the_200(kind: Kind) {
     assert_eq!(json["duplicate"], false);
     let id = json["inbox_id"].as_str().unwrap().to_string();
     // The row exists as soon as the 200 is out, whatever processing does.
-    let (stored,): (String,) =
-        sqlx::query_as("SELECT body FROM webhook_inbox WHERE id = $1").bind(&id).fetch_one(w.app.db.pool()).await.unwrap();
+    let (stored,): (String,) = sqlx::query_as("SELECT body FROM webhook_inbox WHERE id = $1")
+        .bind(&id)
+        .fetch_one(w.app.db.pool())
+        .await
+        .unwrap();
     assert_eq!(stored, body);
     let (status, json) = post(&url, Some(SECRET), body.into_bytes()).await;
-    assert_eq!((status, json["duplicate"].as_bool()), (200, Some(true)), "a provider retry is acknowledged");
+    assert_eq!(
+        (status, json["duplicate"].as_bool()),
+        (200, Some(true)),
+        "a provider retry is acknowledged"
+    );
     // Unknown and irrelevant events: 200, stored, marked ignored.
     for other in [
         r#"{"event":"message_read","account_id":"A","message_id":"m9"}"#,
@@ -76,10 +123,11 @@ async fn accepted_deliveries_are_stored_before_the_200(kind: Kind) {
         assert_eq!(status, 200);
     }
     while w.app.inbox.process_pending(100).await.unwrap() > 0 {}
-    let (ignored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'ignored'")
-        .fetch_one(w.app.db.pool())
-        .await
-        .unwrap();
+    let (ignored,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'ignored'")
+            .fetch_one(w.app.db.pool())
+            .await
+            .unwrap();
     assert_eq!(ignored, 3);
     assert_eq!(inbox_rows(&w).await, 4);
 }
@@ -88,10 +136,15 @@ async fn webhooks_are_refused_without_a_configured_secret(kind: Kind) {
     let mut w = World::new(kind).await;
     let mut config = w.app.config.clone();
     config.webhook_secret = None;
-    w.app = accord::app::App::start(config, w.clock.clone()).await.unwrap();
+    w.app = accord::app::App::start(config, w.clock.clone())
+        .await
+        .unwrap();
     let url = serve(&w).await;
     let (status, json) = post(&url, Some(SECRET), w.new_relation(JULIEN, "x").into_bytes()).await;
-    assert_eq!((status, json["error"]["code"].as_str()), (503, Some("webhook_secret_unset")));
+    assert_eq!(
+        (status, json["error"]["code"].as_str()),
+        (503, Some("webhook_secret_unset"))
+    );
     assert_eq!(inbox_rows(&w).await, 0);
 }
 

@@ -116,8 +116,18 @@ impl HostArgs {
         config.engine.heals_enabled = self.recurring_heals_enabled;
         config.unipile = match (&self.unipile_dsn, &self.unipile_api_key) {
             (Some(dsn), Some(key)) if !key.trim().is_empty() => Some((dsn.clone(), key.clone())),
-            (Some(_), _) => return Err(invalid("ACCORD_UNIPILE_API_KEY", "required with ACCORD_UNIPILE_DSN")),
-            (None, Some(_)) => return Err(invalid("ACCORD_UNIPILE_DSN", "required with ACCORD_UNIPILE_API_KEY")),
+            (Some(_), _) => {
+                return Err(invalid(
+                    "ACCORD_UNIPILE_API_KEY",
+                    "required with ACCORD_UNIPILE_DSN",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "ACCORD_UNIPILE_DSN",
+                    "required with ACCORD_UNIPILE_API_KEY",
+                ));
+            }
             (None, None) => None,
         };
         Ok(config)

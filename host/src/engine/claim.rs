@@ -59,7 +59,10 @@ impl Engine {
         .execute(self.db.pool())
         .await?;
         if r.rows_affected() > 0 {
-            tracing::warn!(jobs = r.rows_affected(), "reclaimed jobs whose worker lease expired");
+            tracing::warn!(
+                jobs = r.rows_affected(),
+                "reclaimed jobs whose worker lease expired"
+            );
         }
         Ok(r.rows_affected())
     }
@@ -73,7 +76,11 @@ impl Engine {
             Backend::Postgres => " FOR UPDATE OF j SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let cols = crate::store::jobs::COLUMNS.split(", ").map(|c| format!("j.{c}")).collect::<Vec<_>>().join(", ");
+        let cols = crate::store::jobs::COLUMNS
+            .split(", ")
+            .map(|c| format!("j.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let candidates: Vec<Job> = sqlx::query_as(sql(format!(
             "SELECT {cols} FROM campaign_send_jobs j \
              JOIN linkedin_accounts a ON a.id = j.linkedin_account_id JOIN campaigns c ON c.id = j.campaign_id \
@@ -87,7 +94,10 @@ impl Engine {
         .await?;
         let mut by_account: Vec<(String, Vec<Job>)> = Vec::new();
         for job in candidates {
-            match by_account.iter_mut().find(|(a, _)| *a == job.linkedin_account_id) {
+            match by_account
+                .iter_mut()
+                .find(|(a, _)| *a == job.linkedin_account_id)
+            {
                 Some((_, jobs)) => jobs.push(job),
                 None => by_account.push((job.linkedin_account_id.clone(), vec![job])),
             }
@@ -108,10 +118,19 @@ impl Engine {
             if account.next_action_at > now {
                 continue; // another worker acted for this account meanwhile
             }
-            let got = self.claim_for_account(&mut tx, &account, jobs, &mut campaigns_seen, now).await?;
+            let got = self
+                .claim_for_account(&mut tx, &account, jobs, &mut campaigns_seen, now)
+                .await?;
             if !got.is_empty() {
                 let spacing = account.min_spacing_ms
-                    + if account.min_spacing_ms > 0 { jitter(&format!("{}{now}", account.id), self.config.spacing_jitter_ms) } else { 0 };
+                    + if account.min_spacing_ms > 0 {
+                        jitter(
+                            &format!("{}{now}", account.id),
+                            self.config.spacing_jitter_ms,
+                        )
+                    } else {
+                        0
+                    };
                 sqlx::query("UPDATE linkedin_accounts SET next_action_at = $1 WHERE id = $2")
                     .bind(now + spacing)
                     .bind(&account.id)
@@ -136,12 +155,14 @@ impl Engine {
         let mut usage = usage(tx, &account.id, day_start, now - 7 * DAY_MS).await?;
         let mut claimed = Vec::new();
         for job in jobs {
-            if !campaigns_seen.contains_key(&job.campaign_id) {
-                if let Some(c) = campaigns::get(tx, &job.campaign_id).await? {
-                    campaigns_seen.insert(c.id.clone(), c);
-                }
+            if !campaigns_seen.contains_key(&job.campaign_id)
+                && let Some(c) = campaigns::get(tx, &job.campaign_id).await?
+            {
+                campaigns_seen.insert(c.id.clone(), c);
             }
-            let Some(campaign) = campaigns_seen.get(&job.campaign_id) else { continue };
+            let Some(campaign) = campaigns_seen.get(&job.campaign_id) else {
+                continue;
+            };
             let window = campaign.window()?;
             if !window.is_open(now) {
                 let at = window.next_slot(now, &job.enrollment_id, self.config.window_jitter_ms);
@@ -156,12 +177,16 @@ impl Engine {
             let used = usage.entry(job.action.clone()).or_default();
             if used.day >= ramped {
                 let reason = if ramped < daily { "ramp" } else { "cap" };
-                let at = window.next_slot(day_end, &job.enrollment_id, self.config.window_jitter_ms);
+                let at =
+                    window.next_slot(day_end, &job.enrollment_id, self.config.window_jitter_ms);
                 reschedule(tx, &job.id, at, reason, now).await?;
                 continue;
             }
             if used.week >= weekly {
-                let at = used.oldest_in_week.map_or(day_end, |o| o + 7 * DAY_MS).max(now + 1);
+                let at = used
+                    .oldest_in_week
+                    .map_or(day_end, |o| o + 7 * DAY_MS)
+                    .max(now + 1);
                 let at = window.next_slot(at, &job.enrollment_id, self.config.window_jitter_ms);
                 reschedule(tx, &job.id, at, "cap", now).await?;
                 continue;
@@ -191,7 +216,12 @@ impl Engine {
     }
 }
 
-async fn usage(tx: &mut Tx, account_id: &str, day_start: Millis, week_start: Millis) -> Result<HashMap<String, Usage>, EngineError> {
+async fn usage(
+    tx: &mut Tx,
+    account_id: &str,
+    day_start: Millis,
+    week_start: Millis,
+) -> Result<HashMap<String, Usage>, EngineError> {
     let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
         "SELECT action, COALESCE(SUM(CASE WHEN claimed_at >= $1 THEN 1 ELSE 0 END), 0), COUNT(*), MIN(claimed_at) \
          FROM campaign_send_jobs WHERE linkedin_account_id = $2 AND claimed_at >= $3 \
@@ -202,10 +232,28 @@ async fn usage(tx: &mut Tx, account_id: &str, day_start: Millis, week_start: Mil
     .bind(week_start)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|(a, day, week, oldest)| (a, Usage { day, week, oldest_in_week: oldest })).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(a, day, week, oldest)| {
+            (
+                a,
+                Usage {
+                    day,
+                    week,
+                    oldest_in_week: oldest,
+                },
+            )
+        })
+        .collect())
 }
 
-async fn reschedule(tx: &mut Tx, job_id: &str, run_at: Millis, reason: &str, now: Millis) -> Result<(), EngineError> {
+async fn reschedule(
+    tx: &mut Tx,
+    job_id: &str,
+    run_at: Millis,
+    reason: &str,
+    now: Millis,
+) -> Result<(), EngineError> {
     sqlx::query("UPDATE campaign_send_jobs SET run_at = $1, wait_reason = $2, updated_at = $3 WHERE id = $4 AND status = 'pending'")
         .bind(run_at)
         .bind(reason)
@@ -220,10 +268,22 @@ async fn reschedule(tx: &mut Tx, job_id: &str, run_at: Millis, reason: &str, now
 /// prospect detail can say why a job waits.
 async fn explain_waits(tx: &mut Tx, now: Millis) -> Result<(), EngineError> {
     for (reason, condition) in [
-        ("campaign", "campaign_id IN (SELECT id FROM campaigns WHERE status <> 'running')"),
-        ("account", "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE status <> 'connected')"),
-        ("breaker", "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE breaker_open_until > $2)"),
-        ("spacing", "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE next_action_at > $2)"),
+        (
+            "campaign",
+            "campaign_id IN (SELECT id FROM campaigns WHERE status <> 'running')",
+        ),
+        (
+            "account",
+            "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE status <> 'connected')",
+        ),
+        (
+            "breaker",
+            "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE breaker_open_until > $2)",
+        ),
+        (
+            "spacing",
+            "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE next_action_at > $2)",
+        ),
     ] {
         sqlx::query(sql(format!(
             "UPDATE campaign_send_jobs SET wait_reason = $1 WHERE status = 'pending' AND run_at <= $2 \

@@ -6,14 +6,16 @@ use super::{Engine, EngineError};
 use crate::clock::Millis;
 use crate::domain::{Named, StepDef};
 use crate::provider::{ErrorClass, ProviderError};
+use crate::store::Tx;
 use crate::store::accounts::{self, Account};
 use crate::store::campaigns::{self, Campaign};
 use crate::store::enrollments::{self, EnrollmentRow};
 use crate::store::events::{self, NewEvent};
 use crate::store::prospects::{self, Prospect};
-use crate::store::Tx;
 use crate::workflow::{self, StepAction};
-use accord_policy_core::{AcceptSignal, AccountStatus, DispatchSource, LinkedinStatus, SignalSource};
+use accord_policy_core::{
+    AcceptSignal, AccountStatus, DispatchSource, LinkedinStatus, SignalSource,
+};
 
 /// Everything a job needs, loaded once.
 struct Context {
@@ -27,7 +29,13 @@ impl Engine {
     /// Runs one claimed job.
     pub(crate) async fn execute(&self, claimed: Claimed) -> Result<(), EngineError> {
         let Some(ctx) = self.context(&claimed).await? else {
-            return self.finish(&claimed, "cancelled", Some("the enrollment, campaign or account is gone")).await;
+            return self
+                .finish(
+                    &claimed,
+                    "cancelled",
+                    Some("the enrollment, campaign or account is gone"),
+                )
+                .await;
         };
         match claimed.job.action.as_str() {
             "send_invite" => self.send_invite(&claimed, &ctx).await,
@@ -38,7 +46,9 @@ impl Engine {
     async fn context(&self, claimed: &Claimed) -> Result<Option<Context>, EngineError> {
         let mut c = self.db.pool().acquire().await?;
         let job = &claimed.job;
-        let Some(enrollment) = enrollments::get(&mut c, &job.enrollment_id, "").await? else { return Ok(None) };
+        let Some(enrollment) = enrollments::get(&mut c, &job.enrollment_id, "").await? else {
+            return Ok(None);
+        };
         let (Some(account), Some(campaign), Some(prospect)) = (
             accounts::account(&mut c, &job.linkedin_account_id).await?,
             campaigns::get(&mut c, &job.campaign_id).await?,
@@ -46,7 +56,12 @@ impl Engine {
         ) else {
             return Ok(None);
         };
-        Ok(Some(Context { account, campaign, enrollment, prospect }))
+        Ok(Some(Context {
+            account,
+            campaign,
+            enrollment,
+            prospect,
+        }))
     }
 
     /// The provider id to address: the invite's, the imported member id,
@@ -56,24 +71,43 @@ impl Engine {
         if let Some(id) = &ctx.enrollment.invited_provider_id {
             return Ok(id.clone());
         }
-        if let Some(id) = ctx.prospect.member_id.as_ref().filter(|id| id.starts_with("ACo")) {
+        if let Some(id) = ctx
+            .prospect
+            .member_id
+            .as_ref()
+            .filter(|id| id.starts_with("ACo"))
+        {
             return Ok(id.clone());
         }
         let (identifier, sales_nav) = lookup_identifier(&ctx.prospect);
-        let profile = self.provider.get_profile(&ctx.account.provider_account_id, &identifier, sales_nav).await?;
+        let profile = self
+            .provider
+            .get_profile(&ctx.account.provider_account_id, &identifier, sales_nav)
+            .await?;
         Ok(profile.provider_id)
     }
 
     async fn send_invite(&self, claimed: &Claimed, ctx: &Context) -> Result<(), EngineError> {
         let note = match ctx.campaign.steps.get(claimed.job.step_index as usize) {
             Some(StepDef::SendInvite { note }) => note.clone(),
-            _ => return self.finish(claimed, "failed", Some("the step is no longer a send_invite")).await,
+            _ => {
+                return self
+                    .finish(
+                        claimed,
+                        "failed",
+                        Some("the step is no longer a send_invite"),
+                    )
+                    .await;
+            }
         };
         let target = match self.target(ctx).await {
             Ok(t) => t,
             Err(e) => return self.provider_failed(claimed, ctx, None, e).await,
         };
-        let sent = self.provider.send_invite(&ctx.account.provider_account_id, &target, note.as_deref()).await;
+        let sent = self
+            .provider
+            .send_invite(&ctx.account.provider_account_id, &target, note.as_deref())
+            .await;
         match sent {
             Ok(invite) => {
                 let now = self.clock.now_ms();
@@ -81,8 +115,14 @@ impl Engine {
                 if !complete(&mut tx, claimed, "succeeded", None, now).await? {
                     return stale(claimed);
                 }
-                self.record_invite(&mut tx, ctx, &target, Some(&invite.invitation_id), now).await?;
-                let landing = workflow::enter(&ctx.campaign.steps, claimed.job.step_index as u32 + 1, now, false);
+                self.record_invite(&mut tx, ctx, &target, Some(&invite.invitation_id), now)
+                    .await?;
+                let landing = workflow::enter(
+                    &ctx.campaign.steps,
+                    claimed.job.step_index as u32 + 1,
+                    now,
+                    false,
+                );
                 enrollments::set_position(&mut tx, &ctx.enrollment.id, &landing, now).await?;
                 event(&mut tx, ctx, "invite_sent", serde_json::json!({"provider_id": target, "invitation_id": invite.invitation_id, "usage": invite.usage}), now).await?;
                 breaker_success(&mut tx, &ctx.account.id).await?;
@@ -93,7 +133,15 @@ impl Engine {
                 // A forensic accept: the engine's own path into the pipeline.
                 let now = self.clock.now_ms();
                 let mut tx = self.db.begin().await?;
-                if !complete(&mut tx, claimed, "succeeded", Some("already_connected"), now).await? {
+                if !complete(
+                    &mut tx,
+                    claimed,
+                    "succeeded",
+                    Some("already_connected"),
+                    now,
+                )
+                .await?
+                {
                     return stale(claimed);
                 }
                 self.record_invite(&mut tx, ctx, &target, None, now).await?;
@@ -118,19 +166,37 @@ impl Engine {
     async fn send_message(&self, claimed: &Claimed, ctx: &Context) -> Result<(), EngineError> {
         let text = match ctx.campaign.steps.get(claimed.job.step_index as usize) {
             Some(StepDef::SendMessage { text }) => text.clone(),
-            _ => return self.finish(claimed, "failed", Some("the step is no longer a send_message")).await,
+            _ => {
+                return self
+                    .finish(
+                        claimed,
+                        "failed",
+                        Some("the step is no longer a send_message"),
+                    )
+                    .await;
+            }
         };
         // The envelope again, at execution time: 1st-degree only, never
         // after a reply.
         let status = ctx.enrollment.linkedin_status()?;
         if status != LinkedinStatus::Connected || ctx.enrollment.linkedin_replied_at.is_some() {
-            return self.finish(claimed, "cancelled", Some("the prospect is not a connection that has not replied")).await;
+            return self
+                .finish(
+                    claimed,
+                    "cancelled",
+                    Some("the prospect is not a connection that has not replied"),
+                )
+                .await;
         }
         let target = match self.target(ctx).await {
             Ok(t) => t,
             Err(e) => return self.provider_failed(claimed, ctx, None, e).await,
         };
-        match self.provider.send_message(&ctx.account.provider_account_id, &target, &text).await {
+        match self
+            .provider
+            .send_message(&ctx.account.provider_account_id, &target, &text)
+            .await
+        {
             Ok(sent) => {
                 let now = self.clock.now_ms();
                 let mut tx = self.db.begin().await?;
@@ -151,7 +217,9 @@ impl Engine {
                 }
                 event(&mut tx, ctx, "message_sent", serde_json::json!({"step_index": claimed.job.step_index, "chat_id": sent.chat_id, "source": claimed.job.source}), now).await?;
                 breaker_success(&mut tx, &ctx.account.id).await?;
-                let enqueue = self.advance_after_message(&mut tx, claimed, ctx, late, now).await?;
+                let enqueue = self
+                    .advance_after_message(&mut tx, claimed, ctx, late, now)
+                    .await?;
                 tx.commit().await?;
                 if enqueue {
                     self.pipeline.wakers().wake_jobs();
@@ -165,23 +233,56 @@ impl Engine {
     /// After an in-time message, the workflow moves on (a wait, the next
     /// message through pre-flight, or the end). A late follow-up is ONE
     /// message: the workflow stays where it was.
-    async fn advance_after_message(&self, tx: &mut Tx, claimed: &Claimed, ctx: &Context, late: bool, now: Millis) -> Result<bool, EngineError> {
+    async fn advance_after_message(
+        &self,
+        tx: &mut Tx,
+        claimed: &Claimed,
+        ctx: &Context,
+        late: bool,
+        now: Millis,
+    ) -> Result<bool, EngineError> {
         let e = &ctx.enrollment;
-        if late || e.step_index != claimed.job.step_index || e.workflow_state()? != accord_policy_core::WorkflowState::Active {
+        if late
+            || e.step_index != claimed.job.step_index
+            || e.workflow_state()? != accord_policy_core::WorkflowState::Active
+        {
             return Ok(false);
         }
-        let landing = workflow::enter(&ctx.campaign.steps, claimed.job.step_index as u32 + 1, now, true);
+        let landing = workflow::enter(
+            &ctx.campaign.steps,
+            claimed.job.step_index as u32 + 1,
+            now,
+            true,
+        );
         enrollments::set_position(tx, &e.id, &landing, now).await?;
         if landing.action != StepAction::SendMessage {
             return Ok(false);
         }
-        let fresh = enrollments::get(tx, &e.id, "").await?.unwrap_or_else(|| e.clone());
-        let request = crate::pipeline::DispatchRequest { source: DispatchSource::InTimeAdvance, step_index: landing.step_index };
-        let outcome = self.pipeline.dispatch(tx, &ctx.account, &ctx.campaign, &fresh, request).await?;
-        Ok(matches!(outcome, crate::pipeline::DispatchOutcome::Enqueued { .. }))
+        let fresh = enrollments::get(tx, &e.id, "")
+            .await?
+            .unwrap_or_else(|| e.clone());
+        let request = crate::pipeline::DispatchRequest {
+            source: DispatchSource::InTimeAdvance,
+            step_index: landing.step_index,
+        };
+        let outcome = self
+            .pipeline
+            .dispatch(tx, &ctx.account, &ctx.campaign, &fresh, request)
+            .await?;
+        Ok(matches!(
+            outcome,
+            crate::pipeline::DispatchOutcome::Enqueued { .. }
+        ))
     }
 
-    async fn record_invite(&self, tx: &mut Tx, ctx: &Context, target: &str, invitation_id: Option<&str>, now: Millis) -> Result<(), EngineError> {
+    async fn record_invite(
+        &self,
+        tx: &mut Tx,
+        ctx: &Context,
+        target: &str,
+        invitation_id: Option<&str>,
+        now: Millis,
+    ) -> Result<(), EngineError> {
         enrollments::record_invite(tx, &ctx.enrollment.id, target, now, now).await?;
         sqlx::query(
             "INSERT INTO invites (id, enrollment_id, linkedin_account_id, provider_id, invitation_id, sent_at) \
@@ -196,7 +297,10 @@ impl Engine {
         .execute(&mut **tx)
         .await?;
         // The invite target is a new key (the invite bridge).
-        let keys = self.pipeline.policies().prospect_keys(&ctx.prospect.identity(Some(target.to_string())));
+        let keys = self
+            .pipeline
+            .policies()
+            .prospect_keys(&ctx.prospect.identity(Some(target.to_string())));
         if keys.error.is_none() {
             prospects::set_keys(tx, &ctx.prospect.id, &keys.value, &keys.module_sha256).await?;
         }
@@ -204,25 +308,50 @@ impl Engine {
     }
 
     /// A provider failure, by class.
-    async fn provider_failed(&self, claimed: &Claimed, ctx: &Context, target: Option<&str>, e: ProviderError) -> Result<(), EngineError> {
+    async fn provider_failed(
+        &self,
+        claimed: &Claimed,
+        ctx: &Context,
+        target: Option<&str>,
+        e: ProviderError,
+    ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
         let detail = serde_json::json!({"class": e.class.as_str(), "status": e.status, "type": e.kind, "title": e.title, "action": claimed.job.action, "target": target});
         match e.class {
             ErrorClass::Transient => {
                 let attempts = claimed.job.attempts + 1;
-                let backoff = self.config.retry_backoff_ms.get(attempts as usize - 1).copied();
+                let backoff = self
+                    .config
+                    .retry_backoff_ms
+                    .get(attempts as usize - 1)
+                    .copied();
                 let kept = match backoff {
-                    Some(delay) => retry(&mut tx, claimed, now + delay, "retry", &e.to_string(), now).await?,
+                    Some(delay) => {
+                        retry(&mut tx, claimed, now + delay, "retry", &e.to_string(), now).await?
+                    }
                     None => complete(&mut tx, claimed, "failed", Some(&e.to_string()), now).await?,
                 };
                 if !kept {
                     return stale(claimed);
                 }
-                let opened = breaker_failure(&mut tx, &ctx.account.id, self.config.breaker_threshold, now + self.config.breaker_cooldown_ms).await?;
+                let opened = breaker_failure(
+                    &mut tx,
+                    &ctx.account.id,
+                    self.config.breaker_threshold,
+                    now + self.config.breaker_cooldown_ms,
+                )
+                .await?;
                 event(&mut tx, ctx, "provider_transient_error", detail, now).await?;
                 if opened {
-                    event(&mut tx, ctx, "circuit_breaker_opened", serde_json::json!({"until": now + self.config.breaker_cooldown_ms}), now).await?;
+                    event(
+                        &mut tx,
+                        ctx,
+                        "circuit_breaker_opened",
+                        serde_json::json!({"until": now + self.config.breaker_cooldown_ms}),
+                        now,
+                    )
+                    .await?;
                 }
             }
             ErrorClass::AccountLevel => {
@@ -230,13 +359,38 @@ impl Engine {
                 if !retry(&mut tx, claimed, now, "account", &e.to_string(), now).await? {
                     return stale(claimed);
                 }
-                sqlx::query("UPDATE campaign_send_jobs SET attempts = attempts - 1 WHERE id = $1").bind(&claimed.job.id).execute(&mut *tx).await?;
-                let status = if e.status == Some(403) { AccountStatus::Restricted } else { AccountStatus::Disconnected };
+                sqlx::query("UPDATE campaign_send_jobs SET attempts = attempts - 1 WHERE id = $1")
+                    .bind(&claimed.job.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if e.status == Some(422) {
+                    // An account limit (limit_exceeded, insufficient_credits…):
+                    // the account is fine but may not act until tomorrow.
+                    let (_, tomorrow) = super::gates::local_day(&ctx.account.time_zone, now);
+                    sqlx::query(
+                        "UPDATE linkedin_accounts SET breaker_open_until = $1 WHERE id = $2",
+                    )
+                    .bind(tomorrow)
+                    .bind(&ctx.account.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    event(&mut tx, ctx, "account_limited", detail, now).await?;
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                let status = if e.status == Some(403) {
+                    AccountStatus::Restricted
+                } else {
+                    AccountStatus::Disconnected
+                };
                 if accounts::set_status(&mut tx, &ctx.account.id, status, now).await? {
                     event(&mut tx, ctx, "account_status_changed", serde_json::json!({"from": ctx.account.status, "to": status.as_str(), "source": "engine", "error": e.kind}), now).await?;
                 }
             }
-            ErrorClass::NoConnectionWithRecipient | ErrorClass::TerminalForRecipient | ErrorClass::Invalid | ErrorClass::AlreadyConnected => {
+            ErrorClass::NoConnectionWithRecipient
+            | ErrorClass::TerminalForRecipient
+            | ErrorClass::Invalid
+            | ErrorClass::AlreadyConnected => {
                 // Never retried: a second attempt is the retry storm.
                 if !complete(&mut tx, claimed, "failed", Some(&e.to_string()), now).await? {
                     return stale(claimed);
@@ -249,7 +403,11 @@ impl Engine {
                 .bind(&ctx.enrollment.id)
                 .execute(&mut *tx)
                 .await?;
-                let kind = if e.class == ErrorClass::NoConnectionWithRecipient { "message_refused_no_connection" } else { "action_refused" };
+                let kind = if e.class == ErrorClass::NoConnectionWithRecipient {
+                    "message_refused_no_connection"
+                } else {
+                    "action_refused"
+                };
                 event(&mut tx, ctx, kind, detail, now).await?;
             }
         }
@@ -258,7 +416,12 @@ impl Engine {
         Ok(())
     }
 
-    async fn finish(&self, claimed: &Claimed, status: &str, why: Option<&str>) -> Result<(), EngineError> {
+    async fn finish(
+        &self,
+        claimed: &Claimed,
+        status: &str,
+        why: Option<&str>,
+    ) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
         let kept = complete(&mut tx, claimed, status, why, now).await?;
@@ -269,13 +432,21 @@ impl Engine {
 
 fn lookup_identifier(p: &Prospect) -> (String, bool) {
     use accord_policy_core::linkedin::{ProfileRef, parse_profile_url};
-    if let Some(Some(ProfileRef::ProviderId(id))) = p.sales_nav_lead_url.as_deref().map(parse_profile_url) {
+    if let Some(Some(ProfileRef::ProviderId(id))) =
+        p.sales_nav_lead_url.as_deref().map(parse_profile_url)
+    {
         return (id, true);
     }
     match p.profile_url.as_deref().and_then(parse_profile_url) {
         Some(ProfileRef::Slug(slug)) => (slug, false),
         Some(ProfileRef::ProviderId(id)) => (id.clone(), id.starts_with("ACw")),
-        None => (p.public_identifier.clone().or_else(|| p.member_id.clone()).unwrap_or_default(), false),
+        None => (
+            p.public_identifier
+                .clone()
+                .or_else(|| p.member_id.clone())
+                .unwrap_or_default(),
+            false,
+        ),
     }
 }
 
@@ -286,7 +457,13 @@ fn stale(claimed: &Claimed) -> Result<(), EngineError> {
 }
 
 /// Completes a job if this claim still holds it.
-async fn complete(tx: &mut Tx, claimed: &Claimed, status: &str, error: Option<&str>, now: Millis) -> Result<bool, EngineError> {
+async fn complete(
+    tx: &mut Tx,
+    claimed: &Claimed,
+    status: &str,
+    error: Option<&str>,
+    now: Millis,
+) -> Result<bool, EngineError> {
     let r = sqlx::query(
         "UPDATE campaign_send_jobs SET status = $1, last_error = $2, completed_at = $3, updated_at = $3, \
          lease_owner = NULL, lease_expires_at = NULL WHERE id = $4 AND fence = $5 AND status = 'processing'",
@@ -302,7 +479,14 @@ async fn complete(tx: &mut Tx, claimed: &Claimed, status: &str, error: Option<&s
 }
 
 /// Puts a job back in the queue at `run_at` if this claim still holds it.
-async fn retry(tx: &mut Tx, claimed: &Claimed, run_at: Millis, reason: &str, error: &str, now: Millis) -> Result<bool, EngineError> {
+async fn retry(
+    tx: &mut Tx,
+    claimed: &Claimed,
+    run_at: Millis,
+    reason: &str,
+    error: &str,
+    now: Millis,
+) -> Result<bool, EngineError> {
     let r = sqlx::query(
         "UPDATE campaign_send_jobs SET status = 'pending', run_at = $1, wait_reason = $2, last_error = $3, updated_at = $4, \
          lease_owner = NULL, lease_expires_at = NULL WHERE id = $5 AND fence = $6 AND status = 'processing'",
@@ -328,7 +512,12 @@ async fn breaker_success(tx: &mut Tx, account_id: &str) -> Result<(), EngineErro
 
 /// Counts a transient failure; opens the breaker at the threshold.
 /// Returns whether this failure opened it.
-async fn breaker_failure(tx: &mut Tx, account_id: &str, threshold: i64, until: Millis) -> Result<bool, EngineError> {
+async fn breaker_failure(
+    tx: &mut Tx,
+    account_id: &str,
+    threshold: i64,
+    until: Millis,
+) -> Result<bool, EngineError> {
     let (failures,): (i64,) = sqlx::query_as(
         "UPDATE linkedin_accounts SET consecutive_failures = consecutive_failures + 1 WHERE id = $1 RETURNING consecutive_failures",
     )
@@ -336,14 +525,24 @@ async fn breaker_failure(tx: &mut Tx, account_id: &str, threshold: i64, until: M
     .fetch_one(&mut **tx)
     .await?;
     if failures >= threshold {
-        sqlx::query("UPDATE linkedin_accounts SET breaker_open_until = $1 WHERE id = $2").bind(until).bind(account_id).execute(&mut **tx).await?;
+        sqlx::query("UPDATE linkedin_accounts SET breaker_open_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(account_id)
+            .execute(&mut **tx)
+            .await?;
         tracing::warn!(account = %account_id, failures, "circuit breaker opened");
         return Ok(true);
     }
     Ok(false)
 }
 
-async fn event(tx: &mut Tx, ctx: &Context, kind: &str, detail: serde_json::Value, now: Millis) -> Result<(), EngineError> {
+async fn event(
+    tx: &mut Tx,
+    ctx: &Context,
+    kind: &str,
+    detail: serde_json::Value,
+    now: Millis,
+) -> Result<(), EngineError> {
     let e = NewEvent {
         workspace_id: &ctx.account.workspace_id,
         linkedin_account_id: Some(&ctx.account.id),

@@ -23,9 +23,14 @@ pub fn ramped_cap(cap: i64, warmup_started_at: Millis, now: Millis, ramp: &[f64]
 /// midnight, as instants. DST-correct: a local day may be 23 or 25 hours.
 pub fn local_day(tz: &str, at: Millis) -> (Millis, Millis) {
     let zone = TimeZone::get(tz).unwrap_or(TimeZone::UTC);
-    let Ok(ts) = Timestamp::from_millisecond(at) else { return (at, at + DAY_MS) };
+    let Ok(ts) = Timestamp::from_millisecond(at) else {
+        return (at, at + DAY_MS);
+    };
     let zoned = ts.to_zoned(zone.clone());
-    let start = zoned.start_of_day().map(|z| z.timestamp().as_millisecond()).unwrap_or(at);
+    let start = zoned
+        .start_of_day()
+        .map(|z| z.timestamp().as_millisecond())
+        .unwrap_or(at);
     let end = zoned
         .date()
         .tomorrow()
@@ -46,14 +51,21 @@ mod tests {
         assert_eq!(ramped_cap(20, 0, 0, &ramp), 5);
         assert_eq!(ramped_cap(20, 0, DAY_MS + 1, &ramp), 10);
         assert_eq!(ramped_cap(20, 0, 2 * DAY_MS, &ramp), 20);
-        assert_eq!(ramped_cap(2, 0, 0, &ramp), 1, "never zero while the cap is not");
+        assert_eq!(
+            ramped_cap(2, 0, 0, &ramp),
+            1,
+            "never zero while the cap is not"
+        );
         assert_eq!(ramped_cap(0, 0, 0, &ramp), 0);
     }
 
     #[test]
     fn local_days_follow_dst() {
         // Paris, 2026-10-25 (clocks go back): a 25-hour day.
-        let at = "2026-10-25T12:00:00Z".parse::<Timestamp>().unwrap().as_millisecond();
+        let at = "2026-10-25T12:00:00Z"
+            .parse::<Timestamp>()
+            .unwrap()
+            .as_millisecond();
         let (start, end) = local_day("Europe/Paris", at);
         assert_eq!(end - start, 25 * 3_600_000);
     }

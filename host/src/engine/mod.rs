@@ -63,10 +63,18 @@ impl Default for EngineConfig {
             batch: 64,
             lease_ms: 5 * MINUTE_MS,
             poll_ms: 2_000,
-            ramp: vec![0.25, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 0.95],
+            ramp: vec![
+                0.25, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 0.95,
+            ],
             breaker_threshold: 5,
             breaker_cooldown_ms: 30 * MINUTE_MS,
-            retry_backoff_ms: vec![30_000, 2 * MINUTE_MS, 10 * MINUTE_MS, 30 * MINUTE_MS, 2 * HOUR_MS],
+            retry_backoff_ms: vec![
+                30_000,
+                2 * MINUTE_MS,
+                10 * MINUTE_MS,
+                30 * MINUTE_MS,
+                2 * HOUR_MS,
+            ],
             spacing_jitter_ms: 30_000,
             window_jitter_ms: 10 * MINUTE_MS,
             heals_enabled: true,
@@ -106,7 +114,11 @@ pub struct Engine {
 
 impl Engine {
     /// An engine sending through `provider`.
-    pub fn new(pipeline: Pipeline, provider: Arc<dyn LinkedinProvider>, config: EngineConfig) -> Self {
+    pub fn new(
+        pipeline: Pipeline,
+        provider: Arc<dyn LinkedinProvider>,
+        config: EngineConfig,
+    ) -> Self {
         Engine {
             db: pipeline.db().clone(),
             clock: pipeline.clock().clone(),

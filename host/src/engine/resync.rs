@@ -62,7 +62,10 @@ pub struct Resyncer {
 impl Resyncer {
     /// A resyncer on `engine`'s provider and pipeline.
     pub fn new(engine: Engine) -> Self {
-        Resyncer { engine, recent: Mutex::new(HashMap::new()) }
+        Resyncer {
+            engine,
+            recent: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Re-checks one prospect. A click while another is in flight, or
@@ -82,7 +85,10 @@ impl Resyncer {
                 }
             }
         };
-        let result = cell.get_or_init(|| self.check(prospect_id, now)).await.clone();
+        let result = cell
+            .get_or_init(|| self.check(prospect_id, now))
+            .await
+            .clone();
         result.map(|mut outcome| {
             outcome.coalesced = coalesced;
             outcome
@@ -95,10 +101,20 @@ impl Resyncer {
     }
 
     async fn check(&self, prospect_id: &str, now: Millis) -> Result<ResyncOutcome, ResyncError> {
-        let mut c = self.engine.db.pool().acquire().await.map_err(|e| ResyncError::Internal(e.to_string()))?;
-        let prospect = prospects::get(&mut c, prospect_id).await.map_err(|e| ResyncError::Internal(e.to_string()))?;
+        let mut c = self
+            .engine
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| ResyncError::Internal(e.to_string()))?;
+        let prospect = prospects::get(&mut c, prospect_id)
+            .await
+            .map_err(|e| ResyncError::Internal(e.to_string()))?;
         let prospect = prospect.ok_or_else(|| ResyncError::NotFound(prospect_id.to_string()))?;
-        let enrolled = enrollments::of_prospect(&mut c, prospect_id).await.map_err(|e| ResyncError::Internal(e.to_string()))?;
+        let enrolled = enrollments::of_prospect(&mut c, prospect_id)
+            .await
+            .map_err(|e| ResyncError::Internal(e.to_string()))?;
         let first = enrolled.first().ok_or(ResyncError::NotEnrolled)?;
         let account = accounts::account(&mut c, &first.linkedin_account_id)
             .await
@@ -106,9 +122,16 @@ impl Resyncer {
             .ok_or(ResyncError::NotEnrolled)?;
         drop(c);
         let (identifier, sales_nav) = identifier(&prospect, first.invited_provider_id.as_deref());
-        let profile = self.engine.provider.get_profile(&account.provider_account_id, &identifier, sales_nav).await?;
+        let profile = self
+            .engine
+            .provider
+            .get_profile(&account.provider_account_id, &identifier, sales_nav)
+            .await?;
         let connected = profile.is_relationship == Some(true)
-            || matches!(profile.network_distance.as_deref(), Some("DISTANCE_1" | "FIRST_DEGREE"));
+            || matches!(
+                profile.network_distance.as_deref(),
+                Some("DISTANCE_1" | "FIRST_DEGREE")
+            );
         let mut stamped = Vec::new();
         if connected {
             let signal = AcceptSignal {
@@ -120,7 +143,12 @@ impl Resyncer {
                 full_name: prospect.full_name.clone(),
                 observed_at: now,
             };
-            let outcome = self.engine.pipeline.accept_signal(&signal).await.map_err(|e| ResyncError::Internal(e.to_string()))?;
+            let outcome = self
+                .engine
+                .pipeline
+                .accept_signal(&signal)
+                .await
+                .map_err(|e| ResyncError::Internal(e.to_string()))?;
             stamped = outcome
                 .matches
                 .into_iter()
@@ -130,10 +158,21 @@ impl Resyncer {
         }
         // Keep the answer for the account's spacing window.
         let window = account.min_spacing_ms.max(1);
-        if let Some(entry) = self.recent.lock().unwrap_or_else(|p| p.into_inner()).get_mut(prospect_id) {
+        if let Some(entry) = self
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(prospect_id)
+        {
             entry.1 = window;
         }
-        Ok(ResyncOutcome { prospect_id: prospect_id.to_string(), connected, stamped, coalesced: false, checked_at: now })
+        Ok(ResyncOutcome {
+            prospect_id: prospect_id.to_string(),
+            connected,
+            stamped,
+            coalesced: false,
+            checked_at: now,
+        })
     }
 }
 
@@ -141,7 +180,9 @@ fn identifier(p: &prospects::Prospect, invited: Option<&str>) -> (String, bool) 
     if let Some(id) = invited.or(p.member_id.as_deref()) {
         return (id.to_string(), id.starts_with("ACw"));
     }
-    if let Some(Some(ProfileRef::ProviderId(id))) = p.sales_nav_lead_url.as_deref().map(parse_profile_url) {
+    if let Some(Some(ProfileRef::ProviderId(id))) =
+        p.sales_nav_lead_url.as_deref().map(parse_profile_url)
+    {
         return (id, true);
     }
     match p.profile_url.as_deref().and_then(parse_profile_url) {

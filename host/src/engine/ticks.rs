@@ -82,7 +82,15 @@ impl Ticks {
             if name != "skip_retry" && !self.engine.config.heals_enabled {
                 continue;
             }
-            let Some(_lease) = lease::acquire(&self.engine.db, &format!("tick:{name}"), &self.engine.worker_id, now, LEASE_TTL).await? else {
+            let Some(_lease) = lease::acquire(
+                &self.engine.db,
+                &format!("tick:{name}"),
+                &self.engine.worker_id,
+                now,
+                LEASE_TTL,
+            )
+            .await?
+            else {
                 continue; // another instance runs it
             };
             let report = match name {
@@ -90,7 +98,13 @@ impl Ticks {
                 "heal_stuck" => self.heal_stuck().await?,
                 _ => self.skip_retry().await?,
             };
-            tracing::info!(tick = name, rows = report.rows, enqueued = report.enqueued, skipped = report.skipped, "tick ran");
+            tracing::info!(
+                tick = name,
+                rows = report.rows,
+                enqueued = report.enqueued,
+                skipped = report.skipped,
+                "tick ran"
+            );
             reports.push(report);
         }
         reports.push(self.poll_relations().await?);
@@ -107,7 +121,8 @@ impl Ticks {
                 &[],
             )
             .await?;
-        self.dispatch_all("heal_late", rows, DispatchSource::HealLate).await
+        self.dispatch_all("heal_late", rows, DispatchSource::HealLate)
+            .await
     }
 
     /// Accepts 24 h to 14 d old in running campaigns with no follow-up sent
@@ -122,7 +137,8 @@ impl Ticks {
                 &[now - 14 * DAY_MS, now - DAY_MS],
             )
             .await?;
-        self.dispatch_all("heal_stuck", rows, DispatchSource::HealStuck).await
+        self.dispatch_all("heal_stuck", rows, DispatchSource::HealStuck)
+            .await
     }
 
     /// Recoverable pre-flight skips of the last 24 h, tried again.
@@ -132,10 +148,20 @@ impl Ticks {
             let mut c = self.engine.db.pool().acquire().await?;
             skips::open_recoverable(&mut c, None, now - DAY_MS, SKIP_RETRY_CAP).await?
         };
-        let mut report = TickReport { name: "skip_retry", rows: open.len(), ..TickReport::default() };
+        let mut report = TickReport {
+            name: "skip_retry",
+            rows: open.len(),
+            ..TickReport::default()
+        };
         for skip in open {
             let outcome = self
-                .dispatch_one(&skip.enrollment_id, DispatchRequest { source: DispatchSource::SkipRetry, step_index: skip.step_index as u32 })
+                .dispatch_one(
+                    &skip.enrollment_id,
+                    DispatchRequest {
+                        source: DispatchSource::SkipRetry,
+                        step_index: skip.step_index as u32,
+                    },
+                )
                 .await?;
             count(&mut report, outcome);
         }
@@ -144,7 +170,11 @@ impl Ticks {
 
     /// Enrollments matching `condition` (with `e` and `c` aliases) and no
     /// active job and no open unrecoverable skip, oldest first, capped.
-    async fn select(&self, condition: &str, binds: &[i64]) -> Result<Vec<EnrollmentRow>, EngineError> {
+    async fn select(
+        &self,
+        condition: &str,
+        binds: &[i64],
+    ) -> Result<Vec<EnrollmentRow>, EngineError> {
         let n = binds.len();
         let cols = enrollments::COLUMNS;
         let mut q = sqlx::query_as(sql(format!(
@@ -160,27 +190,56 @@ impl Ticks {
         Ok(q.bind(HEAL_CAP).fetch_all(self.engine.db.pool()).await?)
     }
 
-    async fn dispatch_all(&self, name: &'static str, rows: Vec<EnrollmentRow>, source: DispatchSource) -> Result<TickReport, EngineError> {
-        let mut report = TickReport { name, rows: rows.len(), ..TickReport::default() };
+    async fn dispatch_all(
+        &self,
+        name: &'static str,
+        rows: Vec<EnrollmentRow>,
+        source: DispatchSource,
+    ) -> Result<TickReport, EngineError> {
+        let mut report = TickReport {
+            name,
+            rows: rows.len(),
+            ..TickReport::default()
+        };
         for e in rows {
             let mut c = self.engine.db.pool().acquire().await?;
-            let Some(campaign) = campaigns::get(&mut c, &e.campaign_id).await? else { continue };
+            let Some(campaign) = campaigns::get(&mut c, &e.campaign_id).await? else {
+                continue;
+            };
             drop(c);
-            let Some(step_index) = followup_step(&campaign.steps) else { continue };
-            count(&mut report, self.dispatch_one(&e.id, DispatchRequest { source, step_index }).await?);
+            let Some(step_index) = followup_step(&campaign.steps) else {
+                continue;
+            };
+            count(
+                &mut report,
+                self.dispatch_one(&e.id, DispatchRequest { source, step_index })
+                    .await?,
+            );
         }
         Ok(report)
     }
 
-    async fn dispatch_one(&self, enrollment_id: &str, request: DispatchRequest) -> Result<Option<DispatchOutcome>, EngineError> {
+    async fn dispatch_one(
+        &self,
+        enrollment_id: &str,
+        request: DispatchRequest,
+    ) -> Result<Option<DispatchOutcome>, EngineError> {
         let mut tx = self.engine.db.begin().await?;
-        let Some(e) = enrollments::get(&mut tx, enrollment_id, self.engine.db.for_update()).await? else { return Ok(None) };
-        let (Some(campaign), Some(account)) =
-            (campaigns::get(&mut tx, &e.campaign_id).await?, accounts::account(&mut tx, &e.linkedin_account_id).await?)
+        let Some(e) = enrollments::get(&mut tx, enrollment_id, self.engine.db.for_update()).await?
         else {
             return Ok(None);
         };
-        let outcome = self.engine.pipeline.dispatch(&mut tx, &account, &campaign, &e, request).await?;
+        let (Some(campaign), Some(account)) = (
+            campaigns::get(&mut tx, &e.campaign_id).await?,
+            accounts::account(&mut tx, &e.linkedin_account_id).await?,
+        ) else {
+            return Ok(None);
+        };
+        let outcome = self
+            .engine
+            .pipeline
+            .dispatch(&mut tx, &account, &campaign, &e, request)
+            .await?;
         tx.commit().await?;
         if matches!(outcome, DispatchOutcome::Enqueued { .. }) {
             self.engine.pipeline.wakers().wake_jobs();
@@ -194,7 +253,10 @@ impl Ticks {
     /// its real `created_at`.
     pub async fn poll_relations(&self) -> Result<TickReport, EngineError> {
         let now = self.engine.clock.now_ms();
-        let mut report = TickReport { name: "poll_relations", ..TickReport::default() };
+        let mut report = TickReport {
+            name: "poll_relations",
+            ..TickReport::default()
+        };
         let due: Vec<(String, String, Option<i64>, i64)> = sqlx::query_as(
             "SELECT id, provider_account_id, last_relation_at, min_spacing_ms FROM linkedin_accounts \
              WHERE status = 'connected' AND next_poll_at <= $1 AND next_action_at <= $1",
@@ -208,7 +270,12 @@ impl Ticks {
             let mut cursor: Option<String> = None;
             let mut pages = 0;
             'pages: loop {
-                let page = match self.engine.provider.list_relations(&provider_account_id, cursor.as_deref(), 100).await {
+                let page = match self
+                    .engine
+                    .provider
+                    .list_relations(&provider_account_id, cursor.as_deref(), 100)
+                    .await
+                {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(account = %id, error = %e, "relations polling failed; next poll as scheduled");
@@ -243,7 +310,8 @@ impl Ticks {
                 }
             }
             let every = self.engine.config.poll_relations_every_ms;
-            let next = now + every + jitter(&format!("{id}{now}"), self.engine.config.poll_jitter_ms);
+            let next =
+                now + every + jitter(&format!("{id}{now}"), self.engine.config.poll_jitter_ms);
             sqlx::query(
                 "UPDATE linkedin_accounts SET last_relation_at = $1, next_poll_at = $2, \
                  next_action_at = CASE WHEN next_action_at < $3 THEN $3 ELSE next_action_at END WHERE id = $4",
@@ -286,6 +354,9 @@ fn count(report: &mut TickReport, outcome: Option<DispatchOutcome>) {
 /// The message an accept unlocks (the default routing's choice).
 fn followup_step(steps: &[crate::domain::StepDef]) -> Option<u32> {
     let steps = policy_steps(steps);
-    let wait = steps.iter().position(|s| matches!(s, CampaignStep::WaitAccept { .. })).map(|i| i as u32);
+    let wait = steps
+        .iter()
+        .position(|s| matches!(s, CampaignStep::WaitAccept { .. }))
+        .map(|i| i as u32);
     accord_policy_core::defaults::followup_step(&steps, wait)
 }

@@ -37,26 +37,38 @@ impl Engine {
         for row in due {
             let mut tx = self.db.begin().await?;
             // Re-read under the write lock: a concurrent accept may have moved it.
-            let Some(e) = enrollments::get(&mut tx, &row.id, self.db.for_update()).await? else { continue };
+            let Some(e) = enrollments::get(&mut tx, &row.id, self.db.for_update()).await? else {
+                continue;
+            };
             if e.workflow_state != row.workflow_state || e.step_index != row.step_index {
                 tx.commit().await?;
                 continue;
             }
-            let (Some(campaign), Some(account)) =
-                (campaigns::get(&mut tx, &e.campaign_id).await?, accounts::account(&mut tx, &e.linkedin_account_id).await?)
-            else {
+            let (Some(campaign), Some(account)) = (
+                campaigns::get(&mut tx, &e.campaign_id).await?,
+                accounts::account(&mut tx, &e.linkedin_account_id).await?,
+            ) else {
                 tx.commit().await?;
                 continue;
             };
             let accepted = e.linkedin_accepted_at.is_some();
             let (landing, kind) = match e.workflow_state()? {
-                WorkflowState::Pending => (workflow::enter(&campaign.steps, e.step_index as u32, now, accepted), "workflow_started"),
-                WorkflowState::WaitingAccept if !accepted => {
-                    (workflow::after_timeout(&campaign.steps, e.step_index as u32, now), "wait_accept_timed_out")
-                }
-                _ => (workflow::enter(&campaign.steps, e.step_index as u32 + 1, now, accepted), "workflow_advanced"),
+                WorkflowState::Pending => (
+                    workflow::enter(&campaign.steps, e.step_index as u32, now, accepted),
+                    "workflow_started",
+                ),
+                WorkflowState::WaitingAccept if !accepted => (
+                    workflow::after_timeout(&campaign.steps, e.step_index as u32, now),
+                    "wait_accept_timed_out",
+                ),
+                _ => (
+                    workflow::enter(&campaign.steps, e.step_index as u32 + 1, now, accepted),
+                    "workflow_advanced",
+                ),
             };
-            enqueued |= self.land(&mut tx, &account, &campaign, &e, &landing, kind, now).await?;
+            enqueued |= self
+                .land(&mut tx, &account, &campaign, &e, &landing, kind, now)
+                .await?;
             tx.commit().await?;
             moved += 1;
         }
@@ -110,9 +122,17 @@ impl Engine {
                 Ok(jobs::enqueue(tx, &job, now).await?.is_some())
             }
             StepAction::SendMessage => {
-                let fresh = enrollments::get(tx, &e.id, "").await?.unwrap_or_else(|| e.clone());
-                let request = DispatchRequest { source: DispatchSource::InTimeAdvance, step_index: landing.step_index };
-                let outcome = self.pipeline.dispatch(tx, account, campaign, &fresh, request).await?;
+                let fresh = enrollments::get(tx, &e.id, "")
+                    .await?
+                    .unwrap_or_else(|| e.clone());
+                let request = DispatchRequest {
+                    source: DispatchSource::InTimeAdvance,
+                    step_index: landing.step_index,
+                };
+                let outcome = self
+                    .pipeline
+                    .dispatch(tx, account, campaign, &fresh, request)
+                    .await?;
                 Ok(matches!(outcome, DispatchOutcome::Enqueued { .. }))
             }
         }

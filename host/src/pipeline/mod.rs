@@ -53,8 +53,12 @@ pub const POLICIES_CHANNEL: &str = "accord_policies";
 impl Wakers {
     /// Wakers that also broadcast through PostgreSQL when `db` is one.
     pub fn for_db(db: &Db) -> Self {
-        let broadcast = (db.backend() == crate::store::Backend::Postgres).then(|| db.pool().clone());
-        Wakers { broadcast, ..Wakers::default() }
+        let broadcast =
+            (db.backend() == crate::store::Backend::Postgres).then(|| db.pool().clone());
+        Wakers {
+            broadcast,
+            ..Wakers::default()
+        }
     }
 
     /// A job was enqueued or became runnable: wake this instance's worker
@@ -63,7 +67,12 @@ impl Wakers {
         self.jobs.notify_one();
         if let Some(pool) = self.broadcast.clone() {
             tokio::spawn(async move {
-                if let Err(e) = sqlx::query(crate::store::sql(format!("SELECT pg_notify('{JOBS_CHANNEL}', '')"))).execute(&pool).await {
+                if let Err(e) = sqlx::query(crate::store::sql(format!(
+                    "SELECT pg_notify('{JOBS_CHANNEL}', '')"
+                )))
+                .execute(&pool)
+                .await
+                {
                     tracing::debug!(error = %e, "job wake-up broadcast failed; other instances poll");
                 }
             });

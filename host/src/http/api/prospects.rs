@@ -498,7 +498,11 @@ pub async fn resync_prospect(
         Ok(outcome) => Ok(Json(outcome)),
         Err(ResyncError::NotFound(_)) => Err(ApiError::not_found("prospect", &id)),
         Err(e @ ResyncError::NotEnrolled) => Err(ApiError::conflict("not_enrolled", e.to_string())),
-        Err(e @ ResyncError::Provider(_)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", e.to_string())),
+        Err(e @ ResyncError::Provider(_)) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "provider_error",
+            e.to_string(),
+        )),
         Err(e @ ResyncError::Internal(_)) => Err(ApiError::internal(&e)),
     }
 }

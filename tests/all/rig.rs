@@ -1,0 +1,139 @@
+//! A host wired to the Unipile simulator over loopback, on one manual
+//! clock: webhooks travel over HTTP to the host's router, the engine calls
+//! the simulator through the real client.
+#![allow(dead_code)]
+
+use crate::world::{Kind, T0, World};
+use accord::clock::{Clock, MINUTE_MS};
+use accord::engine::{Engine, EngineConfig, Ticks};
+use accord::provider::LinkedinProvider;
+use accord::provider::unipile::UnipileClient;
+use accord::simulator::{PersonSpec, SimConfig, SimHandle, SimPerson, Simulator};
+use accord::store::prospects::Prospect;
+use std::sync::Arc;
+
+/// The rig.
+pub struct Rig {
+    /// The world (host, clock, workspace, account, campaign).
+    pub w: World,
+    /// The simulator.
+    pub sim: SimHandle,
+    /// The host's engine.
+    pub engine: Engine,
+    /// The host's ticks.
+    pub ticks: Ticks,
+}
+
+impl Rig {
+    /// A rig with the given engine settings (tests shorten nothing: the
+    /// clock is manual).
+    pub async fn new(kind: Kind, tune: impl FnOnce(&mut EngineConfig)) -> Rig {
+        let mut w = World::new(kind).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = format!("http://{}/webhooks/unipile", listener.local_addr().unwrap());
+        let sim_config = SimConfig::new("sim-key", w.clock.clone()).webhook(
+            &host,
+            "Unipile-Auth",
+            "s3cret-header-value",
+        );
+        let sim = Simulator::start(sim_config).await.unwrap();
+        sim.add_account_with_id(&w.account.provider_account_id);
+        let client: Arc<dyn LinkedinProvider> = Arc::new(
+            UnipileClient::new(
+                &sim.base_url(),
+                "sim-key",
+                std::time::Duration::from_secs(5),
+            )
+            .unwrap(),
+        );
+        let mut config = w.app.config.clone();
+        tune(&mut config.engine);
+        w.app = accord::app::App::start_with_provider(config, w.clock.clone(), Some(client))
+            .await
+            .unwrap();
+        let router = accord::http::router(w.app.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let engine = w.app.engine.clone().unwrap();
+        let ticks = Ticks::new(engine.clone());
+        Rig {
+            w,
+            sim,
+            engine,
+            ticks,
+        }
+    }
+
+    /// Now on the shared clock.
+    pub fn now(&self) -> i64 {
+        self.w.clock.now_ms()
+    }
+
+    /// A simulated person, enrolled in the main campaign by profile URL.
+    pub async fn enroll(&self, enrollment_id: &str, spec: PersonSpec) -> SimPerson {
+        let person = self.sim.add_person(spec);
+        let prospect = Prospect {
+            full_name: Some(person.full_name()),
+            ..self.w.prospect(Some(&person.profile_url()), None, None)
+        };
+        self.w
+            .enroll(&self.w.campaign, enrollment_id, prospect, None)
+            .await;
+        person
+    }
+
+    /// Lets everything due now happen: simulator events and webhooks, the
+    /// inbox, the engine (repeatedly, until quiet).
+    pub async fn settle(&self) {
+        for _ in 0..20 {
+            let report = self.sim.tick().await;
+            let inbox = self.w.app.inbox.process_pending(500).await.unwrap();
+            let ran = self.engine.run_once().await.unwrap();
+            let quiet = report.accepted + report.replies + report.delivered + report.failed == 0;
+            if inbox == 0 && ran == 0 && quiet {
+                break;
+            }
+        }
+    }
+
+    /// Moves the clock in `step` increments up to `total`, settling at
+    /// each step, running the ticks too.
+    pub async fn run_for(&self, total: i64, step: i64) {
+        let end = self.now() + total;
+        while self.now() < end {
+            self.w.clock.advance(step.min(end - self.now()));
+            self.settle().await;
+            self.ticks.run_due().await.unwrap();
+            self.settle().await;
+        }
+    }
+
+    /// Advances one minute at a time for `minutes`.
+    pub async fn minutes(&self, minutes: i64) {
+        self.run_for(minutes * MINUTE_MS, MINUTE_MS).await;
+    }
+
+    /// Messages the account sent to `person`.
+    pub fn sent_messages(&self, person: &SimPerson) -> Vec<accord::simulator::SimMessage> {
+        self.sim
+            .messages(&self.w.account.provider_account_id, &person.provider_id)
+            .into_iter()
+            .filter(|m| m.from_self)
+            .collect()
+    }
+
+    /// SQL count helper.
+    pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
+        self.w.count(sql, bind).await
+    }
+}
+
+/// Sets the main account's settings directly.
+pub async fn set_account(rig: &Rig, assignments: &'static str) {
+    let sql: &'static str = Box::leak(
+        format!("UPDATE linkedin_accounts SET {assignments} WHERE id = $1").into_boxed_str(),
+    );
+    rig.w.exec(sql, &[&rig.w.account.id]).await;
+}
+
+/// Oct 1 2026 10:00 UTC, a Thursday.
+pub const OCT1_10AM: i64 = T0 - 9 * 86_400_000 - 4 * 3_600_000 - 30 * 60_000;
