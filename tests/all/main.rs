@@ -3,6 +3,7 @@
 
 mod api;
 mod engine;
+mod heal;
 mod notify;
 mod pipeline;
 mod policy_cli;

@@ -129,6 +129,15 @@ impl Engine {
         }
     }
 
+    /// The same engine under another worker identity (a second instance:
+    /// its own claims, fences and leases).
+    pub fn clone_as_new_worker(&self) -> Self {
+        Engine {
+            worker_id: crate::clock::new_id(),
+            ..self.clone()
+        }
+    }
+
     /// The settings.
     pub fn config(&self) -> &EngineConfig {
         &self.config
