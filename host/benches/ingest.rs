@@ -7,14 +7,10 @@
 //! `ACCORD_BENCH_POSTGRES_URL` is set). Prints Markdown tables.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
 use accord::app::{App, AppConfig};
-use accord::clock::{DAY_MS, SystemClock, new_id};
-use accord::domain::StepDef;
-use accord::store::accounts::{self, Account, Workspace};
-use accord::store::campaigns::{self, Campaign};
-use accord::store::enrollments::{self, EnrollmentRow};
-use accord::store::prospects::{self, Prospect};
-use accord_policy_core::CampaignStatus;
+use accord::clock::{SystemClock, new_id};
 use axum::extract::State;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,7 +44,20 @@ fn main() {
 async fn run(name: &str, mut config: AppConfig) {
     config.webhook_secret = Some(SECRET.into());
     let app = App::start(config, Arc::new(SystemClock)).await.unwrap();
-    seed(&app).await;
+    let (account, campaign) = common::seed_campaign(&app, "bench-account", 60_000, 20).await;
+    let mut tx = app.db.begin().await.unwrap();
+    for i in 0..PROSPECTS {
+        common::enroll_waiting(
+            &app,
+            &mut tx,
+            &account,
+            &campaign,
+            &format!("Prospect {i}"),
+            &member(i),
+        )
+        .await;
+    }
+    tx.commit().await.unwrap();
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_raw (id TEXT PRIMARY KEY, body TEXT NOT NULL, received_at BIGINT NOT NULL)")
         .execute(app.db.pool())
         .await
@@ -271,105 +280,4 @@ fn report(
         pct(&mut e2e, 0.5),
         pct(&mut e2e, 0.99)
     );
-}
-
-/// One workspace, account and running campaign; PROSPECTS enrollments
-/// invited at `member(i)` and waiting on their accept (window: all day).
-async fn seed(app: &App) {
-    let now = jiff::Timestamp::now().as_millisecond();
-    let mut tx = app.db.begin().await.unwrap();
-    let ws = Workspace {
-        id: new_id(),
-        name: "bench".into(),
-        created_at: now,
-    };
-    accounts::insert_workspace(&mut tx, &ws).await.unwrap();
-    let account = Account {
-        id: new_id(),
-        workspace_id: ws.id.clone(),
-        provider_account_id: "bench-account".into(),
-        own_member_id: None,
-        display_name: "Bench".into(),
-        status: "connected".into(),
-        time_zone: "UTC".into(),
-        warmup_started_at: now - 90 * DAY_MS,
-        daily_invite_cap: 20,
-        weekly_invite_cap: 100,
-        daily_message_cap: 50,
-        weekly_message_cap: 200,
-        min_spacing_ms: 60_000,
-        next_action_at: 0,
-        status_changed_at: now,
-        created_at: now,
-    };
-    accounts::insert_account(&mut tx, &account).await.unwrap();
-    let campaign = Campaign {
-        id: new_id(),
-        workspace_id: ws.id.clone(),
-        linkedin_account_id: account.id.clone(),
-        name: "Bench".into(),
-        status: CampaignStatus::Running,
-        steps: vec![
-            StepDef::SendInvite { note: None },
-            StepDef::WaitAccept { days: 14 },
-            StepDef::Condition {
-                if_accepted: 3,
-                otherwise: None,
-            },
-            StepDef::SendMessage { text: "hi".into() },
-        ],
-        window_start_minute: 0,
-        window_end_minute: 1440,
-        window_days: "1,2,3,4,5,6,7".into(),
-        time_zone: "UTC".into(),
-        created_at: now,
-        updated_at: now,
-    };
-    campaigns::insert(&mut tx, &campaign).await.unwrap();
-    for i in 0..PROSPECTS {
-        let p = Prospect {
-            id: new_id(),
-            workspace_id: ws.id.clone(),
-            full_name: Some(format!("Prospect {i}")),
-            profile_url: Some(format!("https://www.linkedin.com/in/prospect-{i}")),
-            member_id: None,
-            sales_nav_lead_url: None,
-            public_identifier: None,
-            created_at: now,
-        };
-        prospects::insert(&mut tx, &p).await.unwrap();
-        let keys = app.policies.prospect_keys(&p.identity(Some(member(i))));
-        prospects::set_keys(&mut tx, &p.id, &keys.value, &keys.module_sha256)
-            .await
-            .unwrap();
-        let e = EnrollmentRow {
-            id: new_id(),
-            campaign_id: campaign.id.clone(),
-            prospect_id: p.id.clone(),
-            linkedin_account_id: account.id.clone(),
-            linkedin_status: "invited".into(),
-            workflow_state: "waiting_accept".into(),
-            step_index: 1,
-            next_run_at: Some(now + 14 * DAY_MS),
-            invited_provider_id: Some(member(i)),
-            invited_at: Some(now - DAY_MS),
-            linkedin_accepted_at: None,
-            accept_source: None,
-            accept_strategy: None,
-            linkedin_replied_at: None,
-            late_accept_observed_at: None,
-            late_accept_followup_sent_at: None,
-            created_at: now,
-            updated_at: now,
-        };
-        enrollments::insert(&mut tx, &e).await.unwrap();
-        enrollments::record_invite(&mut tx, &e.id, &member(i), now - DAY_MS, now)
-            .await
-            .unwrap();
-        let waiting = accord::workflow::enter(&campaign.steps, 1, now, false);
-        enrollments::set_position(&mut tx, &e.id, &waiting, now)
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
 }

@@ -68,7 +68,7 @@ impl Engine {
     }
 
     /// Claims up to `batch` jobs that pass every gate.
-    pub(crate) async fn claim(&self) -> Result<Vec<Claimed>, EngineError> {
+    pub async fn claim(&self) -> Result<Vec<Claimed>, EngineError> {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
         explain_waits(&mut tx, now).await?;
