@@ -476,3 +476,37 @@ on_both_databases!(
     the_window_clamp_follows_dst,
     two_workers_never_exceed_the_caps,
 );
+
+/// A worker that dies holding a job: its lease expires, another worker
+/// reclaims the job (the fence moves on) and sends it; the dead worker's
+/// late attempt sends nothing and records nothing.
+async fn an_expired_lease_is_reclaimed_and_fenced(kind: Kind) {
+    let rig = Rig::new(kind, |c| c.lease_ms = 5 * MINUTE_MS).await;
+    at(&rig, OCT1_10AM).await;
+    rig.enroll("e-lease", PersonSpec::new("Lea", "Se")).await;
+    rig.settle_workflow_only().await;
+    let dead = rig.engine.clone_as_new_worker();
+    let claims = dead.claim().await.unwrap();
+    assert_eq!(claims.len(), 1);
+    rig.w.clock.advance(6 * MINUTE_MS);
+    rig.settle().await; // the live worker reclaims and sends
+    assert_eq!(rig.sim.invites(&rig.w.account.provider_account_id).len(), 1);
+    let calls = rig.sim.calls().len();
+    for claim in claims {
+        dead.execute(claim).await.unwrap();
+    }
+    assert_eq!(
+        rig.sim.calls().len(),
+        calls,
+        "the stale worker did not call the provider"
+    );
+    let (status, fence): (String, i64) = sqlx::query_as(
+        "SELECT status, fence FROM campaign_send_jobs WHERE enrollment_id = 'e-lease'",
+    )
+    .fetch_one(rig.w.app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), fence), ("succeeded", 2));
+}
+
+on_both_databases!(an_expired_lease_is_reclaimed_and_fenced);

@@ -95,6 +95,23 @@ impl Rig {
         }
     }
 
+    /// Moves enrollments along without running any job: the account's
+    /// spacing is pushed far out for one round, so jobs stay queued.
+    pub async fn settle_workflow_only(&self) {
+        sqlx::query("UPDATE linkedin_accounts SET next_action_at = $1 WHERE id = $2")
+            .bind(i64::MAX / 2)
+            .bind(&self.w.account.id)
+            .execute(self.w.app.db.pool())
+            .await
+            .unwrap();
+        self.engine.run_once().await.unwrap();
+        sqlx::query("UPDATE linkedin_accounts SET next_action_at = 0 WHERE id = $1")
+            .bind(&self.w.account.id)
+            .execute(self.w.app.db.pool())
+            .await
+            .unwrap();
+    }
+
     /// Moves the clock in `step` increments up to `total`, settling at
     /// each step, running the ticks too.
     pub async fn run_for(&self, total: i64, step: i64) {

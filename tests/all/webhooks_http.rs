@@ -153,3 +153,63 @@ on_both_databases!(
     accepted_deliveries_are_stored_before_the_200,
     webhooks_are_refused_without_a_configured_secret,
 );
+
+/// The counters an operator graphs are exported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_exported() {
+    let w = World::new(Kind::Sqlite).await;
+    w.enroll(
+        &w.campaign,
+        "e-metrics",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    let url = serve(&w).await;
+    post(
+        &url,
+        Some(SECRET),
+        w.new_relation(JULIEN, "julien-crepieux").into_bytes(),
+    )
+    .await;
+    post(&url, None, b"{}".to_vec()).await;
+    while w.app.inbox.process_pending(10).await.unwrap() > 0 {}
+    let text = reqwest::get(url.replace("/webhooks/unipile", "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "accord_webhooks_total{event=\"new_relation\",outcome=\"stored\"}",
+        "accord_webhooks_total{event=\"unknown\",outcome=\"unauthorized\"}",
+        "accord_accepts_stamped_total{source=\"webhook\",strategy=\"invite-bridge\"}",
+        "accord_policy_calls_total{slot=\"match\"",
+        "accord_pipeline_seconds_bucket",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
+
+/// An invalid setting stops the start and names the setting.
+#[test]
+fn invalid_configuration_names_the_setting() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = run(&["serve", "--listen", "not-an-address"]);
+    assert!(!ok && err.contains("ACCORD_LISTEN"), "{err}");
+    let (ok, err) = run(&["serve", "--database-url", "mysql://x"]);
+    assert!(!ok && err.contains("ACCORD_DATABASE_URL"), "{err}");
+    let (ok, err) = run(&["serve", "--webhook-secret", " "]);
+    assert!(!ok && err.contains("ACCORD_WEBHOOK_SECRET"), "{err}");
+    let (ok, err) = run(&["serve", "--unipile-dsn", "http://127.0.0.1:1"]);
+    assert!(!ok && err.contains("ACCORD_UNIPILE_API_KEY"), "{err}");
+}

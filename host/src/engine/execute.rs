@@ -26,8 +26,13 @@ struct Context {
 }
 
 impl Engine {
-    /// Runs one claimed job.
-    pub(crate) async fn execute(&self, claimed: Claimed) -> Result<(), EngineError> {
+    /// Runs one claimed job. A claim another worker has taken over since
+    /// (its lease expired) does nothing: the fence is checked before the
+    /// provider is called, and again when the outcome is recorded.
+    pub async fn execute(&self, claimed: Claimed) -> Result<(), EngineError> {
+        if !self.still_owned(&claimed).await? {
+            return stale(&claimed);
+        }
         let Some(ctx) = self.context(&claimed).await? else {
             return self
                 .finish(
@@ -41,6 +46,18 @@ impl Engine {
             "send_invite" => self.send_invite(&claimed, &ctx).await,
             _ => self.send_message(&claimed, &ctx).await,
         }
+    }
+
+    async fn still_owned(&self, claimed: &Claimed) -> Result<bool, EngineError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM campaign_send_jobs WHERE id = $1 AND fence = $2 AND status = 'processing' AND lease_owner = $3",
+        )
+        .bind(&claimed.job.id)
+        .bind(claimed.fence)
+        .bind(&self.worker_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.is_some())
     }
 
     async fn context(&self, claimed: &Claimed) -> Result<Option<Context>, EngineError> {
