@@ -189,26 +189,13 @@ impl World {
         prospects::set_keys(&mut c, &prospect.id, &keys.value, &keys.module_sha256)
             .await
             .unwrap();
-        let row = EnrollmentRow {
-            id: enrollment_id.to_string(),
-            campaign_id: campaign.id.clone(),
-            prospect_id: prospect.id.clone(),
-            linkedin_account_id: campaign.linkedin_account_id.clone(),
-            linkedin_status: "not_invited".into(),
-            workflow_state: "pending".into(),
-            step_index: 0,
-            next_run_at: None,
-            invited_provider_id: None,
-            invited_at: None,
-            linkedin_accepted_at: None,
-            accept_source: None,
-            accept_strategy: None,
-            linkedin_replied_at: None,
-            late_accept_observed_at: None,
-            late_accept_followup_sent_at: None,
-            created_at: T0,
-            updated_at: T0,
-        };
+        let row = EnrollmentRow::pending(
+            enrollment_id,
+            &campaign.id,
+            &prospect.id,
+            &campaign.linkedin_account_id,
+            T0,
+        );
         assert!(enrollments::insert(&mut c, &row).await.unwrap());
         if let Some(provider_id) = invited {
             sqlx::query(

@@ -105,26 +105,7 @@ pub async fn enroll_waiting(
     prospects::set_keys(tx, &p.id, &keys.value, &keys.module_sha256)
         .await
         .unwrap();
-    let e = EnrollmentRow {
-        id: new_id(),
-        campaign_id: campaign.id.clone(),
-        prospect_id: p.id.clone(),
-        linkedin_account_id: account.id.clone(),
-        linkedin_status: "not_invited".into(),
-        workflow_state: "pending".into(),
-        step_index: 0,
-        next_run_at: None,
-        invited_provider_id: None,
-        invited_at: None,
-        linkedin_accepted_at: None,
-        accept_source: None,
-        accept_strategy: None,
-        linkedin_replied_at: None,
-        late_accept_observed_at: None,
-        late_accept_followup_sent_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let e = EnrollmentRow::pending(&new_id(), &campaign.id, &p.id, &account.id, now);
     enrollments::insert(tx, &e).await.unwrap();
     enrollments::record_invite(tx, &e.id, provider_id, now - DAY_MS, now)
         .await

@@ -269,27 +269,13 @@ impl Pipeline {
             return Ok(report);
         }
         report.stamp = StampOutcome::Stamped;
-        metrics::counter!("accord_accepts_stamped_total", "source" => signal.source.as_str(), "strategy" => strategy.to_string())
-            .increment(1);
-        let event = NewEvent {
-            workspace_id: &account.workspace_id,
-            linkedin_account_id: Some(&account.id),
-            enrollment_id: Some(&row.id),
-            kind: "accept_stamped",
-            source: Some(signal.source.as_str()),
-            strategy: Some(strategy),
-            detail: Some(
-                serde_json::json!({"accepted_at": accepted_at, "observed_at": signal.observed_at}),
-            ),
-        };
-        events::record(&mut tx, event, now).await?;
-        self.notify_accept(
+        self.record_accept(
             &mut tx,
             account,
             &campaign,
             &row.id,
             &prospect,
-            signal.source,
+            signal,
             strategy,
             accepted_at,
             now,
@@ -476,32 +462,10 @@ impl Pipeline {
         };
         events::record(tx, event, now).await?;
         if newly_accepted {
-            metrics::counter!("accord_accepts_stamped_total", "source" => signal.source.as_str(), "strategy" => strategy.to_string())
-                .increment(1);
-            let event = NewEvent {
-                workspace_id: &account.workspace_id,
-                linkedin_account_id: Some(&account.id),
-                enrollment_id: Some(&row.id),
-                kind: "accept_stamped",
-                source: Some(signal.source.as_str()),
-                strategy: Some(strategy),
-                detail: Some(
-                    serde_json::json!({"accepted_at": at, "observed_at": signal.observed_at}),
-                ),
-            };
-            events::record(tx, event, now).await?;
             let prospect = prospects::get(tx, &row.prospect_id).await?;
             if let Some(prospect) = prospect {
-                self.notify_accept(
-                    tx,
-                    account,
-                    campaign,
-                    &row.id,
-                    &prospect,
-                    signal.source,
-                    strategy,
-                    at,
-                    now,
+                self.record_accept(
+                    tx, account, campaign, &row.id, &prospect, signal, strategy, at, now,
                 )
                 .await?;
             }
@@ -509,21 +473,37 @@ impl Pipeline {
         Ok(StampOutcome::ReplyStamped)
     }
 
-    /// Writes the `linkedin.invite_accepted` outbox row (deduplicated on
+    /// Records a new accept stamp: the counter, the `accept_stamped` audit
+    /// event and the `linkedin.invite_accepted` outbox row (deduplicated on
     /// `li-accept:<linkedinAccountId>:<enrollmentId>`).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn notify_accept(
+    pub(crate) async fn record_accept(
         &self,
         tx: &mut Tx,
         account: &Account,
         campaign: &Campaign,
         enrollment_id: &str,
         prospect: &prospects::Prospect,
-        source: SignalSource,
+        signal: &AcceptSignal,
         strategy: &str,
         accepted_at: i64,
         now: i64,
     ) -> Result<(), PipelineError> {
+        let source = signal.source;
+        metrics::counter!("accord_accepts_stamped_total", "source" => source.as_str(), "strategy" => strategy.to_string())
+            .increment(1);
+        let event = NewEvent {
+            workspace_id: &account.workspace_id,
+            linkedin_account_id: Some(&account.id),
+            enrollment_id: Some(enrollment_id),
+            kind: "accept_stamped",
+            source: Some(source.as_str()),
+            strategy: Some(strategy),
+            detail: Some(
+                serde_json::json!({"accepted_at": accepted_at, "observed_at": signal.observed_at}),
+            ),
+        };
+        events::record(tx, event, now).await?;
         let timestamp = jiff::Timestamp::from_millisecond(now)
             .map(|t| t.to_string())
             .unwrap_or_default();

@@ -335,21 +335,17 @@ impl PolicyRuntime {
         identity: &ProspectIdentity,
     ) -> Decision<Vec<String>> {
         let input = convert::identity(identity);
-        self.call(
+        self.match_call(
             module,
-            Slot::Match,
             size::identity(identity),
             Vec::new,
-            |store, pre| {
-                let SlotPre::Match(pre) = pre else {
-                    return Err(wrong_slot(module, Slot::Match));
-                };
-                let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
-                let keys = instance
-                    .accord_policy_match_strategy()
-                    .call_prospect_keys(&mut *store, &input)
-                    .map_err(CallFailure::Wasm)?;
-                check_keys(keys)
+            |store, instance| {
+                let strategy = instance.accord_policy_match_strategy();
+                check_keys(
+                    strategy
+                        .call_prospect_keys(store, &input)
+                        .map_err(CallFailure::Wasm)?,
+                )
             },
         )
     }
@@ -361,23 +357,32 @@ impl PolicyRuntime {
         signal: &AcceptSignal,
     ) -> Decision<Vec<String>> {
         let input = convert::signal(signal);
-        self.call(
-            module,
-            Slot::Match,
-            size::signal(signal),
-            Vec::new,
-            |store, pre| {
-                let SlotPre::Match(pre) = pre else {
-                    return Err(wrong_slot(module, Slot::Match));
-                };
-                let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
-                let keys = instance
-                    .accord_policy_match_strategy()
-                    .call_signal_keys(&mut *store, &input)
-                    .map_err(CallFailure::Wasm)?;
-                check_keys(keys)
-            },
-        )
+        self.match_call(module, size::signal(signal), Vec::new, |store, instance| {
+            let strategy = instance.accord_policy_match_strategy();
+            check_keys(
+                strategy
+                    .call_signal_keys(store, &input)
+                    .map_err(CallFailure::Wasm)?,
+            )
+        })
+    }
+
+    /// A call into a fresh instance of a match module.
+    fn match_call<T: Serialize + Send>(
+        &self,
+        module: &PolicyModule,
+        input_size: usize,
+        fail_safe: impl FnOnce() -> T,
+        body: impl FnOnce(&mut Store<CallState>, &match_world::MatchPolicy) -> Result<T, CallFailure>
+        + Send,
+    ) -> Decision<T> {
+        self.call(module, Slot::Match, input_size, fail_safe, |store, pre| {
+            let SlotPre::Match(pre) = pre else {
+                return Err(wrong_slot(module, Slot::Match));
+            };
+            let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
+            body(store, &instance)
+        })
     }
 
     /// `resolve`. Fail-safe: unmatched.
@@ -390,23 +395,14 @@ impl PolicyRuntime {
         let size = size::signal(signal) + candidates.iter().map(size::enrollment).sum::<usize>();
         let wit_signal = convert::signal(signal);
         let wit_candidates: Vec<_> = candidates.iter().map(convert::enrollment).collect();
-        let mut decision = self.call(
-            module,
-            Slot::Match,
-            size,
-            MatchOutcome::default,
-            |store, pre| {
-                let SlotPre::Match(pre) = pre else {
-                    return Err(wrong_slot(module, Slot::Match));
-                };
-                let instance = pre.instantiate(&mut *store).map_err(instantiate)?;
-                let outcome = instance
-                    .accord_policy_match_strategy()
-                    .call_resolve(&mut *store, &wit_signal, &wit_candidates)
+        let mut decision =
+            self.match_call(module, size, MatchOutcome::default, |store, instance| {
+                let strategy = instance.accord_policy_match_strategy();
+                let outcome = strategy
+                    .call_resolve(store, &wit_signal, &wit_candidates)
                     .map_err(CallFailure::Wasm)?;
                 check_outcome(convert::match_outcome(outcome), candidates)
-            },
-        );
+            });
         let trace = std::mem::take(&mut decision.value.trace);
         decision
             .trace

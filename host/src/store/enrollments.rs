@@ -53,6 +53,37 @@ pub struct EnrollmentRow {
 }
 
 impl EnrollmentRow {
+    /// A new enrollment of `prospect_id` in `campaign_id`: not invited,
+    /// its workflow pending at step 0.
+    pub fn pending(
+        id: &str,
+        campaign_id: &str,
+        prospect_id: &str,
+        linkedin_account_id: &str,
+        now: Millis,
+    ) -> Self {
+        EnrollmentRow {
+            id: id.to_string(),
+            campaign_id: campaign_id.to_string(),
+            prospect_id: prospect_id.to_string(),
+            linkedin_account_id: linkedin_account_id.to_string(),
+            linkedin_status: LinkedinStatus::NotInvited.as_str().to_string(),
+            workflow_state: WorkflowState::Pending.as_str().to_string(),
+            step_index: 0,
+            next_run_at: None,
+            invited_provider_id: None,
+            invited_at: None,
+            linkedin_accepted_at: None,
+            accept_source: None,
+            accept_strategy: None,
+            linkedin_replied_at: None,
+            late_accept_observed_at: None,
+            late_accept_followup_sent_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The relationship state.
     pub fn linkedin_status(&self) -> Result<LinkedinStatus, StoreError> {
         LinkedinStatus::parse(&self.linkedin_status)

@@ -16,10 +16,10 @@ use crate::store::jobs::{self, Job};
 use crate::store::prospects::{self, Prospect};
 use crate::store::skips::{self, SkipRow};
 use crate::store::traces::{self, NewTrace, Trace};
+use accord_policy_core::CampaignStatus;
 use accord_policy_core::linkedin::{
     ProfileRef, decode_member_number, normalize_slug, parse_profile_url,
 };
-use accord_policy_core::{CampaignStatus, LinkedinStatus, WorkflowState};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -286,26 +286,13 @@ pub async fn import_prospects(
         report.imported += 1;
         let keys = app.policies.prospect_keys(&prospect.identity(None));
         store_keys(&mut tx, &prospect, &keys, now).await?;
-        let enrollment = EnrollmentRow {
-            id: new_id(),
-            campaign_id: campaign.id.clone(),
-            prospect_id: prospect.id.clone(),
-            linkedin_account_id: campaign.linkedin_account_id.clone(),
-            linkedin_status: LinkedinStatus::NotInvited.as_str().to_string(),
-            workflow_state: WorkflowState::Pending.as_str().to_string(),
-            step_index: 0,
-            next_run_at: None,
-            invited_provider_id: None,
-            invited_at: None,
-            linkedin_accepted_at: None,
-            accept_source: None,
-            accept_strategy: None,
-            linkedin_replied_at: None,
-            late_accept_observed_at: None,
-            late_accept_followup_sent_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let enrollment = EnrollmentRow::pending(
+            &new_id(),
+            &campaign.id,
+            &prospect.id,
+            &campaign.linkedin_account_id,
+            now,
+        );
         if enrollments::insert(&mut tx, &enrollment).await? {
             report.enrolled += 1;
         }
