@@ -6,7 +6,8 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(&cli.log_format);
+    // The demo prints a story on stdout: only warnings in the log.
+    init_tracing(&cli.log_format, matches!(cli.command, Command::Demo(_)));
     let code = match cli.command {
         Command::Policy(cmd) => match accord::cli::policy::execute(cmd) {
             Ok(code) => code,
@@ -23,6 +24,10 @@ fn main() -> anyhow::Result<()> {
         Command::Inbox(InboxCommand::Replay { host, all }) => {
             async_main(accord::cli::serve::replay(host, all))?
         }
+        Command::Demo(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(accord::demo::cli(args))?,
     };
     std::process::exit(code);
 }
@@ -35,9 +40,9 @@ fn async_main(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> any
     Ok(0)
 }
 
-fn init_tracing(format: &str) {
-    let filter =
-        EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+fn init_tracing(format: &str, quiet: bool) {
+    let default = if quiet { "warn" } else { "info,sqlx=warn" };
+    let filter = EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

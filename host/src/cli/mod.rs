@@ -35,6 +35,9 @@ pub enum Command {
     /// Run a provider simulator (local runs and tests).
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
+    /// Watch the whole product work: host + simulated LinkedIn on a fresh
+    /// SQLite file, 12 simulated days in seconds, every accept path.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// `accord inbox …`.

@@ -36,14 +36,14 @@ impl Role {
     /// A short label for tables.
     pub fn label(self) -> &'static str {
         match self {
-            Role::Prompt => "accepts in 1-3 days",
-            Role::Dropped => "accepts, webhook dropped",
-            Role::RepliesLater => "accepts, replies later",
-            Role::ReplyBeforeWebhook => "replies before the webhook",
-            Role::ResyncClick => "accepts, user clicks Resync",
+            Role::Prompt => "accept within 1-3 days",
+            Role::Dropped => "accept with the webhook dropped",
+            Role::RepliesLater => "accept then reply",
+            Role::ReplyBeforeWebhook => "reply before the webhook",
+            Role::ResyncClick => "accept, then a Resync click",
             Role::AlreadyConnected => "already connected",
-            Role::Late => "accepts after the timeout",
-            Role::Never => "never accepts",
+            Role::Late => "accept after the 7-day timeout",
+            Role::Never => "never accept",
         }
     }
 }

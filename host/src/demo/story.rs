@@ -2,7 +2,6 @@
 //! (`linkedin_events`, `traces`, and the deliveries the receiver got) and
 //! prints one readable line per meaningful event, in simulated local time.
 
-use super::cast::Role;
 use super::receiver::Receiver;
 use crate::clock::Millis;
 use crate::store::Db;
@@ -19,8 +18,6 @@ use std::collections::{HashMap, HashSet};
 pub struct Who {
     /// Display name.
     pub name: String,
-    /// The scripted behaviour.
-    pub role: Role,
     /// The prospect id.
     pub prospect_id: String,
     /// The simulator's classic provider id.
@@ -43,7 +40,14 @@ pub struct Story {
 /// One line to print.
 struct Line {
     at: Millis,
+    /// Order among lines of the same instant: the accept, then what it
+    /// caused (late accept, reply), the notification, then the rest.
+    rank: u8,
     text: String,
+}
+
+fn line(at: Millis, rank: u8, text: String) -> Line {
+    Line { at, rank, text }
 }
 
 impl Story {
@@ -98,7 +102,7 @@ impl Story {
                 Some(6 | 7) => "  (weekend: the window is closed, polling goes on)",
                 _ => "",
             };
-            println!("── {} {}", self.fmt(at, "%A %-d %B %Y"), window);
+            println!("── {}{window}", self.fmt(at, "%A %-d %B %Y"));
         }
         println!("{}  {text}", self.hm(at));
     }
@@ -110,12 +114,15 @@ impl Story {
         }
     }
 
-    /// Reads and prints everything recorded since the last call, up to `now`.
+    /// Reads and prints everything recorded since the last call, up to
+    /// `now`. `truth` is when each person really accepted on (simulated)
+    /// LinkedIn, by provider id, to show how fast each path noticed.
     pub async fn flush(
         &mut self,
         db: &Db,
         receiver: &Receiver,
         who: &HashMap<String, Who>,
+        truth: &HashMap<String, Millis>,
         now: Millis,
     ) -> anyhow::Result<()> {
         let events: Vec<Event> = sqlx::query_as(
@@ -144,11 +151,13 @@ impl Story {
                 started_at = started_at.min(e.occurred_at);
                 continue;
             }
-            if let Some(text) = self.event_line(&e, who) {
-                lines.push(Line {
-                    at: e.occurred_at,
-                    text,
-                });
+            if let Some(text) = self.event_line(&e, who, truth) {
+                let rank = match e.kind.as_str() {
+                    "accept_stamped" => 0,
+                    "late_accept_observed" | "reply_received" => 1,
+                    _ => 3,
+                };
+                lines.push(line(e.occurred_at, rank, text));
             }
         }
         if started > 0 {
@@ -157,14 +166,15 @@ impl Story {
             )
             .fetch_one(db.pool())
             .await?;
-            lines.push(Line {
-                at: started_at,
-                text: format!(
+            lines.push(line(
+                started_at,
+                3,
+                format!(
                     "{started} enrollments started: {} invites queued for the sending window (09:00-17:00 {})",
                     queued.0,
                     self.tz.iana_name().unwrap_or("local")
                 ),
-            });
+            ));
         }
         let mut orphans = Vec::new();
         for t in traces {
@@ -176,44 +186,81 @@ impl Story {
                 .as_deref()
                 .and_then(|s| serde_json::from_str(s).ok())
                 .unwrap_or_default();
-            let name = signal["full_name"].as_str().unwrap_or("someone").to_string();
+            let name = signal["full_name"]
+                .as_str()
+                .unwrap_or("someone")
+                .to_string();
             match t.kind.as_str() {
                 "orphan_webhook" => orphans.push((t.created_at, name)),
-                "bridge_miss_all_strategies" => lines.push(Line {
-                    at: t.created_at,
-                    text: format!(
-                        "new relation {name} ({}) matches no enrollment: bridge miss traced, nothing sent",
+                "bridge_miss_all_strategies" => lines.push(line(
+                    t.created_at,
+                    3,
+                    format!(
+                        "new relation {name} (seen by {}) matches no enrollment: bridge miss traced, nothing sent",
                         signal["source"].as_str().unwrap_or("?")
                     ),
-                }),
-                other => lines.push(Line {
-                    at: t.created_at,
-                    text: format!("trace {other} ({name})"),
-                }),
+                )),
+                other => lines.push(line(t.created_at, 3, format!("trace {other} ({name})"))),
             }
         }
         if let Some((at, _)) = orphans.first() {
             let names: Vec<&str> = orphans.iter().map(|(_, n)| n.as_str()).collect();
-            lines.push(Line {
-                at: *at,
-                text: format!(
-                    "relations baseline: {} existing connections ({}); no campaign running yet, traced as orphan signals",
+            lines.push(line(
+                *at,
+                3,
+                format!(
+                    "first relations poll (the baseline): {} existing connections ({}); no campaign running yet, traced as orphan signals",
                     orphans.len(),
                     names.join(", ")
                 ),
-            });
+            ));
+        }
+        // Webhooks that arrived after their accept was already stamped.
+        let late: Vec<(Option<String>, i64)> = sqlx::query_as(
+            "SELECT outcome, processed_at FROM webhook_inbox WHERE event = 'new_relation' \
+             AND status = 'processed' AND processed_at >= $1 ORDER BY processed_at",
+        )
+        .bind(self.cursor)
+        .fetch_all(db.pool())
+        .await?;
+        for (outcome, at) in late {
+            let outcome: Value = outcome
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or_default();
+            for m in outcome["matches"].as_array().into_iter().flatten() {
+                let Some(w) = m["enrollment_id"].as_str().and_then(|id| who.get(id)) else {
+                    continue;
+                };
+                if m["stamp"] == "already_stamped"
+                    && self.seen.insert(format!("late-webhook:{}", w.prospect_id))
+                {
+                    let lag = truth.get(&w.provider_id).map_or(String::new(), |t| {
+                        format!(" {} after the accept", delta(at - t))
+                    });
+                    lines.push(line(
+                        at,
+                        3,
+                        format!(
+                            "the new_relation webhook for {} finally arrives{lag}: already stamped, nothing changes (no second notification)",
+                            w.name
+                        ),
+                    ));
+                }
+            }
         }
         let received = receiver.received();
         for r in received.iter().skip(self.delivered) {
-            lines.push(Line {
-                at: r.at_ms,
-                text: format!(
+            lines.push(line(
+                r.at_ms,
+                2,
+                format!(
                     "notification delivered → n8n endpoint (Standard Webhooks, signature {}): {} accepted via {}",
                     if r.signature_ok { "ok" } else { "BAD" },
                     r.prospect_name,
                     r.source
                 ),
-            });
+            ));
         }
         self.delivered = received.len();
         let (waiting,): (i64,) = sqlx::query_as(
@@ -222,16 +269,17 @@ impl Story {
         .fetch_one(db.pool())
         .await?;
         if waiting > 0 && self.cap_waiting == 0 {
-            lines.push(Line {
-                at: now,
-                text: format!(
+            lines.push(line(
+                now,
+                3,
+                format!(
                     "daily invite cap reached ({}/{} today): {waiting} invites wait for tomorrow's window",
                     self.invites_today.1, self.daily_invite_cap
                 ),
-            });
+            ));
         }
         self.cap_waiting = waiting;
-        lines.sort_by_key(|l| l.at);
+        lines.sort_by_key(|l| (l.at, l.rank));
         for line in lines {
             self.say(line.at, &line.text);
         }
@@ -248,13 +296,15 @@ impl Story {
         self.invites_today.1
     }
 
-    fn event_line(&mut self, e: &Event, who: &HashMap<String, Who>) -> Option<String> {
-        let name = e
-            .enrollment_id
-            .as_ref()
-            .and_then(|id| who.get(id))
-            .map_or("?", |w| w.name.as_str())
-            .to_string();
+    fn event_line(
+        &mut self,
+        e: &Event,
+        who: &HashMap<String, Who>,
+        truth: &HashMap<String, Millis>,
+    ) -> Option<String> {
+        let person = e.enrollment_id.as_ref().and_then(|id| who.get(id));
+        let name = person.map_or("?", |w| w.name.as_str()).to_string();
+        let accepted_on_linkedin = person.and_then(|w| truth.get(&w.provider_id)).copied();
         let detail: Value = serde_json::from_str(&e.detail).unwrap_or_default();
         let source = e.source.as_deref().unwrap_or("?");
         let strategy = e.strategy.as_deref().unwrap_or("?");
@@ -265,21 +315,22 @@ impl Story {
                 format!("invite sent → {name} ({k}/{cap} today)")
             }
             "accept_stamped" => {
-                let accepted = detail["accepted_at"].as_i64().unwrap_or(e.occurred_at);
-                let lag = e.occurred_at - accepted;
+                let accepted = accepted_on_linkedin
+                    .or_else(|| detail["accepted_at"].as_i64())
+                    .unwrap_or(e.occurred_at);
+                let lag = delta(e.occurred_at - accepted);
                 match source {
                     "webhook" => format!(
-                        "accept detected via webhook ({strategy}) → {name}  [accepted {}, +{}]",
+                        "accept detected via webhook ({strategy}) → {name}  [accepted {}, stamped {lag} later]",
                         self.hms(accepted),
-                        delta(lag)
                     ),
                     "polling" => format!(
-                        "accept detected via relations polling ({strategy}) → {name}  [webhook dropped; accepted {}, caught {} later]",
-                        self.hm(accepted),
-                        delta(lag)
+                        "accept detected via relations polling ({strategy}) → {name}  [the webhook was dropped; accepted {}, caught {lag} later]",
+                        self.hms(accepted),
                     ),
                     "reply_inferred" => format!(
-                        "accept inferred from a reply ({strategy}) → {name}  [accepted and replied before the new_relation webhook arrived]"
+                        "accept inferred from the reply ({strategy}) → {name}  [accepted {}, stamped {lag} later; the new_relation webhook is still on its way]",
+                        self.hms(accepted),
                     ),
                     "engine_already_connected" => {
                         let k = self.count_invite(e.occurred_at);
@@ -299,16 +350,25 @@ impl Story {
             "job_enqueued" => {
                 let wait = detail["wait_reason"].as_str()?;
                 let run_at = detail["run_at"].as_i64().unwrap_or(e.occurred_at);
-                format!(
-                    "follow-up queued → {name}: waits for the {wait}, runs {}",
-                    self.hm(run_at)
-                )
+                let which = match (source, detail["step_index"].as_i64()) {
+                    ("late_auto_fire" | "heal_late", _) => "late follow-up",
+                    (_, Some(5)) => "follow-up #2",
+                    _ => "follow-up #1",
+                };
+                let wait = if wait == "window" {
+                    "the window is closed"
+                } else {
+                    wait
+                };
+                format!("{which} queued → {name}: {wait}, runs {}", self.hm(run_at))
             }
             "message_sent" => {
                 let step = detail["step_index"].as_i64().unwrap_or(-1);
                 match detail["source"].as_str().unwrap_or("?") {
                     "late_auto_fire" | "heal_late" => {
-                        format!("late follow-up sent → {name} (one message; the workflow stays put)")
+                        format!(
+                            "late follow-up sent → {name} (one message; the workflow stays put)"
+                        )
                     }
                     _ if step == 5 => format!("follow-up #2 sent → {name} (after the 3-day wait)"),
                     _ if step == 3 => format!("follow-up #1 sent → {name}"),
@@ -320,7 +380,8 @@ impl Story {
             ),
             "reply_received" => {
                 let cancelled = detail["jobs_cancelled"].as_i64().unwrap_or(0);
-                let mut text = format!("reply received ← {name}: automation stopped");
+                let mut text =
+                    format!("reply received ← {name}: automation stopped for this prospect");
                 if cancelled > 0 {
                     text.push_str(&format!(", {cancelled} queued message cancelled"));
                 }
@@ -336,14 +397,20 @@ impl Story {
                 }
             ),
             "message_refused_no_connection" | "action_refused" => {
-                format!("{} → {name}: {}", e.kind, detail["type"].as_str().unwrap_or("?"))
+                format!(
+                    "{} → {name}: {}",
+                    e.kind,
+                    detail["type"].as_str().unwrap_or("?")
+                )
             }
             "accept_stamp_only" | "accept_ignored" => format!(
                 "accept routed {} → {name}: {}",
                 e.kind.trim_start_matches("accept_"),
                 detail["reason"].as_str().unwrap_or("?")
             ),
-            "provider_transient_error" | "circuit_breaker_opened" | "account_limited"
+            "provider_transient_error"
+            | "circuit_breaker_opened"
+            | "account_limited"
             | "account_status_changed" => format!("{} ({name}): {detail}", e.kind),
             // API calls are narrated where they are made; the rest is plumbing.
             _ => return None,
