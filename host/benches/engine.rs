@@ -187,7 +187,7 @@ async fn claims(name: &str, (mut config, _dir): (AppConfig, tempfile::TempDir), 
             &account,
             &campaign,
             &format!("Claim {i}"),
-            &format!("ACoAAB{i:018}"),
+            &accord::simulator::encode_member_id(false, 500_000_000 + i as u64),
         )
         .await;
         let job = jobs::NewJob {

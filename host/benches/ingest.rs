@@ -77,10 +77,11 @@ async fn run(name: &str, mut config: AppConfig) {
         .build()
         .unwrap();
 
-    let mut next = 0usize;
     let baseline_url = format!("http://{addr}/baseline");
     let accord_url = format!("http://{addr}/webhooks/unipile");
     for (target, url) in [("baseline", &baseline_url), ("accord", &accord_url)] {
+        // Both targets get the same webhooks (the baseline stores them only).
+        let mut next = 0usize;
         let (rps, lat) = closed_loop(&client, url, &mut next, CLOSED_LOOP_REQUESTS).await;
         let e2e = if target == "accord" {
             drain_and_e2e(&app).await
@@ -141,8 +142,9 @@ async fn baseline(State(app): State<Arc<App>>, body: axum::body::Bytes) -> axum:
     axum::http::StatusCode::OK
 }
 
+/// A realistic member id: distinct member numbers (bytes 2..8).
 fn member(i: usize) -> String {
-    format!("ACoAAB{i:018}")
+    accord::simulator::encode_member_id(false, 100_000_000 + i as u64)
 }
 
 fn body(i: usize) -> String {

@@ -13,6 +13,20 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 
+/// Inbox rows processed at once.
+const PARALLELISM: usize = 4;
+
+fn collect(
+    done: Option<Result<Result<(), PipelineError>, tokio::task::JoinError>>,
+    first_error: &mut Option<PipelineError>,
+) {
+    match done {
+        Some(Ok(Err(e))) if first_error.is_none() => *first_error = Some(e),
+        Some(Err(join)) => tracing::error!(error = %join, "inbox task failed"),
+        _ => {}
+    }
+}
+
 /// Attempts before a row that keeps failing is parked as `failed`.
 const MAX_ATTEMPTS: i64 = 5;
 
@@ -95,16 +109,31 @@ impl Inbox {
         })
     }
 
-    /// Processes up to `limit` pending rows; returns how many.
+    /// Processes up to `limit` pending rows, a few at a time (their
+    /// transactions serialise where they touch the same rows; the reads and
+    /// policy calls overlap); returns how many.
     pub async fn process_pending(&self, limit: i64) -> Result<usize, PipelineError> {
         let rows = {
             let mut conn = self.pipeline.db().pool().acquire().await?;
             inbox::pending(&mut conn, limit).await?
         };
-        for row in &rows {
-            self.process(row).await?;
+        let count = rows.len();
+        let mut running = tokio::task::JoinSet::new();
+        let mut first_error = None;
+        for row in rows {
+            while running.len() >= PARALLELISM {
+                collect(running.join_next().await, &mut first_error);
+            }
+            let me = self.clone();
+            running.spawn(async move { me.process(&row).await });
         }
-        Ok(rows.len())
+        while let Some(done) = running.join_next().await {
+            collect(Some(done), &mut first_error);
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(count),
+        }
     }
 
     /// Processes one row and records its outcome. A pipeline error leaves

@@ -114,13 +114,11 @@ impl Pipeline {
         let keys = self.policies.signal_keys(signal);
         self.trace_policy_failure(&mut conn, &account, None, &keys, signal)
             .await?;
-        let rows = enrollments::candidates(&mut conn, &account.id, &keys.value).await?;
-        let mut candidates = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if let Some(c) = self.policy_view(&mut conn, row).await? {
-                candidates.push(c);
-            }
-        }
+        let rows = enrollments::candidate_views(&mut conn, &account.id, &keys.value).await?;
+        let candidates = rows
+            .iter()
+            .map(|r| r.to_policy())
+            .collect::<Result<Vec<_>, _>>()?;
         let resolved = self.policies.resolve(signal, &candidates);
         self.trace_policy_failure(&mut conn, &account, None, &resolved, signal)
             .await?;
@@ -141,25 +139,6 @@ impl Pipeline {
             outcome.matches.push(report);
         }
         Ok(outcome)
-    }
-
-    /// The enrollment as the policies see it (with campaign status and
-    /// prospect identity).
-    pub(crate) async fn policy_view(
-        &self,
-        c: &mut sqlx::AnyConnection,
-        row: &EnrollmentRow,
-    ) -> Result<Option<Enrollment>, PipelineError> {
-        let (Some(campaign), Some(prospect)) = (
-            campaigns::get(c, &row.campaign_id).await?,
-            prospects::get(c, &row.prospect_id).await?,
-        ) else {
-            return Ok(None);
-        };
-        Ok(Some(row.to_policy(
-            campaign.status,
-            prospect.identity(row.invited_provider_id.clone()),
-        )?))
     }
 
     async fn bridge_miss<T>(

@@ -188,28 +188,6 @@ pub async fn of_prospect(
     .await?)
 }
 
-/// The enrollments of `account_id` whose prospect shares one of `keys`:
-/// the match candidates. Index lookups only.
-pub async fn candidates(
-    c: &mut AnyConnection,
-    account_id: &str,
-    keys: &[String],
-) -> Result<Vec<EnrollmentRow>, StoreError> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list = super::placeholders(2, keys.len());
-    let sql = format!(
-        "SELECT {COLUMNS} FROM enrollments e WHERE e.linkedin_account_id = $1 AND e.prospect_id IN \
-         (SELECT k.prospect_id FROM match_keys k WHERE k.key IN ({list})) ORDER BY e.created_at LIMIT 200"
-    );
-    let mut q = sqlx::query_as(super::sql(sql)).bind(account_id);
-    for k in keys {
-        q = q.bind(k);
-    }
-    Ok(q.fetch_all(c).await?)
-}
-
 /// The accept stamp: sets `linkedin_accepted_at` only when it is null and
 /// flips the status in the same write (the CHECK constraint ties the two).
 /// Returns whether this call stamped.
@@ -397,4 +375,63 @@ pub async fn record_invite(
     .execute(c)
     .await?;
     Ok(())
+}
+
+/// A match candidate: the enrollment with its campaign's status and its
+/// prospect's identifiers, in one row.
+#[derive(Debug, Clone, FromRow)]
+pub struct CandidateRow {
+    /// The enrollment.
+    #[sqlx(flatten)]
+    pub enrollment: EnrollmentRow,
+    /// Its campaign's status.
+    pub campaign_status: String,
+    /// The prospect's profile URL.
+    pub p_profile_url: Option<String>,
+    /// The prospect's member id.
+    pub p_member_id: Option<String>,
+    /// The prospect's Sales Navigator lead URL.
+    pub p_sales_nav_lead_url: Option<String>,
+    /// The prospect's vanity slug.
+    pub p_public_identifier: Option<String>,
+}
+
+impl CandidateRow {
+    /// The candidate as the match policy sees it.
+    pub fn to_policy(&self) -> Result<Enrollment, StoreError> {
+        let status = CampaignStatus::parse(&self.campaign_status)
+            .ok_or_else(|| corrupt(format!("campaign status {}", self.campaign_status)))?;
+        let identity = ProspectIdentity {
+            profile_url: self.p_profile_url.clone(),
+            member_id: self.p_member_id.clone(),
+            sales_nav_lead_url: self.p_sales_nav_lead_url.clone(),
+            public_identifier: self.p_public_identifier.clone(),
+            invited_provider_id: self.enrollment.invited_provider_id.clone(),
+        };
+        self.enrollment.to_policy(status, identity)
+    }
+}
+
+/// The match candidates with everything the policy needs, in one query.
+pub async fn candidate_views(
+    c: &mut AnyConnection,
+    account_id: &str,
+    keys: &[String],
+) -> Result<Vec<CandidateRow>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = super::placeholders(2, keys.len());
+    let statement = format!(
+        "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
+         p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier \
+         FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
+         WHERE e.linkedin_account_id = $1 AND e.prospect_id IN \
+         (SELECT k.prospect_id FROM match_keys k WHERE k.key IN ({list})) ORDER BY e.created_at LIMIT 200"
+    );
+    let mut q = sqlx::query_as(super::sql(statement)).bind(account_id);
+    for k in keys {
+        q = q.bind(k);
+    }
+    Ok(q.fetch_all(c).await?)
 }
