@@ -412,7 +412,9 @@ impl CandidateRow {
     }
 }
 
-/// The match candidates with everything the policy needs, in one query.
+/// The match candidates with everything the policy needs. Two index
+/// look-ups with literal lists (keys → prospects → enrollments), a shape no
+/// planner turns into a scan, whatever its statistics say.
 pub async fn candidate_views(
     c: &mut AnyConnection,
     account_id: &str,
@@ -421,17 +423,28 @@ pub async fn candidate_views(
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let list = super::placeholders(2, keys.len());
+    let statement = format!(
+        "SELECT DISTINCT prospect_id FROM match_keys WHERE key IN ({}) LIMIT 200",
+        super::placeholders(1, keys.len())
+    );
+    let mut q = sqlx::query_as(super::sql(statement));
+    for k in keys {
+        q = q.bind(k);
+    }
+    let prospects: Vec<(String,)> = q.fetch_all(&mut *c).await?;
+    if prospects.is_empty() {
+        return Ok(Vec::new());
+    }
     let statement = format!(
         "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
          p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier \
          FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
-         WHERE e.linkedin_account_id = $1 AND e.prospect_id IN \
-         (SELECT k.prospect_id FROM match_keys k WHERE k.key IN ({list})) ORDER BY e.created_at LIMIT 200"
+         WHERE e.prospect_id IN ({}) AND e.linkedin_account_id = $1 ORDER BY e.created_at LIMIT 200",
+        super::placeholders(2, prospects.len())
     );
     let mut q = sqlx::query_as(super::sql(statement)).bind(account_id);
-    for k in keys {
-        q = q.bind(k);
+    for (p,) in &prospects {
+        q = q.bind(p);
     }
     Ok(q.fetch_all(c).await?)
 }
