@@ -82,21 +82,16 @@ impl Inbox {
         let classified = unipile::classify(body)?;
         let text = String::from_utf8_lossy(body);
         let now = self.pipeline.clock().now_ms();
-        let mut conn = self
-            .pipeline
-            .db()
-            .pool()
-            .acquire()
-            .await
-            .map_err(StoreError::from)?;
+        let mut tx = self.pipeline.db().begin().await?;
         let id = inbox::insert(
-            &mut conn,
+            &mut tx,
             &classified.natural_key,
             &classified.name,
             &text,
             now,
         )
         .await?;
+        tx.commit().await.map_err(StoreError::from)?;
         metrics::counter!("accord_webhooks_total", "event" => classified.name.clone(), "outcome" => if id.is_some() { "stored" } else { "duplicate" })
             .increment(1);
         if id.is_some() {

@@ -77,14 +77,41 @@ impl StoreError {
     }
 }
 
-/// A write transaction.
-pub type Tx = Transaction<'static, sqlx::Any>;
+/// A write transaction. On SQLite it also holds the process's write gate,
+/// so writers queue in order instead of polling SQLite's busy handler
+/// (whose sleeps grow to tens of milliseconds under contention).
+pub struct Tx {
+    inner: Transaction<'static, sqlx::Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    /// Commits (and opens the gate).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
 
 /// The connection pool and its dialect.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite's one writer, as an async queue (see [`Tx`]).
+    write_gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -169,7 +196,13 @@ impl Db {
                 url: redacted,
                 source,
             })?;
-        Ok(Db { pool, backend })
+        let write_gate =
+            (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Db {
+            pool,
+            backend,
+            write_gate,
+        })
     }
 
     /// Applies the migrations of this backend.
@@ -195,10 +228,15 @@ impl Db {
     /// once (`BEGIN IMMEDIATE`) so a read-then-write transaction never
     /// fails on lock upgrade; concurrent writers wait on busy_timeout.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(match self.backend {
+        let gate = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
-        })
+        };
+        Ok(Tx { inner, _gate: gate })
     }
 
     /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose write
