@@ -99,6 +99,12 @@ async fn latency(name: &str, (config, _dir): (AppConfig, tempfile::TempDir)) {
         people.push(person);
     }
     tx.commit().await.unwrap();
+    // Only the webhooks under test may detect these accepts: no polling.
+    sqlx::query("UPDATE linkedin_accounts SET next_poll_at = $1")
+        .bind(i64::MAX / 2)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
     let router = accord::http::router(app.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -153,7 +153,7 @@ impl Engine {
     ) -> Result<Vec<Claimed>, EngineError> {
         let (day_start, day_end) = local_day(&account.time_zone, now);
         let mut usage = usage(tx, &account.id, day_start, now - 7 * DAY_MS).await?;
-        let mut claimed = Vec::new();
+        let mut to_claim = Vec::new();
         for job in jobs {
             if !campaigns_seen.contains_key(&job.campaign_id)
                 && let Some(c) = campaigns::get(tx, &job.campaign_id).await?
@@ -191,28 +191,47 @@ impl Engine {
                 reschedule(tx, &job.id, at, "cap", now).await?;
                 continue;
             }
-            let lease_until = now + self.config.lease_ms;
-            let fence: Option<(i64,)> = sqlx::query_as(
-                "UPDATE campaign_send_jobs SET status = 'processing', lease_owner = $1, lease_expires_at = $2, \
-                 fence = fence + 1, claimed_at = $3, attempts = attempts + 1, wait_reason = NULL, updated_at = $3 \
-                 WHERE id = $4 AND status = 'pending' RETURNING fence",
-            )
-            .bind(&self.worker_id)
-            .bind(lease_until)
-            .bind(now)
-            .bind(&job.id)
-            .fetch_optional(&mut **tx)
-            .await?;
-            let Some((fence,)) = fence else { continue };
             used.day += 1;
             used.week += 1;
             used.oldest_in_week.get_or_insert(now);
-            claimed.push(Claimed { job, fence });
+            to_claim.push(job);
             if account.min_spacing_ms > 0 {
                 break; // one action per spacing interval
             }
         }
-        Ok(claimed)
+        self.take(tx, to_claim, now).await
+    }
+
+    /// Claims the chosen jobs in one statement (they are locked by this
+    /// transaction): processing, leased to this worker, fence + 1.
+    async fn take(
+        &self,
+        tx: &mut Tx,
+        jobs: Vec<Job>,
+        now: Millis,
+    ) -> Result<Vec<Claimed>, EngineError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = format!(
+            "UPDATE campaign_send_jobs SET status = 'processing', lease_owner = $1, lease_expires_at = $2, \
+             fence = fence + 1, claimed_at = $3, attempts = attempts + 1, wait_reason = NULL, updated_at = $3 \
+             WHERE status = 'pending' AND id IN ({}) RETURNING id, fence",
+            crate::store::placeholders(4, jobs.len())
+        );
+        let mut q = sqlx::query_as(sql(statement))
+            .bind(&self.worker_id)
+            .bind(now + self.config.lease_ms)
+            .bind(now);
+        for job in &jobs {
+            q = q.bind(&job.id);
+        }
+        let fences: Vec<(String, i64)> = q.fetch_all(&mut **tx).await?;
+        let fences: HashMap<String, i64> = fences.into_iter().collect();
+        Ok(jobs
+            .into_iter()
+            .filter_map(|job| fences.get(&job.id).map(|&fence| Claimed { job, fence }))
+            .collect())
     }
 }
 
