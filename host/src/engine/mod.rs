@@ -60,7 +60,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            batch: 64,
+            batch: 256,
             lease_ms: 5 * MINUTE_MS,
             poll_ms: 2_000,
             ramp: vec![
