@@ -122,19 +122,7 @@ impl App {
         db.migrate().await?;
         let runtime = Arc::new(PolicyRuntime::new(config.limits, config.cache_dir.clone())?);
         let policies = Arc::new(PolicyRegistry::with_defaults(runtime.clone())?);
-        let mut conn = db.pool().acquire().await.map_err(StoreError::from)?;
-        for (slot, sha256, origin, bytes) in policies::assigned(&mut conn).await? {
-            let slot: Slot = slot.parse().map_err(LoadError::AmbiguousSlot)?;
-            let module = runtime.load(&bytes, &origin, Some(slot))?;
-            if module.sha256() != sha256 {
-                return Err(StartError::Policy(LoadError::Incompatible(format!(
-                    "stored module for {slot} hashes to {}, expected {sha256}",
-                    module.sha256()
-                ))));
-            }
-            policies.activate(module);
-        }
-        drop(conn);
+        sync_policies(&db, &policies).await?;
         let pipeline = Pipeline::new(
             db.clone(),
             policies.clone(),
@@ -163,27 +151,40 @@ impl App {
     /// database (after another instance activated a policy); slots without
     /// an assignment return to the built-in default.
     pub async fn reload_policies(&self) -> Result<(), StartError> {
-        let mut conn = self.db.pool().acquire().await.map_err(StoreError::from)?;
-        let assigned = policies::assigned(&mut conn).await?;
-        drop(conn);
-        let runtime = self.policies.runtime();
-        for slot in Slot::ALL {
-            let active = self.policies.active(slot);
-            match assigned.iter().find(|(s, ..)| s == slot.as_str()) {
-                Some((_, sha256, origin, bytes)) if active.sha256() != sha256 => {
-                    self.policies
-                        .activate(runtime.load(bytes, origin, Some(slot))?);
-                }
-                None if !active.origin().starts_with("builtin:") => {
-                    let (bytes, origin) = crate::policy::builtin::for_slot(slot);
-                    self.policies
-                        .activate(runtime.load(bytes, origin, Some(slot))?);
-                }
-                _ => {}
-            }
-        }
-        Ok(())
+        sync_policies(&self.db, &self.policies).await
     }
+}
+
+/// Makes the registry match the assignments stored in the database:
+/// assigned slots get their stored module (whose bytes must still hash to
+/// the recorded sha256), unassigned ones the built-in default. Slots that
+/// already match are left alone.
+async fn sync_policies(db: &Db, registry: &PolicyRegistry) -> Result<(), StartError> {
+    let mut conn = db.pool().acquire().await.map_err(StoreError::from)?;
+    let assigned = policies::assigned(&mut conn).await?;
+    drop(conn);
+    let runtime = registry.runtime();
+    for slot in Slot::ALL {
+        let active = registry.active(slot);
+        match assigned.iter().find(|(s, ..)| s == slot.as_str()) {
+            Some((_, sha256, origin, bytes)) if active.sha256() != sha256 => {
+                let module = runtime.load(bytes, origin, Some(slot))?;
+                if module.sha256() != sha256 {
+                    return Err(StartError::Policy(LoadError::Incompatible(format!(
+                        "stored module for {slot} hashes to {}, expected {sha256}",
+                        module.sha256()
+                    ))));
+                }
+                registry.activate(module);
+            }
+            None if !active.origin().starts_with("builtin:") => {
+                let (bytes, origin) = crate::policy::builtin::for_slot(slot);
+                registry.activate(runtime.load(bytes, origin, Some(slot))?);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The process-wide Prometheus recorder (installed once; later calls share it).

@@ -71,7 +71,6 @@ impl Engine {
     pub async fn claim(&self) -> Result<Vec<Claimed>, EngineError> {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
-        explain_waits(&mut tx, now).await?;
         let lock = match self.db.backend() {
             Backend::Postgres => " FOR UPDATE OF j SKIP LOCKED",
             Backend::Sqlite => "",
@@ -283,8 +282,19 @@ async fn reschedule(
     Ok(())
 }
 
-/// Records why due jobs are held by their account or campaign, so the
-/// prospect detail can say why a job waits.
+impl Engine {
+    /// Records why due jobs are held by their account or campaign, so the
+    /// prospect detail can say why a job waits. Once per round, not per
+    /// claim batch.
+    pub(crate) async fn explain_waits(&self) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        let mut tx = self.db.begin().await?;
+        explain_waits(&mut tx, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 async fn explain_waits(tx: &mut Tx, now: Millis) -> Result<(), EngineError> {
     for (reason, condition) in [
         (

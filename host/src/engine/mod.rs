@@ -148,6 +148,7 @@ impl Engine {
     pub async fn run_once(&self) -> Result<usize, EngineError> {
         self.reclaim_expired().await?;
         self.advance_due_enrollments().await?;
+        self.explain_waits().await?;
         let mut ran = 0;
         loop {
             let claimed = self.claim().await?;

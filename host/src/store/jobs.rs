@@ -141,16 +141,7 @@ pub async fn cancel_pending(
     why: &str,
     now: Millis,
 ) -> Result<u64, StoreError> {
-    let r = sqlx::query(
-        "UPDATE campaign_send_jobs SET status = 'cancelled', last_error = $1, updated_at = $2, completed_at = $2 \
-         WHERE enrollment_id = $3 AND status = 'pending'",
-    )
-    .bind(why)
-    .bind(now)
-    .bind(enrollment_id)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected())
+    cancel_pending_by(c, "enrollment_id", enrollment_id, why, now).await
 }
 
 /// An enrollment's jobs, newest first.
@@ -203,13 +194,25 @@ pub async fn cancel_pending_of_campaign(
     why: &str,
     now: Millis,
 ) -> Result<u64, StoreError> {
-    let r = sqlx::query(
+    cancel_pending_by(c, "campaign_id", campaign_id, why, now).await
+}
+
+/// Cancels the pending jobs whose `column` (a fixed column name, never
+/// input) equals `id`.
+async fn cancel_pending_by(
+    c: &mut AnyConnection,
+    column: &'static str,
+    id: &str,
+    why: &str,
+    now: Millis,
+) -> Result<u64, StoreError> {
+    let r = sqlx::query(super::sql(format!(
         "UPDATE campaign_send_jobs SET status = 'cancelled', last_error = $1, updated_at = $2, completed_at = $2 \
-         WHERE campaign_id = $3 AND status = 'pending'",
-    )
+         WHERE {column} = $3 AND status = 'pending'"
+    )))
     .bind(why)
     .bind(now)
-    .bind(campaign_id)
+    .bind(id)
     .execute(c)
     .await?;
     Ok(r.rows_affected())
