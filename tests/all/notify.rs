@@ -187,17 +187,15 @@ impl Fixture {
             }
         });
         let mut tx = self.db.begin().await.unwrap();
-        let id = outbox::insert(
-            &mut tx,
+        let row = outbox::NewOutbox::new(
             WS,
             "linkedin.invite_accepted",
             &key,
             &payload,
             self.clock.now_ms(),
-        )
-        .await
-        .unwrap()
-        .expect("new outbox row");
+        );
+        let id = row.id().to_string();
+        tx.defer_outbox(row);
         tx.commit().await.unwrap();
         (id, key)
     }

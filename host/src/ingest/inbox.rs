@@ -5,27 +5,18 @@
 
 use super::unipile::{self, Classified, NotAReply, WebhookError, WebhookEvent};
 use crate::domain::Named;
-use crate::pipeline::{Pipeline, PipelineError};
-use crate::store::events::{self, NewEvent};
+use crate::pipeline::{Batch, Pipeline, PipelineError};
+use crate::store::events::NewEvent;
 use crate::store::inbox::{self, InboxRow};
-use crate::store::{StoreError, accounts};
+use crate::store::{StoreError, Tx, accounts};
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 
-/// Inbox rows processed at once.
-const PARALLELISM: usize = 4;
-
-fn collect(
-    done: Option<Result<Result<(), PipelineError>, tokio::task::JoinError>>,
-    first_error: &mut Option<PipelineError>,
-) {
-    match done {
-        Some(Ok(Err(e))) if first_error.is_none() => *first_error = Some(e),
-        Some(Err(join)) => tracing::error!(error = %join, "inbox task failed"),
-        _ => {}
-    }
-}
+/// Inbox rows processed in one transaction. Larger batches amortise
+/// more round trips, but on SQLite a batch holds the one write lock that
+/// acknowledgements wait for: 32 accepts take a few milliseconds.
+pub const BATCH: usize = 32;
 
 /// Attempts before a row that keeps failing is parked as `failed`.
 const MAX_ATTEMPTS: i64 = 5;
@@ -91,7 +82,7 @@ impl Inbox {
             now,
         )
         .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         metrics::counter!("accord_webhooks_total", "event" => classified.name.clone(), "outcome" => if id.is_some() { "stored" } else { "duplicate" })
             .increment(1);
         if id.is_some() {
@@ -104,59 +95,100 @@ impl Inbox {
         })
     }
 
-    /// Processes up to `limit` pending rows, a few at a time (their
-    /// transactions serialise where they touch the same rows; the reads and
-    /// policy calls overlap); returns how many.
+    /// Processes up to `limit` pending rows, [`BATCH`] rows per
+    /// transaction; returns how many. A batch that fails is rolled back
+    /// and its rows run again one per transaction, so one bad row costs
+    /// only itself.
     pub async fn process_pending(&self, limit: i64) -> Result<usize, PipelineError> {
         let rows = {
             let mut conn = self.pipeline.db().pool().acquire().await?;
             inbox::pending(&mut conn, limit).await?
         };
-        let count = rows.len();
-        let mut running = tokio::task::JoinSet::new();
-        let mut first_error = None;
-        for row in rows {
-            while running.len() >= PARALLELISM {
-                collect(running.join_next().await, &mut first_error);
+        for chunk in rows.chunks(BATCH) {
+            if let Err(e) = self.process_batch(chunk).await {
+                tracing::warn!(rows = chunk.len(), error = %e, "inbox batch failed; processing its rows one by one");
+                for row in chunk {
+                    self.process(row).await?;
+                }
             }
-            let me = self.clone();
-            running.spawn(async move { me.process(&row).await });
         }
-        while let Some(done) = running.join_next().await {
-            collect(Some(done), &mut first_error);
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(count),
-        }
+        Ok(rows.len())
     }
 
-    /// Processes one row and records its outcome. A pipeline error leaves
-    /// it pending (retried) until it has failed `MAX_ATTEMPTS` times.
+    /// Processes rows in one transaction, their outcomes recorded in it.
+    async fn process_batch(&self, rows: &[InboxRow]) -> Result<(), PipelineError> {
+        let mut tx = self.pipeline.begin().await?;
+        let mut batch = Batch::new();
+        let mut finished = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (status, outcome) = self.handle(&mut tx, &mut batch, row).await?;
+            finished.push(inbox::Finished {
+                id: row.id.clone(),
+                status,
+                outcome,
+            });
+        }
+        inbox::finish_many(&mut tx, &finished, self.pipeline.clock().now_ms()).await?;
+        self.pipeline.commit(tx, &batch).await?;
+        for (row, f) in rows.iter().zip(&finished) {
+            metrics::counter!("accord_webhooks_processed_total", "event" => row.event.clone(), "outcome" => f.status).increment(1);
+        }
+        Ok(())
+    }
+
+    /// Processes one row in its own transaction and records its outcome.
+    /// A pipeline error rolls the work back and leaves the row pending
+    /// (retried) until it has failed `MAX_ATTEMPTS` times.
     pub async fn process(&self, row: &InboxRow) -> Result<(), PipelineError> {
-        let result = self.handle(row).await;
-        let now = self.pipeline.clock().now_ms();
-        let mut conn = self.pipeline.db().pool().acquire().await?;
-        match result {
+        let mut tx = self.pipeline.begin().await?;
+        let mut batch = Batch::new();
+        let error = match self.handle(&mut tx, &mut batch, row).await {
             Ok((status, outcome)) => {
-                metrics::counter!("accord_webhooks_processed_total", "event" => row.event.clone(), "outcome" => status).increment(1);
-                inbox::finish(&mut conn, &row.id, status, Some(&outcome), None, now).await?;
+                let now = self.pipeline.clock().now_ms();
+                let done = inbox::finish(&mut tx, &row.id, status, Some(&outcome), None, now).await;
+                match done {
+                    Ok(()) => match self.pipeline.commit(tx, &batch).await {
+                        Ok(()) => {
+                            metrics::counter!("accord_webhooks_processed_total", "event" => row.event.clone(), "outcome" => status).increment(1);
+                            return Ok(());
+                        }
+                        Err(e) => e,
+                    },
+                    Err(e) => {
+                        drop(tx);
+                        e.into()
+                    }
+                }
             }
             Err(e) => {
-                let status = if row.attempts + 1 >= MAX_ATTEMPTS {
-                    "failed"
-                } else {
-                    "pending"
-                };
-                tracing::warn!(inbox_id = %row.id, event = %row.event, error = %e, status, "webhook processing failed");
-                inbox::finish(&mut conn, &row.id, status, None, Some(&e.to_string()), now).await?;
+                drop(tx);
+                e
             }
-        }
+        };
+        let status = if row.attempts + 1 >= MAX_ATTEMPTS {
+            "failed"
+        } else {
+            "pending"
+        };
+        tracing::warn!(inbox_id = %row.id, event = %row.event, error = %error, status, "webhook processing failed");
+        let now = self.pipeline.clock().now_ms();
+        let mut conn = self.pipeline.db().pool().acquire().await?;
+        inbox::finish(
+            &mut conn,
+            &row.id,
+            status,
+            None,
+            Some(&error.to_string()),
+            now,
+        )
+        .await?;
         Ok(())
     }
 
     async fn handle(
         &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
         row: &InboxRow,
     ) -> Result<(&'static str, serde_json::Value), PipelineError> {
         let Classified { event, .. } = match unipile::classify(row.body.as_bytes()) {
@@ -165,15 +197,13 @@ impl Inbox {
         };
         match event {
             WebhookEvent::NewRelation(relation) => {
-                let outcome = self
-                    .pipeline
-                    .accept_signal(&relation.signal(row.received_at))
-                    .await?;
+                let signal = relation.signal(row.received_at);
+                let outcome = self.pipeline.accept_in(tx, batch, &signal).await?;
                 Ok(("processed", json(&outcome)))
             }
             WebhookEvent::MessageReceived(message) => match message.reply_signal(row.received_at) {
                 Ok(signal) => {
-                    let outcome = self.pipeline.accept_signal(&signal).await?;
+                    let outcome = self.pipeline.accept_in(tx, batch, &signal).await?;
                     Ok(("processed", json(&outcome)))
                 }
                 Err(why) => {
@@ -185,7 +215,7 @@ impl Inbox {
                     Ok(("ignored", serde_json::json!({"reason": reason})))
                 }
             },
-            WebhookEvent::AccountStatus(status) => self.account_status(&status).await,
+            WebhookEvent::AccountStatus(status) => self.account_status(tx, batch, &status).await,
             WebhookEvent::Ignored { reason } => {
                 Ok(("ignored", serde_json::json!({"reason": reason})))
             }
@@ -194,6 +224,8 @@ impl Inbox {
 
     async fn account_status(
         &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
         status: &unipile::AccountStatusEvent,
     ) -> Result<(&'static str, serde_json::Value), PipelineError> {
         let Some(new_status) = unipile::account_status(&status.message) else {
@@ -203,13 +235,10 @@ impl Inbox {
             ));
         };
         let now = self.pipeline.clock().now_ms();
-        let mut tx = self.pipeline.db().begin().await?;
-        let Some(account) = accounts::account_by_provider_id(&mut tx, &status.account_id).await?
-        else {
-            tx.commit().await?;
+        let Some(account) = accounts::account_by_provider_id(tx, &status.account_id).await? else {
             return Ok(("ignored", serde_json::json!({"reason": "unknown account"})));
         };
-        let changed = accounts::set_status(&mut tx, &account.id, new_status, now).await?;
+        let changed = accounts::set_status(tx, &account.id, new_status, now).await?;
         if changed {
             let event = NewEvent {
                 workspace_id: &account.workspace_id,
@@ -221,12 +250,11 @@ impl Inbox {
                 ),
                 ..NewEvent::default()
             };
-            events::record(&mut tx, event, now).await?;
-        }
-        tx.commit().await?;
-        if changed {
-            // A reconnect lets held jobs run again.
-            self.pipeline.wakers().wake_jobs();
+            tx.defer_event(event, now);
+            // Later signals of this batch see the new status; a reconnect
+            // lets held jobs run again.
+            batch.forget_accounts();
+            batch.wake_jobs();
         }
         Ok((
             "processed",

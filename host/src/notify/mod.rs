@@ -135,7 +135,7 @@ impl Notifier {
             i64::try_from(limit).unwrap_or(i64::MAX),
         )
         .await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         report.claimed = claims.len();
         if claims.is_empty() {
             return Ok(report);

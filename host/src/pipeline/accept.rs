@@ -1,15 +1,17 @@
 //! The one accept-signal entry point.
 
+use super::Batch;
 use super::dispatch::{DispatchOutcome, DispatchRequest};
 use super::{Pipeline, PipelineError};
 use crate::domain::{Named, StepDef, policy_steps};
 use crate::policy::Decision;
-use crate::store::accounts::{self, Account};
-use crate::store::campaigns::{self, Campaign};
-use crate::store::enrollments::{self, EnrollmentRow};
-use crate::store::events::{self, NewEvent};
-use crate::store::traces::{self, NewTrace};
-use crate::store::{Tx, jobs, outbox, prospects};
+use crate::store::accounts::Account;
+use crate::store::campaigns::Campaign;
+use crate::store::enrollments::{self, CandidateRow, EnrollmentRow};
+use crate::store::events::NewEvent;
+use crate::store::outbox::{self, NewOutbox};
+use crate::store::traces::NewTrace;
+use crate::store::{Tx, jobs};
 use crate::workflow;
 use accord_policy_core::{
     AcceptSignal, CampaignStatus, DispatchSource, Enrollment, Route, RoutingInput, SignalSource,
@@ -62,21 +64,39 @@ pub enum StampOutcome {
 }
 
 impl Pipeline {
-    /// Runs one accept signal through match → stamp → route → dispatch.
-    /// Idempotent: the same signal again changes nothing.
+    /// Runs one accept signal through match → stamp → route → dispatch in
+    /// one transaction. Idempotent: the same signal again changes nothing.
     pub async fn accept_signal(
         &self,
         signal: &AcceptSignal,
     ) -> Result<SignalOutcome, PipelineError> {
+        let mut tx = self.begin().await?;
+        let mut batch = Batch::new();
+        let outcome = self.accept_in(&mut tx, &mut batch, signal).await?;
+        self.commit(tx, &batch).await?;
+        Ok(outcome)
+    }
+
+    /// Runs one accept signal inside the caller's transaction (a batch of
+    /// inbox rows shares one). The caller commits with
+    /// [`Pipeline::commit`], which fires the batch's wake-ups.
+    pub async fn accept_in(
+        &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
+        signal: &AcceptSignal,
+    ) -> Result<SignalOutcome, PipelineError> {
         let started = Instant::now();
-        let outcome = self.accept_signal_inner(signal).await;
+        let outcome = self.accept_inner(tx, batch, signal).await;
         metrics::histogram!("accord_pipeline_seconds", "source" => signal.source.as_str())
             .record(started.elapsed().as_secs_f64());
         outcome
     }
 
-    async fn accept_signal_inner(
+    async fn accept_inner(
         &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
         signal: &AcceptSignal,
     ) -> Result<SignalOutcome, PipelineError> {
         let mut outcome = SignalOutcome {
@@ -85,20 +105,17 @@ impl Pipeline {
             matches: Vec::new(),
         };
         let now = self.clock.now_ms();
-        let mut conn = self.db.pool().acquire().await?;
-        let Some(account) =
-            accounts::account_by_provider_id(&mut conn, &signal.linkedin_account_id).await?
-        else {
+        let Some((account, running)) = batch.account(tx, &signal.linkedin_account_id).await? else {
             let trace = NewTrace {
                 kind: "unknown_account",
                 signal: signal_json(signal),
                 ..NewTrace::default()
             };
-            traces::record(&mut conn, trace, now).await?;
+            tx.defer_trace(trace, now);
             outcome.trace = Some("unknown_account");
             return Ok(outcome);
         };
-        if !accounts::has_running_campaign(&mut conn, &account.workspace_id).await? {
+        if !running {
             let trace = NewTrace {
                 workspace_id: Some(&account.workspace_id),
                 linkedin_account_id: Some(&account.id),
@@ -107,49 +124,58 @@ impl Pipeline {
                 detail: serde_json::json!({"why": "the workspace has no running campaign"}),
                 ..NewTrace::default()
             };
-            traces::record(&mut conn, trace, now).await?;
+            tx.defer_trace(trace, now);
             outcome.trace = Some("orphan_webhook");
         }
 
         let keys = self.policies.signal_keys(signal);
-        self.trace_policy_failure(&mut conn, &account, None, &keys, signal)
-            .await?;
-        let rows = enrollments::candidate_views(&mut conn, &account.id, &keys.value).await?;
+        self.trace_policy_failure(tx, &account, None, &keys, signal);
+        let lock = self.db.for_update_of_enrollments();
+        let rows = enrollments::candidate_views(tx, &account.id, &keys.value, lock).await?;
         let candidates = rows
             .iter()
             .map(|r| r.to_policy())
             .collect::<Result<Vec<_>, _>>()?;
         let resolved = self.policies.resolve(signal, &candidates);
-        self.trace_policy_failure(&mut conn, &account, None, &resolved, signal)
-            .await?;
-        drop(conn);
+        self.trace_policy_failure(tx, &account, None, &resolved, signal);
 
         if resolved.value.matches.is_empty() {
             if outcome.trace.is_none() {
-                self.bridge_miss(&account, signal, &keys.value, &candidates, &resolved)
-                    .await?;
+                self.bridge_miss(tx, &account, signal, &keys.value, &candidates, &resolved);
                 outcome.trace = Some("bridge_miss_all_strategies");
             }
             return Ok(outcome);
         }
         for m in &resolved.value.matches {
+            // The runtime checked that every match names a candidate.
+            let Some(i) = rows.iter().position(|r| r.enrollment.id == m.enrollment_id) else {
+                continue;
+            };
             let report = self
-                .stamp_and_route(&account, signal, &m.enrollment_id, &m.strategy)
+                .stamp_and_route(
+                    tx,
+                    batch,
+                    &account,
+                    signal,
+                    &rows[i],
+                    &candidates[i],
+                    &m.strategy,
+                )
                 .await?;
             outcome.matches.push(report);
         }
         Ok(outcome)
     }
 
-    async fn bridge_miss<T>(
+    fn bridge_miss<T>(
         &self,
+        tx: &mut Tx,
         account: &Account,
         signal: &AcceptSignal,
         keys: &[String],
         candidates: &[Enrollment],
         resolved: &Decision<T>,
-    ) -> Result<(), PipelineError> {
-        let mut conn = self.db.pool().acquire().await?;
+    ) {
         let detail = serde_json::json!({
             "keys": keys,
             "candidates": candidates.iter().map(|c| &c.enrollment_id).collect::<Vec<_>>(),
@@ -164,22 +190,21 @@ impl Pipeline {
             module_sha256: Some(&resolved.module_sha256),
             ..NewTrace::default()
         };
-        traces::record(&mut conn, trace, self.clock.now_ms()).await?;
+        tx.defer_trace(trace, self.clock.now_ms());
         metrics::counter!("accord_bridge_misses_total").increment(1);
-        Ok(())
     }
 
-    /// Records a policy failure as a `policy_failure` trace.
-    pub(crate) async fn trace_policy_failure<T>(
+    /// Records a policy failure as a `policy_failure` trace (at commit).
+    pub(crate) fn trace_policy_failure<T>(
         &self,
-        c: &mut sqlx::AnyConnection,
+        tx: &mut Tx,
         account: &Account,
         enrollment_id: Option<&str>,
         decision: &Decision<T>,
         signal: &AcceptSignal,
-    ) -> Result<(), PipelineError> {
+    ) {
         let Some(error) = &decision.error else {
-            return Ok(());
+            return;
         };
         let trace = NewTrace {
             workspace_id: Some(&account.workspace_id),
@@ -190,66 +215,55 @@ impl Pipeline {
             detail: serde_json::json!({"kind": error.kind(), "error": error.to_string()}),
             module_sha256: Some(&decision.module_sha256),
         };
-        traces::record(c, trace, self.clock.now_ms()).await?;
-        Ok(())
+        tx.defer_trace(trace, self.clock.now_ms());
     }
 
-    /// One transaction for one matched enrollment: stamp, audit, outbox,
-    /// route, dispatch.
+    /// One matched enrollment: stamp, audit, outbox, route, dispatch. The
+    /// candidate row was read in this transaction (locked on PostgreSQL).
+    #[allow(clippy::too_many_arguments)]
     async fn stamp_and_route(
         &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
         account: &Account,
         signal: &AcceptSignal,
-        enrollment_id: &str,
+        candidate: &CandidateRow,
+        before: &Enrollment,
         strategy: &str,
     ) -> Result<MatchReport, PipelineError> {
+        let row = &candidate.enrollment;
         let mut report = MatchReport {
-            enrollment_id: enrollment_id.to_string(),
+            enrollment_id: row.id.clone(),
             strategy: strategy.to_string(),
             stamp: StampOutcome::Gone,
             route: None,
             dispatch: None,
         };
         let now = self.clock.now_ms();
-        let mut tx = self.db.begin().await?;
-        let Some(row) = enrollments::get(&mut tx, enrollment_id, self.db.for_update()).await?
-        else {
-            tx.commit().await?;
+        let Some(campaign) = batch.campaign(tx, &row.campaign_id).await? else {
             return Ok(report);
         };
-        let (Some(campaign), Some(prospect)) = (
-            campaigns::get(&mut tx, &row.campaign_id).await?,
-            prospects::get(&mut tx, &row.prospect_id).await?,
-        ) else {
-            tx.commit().await?;
-            return Ok(report);
-        };
-        let before = row.to_policy(
-            campaign.status,
-            prospect.identity(row.invited_provider_id.clone()),
-        )?;
+        let prospect = ProspectLabel::of(candidate);
 
         if signal.source == SignalSource::ReplyInferred {
             report.stamp = self
                 .stamp_reply(
-                    &mut tx, account, &campaign, &row, &before, signal, strategy, now,
+                    tx, account, &campaign, row, before, &prospect, signal, strategy, now,
                 )
                 .await?;
-            tx.commit().await?;
-            self.wakers.outbox.notify_one();
+            batch.wake_outbox = true;
             return Ok(report);
         }
         let accepted_at = signal.observed_at.min(now);
-        if !enrollments::stamp_accept(&mut tx, &row.id, accepted_at, signal.source, strategy, now)
+        if !enrollments::stamp_accept(tx, &row.id, accepted_at, signal.source, strategy, now)
             .await?
         {
-            tx.commit().await?;
             report.stamp = StampOutcome::AlreadyStamped;
             return Ok(report);
         }
         report.stamp = StampOutcome::Stamped;
         self.record_accept(
-            &mut tx,
+            tx,
             account,
             &campaign,
             &row.id,
@@ -258,8 +272,8 @@ impl Pipeline {
             strategy,
             accepted_at,
             now,
-        )
-        .await?;
+        );
+        batch.wake_outbox = true;
 
         let routing = RoutingInput {
             signal: signal.clone(),
@@ -272,25 +286,22 @@ impl Pipeline {
             now,
         };
         let route = self.policies.route(&routing);
-        self.trace_policy_failure(&mut tx, account, Some(&row.id), &route, signal)
-            .await?;
+        self.trace_policy_failure(tx, account, Some(&row.id), &route, signal);
         report.route = Some(route_name(&route.value).to_string());
         report.dispatch = self
             .apply_route(
-                &mut tx,
+                tx,
                 account,
                 &campaign,
-                &row,
-                &before,
+                row,
+                before,
                 signal,
                 &route.value,
                 now,
             )
             .await?;
-        tx.commit().await?;
-        self.wakers.outbox.notify_one();
         if matches!(report.dispatch, Some(DispatchOutcome::Enqueued { .. })) {
-            self.wakers.wake_jobs();
+            batch.wake_jobs = true;
         }
         Ok(report)
     }
@@ -329,22 +340,22 @@ impl Pipeline {
                     event.detail = Some(
                         serde_json::json!({"step_index": from, "note": "the workflow reads the stamp when it gets there"}),
                     );
-                    events::record(tx, event, now).await?;
+                    tx.defer_event(event, now);
                     return Ok(None);
                 }
                 // An accept makes a pending invite for this enrollment moot.
                 jobs::cancel_pending(tx, &row.id, "the prospect is already connected", now).await?;
                 let landing = workflow::enter(&campaign.steps, from + 1, now, true);
-                enrollments::set_position(tx, &row.id, &landing, now).await?;
+                let fresh = enrollments::set_position(tx, &row.id, &landing, now).await?;
                 event.kind = "workflow_advanced";
                 event.detail = Some(serde_json::json!({
                     "from": from, "to": landing.step_index, "state": landing.state.as_str(),
                 }));
-                events::record(tx, event, now).await?;
+                tx.defer_event(event, now);
                 if landing.action != workflow::StepAction::SendMessage {
                     return Ok(None);
                 }
-                let fresh = self.reload(tx, &row.id).await?;
+                let fresh = vanished(fresh, &row.id)?;
                 let request = DispatchRequest {
                     source: DispatchSource::InTimeAdvance,
                     step_index: landing.step_index,
@@ -361,9 +372,9 @@ impl Pipeline {
                 event.detail = Some(
                     serde_json::json!({"followup_step": step_index, "workflow_state": before.workflow_state.as_str()}),
                 );
-                events::record(tx, event, now).await?;
+                tx.defer_event(event, now);
                 metrics::counter!("accord_late_accepts_total").increment(1);
-                let fresh = self.reload(tx, &row.id).await?;
+                let fresh = vanished(enrollments::get(tx, &row.id, "").await?, &row.id)?;
                 let request = DispatchRequest {
                     source: DispatchSource::LateAutoFire,
                     step_index: *step_index,
@@ -389,25 +400,16 @@ impl Pipeline {
                 }
                 event.kind = "accept_stamp_only";
                 event.detail = Some(serde_json::json!({"reason": reason, "detail": detail}));
-                events::record(tx, event, now).await?;
+                tx.defer_event(event, now);
                 Ok(None)
             }
             Route::Ignore { reason, detail } => {
                 event.kind = "accept_ignored";
                 event.detail = Some(serde_json::json!({"reason": reason, "detail": detail}));
-                events::record(tx, event, now).await?;
+                tx.defer_event(event, now);
                 Ok(None)
             }
         }
-    }
-
-    async fn reload(&self, tx: &mut Tx, id: &str) -> Result<EnrollmentRow, PipelineError> {
-        enrollments::get(tx, id, "").await?.ok_or_else(|| {
-            PipelineError::Store(crate::store::StoreError::Corrupt {
-                table: "enrollments",
-                reason: format!("{id} vanished"),
-            })
-        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -418,6 +420,7 @@ impl Pipeline {
         campaign: &Campaign,
         row: &EnrollmentRow,
         before: &Enrollment,
+        prospect: &ProspectLabel<'_>,
         signal: &AcceptSignal,
         strategy: &str,
         now: i64,
@@ -439,15 +442,11 @@ impl Pipeline {
                 serde_json::json!({"replied_at": at, "accept_inferred": newly_accepted, "jobs_cancelled": cancelled}),
             ),
         };
-        events::record(tx, event, now).await?;
+        tx.defer_event(event, now);
         if newly_accepted {
-            let prospect = prospects::get(tx, &row.prospect_id).await?;
-            if let Some(prospect) = prospect {
-                self.record_accept(
-                    tx, account, campaign, &row.id, &prospect, signal, strategy, at, now,
-                )
-                .await?;
-            }
+            self.record_accept(
+                tx, account, campaign, &row.id, prospect, signal, strategy, at, now,
+            );
         }
         Ok(StampOutcome::ReplyStamped)
     }
@@ -456,18 +455,18 @@ impl Pipeline {
     /// event and the `linkedin.invite_accepted` outbox row (deduplicated on
     /// `li-accept:<linkedinAccountId>:<enrollmentId>`).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn record_accept(
+    fn record_accept(
         &self,
         tx: &mut Tx,
         account: &Account,
         campaign: &Campaign,
         enrollment_id: &str,
-        prospect: &prospects::Prospect,
+        prospect: &ProspectLabel<'_>,
         signal: &AcceptSignal,
         strategy: &str,
         accepted_at: i64,
         now: i64,
-    ) -> Result<(), PipelineError> {
+    ) {
         let source = signal.source;
         metrics::counter!("accord_accepts_stamped_total", "source" => source.as_str(), "strategy" => strategy.to_string())
             .increment(1);
@@ -482,7 +481,7 @@ impl Pipeline {
                 serde_json::json!({"accepted_at": accepted_at, "observed_at": signal.observed_at}),
             ),
         };
-        events::record(tx, event, now).await?;
+        tx.defer_event(event, now);
         let timestamp = jiff::Timestamp::from_millisecond(now)
             .map(|t| t.to_string())
             .unwrap_or_default();
@@ -499,24 +498,51 @@ impl Pipeline {
                 "campaign_name": campaign.name,
                 "prospect_id": prospect.id,
                 "prospect_name": prospect.full_name,
-                "profile_url": prospect.profile_url.as_ref().or(prospect.sales_nav_lead_url.as_ref()),
+                "profile_url": prospect.profile_url,
                 "accepted_at": accepted_at,
                 "source": source.as_str(),
                 "strategy": strategy,
             }
         });
         let key = outbox::accept_key(&account.provider_account_id, enrollment_id);
-        outbox::insert(
-            tx,
+        tx.defer_outbox(NewOutbox::new(
             &account.workspace_id,
             "linkedin.invite_accepted",
             &key,
             &payload,
             now,
-        )
-        .await?;
-        Ok(())
+        ));
     }
+}
+
+/// Who an accept notification names.
+struct ProspectLabel<'a> {
+    id: &'a str,
+    full_name: Option<&'a str>,
+    /// The profile URL, else the Sales Navigator lead URL.
+    profile_url: Option<&'a str>,
+}
+
+impl<'a> ProspectLabel<'a> {
+    fn of(c: &'a CandidateRow) -> Self {
+        ProspectLabel {
+            id: &c.enrollment.prospect_id,
+            full_name: c.p_full_name.as_deref(),
+            profile_url: c
+                .p_profile_url
+                .as_deref()
+                .or(c.p_sales_nav_lead_url.as_deref()),
+        }
+    }
+}
+
+fn vanished(row: Option<EnrollmentRow>, id: &str) -> Result<EnrollmentRow, PipelineError> {
+    row.ok_or_else(|| {
+        PipelineError::Store(crate::store::StoreError::Corrupt {
+            table: "enrollments",
+            reason: format!("{id} vanished"),
+        })
+    })
 }
 
 fn route_name(route: &Route) -> &'static str {

@@ -8,8 +8,8 @@ use crate::domain::StepDef;
 use crate::store::accounts::Account;
 use crate::store::campaigns::Campaign;
 use crate::store::enrollments::EnrollmentRow;
-use crate::store::events::{self, NewEvent};
-use crate::store::traces::{self, NewTrace};
+use crate::store::events::NewEvent;
+use crate::store::traces::NewTrace;
 use crate::store::{Tx, jobs, skips};
 use accord_policy_core::{
     DispatchSource, LinkedinStatus, PreflightDecision, PreflightInput, SkipReason,
@@ -76,11 +76,12 @@ impl Pipeline {
                 )
                 .await;
         };
+        let (active_job_exists, succeeded_at) = jobs::step_history(tx, &e.id, step_index).await?;
         let already_sent_at = match source {
             DispatchSource::LateAutoFire | DispatchSource::HealLate => {
                 e.late_accept_followup_sent_at
             }
-            _ => jobs::succeeded_at(tx, &e.id, step_index).await?,
+            _ => succeeded_at,
         };
         let input = PreflightInput {
             source,
@@ -93,7 +94,7 @@ impl Pipeline {
             linkedin_status: e.linkedin_status()?,
             already_sent_at,
             replied_at: e.linkedin_replied_at,
-            active_job_exists: jobs::active_exists(tx, &e.id, step_index).await?,
+            active_job_exists,
             now,
         };
         let decision = self.policies.preflight(&input);
@@ -107,7 +108,7 @@ impl Pipeline {
                 module_sha256: Some(&decision.module_sha256),
                 ..NewTrace::default()
             };
-            traces::record(tx, trace, now).await?;
+            tx.defer_trace(trace, now);
         }
         let module = decision.module_sha256.clone();
         match decision.value {
@@ -213,7 +214,7 @@ impl Pipeline {
             ),
             ..NewEvent::default()
         };
-        events::record(tx, event, now).await?;
+        tx.defer_event(event, now);
         metrics::counter!("accord_dispatches_total", "source" => request.source.as_str(), "outcome" => "enqueued").increment(1);
         Ok(DispatchOutcome::Enqueued { job_id, run_at })
     }
@@ -256,7 +257,7 @@ impl Pipeline {
             })),
             ..NewEvent::default()
         };
-        events::record(tx, event, now).await?;
+        tx.defer_event(event, now);
         metrics::counter!("accord_dispatches_total", "source" => source, "outcome" => reason.as_str()).increment(1);
         Ok(DispatchOutcome::Skipped {
             reason,

@@ -2,14 +2,19 @@
 //! already-connected, reply-inferred, manual resync) to a stamp made
 //! exactly once, one notification, and at most one follow-up job.
 //!
-//! match (policy keys → candidates through `match_keys` → `resolve`) →
-//! per matched enrollment, one transaction: stamp → audit event → outbox
-//! row → route (policy) → dispatch (pre-flight policy → enqueue or skip).
+//! One transaction per signal (or per batch of inbox rows): match (policy
+//! keys → candidates through `match_keys` → `resolve`) → per matched
+//! enrollment: stamp → audit event → outbox row → route (policy) →
+//! dispatch (pre-flight policy → enqueue or skip). A [`Batch`] carries the
+//! look-ups shared by the signals of one transaction and the wake-ups owed
+//! once it commits.
 
 mod accept;
+mod batch;
 mod dispatch;
 
 pub use accept::{MatchReport, SignalOutcome, StampOutcome};
+pub use batch::Batch;
 pub use dispatch::{DispatchOutcome, DispatchRequest};
 
 use crate::clock::SharedClock;

@@ -139,6 +139,34 @@ pub async fn account_by_provider_id(
     .await?)
 }
 
+/// An account by the provider's account id, with whether its workspace has
+/// a running campaign (one round trip for the accept pipeline).
+pub async fn account_for_signal(
+    c: &mut AnyConnection,
+    provider_account_id: &str,
+) -> Result<Option<(Account, bool)>, StoreError> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        account: Account,
+        running: i64,
+    }
+    let columns = ACCOUNT_COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row: Option<Row> = sqlx::query_as(super::sql(format!(
+        "SELECT {columns}, CAST(CASE WHEN EXISTS (SELECT 1 FROM campaigns k WHERE k.workspace_id = a.workspace_id \
+         AND k.status = 'running') THEN 1 ELSE 0 END AS BIGINT) AS running \
+         FROM linkedin_accounts a WHERE a.provider_account_id = $1"
+    )))
+    .bind(provider_account_id)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.map(|r| (r.account, r.running == 1)))
+}
+
 /// The accounts of a workspace.
 pub async fn accounts_of(
     c: &mut AnyConnection,

@@ -257,28 +257,29 @@ pub async fn stamp_late_observed(
     Ok(r.rows_affected() == 1)
 }
 
-/// Moves an enrollment to a new workflow position.
+/// Moves an enrollment to a new workflow position; returns the row as it
+/// now is (`None` if it vanished).
 pub async fn set_position(
     c: &mut AnyConnection,
     id: &str,
     landing: &Landing,
     now: Millis,
-) -> Result<(), StoreError> {
+) -> Result<Option<EnrollmentRow>, StoreError> {
     let condition_skipped = landing.state == WorkflowState::ConditionSkipped;
-    sqlx::query(
+    let returning = COLUMNS.replace("e.", "");
+    Ok(sqlx::query_as(super::sql(format!(
         "UPDATE enrollments SET step_index = $1, workflow_state = $2, next_run_at = $3, updated_at = $4, \
          linkedin_status = CASE WHEN $5 = 1 AND linkedin_accepted_at IS NULL THEN 'condition_skipped' ELSE linkedin_status END \
-         WHERE id = $6",
-    )
+         WHERE id = $6 RETURNING {returning}"
+    )))
     .bind(i64::from(landing.step_index))
     .bind(landing.state.as_str())
     .bind(landing.next_run_at)
     .bind(now)
     .bind(i64::from(condition_skipped))
     .bind(id)
-    .execute(c)
-    .await?;
-    Ok(())
+    .fetch_optional(c)
+    .await?)
 }
 
 /// Live counters of a campaign, computed from the rows (no cache).
@@ -394,6 +395,8 @@ pub struct CandidateRow {
     pub p_sales_nav_lead_url: Option<String>,
     /// The prospect's vanity slug.
     pub p_public_identifier: Option<String>,
+    /// The prospect's name.
+    pub p_full_name: Option<String>,
 }
 
 impl CandidateRow {
@@ -414,11 +417,14 @@ impl CandidateRow {
 
 /// The match candidates with everything the policy needs. Two index
 /// look-ups with literal lists (keys → prospects → enrollments), a shape no
-/// planner turns into a scan, whatever its statistics say.
+/// planner turns into a scan, whatever its statistics say. `lock` is
+/// [`super::Db::for_update_of_enrollments`] inside a write transaction:
+/// the rows read are the rows stamped.
 pub async fn candidate_views(
     c: &mut AnyConnection,
     account_id: &str,
     keys: &[String],
+    lock: &str,
 ) -> Result<Vec<CandidateRow>, StoreError> {
     if keys.is_empty() {
         return Ok(Vec::new());
@@ -437,9 +443,10 @@ pub async fn candidate_views(
     }
     let statement = format!(
         "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
-         p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier \
+         p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier, \
+         p.full_name AS p_full_name \
          FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
-         WHERE e.prospect_id IN ({}) AND e.linkedin_account_id = $1 ORDER BY e.created_at LIMIT 200",
+         WHERE e.prospect_id IN ({}) AND e.linkedin_account_id = $1 ORDER BY e.created_at LIMIT 200{lock}",
         super::placeholders(2, prospects.len())
     );
     let mut q = sqlx::query_as(super::sql(statement)).bind(account_id);

@@ -48,21 +48,46 @@ pub struct NewEvent<'a> {
     pub detail: Option<serde_json::Value>,
 }
 
-/// Appends an event.
+/// An event as stored, id assigned (so deferred events keep their order).
+pub(crate) type EventRow = Event;
+
+impl NewEvent<'_> {
+    /// The row, with a fresh id.
+    pub(crate) fn into_row(self, at: Millis) -> EventRow {
+        Event {
+            id: new_id(),
+            workspace_id: self.workspace_id.to_string(),
+            linkedin_account_id: self.linkedin_account_id.map(str::to_string),
+            enrollment_id: self.enrollment_id.map(str::to_string),
+            kind: self.kind.to_string(),
+            source: self.source.map(str::to_string),
+            strategy: self.strategy.map(str::to_string),
+            detail: self
+                .detail
+                .unwrap_or_else(|| serde_json::json!({}))
+                .to_string(),
+            occurred_at: at,
+        }
+    }
+}
+
+/// Appends an event now (see [`super::Tx::defer_event`] to append it at
+/// commit with others).
 pub async fn record(c: &mut AnyConnection, e: NewEvent<'_>, at: Millis) -> Result<(), StoreError> {
+    let r = e.into_row(at);
     sqlx::query(
         "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(new_id())
-    .bind(e.workspace_id)
-    .bind(e.linkedin_account_id)
-    .bind(e.enrollment_id)
-    .bind(e.kind)
-    .bind(e.source)
-    .bind(e.strategy)
-    .bind(e.detail.unwrap_or_else(|| serde_json::json!({})).to_string())
-    .bind(at)
+    .bind(r.id)
+    .bind(r.workspace_id)
+    .bind(r.linkedin_account_id)
+    .bind(r.enrollment_id)
+    .bind(r.kind)
+    .bind(r.source)
+    .bind(r.strategy)
+    .bind(r.detail)
+    .bind(r.occurred_at)
     .execute(c)
     .await?;
     Ok(())

@@ -117,6 +117,42 @@ pub async fn finish(
     Ok(())
 }
 
+/// The outcome of one processed row, for [`finish_many`].
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The row.
+    pub id: String,
+    /// `processed` or `ignored`.
+    pub status: &'static str,
+    /// Outcome summary.
+    pub outcome: serde_json::Value,
+}
+
+/// Records the outcomes of a batch processed in one transaction: one
+/// `UPDATE … FROM (VALUES …)` per chunk.
+pub async fn finish_many(
+    c: &mut AnyConnection,
+    rows: &[Finished],
+    now: Millis,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(200) {
+        let statement = format!(
+            "UPDATE webhook_inbox SET status = v.column2, outcome = v.column3, error = NULL, processed_at = $1, \
+             attempts = attempts + 1 FROM (VALUES {}) AS v WHERE webhook_inbox.id = v.column1",
+            (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query(super::sql(statement)).bind(now);
+        for r in chunk {
+            q = q.bind(&r.id).bind(r.status).bind(r.outcome.to_string());
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// Counts rows by status.
 pub async fn count(c: &mut AnyConnection, status: &str) -> Result<i64, StoreError> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = $1")

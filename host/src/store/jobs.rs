@@ -102,6 +102,27 @@ pub async fn enqueue(
     Ok((r.rows_affected() == 1).then_some(id))
 }
 
+/// What pre-flight needs of (enrollment, step) in one round trip: whether
+/// a pending or processing job exists, and when the step last succeeded.
+pub async fn step_history(
+    c: &mut AnyConnection,
+    enrollment_id: &str,
+    step_index: u32,
+) -> Result<(bool, Option<Millis>), StoreError> {
+    let row: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT CAST(MAX(CASE WHEN status IN ('pending', 'processing') THEN 1 ELSE 0 END) AS BIGINT), \
+         MAX(CASE WHEN status = 'succeeded' THEN completed_at END) \
+         FROM campaign_send_jobs WHERE enrollment_id = $1 AND step_index = $2",
+    )
+    .bind(enrollment_id)
+    .bind(i64::from(step_index))
+    .fetch_optional(c)
+    .await?;
+    Ok(row.map_or((false, None), |(active, succeeded)| {
+        (active == Some(1), succeeded)
+    }))
+}
+
 /// Whether a pending or processing job exists for (enrollment, step).
 pub async fn active_exists(
     c: &mut AnyConnection,

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod campaigns;
+mod deferred;
 pub mod deliveries;
 pub mod endpoints;
 pub mod enrollments;
@@ -80,15 +81,47 @@ impl StoreError {
 /// A write transaction. On SQLite it also holds the process's write gate,
 /// so writers queue in order instead of polling SQLite's busy handler
 /// (whose sleeps grow to tens of milliseconds under contention).
+///
+/// Append-only rows the transaction never reads back (audit events,
+/// traces, outbox rows) can be deferred with [`Tx::defer_event`],
+/// [`Tx::defer_trace`] and [`Tx::defer_outbox`]: they are written just
+/// before COMMIT, many rows per statement, so a batch of accepts pays a
+/// few round trips for them instead of one each. Dropping the transaction
+/// without committing drops them with everything else.
 pub struct Tx {
     inner: Transaction<'static, sqlx::Any>,
+    deferred: deferred::Deferred,
     _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {
-    /// Commits (and opens the gate).
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.inner.commit().await
+    /// Writes the deferred rows, then commits (and opens the gate).
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.flush().await?;
+        self.inner.commit().await?;
+        Ok(())
+    }
+
+    /// Writes the deferred rows now (the transaction stays open).
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        let deferred = std::mem::take(&mut self.deferred);
+        deferred.write(&mut self.inner).await
+    }
+
+    /// Appends an audit event at commit.
+    pub fn defer_event(&mut self, e: events::NewEvent<'_>, at: crate::clock::Millis) {
+        self.deferred.events.push(e.into_row(at));
+    }
+
+    /// Appends a trace at commit.
+    pub fn defer_trace(&mut self, t: traces::NewTrace<'_>, at: crate::clock::Millis) {
+        self.deferred.traces.push(t.into_row(at));
+    }
+
+    /// Appends an outbox row (unless its dedupe key exists) with one
+    /// delivery per enabled endpoint of its workspace, at commit.
+    pub fn defer_outbox(&mut self, row: outbox::NewOutbox) {
+        self.deferred.outbox.push(row);
     }
 }
 
@@ -236,7 +269,11 @@ impl Db {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(Tx { inner, _gate: gate })
+        Ok(Tx {
+            inner,
+            deferred: deferred::Deferred::default(),
+            _gate: gate,
+        })
     }
 
     /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose write
@@ -245,6 +282,15 @@ impl Db {
         match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// `FOR UPDATE OF e` on PostgreSQL (lock the enrollment rows of a
+    /// join aliased `e`), nothing on SQLite.
+    pub fn for_update_of_enrollments(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE OF e",
         }
     }
 
@@ -273,6 +319,14 @@ pub fn redact(url: &str) -> String {
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, …, $cols), ($cols+1, …), …` for a multi-row VALUES list.
+pub fn placeholders_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * cols + 1, cols)))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -7,51 +7,42 @@ use crate::clock::{Millis, new_id};
 use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
 
-/// Inserts an outbox row unless one with `dedupe_key` exists, with its
-/// deliveries. Returns the new row's id, or `None` for a duplicate.
-pub async fn insert(
-    c: &mut AnyConnection,
-    workspace_id: &str,
-    event_type: &str,
-    dedupe_key: &str,
-    payload: &serde_json::Value,
-    now: Millis,
-) -> Result<Option<String>, StoreError> {
-    let id = new_id();
-    let r = sqlx::query(
-        "INSERT INTO outbox (id, workspace_id, event_type, dedupe_key, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(&id)
-    .bind(workspace_id)
-    .bind(event_type)
-    .bind(dedupe_key)
-    .bind(payload.to_string())
-    .bind(now)
-    .execute(&mut *c)
-    .await?;
-    if r.rows_affected() == 0 {
-        return Ok(None);
+/// A new outbox row, written at commit by [`super::Tx::defer_outbox`]
+/// unless a row with its dedupe key exists, with one delivery per enabled
+/// endpoint of its workspace.
+#[derive(Debug, Clone)]
+pub struct NewOutbox {
+    pub(crate) id: String,
+    pub(crate) workspace_id: String,
+    pub(crate) event_type: String,
+    pub(crate) dedupe_key: String,
+    pub(crate) payload: String,
+    pub(crate) created_at: Millis,
+}
+
+impl NewOutbox {
+    /// A row with a fresh id.
+    pub fn new(
+        workspace_id: &str,
+        event_type: &str,
+        dedupe_key: &str,
+        payload: &serde_json::Value,
+        now: Millis,
+    ) -> Self {
+        NewOutbox {
+            id: new_id(),
+            workspace_id: workspace_id.to_string(),
+            event_type: event_type.to_string(),
+            dedupe_key: dedupe_key.to_string(),
+            payload: payload.to_string(),
+            created_at: now,
+        }
     }
-    let endpoints: Vec<(String,)> = sqlx::query_as(
-        "SELECT id FROM notification_endpoints WHERE workspace_id = $1 AND enabled = 1",
-    )
-    .bind(workspace_id)
-    .fetch_all(&mut *c)
-    .await?;
-    for (endpoint_id,) in endpoints {
-        sqlx::query(
-            "INSERT INTO outbox_deliveries (id, outbox_id, endpoint_id, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, 'pending', 0, $4, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(new_id())
-        .bind(&id)
-        .bind(endpoint_id)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
+
+    /// The row's id.
+    pub fn id(&self) -> &str {
+        &self.id
     }
-    Ok(Some(id))
 }
 
 /// An outbox row.

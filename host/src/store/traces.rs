@@ -48,21 +48,43 @@ pub struct NewTrace<'a> {
     pub module_sha256: Option<&'a str>,
 }
 
-/// Appends a trace.
+/// A trace as stored, id assigned.
+pub(crate) type TraceRow = Trace;
+
+impl NewTrace<'_> {
+    /// The row, with a fresh id.
+    pub(crate) fn into_row(self, at: Millis) -> TraceRow {
+        Trace {
+            id: new_id(),
+            workspace_id: self.workspace_id.map(str::to_string),
+            linkedin_account_id: self.linkedin_account_id.map(str::to_string),
+            enrollment_id: self.enrollment_id.map(str::to_string),
+            kind: self.kind.to_string(),
+            signal: self.signal,
+            detail: self.detail.to_string(),
+            module_sha256: self.module_sha256.map(str::to_string),
+            created_at: at,
+        }
+    }
+}
+
+/// Appends a trace now (see [`super::Tx::defer_trace`] to append it at
+/// commit with others).
 pub async fn record(c: &mut AnyConnection, t: NewTrace<'_>, at: Millis) -> Result<(), StoreError> {
+    let r = t.into_row(at);
     sqlx::query(
         "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(new_id())
-    .bind(t.workspace_id)
-    .bind(t.linkedin_account_id)
-    .bind(t.enrollment_id)
-    .bind(t.kind)
-    .bind(t.signal)
-    .bind(t.detail.to_string())
-    .bind(t.module_sha256)
-    .bind(at)
+    .bind(r.id)
+    .bind(r.workspace_id)
+    .bind(r.linkedin_account_id)
+    .bind(r.enrollment_id)
+    .bind(r.kind)
+    .bind(r.signal)
+    .bind(r.detail)
+    .bind(r.module_sha256)
+    .bind(r.created_at)
     .execute(c)
     .await?;
     Ok(())
