@@ -4,19 +4,35 @@
 //! can run it again.
 
 use super::unipile::{self, Classified, NotAReply, WebhookError, WebhookEvent};
+use super::writer::InboxWriter;
 use crate::domain::Named;
 use crate::pipeline::{Batch, Pipeline, PipelineError};
 use crate::store::events::NewEvent;
 use crate::store::inbox::{self, InboxRow};
-use crate::store::{StoreError, Tx, accounts};
+use crate::store::{Backend, StoreError, Tx, accounts};
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 
-/// Inbox rows processed in one transaction. Larger batches amortise
-/// more round trips, but on SQLite a batch holds the one write lock that
-/// acknowledgements wait for: 32 accepts take a few milliseconds.
+/// Most inbox rows processed in one transaction: a batch pays its
+/// look-ups, deferred inserts and commit once.
 pub const BATCH: usize = 32;
+
+/// On SQLite a batch holds the one write lock that acknowledgements wait
+/// for: once another writer queues, the batch commits after this long.
+pub const YIELD_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Batches processed at once on PostgreSQL.
+pub const LANES: usize = 4;
+
+/// The lane of a row: its natural key's hash (FNV-1a), so deliveries of
+/// one fact never race each other in two transactions.
+fn lane_of(natural_key: &str, lanes: usize) -> usize {
+    let hash = natural_key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % lanes as u64) as usize
+}
 
 /// Attempts before a row that keeps failing is parked as `failed`.
 const MAX_ATTEMPTS: i64 = 5;
@@ -56,13 +72,16 @@ pub struct ReplayReport {
 #[derive(Clone)]
 pub struct Inbox {
     pipeline: Pipeline,
+    writer: InboxWriter,
     wake: Arc<Notify>,
 }
 
 impl Inbox {
-    /// An inbox feeding `pipeline`.
+    /// An inbox feeding `pipeline`; starts its writer (group commit) on the
+    /// current tokio runtime.
     pub fn new(pipeline: Pipeline) -> Self {
         Inbox {
+            writer: InboxWriter::spawn(pipeline.db().clone()),
             pipeline,
             wake: Arc::new(Notify::new()),
         }
@@ -73,16 +92,8 @@ impl Inbox {
         let classified = unipile::classify(body)?;
         let text = String::from_utf8_lossy(body);
         let now = self.pipeline.clock().now_ms();
-        let mut tx = self.pipeline.db().begin().await?;
-        let id = inbox::insert(
-            &mut tx,
-            &classified.natural_key,
-            &classified.name,
-            &text,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        let row = inbox::NewInboxRow::new(&classified.natural_key, &classified.name, &text, now);
+        let id = self.writer.store(row).await?;
         metrics::counter!("accord_webhooks_total", "event" => classified.name.clone(), "outcome" => if id.is_some() { "stored" } else { "duplicate" })
             .increment(1);
         if id.is_some() {
@@ -95,45 +106,101 @@ impl Inbox {
         })
     }
 
-    /// Processes up to `limit` pending rows, [`BATCH`] rows per
+    /// Processes up to `limit` pending rows, up to [`BATCH`] rows per
     /// transaction; returns how many. A batch that fails is rolled back
     /// and its rows run again one per transaction, so one bad row costs
-    /// only itself.
+    /// only itself. On PostgreSQL [`LANES`] batches run at once, the rows
+    /// split by natural key (a provider retry stays in its lane); on
+    /// SQLite, with one writer, one lane.
     pub async fn process_pending(&self, limit: i64) -> Result<usize, PipelineError> {
         let rows = {
             let mut conn = self.pipeline.db().pool().acquire().await?;
             inbox::pending(&mut conn, limit).await?
         };
-        for chunk in rows.chunks(BATCH) {
-            if let Err(e) = self.process_batch(chunk).await {
-                tracing::warn!(rows = chunk.len(), error = %e, "inbox batch failed; processing its rows one by one");
-                for row in chunk {
-                    self.process(row).await?;
+        let count = rows.len();
+        let lanes = match self.pipeline.db().backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => LANES,
+        };
+        let mut split: Vec<Vec<InboxRow>> = vec![Vec::new(); lanes];
+        for row in rows {
+            let lane = lane_of(&row.natural_key, lanes);
+            split[lane].push(row);
+        }
+        let mut running = tokio::task::JoinSet::new();
+        for lane in split.into_iter().filter(|l| !l.is_empty()) {
+            let me = self.clone();
+            running.spawn(async move { me.process_lane(&lane).await });
+        }
+        let mut first_error = None;
+        while let Some(done) = running.join_next().await {
+            match done {
+                Ok(Err(e)) if first_error.is_none() => first_error = Some(e),
+                Err(join) => tracing::error!(error = %join, "inbox lane failed"),
+                _ => {}
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(count),
+        }
+    }
+
+    async fn process_lane(&self, rows: &[InboxRow]) -> Result<(), PipelineError> {
+        let mut rest = rows;
+        while !rest.is_empty() {
+            match self.process_batch(rest).await {
+                Ok(done) => rest = &rest[done..],
+                Err((tried, e)) => {
+                    tracing::warn!(rows = tried, error = %e, "inbox batch failed; processing its rows one by one");
+                    for row in &rest[..tried] {
+                        self.process(row).await?;
+                    }
+                    rest = &rest[tried..];
                 }
             }
         }
-        Ok(rows.len())
+        Ok(())
     }
 
-    /// Processes rows in one transaction, their outcomes recorded in it.
-    async fn process_batch(&self, rows: &[InboxRow]) -> Result<(), PipelineError> {
-        let mut tx = self.pipeline.begin().await?;
+    /// Processes the first rows of `rows` in one transaction, their
+    /// outcomes recorded in it: up to [`BATCH`], fewer when other writers
+    /// queue for SQLite's write lock (the batch commits after
+    /// [`YIELD_AFTER`] so acknowledgements are not held up). Returns how
+    /// many it processed, or how many it tried and the error.
+    async fn process_batch(&self, rows: &[InboxRow]) -> Result<usize, (usize, PipelineError)> {
+        let started = std::time::Instant::now();
+        let mut tx = self.pipeline.begin().await.map_err(|e| (1, e))?;
         let mut batch = Batch::new();
-        let mut finished = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (status, outcome) = self.handle(&mut tx, &mut batch, row).await?;
+        let mut finished = Vec::with_capacity(rows.len().min(BATCH));
+        for row in rows.iter().take(BATCH) {
+            let tried = finished.len() + 1;
+            let (status, outcome) = self
+                .handle(&mut tx, &mut batch, row)
+                .await
+                .map_err(|e| (tried, e))?;
             finished.push(inbox::Finished {
                 id: row.id.clone(),
                 status,
                 outcome,
             });
+            if self.pipeline.db().writers_waiting() > 0 && started.elapsed() >= YIELD_AFTER {
+                break;
+            }
         }
-        inbox::finish_many(&mut tx, &finished, self.pipeline.clock().now_ms()).await?;
-        self.pipeline.commit(tx, &batch).await?;
+        let tried = finished.len();
+        let now = self.pipeline.clock().now_ms();
+        inbox::finish_many(&mut tx, &finished, now)
+            .await
+            .map_err(|e| (tried, e.into()))?;
+        self.pipeline
+            .commit(tx, &batch)
+            .await
+            .map_err(|e| (tried, e))?;
         for (row, f) in rows.iter().zip(&finished) {
             metrics::counter!("accord_webhooks_processed_total", "event" => row.event.clone(), "outcome" => f.status).increment(1);
         }
-        Ok(())
+        Ok(tried)
     }
 
     /// Processes one row in its own transaction and records its outcome.

@@ -57,6 +57,74 @@ pub async fn insert(
     Ok((r.rows_affected() == 1).then_some(id))
 }
 
+/// A delivery to store, id assigned.
+#[derive(Debug, Clone)]
+pub struct NewInboxRow {
+    /// Id (UUIDv7).
+    pub id: String,
+    /// Deduplication key.
+    pub natural_key: String,
+    /// Event name.
+    pub event: String,
+    /// The raw body.
+    pub body: String,
+    /// Received, ms.
+    pub received_at: Millis,
+}
+
+impl NewInboxRow {
+    /// A row with a fresh id.
+    pub fn new(natural_key: &str, event: &str, body: &str, received_at: Millis) -> Self {
+        NewInboxRow {
+            id: new_id(),
+            natural_key: natural_key.to_string(),
+            event: event.to_string(),
+            body: body.to_string(),
+            received_at,
+        }
+    }
+}
+
+/// Stores deliveries in one statement; returns the ids stored (a row
+/// whose natural key exists, or repeats one earlier in `rows`, is not).
+pub async fn insert_many(
+    c: &mut AnyConnection,
+    rows: &[&NewInboxRow],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut stored = std::collections::HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(500) {
+        let statement = format!(
+            "INSERT INTO webhook_inbox (id, natural_key, event, body, received_at, status, attempts) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING id",
+            (0..chunk.len())
+                .map(|i| {
+                    let b = 5 * i;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, 'pending', 0)",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query_as::<_, (String,)>(super::sql(statement));
+        for r in chunk {
+            q = q
+                .bind(&r.id)
+                .bind(&r.natural_key)
+                .bind(&r.event)
+                .bind(&r.body)
+                .bind(r.received_at);
+        }
+        stored.extend(q.fetch_all(&mut *c).await?.into_iter().map(|(id,)| id));
+    }
+    Ok(stored)
+}
+
 /// Pending rows, oldest first.
 pub async fn pending(c: &mut AnyConnection, limit: i64) -> Result<Vec<InboxRow>, StoreError> {
     Ok(sqlx::query_as(super::sql(format!(
