@@ -28,6 +28,13 @@ fn run() -> Result<(), String> {
         .parent()
         .ok_or("host/ has no parent")?
         .to_path_buf();
+    // `sqlx::migrate!` embeds these at compile time.
+    for dialect in ["sqlite", "postgres"] {
+        println!(
+            "cargo::rerun-if-changed={}",
+            root.join("migrations").join(dialect).display()
+        );
+    }
     let out_dir = PathBuf::from(env("OUT_DIR")?);
     let guests = root.join("guest-policies");
     for watched in [

@@ -1073,17 +1073,18 @@ async fn resume_sweep_dispatches_recoverable_skips(kind: Kind) {
     // The prospect accepts while the campaign is paused: the dispatcher's
     // pre-flight records a recoverable campaign_paused skip.
     let mut tx = api.app.db.begin().await.unwrap();
+    let stamp = enrollments::AcceptStamp {
+        accepted_at: T0,
+        source: SignalSource::Webhook,
+        strategy: "direct-member-id",
+        landing: None,
+        late_observed_at: None,
+    };
     assert!(
-        enrollments::stamp_accept(
-            &mut tx,
-            &enrollment_id,
-            T0,
-            SignalSource::Webhook,
-            "direct-member-id",
-            T0
-        )
-        .await
-        .unwrap()
+        enrollments::stamp_accept(&mut tx, &enrollment_id, &stamp, T0)
+            .await
+            .unwrap()
+            .is_some()
     );
     let enrollment = enrollments::get(&mut tx, &enrollment_id, "")
         .await

@@ -254,13 +254,32 @@ impl Pipeline {
             batch.wake_outbox = true;
             return Ok(report);
         }
+        // Route first, so the stamp and the route's own writes (the new
+        // position, the late observation) are one statement.
+        let routing = RoutingInput {
+            signal: signal.clone(),
+            enrollment: before.clone(),
+            campaign: accord_policy_core::Campaign {
+                campaign_id: campaign.id.clone(),
+                status: campaign.status,
+                steps: policy_steps(&campaign.steps),
+            },
+            now,
+        };
+        let route = self.policies.route(&routing);
+        let plan = plan_route(&campaign, before, &route.value, now);
         let accepted_at = signal.observed_at.min(now);
-        if !enrollments::stamp_accept(tx, &row.id, accepted_at, signal.source, strategy, now)
-            .await?
-        {
+        let stamp = enrollments::AcceptStamp {
+            accepted_at,
+            source: signal.source,
+            strategy,
+            landing: plan.landing.as_ref(),
+            late_observed_at: plan.late_observed.then_some(accepted_at),
+        };
+        let Some(fresh) = enrollments::stamp_accept(tx, &row.id, &stamp, now).await? else {
             report.stamp = StampOutcome::AlreadyStamped;
             return Ok(report);
-        }
+        };
         report.stamp = StampOutcome::Stamped;
         self.record_accept(
             tx,
@@ -274,29 +293,22 @@ impl Pipeline {
             now,
         );
         batch.wake_outbox = true;
-
-        let routing = RoutingInput {
-            signal: signal.clone(),
-            enrollment: before.clone(),
-            campaign: accord_policy_core::Campaign {
-                campaign_id: campaign.id.clone(),
-                status: campaign.status,
-                steps: policy_steps(&campaign.steps),
-            },
-            now,
-        };
-        let route = self.policies.route(&routing);
         self.trace_policy_failure(tx, account, Some(&row.id), &route, signal);
         report.route = Some(route_name(&route.value).to_string());
+        if plan.landing.is_some() && candidate.has_active_job == 1 {
+            // An accept makes a pending invite for this enrollment moot.
+            jobs::cancel_pending(tx, &row.id, "the prospect is already connected", now).await?;
+        }
         report.dispatch = self
             .apply_route(
                 tx,
                 account,
                 &campaign,
-                row,
+                &fresh,
                 before,
                 signal,
                 &route.value,
+                &plan,
                 now,
             )
             .await?;
@@ -306,47 +318,39 @@ impl Pipeline {
         Ok(report)
     }
 
+    /// The route's events and dispatch, after the stamp wrote its
+    /// position change. `fresh` is the enrollment as the stamp left it.
     #[allow(clippy::too_many_arguments)]
     async fn apply_route(
         &self,
         tx: &mut Tx,
         account: &Account,
         campaign: &Campaign,
-        row: &EnrollmentRow,
+        fresh: &EnrollmentRow,
         before: &Enrollment,
         signal: &AcceptSignal,
         route: &Route,
+        plan: &RoutePlan,
         now: i64,
     ) -> Result<Option<DispatchOutcome>, PipelineError> {
         let mut event = NewEvent {
             workspace_id: &account.workspace_id,
             linkedin_account_id: Some(&account.id),
-            enrollment_id: Some(&row.id),
+            enrollment_id: Some(&fresh.id),
             source: Some(signal.source.as_str()),
             ..NewEvent::default()
         };
         match route {
             Route::Advance => {
                 let from = before.step_index;
-                let advances = matches!(
-                    campaign.steps.get(from as usize),
-                    Some(StepDef::SendInvite { .. } | StepDef::WaitAccept { .. })
-                ) && matches!(
-                    before.workflow_state,
-                    WorkflowState::Pending | WorkflowState::Active | WorkflowState::WaitingAccept
-                );
-                if !advances {
+                let Some(landing) = &plan.landing else {
                     event.kind = "accept_in_time";
                     event.detail = Some(
                         serde_json::json!({"step_index": from, "note": "the workflow reads the stamp when it gets there"}),
                     );
                     tx.defer_event(event, now);
                     return Ok(None);
-                }
-                // An accept makes a pending invite for this enrollment moot.
-                jobs::cancel_pending(tx, &row.id, "the prospect is already connected", now).await?;
-                let landing = workflow::enter(&campaign.steps, from + 1, now, true);
-                let fresh = enrollments::set_position(tx, &row.id, &landing, now).await?;
+                };
                 event.kind = "workflow_advanced";
                 event.detail = Some(serde_json::json!({
                     "from": from, "to": landing.step_index, "state": landing.state.as_str(),
@@ -355,49 +359,30 @@ impl Pipeline {
                 if landing.action != workflow::StepAction::SendMessage {
                     return Ok(None);
                 }
-                let fresh = vanished(fresh, &row.id)?;
                 let request = DispatchRequest {
                     source: DispatchSource::InTimeAdvance,
                     step_index: landing.step_index,
                 };
                 Ok(Some(
-                    self.dispatch(tx, account, campaign, &fresh, request)
-                        .await?,
+                    self.dispatch(tx, account, campaign, fresh, request).await?,
                 ))
             }
             Route::LateAutoFire { step_index } => {
-                enrollments::stamp_late_observed(tx, &row.id, signal.observed_at.min(now), now)
-                    .await?;
                 event.kind = "late_accept_observed";
                 event.detail = Some(
                     serde_json::json!({"followup_step": step_index, "workflow_state": before.workflow_state.as_str()}),
                 );
                 tx.defer_event(event, now);
                 metrics::counter!("accord_late_accepts_total").increment(1);
-                let fresh = vanished(enrollments::get(tx, &row.id, "").await?, &row.id)?;
                 let request = DispatchRequest {
                     source: DispatchSource::LateAutoFire,
                     step_index: *step_index,
                 };
                 Ok(Some(
-                    self.dispatch(tx, account, campaign, &fresh, request)
-                        .await?,
+                    self.dispatch(tx, account, campaign, fresh, request).await?,
                 ))
             }
             Route::StampOnly { reason, detail } => {
-                // A routing failure on a late accept still records it, so the
-                // late-accepts heal tick can dispatch once things are sane.
-                let structurally_late = campaign.status == CampaignStatus::Completed
-                    || matches!(
-                        before.workflow_state,
-                        WorkflowState::TimedOut
-                            | WorkflowState::ConditionSkipped
-                            | WorkflowState::Completed
-                    );
-                if *reason == StampOnlyReason::PolicyError && structurally_late {
-                    enrollments::stamp_late_observed(tx, &row.id, signal.observed_at.min(now), now)
-                        .await?;
-                }
                 event.kind = "accept_stamp_only";
                 event.detail = Some(serde_json::json!({"reason": reason, "detail": detail}));
                 tx.defer_event(event, now);
@@ -536,13 +521,53 @@ impl<'a> ProspectLabel<'a> {
     }
 }
 
-fn vanished(row: Option<EnrollmentRow>, id: &str) -> Result<EnrollmentRow, PipelineError> {
-    row.ok_or_else(|| {
-        PipelineError::Store(crate::store::StoreError::Corrupt {
-            table: "enrollments",
-            reason: format!("{id} vanished"),
-        })
-    })
+/// What a route writes with the stamp.
+struct RoutePlan {
+    /// The workflow's new position (an in-time accept on an invite or
+    /// wait-for-accept step moves past it).
+    landing: Option<workflow::Landing>,
+    /// Whether the accept is recorded as late.
+    late_observed: bool,
+}
+
+fn plan_route(campaign: &Campaign, before: &Enrollment, route: &Route, now: i64) -> RoutePlan {
+    match route {
+        Route::Advance => {
+            let from = before.step_index;
+            let advances = matches!(
+                campaign.steps.get(from as usize),
+                Some(StepDef::SendInvite { .. } | StepDef::WaitAccept { .. })
+            ) && matches!(
+                before.workflow_state,
+                WorkflowState::Pending | WorkflowState::Active | WorkflowState::WaitingAccept
+            );
+            RoutePlan {
+                landing: advances.then(|| workflow::enter(&campaign.steps, from + 1, now, true)),
+                late_observed: false,
+            }
+        }
+        Route::LateAutoFire { .. } => RoutePlan {
+            landing: None,
+            late_observed: true,
+        },
+        // A routing failure on a late accept still records it, so the
+        // late-accepts heal tick can dispatch once things are sane.
+        Route::StampOnly { reason, .. } => RoutePlan {
+            landing: None,
+            late_observed: *reason == StampOnlyReason::PolicyError
+                && (campaign.status == CampaignStatus::Completed
+                    || matches!(
+                        before.workflow_state,
+                        WorkflowState::TimedOut
+                            | WorkflowState::ConditionSkipped
+                            | WorkflowState::Completed
+                    )),
+        },
+        Route::Ignore { .. } => RoutePlan {
+            landing: None,
+            late_observed: false,
+        },
+    }
 }
 
 fn route_name(route: &Route) -> &'static str {

@@ -188,30 +188,54 @@ pub async fn of_prospect(
     .await?)
 }
 
+/// What an accept stamp writes besides the stamp itself.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptStamp<'a> {
+    /// When the prospect accepted, ms.
+    pub accepted_at: Millis,
+    /// The signal's path.
+    pub source: SignalSource,
+    /// The match strategy.
+    pub strategy: &'a str,
+    /// The workflow's new position, when the accept moves it.
+    pub landing: Option<&'a Landing>,
+    /// Records the accept as late at this time (if not already).
+    pub late_observed_at: Option<Millis>,
+}
+
 /// The accept stamp: sets `linkedin_accepted_at` only when it is null and
-/// flips the status in the same write (the CHECK constraint ties the two).
-/// Returns whether this call stamped.
+/// flips the status in the same write (the CHECK constraint ties the two),
+/// with the route's position change and late observation. Returns the
+/// row as stamped, or `None` when it was stamped already (or is gone).
 pub async fn stamp_accept(
     c: &mut AnyConnection,
     id: &str,
-    accepted_at: Millis,
-    source: SignalSource,
-    strategy: &str,
+    stamp: &AcceptStamp<'_>,
     now: Millis,
-) -> Result<bool, StoreError> {
-    let r = sqlx::query(
+) -> Result<Option<EnrollmentRow>, StoreError> {
+    let returning = COLUMNS.replace("e.", "");
+    let landing = stamp.landing;
+    Ok(sqlx::query_as(super::sql(format!(
         "UPDATE enrollments SET linkedin_accepted_at = $1, accept_source = $2, accept_strategy = $3, \
-         linkedin_status = CASE WHEN linkedin_status = 'replied' THEN 'replied' ELSE 'connected' END, updated_at = $4 \
-         WHERE id = $5 AND linkedin_accepted_at IS NULL",
-    )
-    .bind(accepted_at)
-    .bind(source.as_str())
-    .bind(strategy)
+         linkedin_status = CASE WHEN linkedin_status = 'replied' THEN 'replied' ELSE 'connected' END, \
+         step_index = CASE WHEN $4 = 1 THEN $5 ELSE step_index END, \
+         workflow_state = CASE WHEN $4 = 1 THEN $6 ELSE workflow_state END, \
+         next_run_at = CASE WHEN $4 = 1 THEN $7 ELSE next_run_at END, \
+         late_accept_observed_at = COALESCE(late_accept_observed_at, $8), updated_at = $9 \
+         WHERE id = $10 AND linkedin_accepted_at IS NULL RETURNING {returning}"
+    )))
+    .bind(stamp.accepted_at)
+    .bind(stamp.source.as_str())
+    .bind(stamp.strategy)
+    .bind(i64::from(landing.is_some()))
+    .bind(landing.map_or(0, |l| i64::from(l.step_index)))
+    .bind(landing.map_or("", |l| l.state.as_str()))
+    .bind(landing.and_then(|l| l.next_run_at))
+    .bind(stamp.late_observed_at)
     .bind(now)
     .bind(id)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .fetch_optional(c)
+    .await?)
 }
 
 /// The reply stamp: a reply proves the accept, so both stamps are set in
@@ -397,6 +421,8 @@ pub struct CandidateRow {
     pub p_public_identifier: Option<String>,
     /// The prospect's name.
     pub p_full_name: Option<String>,
+    /// 1 when the enrollment has a pending or processing job.
+    pub has_active_job: i64,
 }
 
 impl CandidateRow {
@@ -444,7 +470,8 @@ pub async fn candidate_views(
     let statement = format!(
         "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
          p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier, \
-         p.full_name AS p_full_name \
+         p.full_name AS p_full_name, CAST(CASE WHEN EXISTS (SELECT 1 FROM campaign_send_jobs j \
+         WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing')) THEN 1 ELSE 0 END AS BIGINT) AS has_active_job \
          FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
          WHERE e.prospect_id IN ({}) AND e.linkedin_account_id = $1 ORDER BY e.created_at LIMIT 200{lock}",
         super::placeholders(2, prospects.len())
