@@ -282,6 +282,78 @@ async fn crash_after_inbox_write_then_replay(kind: Kind) {
     assert_eq!(active_jobs(&w, "e-crash").await, 1);
 }
 
+/// Rows processed in one batch: a row that fails (its campaign's steps
+/// are corrupt) rolls the batch back, the others are then processed one
+/// per transaction, and the bad row stays pending with its error; nothing
+/// of it was written. A concurrent duplicate of a stored webhook is
+/// answered as such by the group writer.
+async fn a_bad_row_fails_only_itself(kind: Kind) {
+    let w = World::new(kind).await;
+    let broken = w.second_campaign().await;
+    let members: Vec<String> = (1..=3)
+        .map(|i| accord::simulator::encode_member_id(false, 100_000_000 + i))
+        .collect();
+    for (i, member) in members.iter().enumerate() {
+        let campaign = if i == 1 { &broken } else { &w.campaign };
+        let id = format!("e-batch-{i}");
+        w.enroll(
+            campaign,
+            &id,
+            w.prospect(None, Some(member), None),
+            Some(member),
+        )
+        .await;
+    }
+    w.exec(
+        "UPDATE campaigns SET steps = 'not json' WHERE id = $1",
+        &[Box::leak(broken.id.clone().into_boxed_str())],
+    )
+    .await;
+    // Stored together (group commit) while nothing processes them; the
+    // same body twice at once is stored once.
+    let bodies: Vec<String> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| w.new_relation(m, &format!("batch-{i}")))
+        .collect();
+    let mut sending = tokio::task::JoinSet::new();
+    for body in bodies.iter().chain(std::iter::once(&bodies[0])) {
+        let (inbox, body) = (w.app.inbox.clone(), body.clone());
+        sending.spawn(async move { inbox.receive(body.as_bytes()).await });
+    }
+    let receipts = sending.join_all().await;
+    let duplicates = receipts
+        .iter()
+        .filter(|r| r.as_ref().unwrap().duplicate)
+        .count();
+    assert_eq!(duplicates, 1, "{receipts:?}");
+
+    assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), 3);
+    assert!(accepted_by(&w, "e-batch-0").await.0.is_some());
+    assert!(accepted_by(&w, "e-batch-2").await.0.is_some());
+    assert_eq!(active_jobs(&w, "e-batch-0").await, 1);
+    assert_eq!(active_jobs(&w, "e-batch-2").await, 1);
+    assert_eq!(accepted_by(&w, "e-batch-1").await.0, None, "rolled back");
+    assert_eq!(stamps(&w, "e-batch-1").await, 0);
+    assert_eq!(outbox_rows(&w, "e-batch-1").await, 0);
+    let (status, attempts, error): (String, i64, Option<String>) =
+        sqlx::query_as("SELECT status, attempts, error FROM webhook_inbox WHERE body LIKE $1")
+            .bind(format!("%{}%", members[1]))
+            .fetch_one(w.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("pending", 1));
+    assert!(error.unwrap().contains("campaigns"), "names the table");
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM webhook_inbox WHERE status = $1",
+            "processed"
+        )
+        .await,
+        2
+    );
+}
+
 /// The seeds' worked example: invited Oct 1, wait_accept timed out Oct 8
 /// (condition_skipped), accepted Oct 10 14:30: the follow-up is enqueued
 /// at once inside the window.
@@ -766,6 +838,7 @@ on_both_databases!(
     one_accept_matches_several_campaigns,
     fifty_concurrent_signals_stamp_once,
     crash_after_inbox_write_then_replay,
+    a_bad_row_fails_only_itself,
     late_accept_after_timeout_auto_fires_once,
     late_accept_outside_the_window_waits_for_it,
     late_accept_on_a_completed_campaign_auto_fires,
