@@ -207,30 +207,8 @@ impl Inbox {
     /// A pipeline error rolls the work back and leaves the row pending
     /// (retried) until it has failed `MAX_ATTEMPTS` times.
     pub async fn process(&self, row: &InboxRow) -> Result<(), PipelineError> {
-        let mut tx = self.pipeline.begin().await?;
-        let mut batch = Batch::new();
-        let error = match self.handle(&mut tx, &mut batch, row).await {
-            Ok((status, outcome)) => {
-                let now = self.pipeline.clock().now_ms();
-                let done = inbox::finish(&mut tx, &row.id, status, Some(&outcome), None, now).await;
-                match done {
-                    Ok(()) => match self.pipeline.commit(tx, &batch).await {
-                        Ok(()) => {
-                            metrics::counter!("accord_webhooks_processed_total", "event" => row.event.clone(), "outcome" => status).increment(1);
-                            return Ok(());
-                        }
-                        Err(e) => e,
-                    },
-                    Err(e) => {
-                        drop(tx);
-                        e.into()
-                    }
-                }
-            }
-            Err(e) => {
-                drop(tx);
-                e
-            }
+        let Err((_, error)) = self.process_batch(std::slice::from_ref(row)).await else {
+            return Ok(());
         };
         let status = if row.attempts + 1 >= MAX_ATTEMPTS {
             "failed"

@@ -206,17 +206,3 @@ pub async fn set_status(
     .await?;
     Ok(r.rows_affected() == 1)
 }
-
-/// Whether the workspace has at least one running campaign.
-pub async fn has_running_campaign(
-    c: &mut AnyConnection,
-    workspace_id: &str,
-) -> Result<bool, StoreError> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM campaigns WHERE workspace_id = $1 AND status = 'running' LIMIT 1",
-    )
-    .bind(workspace_id)
-    .fetch_optional(c)
-    .await?;
-    Ok(row.is_some())
-}

@@ -36,7 +36,10 @@ impl Deferred {
     }
 }
 
-async fn insert_events(c: &mut AnyConnection, rows: &[EventRow]) -> Result<(), StoreError> {
+pub(crate) async fn insert_events(
+    c: &mut AnyConnection,
+    rows: &[EventRow],
+) -> Result<(), StoreError> {
     let statement = format!(
         "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) VALUES {}",
         placeholders_rows(rows.len(), 9)
@@ -58,7 +61,10 @@ async fn insert_events(c: &mut AnyConnection, rows: &[EventRow]) -> Result<(), S
     Ok(())
 }
 
-async fn insert_traces(c: &mut AnyConnection, rows: &[TraceRow]) -> Result<(), StoreError> {
+pub(crate) async fn insert_traces(
+    c: &mut AnyConnection,
+    rows: &[TraceRow],
+) -> Result<(), StoreError> {
     let statement = format!(
         "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) VALUES {}",
         placeholders_rows(rows.len(), 9)

@@ -263,24 +263,6 @@ pub async fn stamp_reply(
     Ok(r.rows_affected() == 1)
 }
 
-/// Records a late accept's observation once; returns whether it did.
-pub async fn stamp_late_observed(
-    c: &mut AnyConnection,
-    id: &str,
-    at: Millis,
-    now: Millis,
-) -> Result<bool, StoreError> {
-    let r = sqlx::query(
-        "UPDATE enrollments SET late_accept_observed_at = $1, updated_at = $2 WHERE id = $3 AND late_accept_observed_at IS NULL",
-    )
-    .bind(at)
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
-}
-
 /// Moves an enrollment to a new workflow position; returns the row as it
 /// now is (`None` if it vanished).
 pub async fn set_position(

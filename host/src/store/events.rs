@@ -74,23 +74,7 @@ impl NewEvent<'_> {
 /// Appends an event now (see [`super::Tx::defer_event`] to append it at
 /// commit with others).
 pub async fn record(c: &mut AnyConnection, e: NewEvent<'_>, at: Millis) -> Result<(), StoreError> {
-    let r = e.into_row(at);
-    sqlx::query(
-        "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(r.id)
-    .bind(r.workspace_id)
-    .bind(r.linkedin_account_id)
-    .bind(r.enrollment_id)
-    .bind(r.kind)
-    .bind(r.source)
-    .bind(r.strategy)
-    .bind(r.detail)
-    .bind(r.occurred_at)
-    .execute(c)
-    .await?;
-    Ok(())
+    super::deferred::insert_events(c, &[e.into_row(at)]).await
 }
 
 /// An enrollment's timeline, oldest first.

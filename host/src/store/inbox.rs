@@ -33,30 +33,6 @@ pub struct InboxRow {
 const COLUMNS: &str =
     "id, natural_key, event, body, received_at, status, attempts, outcome, error, processed_at";
 
-/// Stores a delivery; returns its id, or `None` when the natural key was
-/// already stored (a provider retry).
-pub async fn insert(
-    c: &mut AnyConnection,
-    natural_key: &str,
-    event: &str,
-    body: &str,
-    now: Millis,
-) -> Result<Option<String>, StoreError> {
-    let id = new_id();
-    let r = sqlx::query(
-        "INSERT INTO webhook_inbox (id, natural_key, event, body, received_at, status, attempts) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0) ON CONFLICT DO NOTHING",
-    )
-    .bind(&id)
-    .bind(natural_key)
-    .bind(event)
-    .bind(body)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok((r.rows_affected() == 1).then_some(id))
-}
-
 /// A delivery to store, id assigned.
 #[derive(Debug, Clone)]
 pub struct NewInboxRow {

@@ -123,38 +123,6 @@ pub async fn step_history(
     }))
 }
 
-/// Whether a pending or processing job exists for (enrollment, step).
-pub async fn active_exists(
-    c: &mut AnyConnection,
-    enrollment_id: &str,
-    step_index: u32,
-) -> Result<bool, StoreError> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM campaign_send_jobs WHERE enrollment_id = $1 AND step_index = $2 AND status IN ('pending', 'processing')",
-    )
-    .bind(enrollment_id)
-    .bind(i64::from(step_index))
-    .fetch_optional(c)
-    .await?;
-    Ok(row.is_some())
-}
-
-/// When (enrollment, step) last succeeded, if it did.
-pub async fn succeeded_at(
-    c: &mut AnyConnection,
-    enrollment_id: &str,
-    step_index: u32,
-) -> Result<Option<Millis>, StoreError> {
-    let row: Option<(Option<i64>,)> = sqlx::query_as(
-        "SELECT MAX(completed_at) FROM campaign_send_jobs WHERE enrollment_id = $1 AND step_index = $2 AND status = 'succeeded'",
-    )
-    .bind(enrollment_id)
-    .bind(i64::from(step_index))
-    .fetch_optional(c)
-    .await?;
-    Ok(row.and_then(|r| r.0))
-}
-
 /// Cancels an enrollment's pending jobs (a reply stops automation).
 pub async fn cancel_pending(
     c: &mut AnyConnection,

@@ -71,23 +71,7 @@ impl NewTrace<'_> {
 /// Appends a trace now (see [`super::Tx::defer_trace`] to append it at
 /// commit with others).
 pub async fn record(c: &mut AnyConnection, t: NewTrace<'_>, at: Millis) -> Result<(), StoreError> {
-    let r = t.into_row(at);
-    sqlx::query(
-        "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(r.id)
-    .bind(r.workspace_id)
-    .bind(r.linkedin_account_id)
-    .bind(r.enrollment_id)
-    .bind(r.kind)
-    .bind(r.signal)
-    .bind(r.detail)
-    .bind(r.module_sha256)
-    .bind(r.created_at)
-    .execute(c)
-    .await?;
-    Ok(())
+    super::deferred::insert_traces(c, &[t.into_row(at)]).await
 }
 
 /// Recent traces, newest first, optionally of one kind and workspace.
