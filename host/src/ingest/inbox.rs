@@ -10,6 +10,7 @@ use crate::pipeline::{Batch, Pipeline, PipelineError};
 use crate::store::events::NewEvent;
 use crate::store::inbox::{self, InboxRow};
 use crate::store::{Backend, StoreError, Tx, accounts};
+use accord_policy_core::AcceptSignal;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
@@ -17,10 +18,6 @@ use tokio::sync::{Notify, watch};
 /// Most inbox rows processed in one transaction: a batch pays its
 /// look-ups, deferred inserts and commit once.
 pub const BATCH: usize = 32;
-
-/// On SQLite a batch holds the one write lock that acknowledgements wait
-/// for: once another writer queues, the batch commits after this long.
-pub const YIELD_AFTER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Batches processed at once on PostgreSQL.
 pub const LANES: usize = 4;
@@ -163,44 +160,84 @@ impl Inbox {
         Ok(())
     }
 
-    /// Processes the first rows of `rows` in one transaction, their
-    /// outcomes recorded in it: up to [`BATCH`], fewer when other writers
-    /// queue for SQLite's write lock (the batch commits after
-    /// [`YIELD_AFTER`] so acknowledgements are not held up). Returns how
-    /// many it processed, or how many it tried and the error.
+    /// Processes the first rows of `rows` (up to [`BATCH`]) in one
+    /// transaction, their outcomes recorded in it. Consecutive accept
+    /// signals go through the pipeline together (one candidate look-up,
+    /// one stamp statement, one enqueue for all); an account-status change
+    /// is applied between them, in order. Returns how many rows it
+    /// processed, or how many it tried and the error.
     async fn process_batch(&self, rows: &[InboxRow]) -> Result<usize, (usize, PipelineError)> {
-        let started = std::time::Instant::now();
+        let rows = &rows[..rows.len().min(BATCH)];
         let mut tx = self.pipeline.begin().await.map_err(|e| (1, e))?;
         let mut batch = Batch::new();
-        let mut finished = Vec::with_capacity(rows.len().min(BATCH));
-        for row in rows.iter().take(BATCH) {
-            let tried = finished.len() + 1;
-            let (status, outcome) = self
-                .handle(&mut tx, &mut batch, row)
-                .await
-                .map_err(|e| (tried, e))?;
-            finished.push(inbox::Finished {
+        let mut finished = Vec::with_capacity(rows.len());
+        let mut signals = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            let task = task_of(row);
+            if !matches!(task, Task::Signal(_)) {
+                // The signal run before this row ends here, in row order;
+                // it sees the account as it was.
+                self.accept_run(&mut tx, &mut batch, &mut signals, &mut finished)
+                    .await
+                    .map_err(|e| (i.max(1), e))?;
+            }
+            match task {
+                Task::Signal(signal) => signals.push(signal),
+                Task::Ignored(reason) => {
+                    finished.push(("ignored", serde_json::json!({"reason": reason})));
+                }
+                Task::AccountStatus(status) => {
+                    let done = self
+                        .account_status(&mut tx, &mut batch, &status)
+                        .await
+                        .map_err(|e| (i + 1, e))?;
+                    finished.push(done);
+                }
+            }
+        }
+        let tried = rows.len();
+        self.accept_run(&mut tx, &mut batch, &mut signals, &mut finished)
+            .await
+            .map_err(|e| (tried, e))?;
+        let now = self.pipeline.clock().now_ms();
+        let outcomes: Vec<inbox::Finished> = rows
+            .iter()
+            .zip(finished)
+            .map(|(row, (status, outcome))| inbox::Finished {
                 id: row.id.clone(),
                 status,
                 outcome,
-            });
-            if self.pipeline.db().writers_waiting() > 0 && started.elapsed() >= YIELD_AFTER {
-                break;
-            }
-        }
-        let tried = finished.len();
-        let now = self.pipeline.clock().now_ms();
-        inbox::finish_many(&mut tx, &finished, now)
+            })
+            .collect();
+        inbox::finish_many(&mut tx, &outcomes, now)
             .await
             .map_err(|e| (tried, e.into()))?;
         self.pipeline
             .commit(tx, &batch)
             .await
             .map_err(|e| (tried, e))?;
-        for (row, f) in rows.iter().zip(&finished) {
+        for (row, f) in rows.iter().zip(&outcomes) {
             metrics::counter!("accord_webhooks_processed_total", "event" => row.event.clone(), "outcome" => f.status).increment(1);
         }
         Ok(tried)
+    }
+
+    /// Runs the waiting signals through the pipeline together and
+    /// records their outcomes.
+    async fn accept_run(
+        &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
+        signals: &mut Vec<AcceptSignal>,
+        finished: &mut Vec<(&'static str, serde_json::Value)>,
+    ) -> Result<(), PipelineError> {
+        if signals.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.pipeline.accept_many(tx, batch, signals).await?;
+        finished.extend(outcomes.iter().map(|o| ("processed", json(o))));
+        signals.clear();
+        Ok(())
     }
 
     /// Processes one row in its own transaction and records its outcome.
@@ -228,43 +265,6 @@ impl Inbox {
         )
         .await?;
         Ok(())
-    }
-
-    async fn handle(
-        &self,
-        tx: &mut Tx,
-        batch: &mut Batch,
-        row: &InboxRow,
-    ) -> Result<(&'static str, serde_json::Value), PipelineError> {
-        let Classified { event, .. } = match unipile::classify(row.body.as_bytes()) {
-            Ok(c) => c,
-            Err(e) => return Ok(("ignored", serde_json::json!({"reason": e.to_string()}))),
-        };
-        match event {
-            WebhookEvent::NewRelation(relation) => {
-                let signal = relation.signal(row.received_at);
-                let outcome = self.pipeline.accept_in(tx, batch, &signal).await?;
-                Ok(("processed", json(&outcome)))
-            }
-            WebhookEvent::MessageReceived(message) => match message.reply_signal(row.received_at) {
-                Ok(signal) => {
-                    let outcome = self.pipeline.accept_in(tx, batch, &signal).await?;
-                    Ok(("processed", json(&outcome)))
-                }
-                Err(why) => {
-                    let reason = match why {
-                        NotAReply::Echo => "our own message (echo)",
-                        NotAReply::Group => "a group message proves no connection",
-                        NotAReply::NoSender => "no sender id",
-                    };
-                    Ok(("ignored", serde_json::json!({"reason": reason})))
-                }
-            },
-            WebhookEvent::AccountStatus(status) => self.account_status(tx, batch, &status).await,
-            WebhookEvent::Ignored { reason } => {
-                Ok(("ignored", serde_json::json!({"reason": reason})))
-            }
-        }
     }
 
     async fn account_status(
@@ -351,6 +351,39 @@ impl Inbox {
                 return;
             }
         }
+    }
+}
+
+/// What one inbox row asks for.
+enum Task {
+    /// An accept signal for the pipeline.
+    Signal(AcceptSignal),
+    /// An account's connection status changed.
+    AccountStatus(unipile::AccountStatusEvent),
+    /// Nothing to do, and why.
+    Ignored(String),
+}
+
+fn task_of(row: &InboxRow) -> Task {
+    let Classified { event, .. } = match unipile::classify(row.body.as_bytes()) {
+        Ok(c) => c,
+        Err(e) => return Task::Ignored(e.to_string()),
+    };
+    match event {
+        WebhookEvent::NewRelation(relation) => Task::Signal(relation.signal(row.received_at)),
+        WebhookEvent::MessageReceived(message) => match message.reply_signal(row.received_at) {
+            Ok(signal) => Task::Signal(signal),
+            Err(why) => Task::Ignored(
+                match why {
+                    NotAReply::Echo => "our own message (echo)",
+                    NotAReply::Group => "a group message proves no connection",
+                    NotAReply::NoSender => "no sender id",
+                }
+                .to_string(),
+            ),
+        },
+        WebhookEvent::AccountStatus(status) => Task::AccountStatus(status),
+        WebhookEvent::Ignored { reason } => Task::Ignored(reason.to_string()),
     }
 }
 

@@ -1,13 +1,13 @@
 //! The one accept-signal entry point.
 
 use super::Batch;
-use super::dispatch::{DispatchOutcome, DispatchRequest};
+use super::dispatch::{DispatchItem, DispatchOutcome, DispatchRequest};
 use super::{Pipeline, PipelineError};
 use crate::domain::{Named, StepDef, policy_steps};
 use crate::policy::Decision;
 use crate::store::accounts::Account;
 use crate::store::campaigns::Campaign;
-use crate::store::enrollments::{self, CandidateRow, EnrollmentRow};
+use crate::store::enrollments::{self, CandidateQuery, CandidateRow, EnrollmentRow};
 use crate::store::events::NewEvent;
 use crate::store::outbox::{self, NewOutbox};
 use crate::store::traces::NewTrace;
@@ -18,6 +18,7 @@ use accord_policy_core::{
     StampOnlyReason, WorkflowState,
 };
 use serde::Serialize;
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// What one signal did.
@@ -63,6 +64,43 @@ pub enum StampOutcome {
     Gone,
 }
 
+impl SignalOutcome {
+    fn new(source: SignalSource) -> Self {
+        SignalOutcome {
+            source,
+            trace: None,
+            matches: Vec::new(),
+        }
+    }
+}
+
+/// A signal once its account is known and the match policy named its keys.
+struct Prepared<'s> {
+    signal: &'s AcceptSignal,
+    outcome: SignalOutcome,
+    /// The account and the keys; `None` for an unknown account.
+    matching: Option<(Account, Decision<Vec<String>>)>,
+}
+
+/// One matched enrollment on its way through stamp, route and dispatch.
+struct Work {
+    /// Index of its signal among the round's.
+    signal: usize,
+    candidate: CandidateRow,
+    /// The enrollment as the policies saw it before the stamp.
+    before: Enrollment,
+    report: MatchReport,
+}
+
+/// A matched accept, routed, waiting for the round's stamp statement.
+struct Routed {
+    work: usize,
+    campaign: Campaign,
+    route: Decision<Route>,
+    plan: RoutePlan,
+    accepted_at: i64,
+}
+
 impl Pipeline {
     /// Runs one accept signal through match → stamp → route → dispatch in
     /// one transaction. Idempotent: the same signal again changes nothing.
@@ -77,94 +115,364 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    /// Runs one accept signal inside the caller's transaction (a batch of
-    /// inbox rows shares one). The caller commits with
-    /// [`Pipeline::commit`], which fires the batch's wake-ups.
+    /// Runs one accept signal inside the caller's transaction. The caller
+    /// commits with [`Pipeline::commit`], which fires the batch's wake-ups.
     pub async fn accept_in(
         &self,
         tx: &mut Tx,
         batch: &mut Batch,
         signal: &AcceptSignal,
     ) -> Result<SignalOutcome, PipelineError> {
-        let started = Instant::now();
-        let outcome = self.accept_inner(tx, batch, signal).await;
-        metrics::histogram!("accord_pipeline_seconds", "source" => signal.source.as_str())
-            .record(started.elapsed().as_secs_f64());
-        outcome
+        match self
+            .accept_many(tx, batch, std::slice::from_ref(signal))
+            .await?
+            .pop()
+        {
+            Some(outcome) => Ok(outcome),
+            None => unreachable!("accept_many answers every signal"),
+        }
     }
 
-    async fn accept_inner(
+    /// Runs several accept signals inside the caller's transaction,
+    /// set-wise: one candidate look-up, one stamp statement, one job
+    /// history read and one job insert for all of them (a batch of inbox
+    /// rows shares them). Each signal gets exactly the outcome it would
+    /// get alone, in order: a signal whose candidates an earlier signal of
+    /// the batch matched waits for that one's writes (a new round).
+    /// Returns one outcome per signal, in order.
+    pub async fn accept_many(
         &self,
         tx: &mut Tx,
         batch: &mut Batch,
-        signal: &AcceptSignal,
-    ) -> Result<SignalOutcome, PipelineError> {
-        let mut outcome = SignalOutcome {
-            source: signal.source,
-            trace: None,
-            matches: Vec::new(),
-        };
+        signals: &[AcceptSignal],
+    ) -> Result<Vec<SignalOutcome>, PipelineError> {
+        let started = Instant::now();
+        let mut prepared = self.prepare(tx, batch, signals).await?;
+        let mut done = 0;
+        while done < prepared.len() {
+            done += self.accept_round(tx, batch, &mut prepared[done..]).await?;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        Ok(prepared
+            .into_iter()
+            .map(|p| {
+                metrics::histogram!("accord_pipeline_seconds", "source" => p.signal.source.as_str())
+                    .record(elapsed);
+                p.outcome
+            })
+            .collect())
+    }
+
+    /// Finds each signal's account and asks the match policy for its
+    /// keys; traces unknown accounts and workspaces with nothing running.
+    async fn prepare<'s>(
+        &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
+        signals: &'s [AcceptSignal],
+    ) -> Result<Vec<Prepared<'s>>, PipelineError> {
         let now = self.clock.now_ms();
-        let Some((account, running)) = batch.account(tx, &signal.linkedin_account_id).await? else {
-            let trace = NewTrace {
-                kind: "unknown_account",
-                signal: signal_json(signal),
-                ..NewTrace::default()
-            };
-            tx.defer_trace(trace, now);
-            outcome.trace = Some("unknown_account");
-            return Ok(outcome);
-        };
-        if !running {
-            let trace = NewTrace {
-                workspace_id: Some(&account.workspace_id),
-                linkedin_account_id: Some(&account.id),
-                kind: "orphan_webhook",
-                signal: signal_json(signal),
-                detail: serde_json::json!({"why": "the workspace has no running campaign"}),
-                ..NewTrace::default()
-            };
-            tx.defer_trace(trace, now);
-            outcome.trace = Some("orphan_webhook");
-        }
-
-        let keys = self.policies.signal_keys(signal);
-        self.trace_policy_failure(tx, &account, None, &keys, signal);
-        let lock = self.db.for_update_of_enrollments();
-        let rows = enrollments::candidate_views(tx, &account.id, &keys.value, lock).await?;
-        let candidates = rows
-            .iter()
-            .map(|r| r.to_policy())
-            .collect::<Result<Vec<_>, _>>()?;
-        let resolved = self.policies.resolve(signal, &candidates);
-        self.trace_policy_failure(tx, &account, None, &resolved, signal);
-
-        if resolved.value.matches.is_empty() {
-            if outcome.trace.is_none() {
-                self.bridge_miss(tx, &account, signal, &keys.value, &candidates, &resolved);
-                outcome.trace = Some("bridge_miss_all_strategies");
-            }
-            return Ok(outcome);
-        }
-        for m in &resolved.value.matches {
-            // The runtime checked that every match names a candidate.
-            let Some(i) = rows.iter().position(|r| r.enrollment.id == m.enrollment_id) else {
+        let mut prepared = Vec::with_capacity(signals.len());
+        for signal in signals {
+            let mut outcome = SignalOutcome::new(signal.source);
+            let Some((account, running)) = batch.account(tx, &signal.linkedin_account_id).await?
+            else {
+                let trace = NewTrace {
+                    kind: "unknown_account",
+                    signal: signal_json(signal),
+                    ..NewTrace::default()
+                };
+                tx.defer_trace(trace, now);
+                outcome.trace = Some("unknown_account");
+                prepared.push(Prepared {
+                    signal,
+                    outcome,
+                    matching: None,
+                });
                 continue;
             };
-            let report = self
-                .stamp_and_route(
-                    tx,
-                    batch,
-                    &account,
-                    signal,
-                    &rows[i],
-                    &candidates[i],
-                    &m.strategy,
-                )
-                .await?;
-            outcome.matches.push(report);
+            if !running {
+                let trace = NewTrace {
+                    workspace_id: Some(&account.workspace_id),
+                    linkedin_account_id: Some(&account.id),
+                    kind: "orphan_webhook",
+                    signal: signal_json(signal),
+                    detail: serde_json::json!({"why": "the workspace has no running campaign"}),
+                    ..NewTrace::default()
+                };
+                tx.defer_trace(trace, now);
+                outcome.trace = Some("orphan_webhook");
+            }
+            let keys = self.policies.signal_keys(signal);
+            self.trace_policy_failure(tx, &account, None, &keys, signal);
+            prepared.push(Prepared {
+                signal,
+                outcome,
+                matching: Some((account, keys)),
+            });
         }
-        Ok(outcome)
+        Ok(prepared)
+    }
+
+    /// One round: match the signals (up to the first whose candidates an
+    /// earlier one matched), stamp them in one statement, route and
+    /// dispatch them. Returns how many signals it finished.
+    async fn accept_round(
+        &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
+        prepared: &mut [Prepared<'_>],
+    ) -> Result<usize, PipelineError> {
+        let (taken, mut works) = self.match_round(tx, prepared).await?;
+        let routed = self.route_round(tx, batch, prepared, &mut works).await?;
+        self.stamp_round(tx, batch, prepared, &mut works, routed)
+            .await?;
+        for work in works {
+            prepared[work.signal].outcome.matches.push(work.report);
+        }
+        Ok(taken)
+    }
+
+    /// Reads the candidates of all signals at once and resolves them in
+    /// order. Stops before a signal whose candidates an earlier signal of
+    /// the round matched: that one needs the earlier writes.
+    async fn match_round(
+        &self,
+        tx: &mut Tx,
+        prepared: &mut [Prepared<'_>],
+    ) -> Result<(usize, Vec<Work>), PipelineError> {
+        let queries: Vec<CandidateQuery<'_>> = prepared
+            .iter()
+            .filter_map(|p| p.matching.as_ref())
+            .map(|(account, keys)| CandidateQuery {
+                account_id: &account.id,
+                keys: &keys.value,
+            })
+            .collect();
+        let lock = self.db.for_update_of_enrollments();
+        let mut found = enrollments::candidate_views(tx, &queries, lock)
+            .await?
+            .into_iter();
+        let mut touched = std::collections::HashSet::new();
+        let mut works = Vec::new();
+        for (i, p) in prepared.iter_mut().enumerate() {
+            let Some((account, keys)) = &p.matching else {
+                continue;
+            };
+            let rows = found.next().unwrap_or_default();
+            if rows.iter().any(|r| touched.contains(&r.enrollment.id)) {
+                return Ok((i, works));
+            }
+            let candidates = rows
+                .iter()
+                .map(|r| r.to_policy())
+                .collect::<Result<Vec<_>, _>>()?;
+            let resolved = self.policies.resolve(p.signal, &candidates);
+            self.trace_policy_failure(tx, account, None, &resolved, p.signal);
+            if resolved.value.matches.is_empty() {
+                if p.outcome.trace.is_none() {
+                    self.bridge_miss(tx, account, p.signal, &keys.value, &candidates, &resolved);
+                    p.outcome.trace = Some("bridge_miss_all_strategies");
+                }
+                continue;
+            }
+            for m in &resolved.value.matches {
+                // The runtime checked that every match names a candidate.
+                let Some(at) = rows.iter().position(|r| r.enrollment.id == m.enrollment_id) else {
+                    continue;
+                };
+                if !touched.insert(m.enrollment_id.clone()) {
+                    continue;
+                }
+                works.push(Work {
+                    signal: i,
+                    candidate: rows[at].clone(),
+                    before: candidates[at].clone(),
+                    report: MatchReport {
+                        enrollment_id: m.enrollment_id.clone(),
+                        strategy: m.strategy.clone(),
+                        stamp: StampOutcome::Gone,
+                        route: None,
+                        dispatch: None,
+                    },
+                });
+            }
+        }
+        Ok((prepared.len(), works))
+    }
+
+    /// Routes every matched accept (a reply is stamped here, on its own
+    /// path); returns the accepts to stamp.
+    async fn route_round(
+        &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
+        prepared: &[Prepared<'_>],
+        works: &mut [Work],
+    ) -> Result<Vec<Routed>, PipelineError> {
+        let now = self.clock.now_ms();
+        let mut routed = Vec::with_capacity(works.len());
+        for (w, work) in works.iter_mut().enumerate() {
+            let p = &prepared[work.signal];
+            let Some((account, _)) = &p.matching else {
+                continue;
+            };
+            let Some(campaign) = batch
+                .campaign(tx, &work.candidate.enrollment.campaign_id)
+                .await?
+            else {
+                continue;
+            };
+            if p.signal.source == SignalSource::ReplyInferred {
+                let prospect = ProspectLabel::of(&work.candidate);
+                work.report.stamp = self
+                    .stamp_reply(
+                        tx,
+                        account,
+                        &campaign,
+                        &work.candidate.enrollment,
+                        &work.before,
+                        &prospect,
+                        p.signal,
+                        &work.report.strategy,
+                        now,
+                    )
+                    .await?;
+                batch.wake_outbox = true;
+                continue;
+            }
+            // Route first, so the stamp and the route's own writes (the
+            // new position, the late observation) are one statement.
+            let input = RoutingInput {
+                signal: p.signal.clone(),
+                enrollment: work.before.clone(),
+                campaign: accord_policy_core::Campaign {
+                    campaign_id: campaign.id.clone(),
+                    status: campaign.status,
+                    steps: policy_steps(&campaign.steps),
+                },
+                now,
+            };
+            let route = self.policies.route(&input);
+            let plan = plan_route(&campaign, &work.before, &route.value, now);
+            routed.push(Routed {
+                work: w,
+                campaign,
+                route,
+                plan,
+                accepted_at: p.signal.observed_at.min(now),
+            });
+        }
+        Ok(routed)
+    }
+
+    /// Stamps the round's routed accepts in one statement, then records
+    /// what each new stamp owes: audit, outbox, the route's events, the
+    /// cancelled invite, the follow-up dispatch.
+    async fn stamp_round(
+        &self,
+        tx: &mut Tx,
+        batch: &mut Batch,
+        prepared: &[Prepared<'_>],
+        works: &mut [Work],
+        routed: Vec<Routed>,
+    ) -> Result<(), PipelineError> {
+        let now = self.clock.now_ms();
+        let stamps: Vec<(&str, enrollments::AcceptStamp<'_>)> = routed
+            .iter()
+            .map(|r| {
+                let work = &works[r.work];
+                let stamp = enrollments::AcceptStamp {
+                    accepted_at: r.accepted_at,
+                    source: prepared[work.signal].signal.source,
+                    strategy: &work.report.strategy,
+                    landing: r.plan.landing.as_ref(),
+                    late_observed_at: r.plan.late_observed.then_some(r.accepted_at),
+                };
+                (work.candidate.enrollment.id.as_str(), stamp)
+            })
+            .collect();
+        let mut fresh: HashMap<String, EnrollmentRow> =
+            enrollments::stamp_accepts(tx, &stamps, now)
+                .await?
+                .into_iter()
+                .map(|row| (row.id.clone(), row))
+                .collect();
+        drop(stamps);
+        // (routed entry, the row as stamped) for each new stamp.
+        let mut stamped = Vec::with_capacity(routed.len());
+        let mut cancel = Vec::new();
+        for r in routed {
+            let work = &mut works[r.work];
+            let Some(row) = fresh.remove(&work.candidate.enrollment.id) else {
+                work.report.stamp = StampOutcome::AlreadyStamped;
+                continue;
+            };
+            let p = &prepared[work.signal];
+            let Some((account, _)) = &p.matching else {
+                continue;
+            };
+            work.report.stamp = StampOutcome::Stamped;
+            work.report.route = Some(route_name(&r.route.value).to_string());
+            let prospect = ProspectLabel::of(&work.candidate);
+            self.record_accept(
+                tx,
+                account,
+                &r.campaign,
+                &row.id,
+                &prospect,
+                p.signal,
+                &work.report.strategy,
+                r.accepted_at,
+                now,
+            );
+            batch.wake_outbox = true;
+            self.trace_policy_failure(tx, account, Some(&row.id), &r.route, p.signal);
+            if r.plan.landing.is_some() && work.candidate.has_active_job == 1 {
+                // An accept makes a pending invite for this enrollment moot.
+                cancel.push(row.id.clone());
+            }
+            stamped.push((r, row));
+        }
+        jobs::cancel_pending_many(tx, &cancel, "the prospect is already connected", now).await?;
+
+        let mut items = Vec::new();
+        let mut item_works = Vec::new();
+        for (r, row) in &stamped {
+            let work = &works[r.work];
+            let p = &prepared[work.signal];
+            let Some((account, _)) = &p.matching else {
+                continue;
+            };
+            let request = self.route_events(
+                tx,
+                account,
+                row,
+                &work.before,
+                p.signal,
+                &r.route.value,
+                &r.plan,
+                now,
+            );
+            if let Some(request) = request {
+                items.push(DispatchItem {
+                    account,
+                    campaign: &r.campaign,
+                    enrollment: row,
+                    request,
+                });
+                item_works.push(r.work);
+            }
+        }
+        let outcomes = self.dispatch_many(tx, &items).await?;
+        drop(items);
+        for (w, outcome) in item_works.into_iter().zip(outcomes) {
+            if matches!(outcome, DispatchOutcome::Enqueued { .. }) {
+                batch.wake_jobs = true;
+            }
+            works[w].report.dispatch = Some(outcome);
+        }
+        Ok(())
     }
 
     fn bridge_miss<T>(
@@ -218,121 +526,21 @@ impl Pipeline {
         tx.defer_trace(trace, self.clock.now_ms());
     }
 
-    /// One matched enrollment: stamp, audit, outbox, route, dispatch. The
-    /// candidate row was read in this transaction (locked on PostgreSQL).
+    /// The route's audit events, after the stamp wrote its position
+    /// change; returns the follow-up to dispatch, if the route owes one.
+    /// `fresh` is the enrollment as the stamp left it.
     #[allow(clippy::too_many_arguments)]
-    async fn stamp_and_route(
-        &self,
-        tx: &mut Tx,
-        batch: &mut Batch,
-        account: &Account,
-        signal: &AcceptSignal,
-        candidate: &CandidateRow,
-        before: &Enrollment,
-        strategy: &str,
-    ) -> Result<MatchReport, PipelineError> {
-        let row = &candidate.enrollment;
-        let mut report = MatchReport {
-            enrollment_id: row.id.clone(),
-            strategy: strategy.to_string(),
-            stamp: StampOutcome::Gone,
-            route: None,
-            dispatch: None,
-        };
-        let now = self.clock.now_ms();
-        let Some(campaign) = batch.campaign(tx, &row.campaign_id).await? else {
-            return Ok(report);
-        };
-        let prospect = ProspectLabel::of(candidate);
-
-        if signal.source == SignalSource::ReplyInferred {
-            report.stamp = self
-                .stamp_reply(
-                    tx, account, &campaign, row, before, &prospect, signal, strategy, now,
-                )
-                .await?;
-            batch.wake_outbox = true;
-            return Ok(report);
-        }
-        // Route first, so the stamp and the route's own writes (the new
-        // position, the late observation) are one statement.
-        let routing = RoutingInput {
-            signal: signal.clone(),
-            enrollment: before.clone(),
-            campaign: accord_policy_core::Campaign {
-                campaign_id: campaign.id.clone(),
-                status: campaign.status,
-                steps: policy_steps(&campaign.steps),
-            },
-            now,
-        };
-        let route = self.policies.route(&routing);
-        let plan = plan_route(&campaign, before, &route.value, now);
-        let accepted_at = signal.observed_at.min(now);
-        let stamp = enrollments::AcceptStamp {
-            accepted_at,
-            source: signal.source,
-            strategy,
-            landing: plan.landing.as_ref(),
-            late_observed_at: plan.late_observed.then_some(accepted_at),
-        };
-        let Some(fresh) = enrollments::stamp_accept(tx, &row.id, &stamp, now).await? else {
-            report.stamp = StampOutcome::AlreadyStamped;
-            return Ok(report);
-        };
-        report.stamp = StampOutcome::Stamped;
-        self.record_accept(
-            tx,
-            account,
-            &campaign,
-            &row.id,
-            &prospect,
-            signal,
-            strategy,
-            accepted_at,
-            now,
-        );
-        batch.wake_outbox = true;
-        self.trace_policy_failure(tx, account, Some(&row.id), &route, signal);
-        report.route = Some(route_name(&route.value).to_string());
-        if plan.landing.is_some() && candidate.has_active_job == 1 {
-            // An accept makes a pending invite for this enrollment moot.
-            jobs::cancel_pending(tx, &row.id, "the prospect is already connected", now).await?;
-        }
-        report.dispatch = self
-            .apply_route(
-                tx,
-                account,
-                &campaign,
-                &fresh,
-                before,
-                signal,
-                &route.value,
-                &plan,
-                now,
-            )
-            .await?;
-        if matches!(report.dispatch, Some(DispatchOutcome::Enqueued { .. })) {
-            batch.wake_jobs = true;
-        }
-        Ok(report)
-    }
-
-    /// The route's events and dispatch, after the stamp wrote its
-    /// position change. `fresh` is the enrollment as the stamp left it.
-    #[allow(clippy::too_many_arguments)]
-    async fn apply_route(
+    fn route_events(
         &self,
         tx: &mut Tx,
         account: &Account,
-        campaign: &Campaign,
         fresh: &EnrollmentRow,
         before: &Enrollment,
         signal: &AcceptSignal,
         route: &Route,
         plan: &RoutePlan,
         now: i64,
-    ) -> Result<Option<DispatchOutcome>, PipelineError> {
+    ) -> Option<DispatchRequest> {
         let mut event = NewEvent {
             workspace_id: &account.workspace_id,
             linkedin_account_id: Some(&account.id),
@@ -349,23 +557,17 @@ impl Pipeline {
                         serde_json::json!({"step_index": from, "note": "the workflow reads the stamp when it gets there"}),
                     );
                     tx.defer_event(event, now);
-                    return Ok(None);
+                    return None;
                 };
                 event.kind = "workflow_advanced";
                 event.detail = Some(serde_json::json!({
                     "from": from, "to": landing.step_index, "state": landing.state.as_str(),
                 }));
                 tx.defer_event(event, now);
-                if landing.action != workflow::StepAction::SendMessage {
-                    return Ok(None);
-                }
-                let request = DispatchRequest {
+                (landing.action == workflow::StepAction::SendMessage).then_some(DispatchRequest {
                     source: DispatchSource::InTimeAdvance,
                     step_index: landing.step_index,
-                };
-                Ok(Some(
-                    self.dispatch(tx, account, campaign, fresh, request).await?,
-                ))
+                })
             }
             Route::LateAutoFire { step_index } => {
                 event.kind = "late_accept_observed";
@@ -374,25 +576,22 @@ impl Pipeline {
                 );
                 tx.defer_event(event, now);
                 metrics::counter!("accord_late_accepts_total").increment(1);
-                let request = DispatchRequest {
+                Some(DispatchRequest {
                     source: DispatchSource::LateAutoFire,
                     step_index: *step_index,
-                };
-                Ok(Some(
-                    self.dispatch(tx, account, campaign, fresh, request).await?,
-                ))
+                })
             }
             Route::StampOnly { reason, detail } => {
                 event.kind = "accept_stamp_only";
                 event.detail = Some(serde_json::json!({"reason": reason, "detail": detail}));
                 tx.defer_event(event, now);
-                Ok(None)
+                None
             }
             Route::Ignore { reason, detail } => {
                 event.kind = "accept_ignored";
                 event.detail = Some(serde_json::json!({"reason": reason, "detail": detail}));
                 tx.defer_event(event, now);
-                Ok(None)
+                None
             }
         }
     }

@@ -47,6 +47,48 @@ pub enum DispatchOutcome {
     },
 }
 
+/// One dispatch among several made together.
+#[derive(Debug, Clone, Copy)]
+pub struct DispatchItem<'a> {
+    /// The enrollment's LinkedIn account.
+    pub account: &'a Account,
+    /// Its campaign.
+    pub campaign: &'a Campaign,
+    /// The enrollment as it now is.
+    pub enrollment: &'a EnrollmentRow,
+    /// What to dispatch.
+    pub request: DispatchRequest,
+}
+
+/// Pre-flight's answer for one item, before anything is written.
+enum Verdict {
+    Skip(SkipPlan),
+    Enqueue {
+        run_at: i64,
+        wait_reason: Option<&'static str>,
+    },
+}
+
+/// A skip to record.
+struct SkipPlan {
+    reason: SkipReason,
+    recoverable: bool,
+    detail: String,
+    /// The deciding module's sha256, or `host` for the host's envelope.
+    module: String,
+}
+
+impl SkipPlan {
+    fn host(reason: SkipReason, detail: impl Into<String>) -> Self {
+        SkipPlan {
+            reason,
+            recoverable: false,
+            detail: detail.into(),
+            module: "host".to_string(),
+        }
+    }
+}
+
 impl Pipeline {
     /// Pre-flight and enqueue inside the caller's transaction. The caller
     /// wakes the job worker after commit when a job was enqueued.
@@ -58,30 +100,135 @@ impl Pipeline {
         e: &EnrollmentRow,
         request: DispatchRequest,
     ) -> Result<DispatchOutcome, PipelineError> {
+        let item = DispatchItem {
+            account,
+            campaign,
+            enrollment: e,
+            request,
+        };
+        match self.dispatch_many(tx, &[item]).await?.pop() {
+            Some(outcome) => Ok(outcome),
+            None => unreachable!("dispatch_many answers every item"),
+        }
+    }
+
+    /// Pre-flight and enqueue for several items inside the caller's
+    /// transaction, set-wise: one read of their job and skip history, one
+    /// insert of their jobs. Each item gets exactly the outcome
+    /// [`Pipeline::dispatch`] would give it alone; an enrollment named
+    /// twice is dispatched the second time after the first is written.
+    /// Returns one outcome per item, in order.
+    pub async fn dispatch_many(
+        &self,
+        tx: &mut Tx,
+        items: &[DispatchItem<'_>],
+    ) -> Result<Vec<DispatchOutcome>, PipelineError> {
+        let mut outcomes = Vec::with_capacity(items.len());
+        let mut rest = items;
+        while !rest.is_empty() {
+            let cut = distinct_prefix(rest, |i| i.enrollment.id.as_str());
+            outcomes.extend(self.dispatch_round(tx, &rest[..cut]).await?);
+            rest = &rest[cut..];
+        }
+        Ok(outcomes)
+    }
+
+    /// Items naming distinct enrollments.
+    async fn dispatch_round(
+        &self,
+        tx: &mut Tx,
+        items: &[DispatchItem<'_>],
+    ) -> Result<Vec<DispatchOutcome>, PipelineError> {
         let now = self.clock.now_ms();
+        let steps: Vec<(&str, u32)> = items
+            .iter()
+            .map(|i| (i.enrollment.id.as_str(), i.request.step_index))
+            .collect();
+        let histories = jobs::step_histories(tx, &steps).await?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        let mut queued = Vec::new();
+        for (item, history) in items.iter().zip(&histories) {
+            match self.preflight(tx, item, history, now)? {
+                Verdict::Skip(plan) => outcomes.push(self.skip(tx, item, plan, now).await?),
+                Verdict::Enqueue {
+                    run_at,
+                    wait_reason,
+                } => {
+                    // Overwritten below when the insert takes the job.
+                    queued.push((outcomes.len(), item, history.open_skip, run_at, wait_reason));
+                    outcomes.push(DispatchOutcome::AlreadyQueued);
+                }
+            }
+        }
+        let new_jobs: Vec<jobs::NewJob<'_>> = queued
+            .iter()
+            .map(|(_, item, _, run_at, wait_reason)| jobs::NewJob {
+                enrollment_id: &item.enrollment.id,
+                campaign_id: &item.campaign.id,
+                linkedin_account_id: &item.account.id,
+                step_index: item.request.step_index,
+                action: "send_message",
+                source: item.request.source.as_str(),
+                run_at: *run_at,
+                wait_reason: *wait_reason,
+            })
+            .collect();
+        let ids = jobs::enqueue_many(tx, &new_jobs, now).await?;
+        for ((slot, item, open_skip, run_at, wait_reason), id) in queued.into_iter().zip(ids) {
+            let source = item.request.source.as_str();
+            let Some(job_id) = id else {
+                metrics::counter!("accord_dispatches_total", "source" => source, "outcome" => "already_queued").increment(1);
+                continue;
+            };
+            if open_skip {
+                skips::resolve(tx, &item.enrollment.id, item.request.step_index, now).await?;
+            }
+            let event = NewEvent {
+                workspace_id: &item.account.workspace_id,
+                linkedin_account_id: Some(&item.account.id),
+                enrollment_id: Some(&item.enrollment.id),
+                kind: "job_enqueued",
+                source: Some(source),
+                detail: Some(
+                    serde_json::json!({"job_id": job_id, "step_index": item.request.step_index, "run_at": run_at, "wait_reason": wait_reason}),
+                ),
+                ..NewEvent::default()
+            };
+            tx.defer_event(event, now);
+            metrics::counter!("accord_dispatches_total", "source" => source, "outcome" => "enqueued").increment(1);
+            outcomes[slot] = DispatchOutcome::Enqueued { job_id, run_at };
+        }
+        Ok(outcomes)
+    }
+
+    /// Pre-flight (the policy) inside the host's envelope, and the slot a
+    /// job would take. Writes nothing but a policy-failure trace.
+    fn preflight(
+        &self,
+        tx: &mut Tx,
+        item: &DispatchItem<'_>,
+        history: &jobs::StepHistory,
+        now: i64,
+    ) -> Result<Verdict, PipelineError> {
+        let DispatchItem {
+            account,
+            campaign,
+            enrollment: e,
+            request,
+        } = *item;
         let DispatchRequest { source, step_index } = request;
         let Some(step) = campaign.steps.get(step_index as usize) else {
             let detail = format!("step {step_index} does not exist");
-            return self
-                .skip(
-                    tx,
-                    account,
-                    e,
-                    request,
-                    SkipReason::InvalidStep,
-                    false,
-                    &detail,
-                    "host",
-                    now,
-                )
-                .await;
+            return Ok(Verdict::Skip(SkipPlan::host(
+                SkipReason::InvalidStep,
+                detail,
+            )));
         };
-        let (active_job_exists, succeeded_at) = jobs::step_history(tx, &e.id, step_index).await?;
         let already_sent_at = match source {
             DispatchSource::LateAutoFire | DispatchSource::HealLate => {
                 e.late_accept_followup_sent_at
             }
-            _ => succeeded_at,
+            _ => history.succeeded_at,
         };
         let input = PreflightInput {
             source,
@@ -94,7 +241,7 @@ impl Pipeline {
             linkedin_status: e.linkedin_status()?,
             already_sent_at,
             replied_at: e.linkedin_replied_at,
-            active_job_exists,
+            active_job_exists: history.active_job_exists,
             now,
         };
         let decision = self.policies.preflight(&input);
@@ -110,78 +257,37 @@ impl Pipeline {
             };
             tx.defer_trace(trace, now);
         }
-        let module = decision.module_sha256.clone();
-        match decision.value {
+        let not_before = match decision.value {
             PreflightDecision::Skip {
                 reason,
                 recoverable,
                 detail,
             } => {
-                self.skip(
-                    tx,
-                    account,
-                    e,
-                    request,
+                return Ok(Verdict::Skip(SkipPlan {
                     reason,
                     recoverable,
-                    &detail,
-                    &module,
-                    now,
-                )
-                .await
+                    detail,
+                    module: decision.module_sha256.to_string(),
+                }));
             }
-            PreflightDecision::Enqueue { not_before, .. } => {
-                // The envelope is the host's, whatever the policy said:
-                // only message steps, only to 1st-degree connections.
-                if !matches!(step, StepDef::SendMessage { .. }) {
-                    let detail = "host envelope: only send_message steps are dispatched";
-                    return self
-                        .skip(
-                            tx,
-                            account,
-                            e,
-                            request,
-                            SkipReason::InvalidStep,
-                            false,
-                            detail,
-                            "host",
-                            now,
-                        )
-                        .await;
-                }
-                if e.linkedin_status()? != LinkedinStatus::Connected {
-                    let detail = "host envelope: messages go only to 1st-degree connections";
-                    return self
-                        .skip(
-                            tx,
-                            account,
-                            e,
-                            request,
-                            SkipReason::NotConnectedToProspect,
-                            false,
-                            detail,
-                            "host",
-                            now,
-                        )
-                        .await;
-                }
-                self.enqueue(tx, account, campaign, e, request, not_before.max(now), now)
-                    .await
-            }
+            PreflightDecision::Enqueue { not_before, .. } => not_before.max(now),
+        };
+        // The envelope is the host's, whatever the policy said: only
+        // message steps, only to 1st-degree connections.
+        if !matches!(step, StepDef::SendMessage { .. }) {
+            let detail = "host envelope: only send_message steps are dispatched";
+            return Ok(Verdict::Skip(SkipPlan::host(
+                SkipReason::InvalidStep,
+                detail,
+            )));
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn enqueue(
-        &self,
-        tx: &mut Tx,
-        account: &Account,
-        campaign: &Campaign,
-        e: &EnrollmentRow,
-        request: DispatchRequest,
-        not_before: i64,
-        now: i64,
-    ) -> Result<DispatchOutcome, PipelineError> {
+        if e.linkedin_status()? != LinkedinStatus::Connected {
+            let detail = "host envelope: messages go only to 1st-degree connections";
+            return Ok(Verdict::Skip(SkipPlan::host(
+                SkipReason::NotConnectedToProspect,
+                detail,
+            )));
+        }
         let window = campaign.window()?;
         let run_at = window.next_slot(not_before, &e.id, self.jitter_ms);
         let wait_reason = (run_at > now).then_some(if run_at > not_before {
@@ -189,50 +295,27 @@ impl Pipeline {
         } else {
             "not_before"
         });
-        let job = jobs::NewJob {
-            enrollment_id: &e.id,
-            campaign_id: &campaign.id,
-            linkedin_account_id: &account.id,
-            step_index: request.step_index,
-            action: "send_message",
-            source: request.source.as_str(),
+        Ok(Verdict::Enqueue {
             run_at,
             wait_reason,
-        };
-        let Some(job_id) = jobs::enqueue(tx, &job, now).await? else {
-            return Ok(DispatchOutcome::AlreadyQueued);
-        };
-        skips::resolve(tx, &e.id, request.step_index, now).await?;
-        let event = NewEvent {
-            workspace_id: &account.workspace_id,
-            linkedin_account_id: Some(&account.id),
-            enrollment_id: Some(&e.id),
-            kind: "job_enqueued",
-            source: Some(request.source.as_str()),
-            detail: Some(
-                serde_json::json!({"job_id": job_id, "step_index": request.step_index, "run_at": run_at, "wait_reason": wait_reason}),
-            ),
-            ..NewEvent::default()
-        };
-        tx.defer_event(event, now);
-        metrics::counter!("accord_dispatches_total", "source" => request.source.as_str(), "outcome" => "enqueued").increment(1);
-        Ok(DispatchOutcome::Enqueued { job_id, run_at })
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn skip(
         &self,
         tx: &mut Tx,
-        account: &Account,
-        e: &EnrollmentRow,
-        request: DispatchRequest,
-        reason: SkipReason,
-        recoverable: bool,
-        detail: &str,
-        module: &str,
+        item: &DispatchItem<'_>,
+        plan: SkipPlan,
         now: i64,
     ) -> Result<DispatchOutcome, PipelineError> {
+        let DispatchItem {
+            account,
+            enrollment: e,
+            request,
+            ..
+        } = *item;
         let source = request.source.as_str();
+        let reason = plan.reason;
         skips::record(
             tx,
             &e.id,
@@ -240,9 +323,9 @@ impl Pipeline {
             request.step_index,
             source,
             reason.as_str(),
-            recoverable,
-            detail,
-            module,
+            plan.recoverable,
+            &plan.detail,
+            &plan.module,
             now,
         )
         .await?;
@@ -253,7 +336,7 @@ impl Pipeline {
             kind: "dispatch_skipped",
             source: Some(source),
             detail: Some(serde_json::json!({
-                "step_index": request.step_index, "reason": reason.as_str(), "recoverable": recoverable, "detail": detail,
+                "step_index": request.step_index, "reason": reason.as_str(), "recoverable": plan.recoverable, "detail": plan.detail,
             })),
             ..NewEvent::default()
         };
@@ -261,7 +344,17 @@ impl Pipeline {
         metrics::counter!("accord_dispatches_total", "source" => source, "outcome" => reason.as_str()).increment(1);
         Ok(DispatchOutcome::Skipped {
             reason,
-            recoverable,
+            recoverable: plan.recoverable,
         })
     }
+}
+
+/// The length of the longest prefix of `items` whose keys are distinct
+/// (at least 1 when `items` is not empty).
+pub(crate) fn distinct_prefix<T>(items: &[T], key: impl Fn(&T) -> &str) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .iter()
+        .position(|i| !seen.insert(key(i)))
+        .unwrap_or(items.len())
 }

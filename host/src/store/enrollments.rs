@@ -213,29 +213,66 @@ pub async fn stamp_accept(
     stamp: &AcceptStamp<'_>,
     now: Millis,
 ) -> Result<Option<EnrollmentRow>, StoreError> {
+    Ok(stamp_accepts(c, &[(id, *stamp)], now).await?.pop())
+}
+
+/// Columns of one row of [`stamp_accepts`]' VALUES list.
+const STAMP_COLUMNS: usize = 9;
+
+/// Several accept stamps in one statement (`UPDATE … FROM (VALUES …)`),
+/// each exactly as [`stamp_accept`]: only rows whose accept is still null
+/// change. Returns the rows this call stamped, in no particular order;
+/// an id missing from the answer was stamped already (or is gone). The
+/// ids must be distinct.
+pub async fn stamp_accepts(
+    c: &mut AnyConnection,
+    stamps: &[(&str, AcceptStamp<'_>)],
+    now: Millis,
+) -> Result<Vec<EnrollmentRow>, StoreError> {
     let returning = COLUMNS.replace("e.", "");
-    let landing = stamp.landing;
-    Ok(sqlx::query_as(super::sql(format!(
-        "UPDATE enrollments SET linkedin_accepted_at = $1, accept_source = $2, accept_strategy = $3, \
-         linkedin_status = CASE WHEN linkedin_status = 'replied' THEN 'replied' ELSE 'connected' END, \
-         step_index = CASE WHEN $4 = 1 THEN $5 ELSE step_index END, \
-         workflow_state = CASE WHEN $4 = 1 THEN $6 ELSE workflow_state END, \
-         next_run_at = CASE WHEN $4 = 1 THEN $7 ELSE next_run_at END, \
-         late_accept_observed_at = COALESCE(late_accept_observed_at, $8), updated_at = $9 \
-         WHERE id = $10 AND linkedin_accepted_at IS NULL RETURNING {returning}"
-    )))
-    .bind(stamp.accepted_at)
-    .bind(stamp.source.as_str())
-    .bind(stamp.strategy)
-    .bind(i64::from(landing.is_some()))
-    .bind(landing.map_or(0, |l| i64::from(l.step_index)))
-    .bind(landing.map_or("", |l| l.state.as_str()))
-    .bind(landing.and_then(|l| l.next_run_at))
-    .bind(stamp.late_observed_at)
-    .bind(now)
-    .bind(id)
-    .fetch_optional(c)
-    .await?)
+    let mut stamped = Vec::with_capacity(stamps.len());
+    for chunk in stamps.chunks(IN_CHUNK / STAMP_COLUMNS) {
+        // Numbers are cast so PostgreSQL types the VALUES columns.
+        let values = (0..chunk.len())
+            .map(|r| {
+                let n = |k: usize| 2 + r * STAMP_COLUMNS + k;
+                format!(
+                    "(${}, CAST(${} AS BIGINT), ${}, ${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT), ${}, \
+                     CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
+                    n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7), n(8)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let statement = format!(
+            "UPDATE enrollments SET linkedin_accepted_at = v.column2, accept_source = v.column3, \
+             accept_strategy = v.column4, \
+             linkedin_status = CASE WHEN linkedin_status = 'replied' THEN 'replied' ELSE 'connected' END, \
+             step_index = CASE WHEN v.column5 = 1 THEN v.column6 ELSE step_index END, \
+             workflow_state = CASE WHEN v.column5 = 1 THEN v.column7 ELSE workflow_state END, \
+             next_run_at = CASE WHEN v.column5 = 1 THEN v.column8 ELSE next_run_at END, \
+             late_accept_observed_at = COALESCE(late_accept_observed_at, v.column9), updated_at = $1 \
+             FROM (VALUES {values}) AS v \
+             WHERE enrollments.id = v.column1 AND enrollments.linkedin_accepted_at IS NULL RETURNING {returning}"
+        );
+        let mut q = sqlx::query_as(super::sql(statement)).bind(now);
+        for (id, stamp) in chunk {
+            let landing = stamp.landing;
+            q = q
+                .bind(*id)
+                .bind(stamp.accepted_at)
+                .bind(stamp.source.as_str())
+                .bind(stamp.strategy)
+                .bind(i64::from(landing.is_some()))
+                .bind(landing.map_or(0, |l| i64::from(l.step_index)))
+                .bind(landing.map_or("", |l| l.state.as_str()))
+                .bind(landing.and_then(|l| l.next_run_at))
+                .bind(stamp.late_observed_at);
+        }
+        let rows: Vec<EnrollmentRow> = q.fetch_all(&mut *c).await?;
+        stamped.extend(rows);
+    }
+    Ok(stamped)
 }
 
 /// The reply stamp: a reply proves the accept, so both stamps are set in
@@ -423,44 +460,130 @@ impl CandidateRow {
     }
 }
 
-/// The match candidates with everything the policy needs. Two index
-/// look-ups with literal lists (keys → prospects → enrollments), a shape no
-/// planner turns into a scan, whatever its statistics say. `lock` is
+/// One signal's candidate look-up: the account it arrived on and the
+/// match policy's keys for it.
+#[derive(Debug, Clone, Copy)]
+pub struct CandidateQuery<'a> {
+    /// The LinkedIn account (our id) the signal names.
+    pub account_id: &'a str,
+    /// The keys the match policy derived from the signal.
+    pub keys: &'a [String],
+}
+
+/// Most prospects one key, and most candidates one signal, bring in: a
+/// key that names everyone (a hostile or careless policy) costs a bounded
+/// read, not a scan of the account.
+pub const MAX_CANDIDATES: usize = 200;
+
+/// Values per `IN` list: far under both databases' bound-variable limits.
+const IN_CHUNK: usize = 500;
+
+/// The match candidates of several signals at once, with everything the
+/// policy needs: one look-up of all their keys, one read of all the
+/// enrollments they name (two index look-ups with literal lists, a shape
+/// no planner turns into a scan, whatever its statistics say). Returns
+/// one list per query, oldest enrollment first, each at most
+/// [`MAX_CANDIDATES`] long. `lock` is
 /// [`super::Db::for_update_of_enrollments`] inside a write transaction:
 /// the rows read are the rows stamped.
 pub async fn candidate_views(
     c: &mut AnyConnection,
-    account_id: &str,
-    keys: &[String],
+    queries: &[CandidateQuery<'_>],
     lock: &str,
-) -> Result<Vec<CandidateRow>, StoreError> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let statement = format!(
-        "SELECT DISTINCT prospect_id FROM match_keys WHERE key IN ({}) LIMIT 200",
-        super::placeholders(1, keys.len())
-    );
-    let mut q = sqlx::query_as(super::sql(statement));
-    for k in keys {
-        q = q.bind(k);
-    }
-    let prospects: Vec<(String,)> = q.fetch_all(&mut *c).await?;
+) -> Result<Vec<Vec<CandidateRow>>, StoreError> {
+    let mut out = vec![Vec::new(); queries.len()];
+    let by_key = prospects_by_key(c, queries).await?;
+    // Each query's prospects, in key order, deduplicated and bounded.
+    let wanted: Vec<Vec<&str>> = queries
+        .iter()
+        .map(|q| {
+            let mut seen = std::collections::HashSet::new();
+            q.keys
+                .iter()
+                .filter_map(|k| by_key.get(k.as_str()))
+                .flatten()
+                .map(String::as_str)
+                .filter(|p| seen.insert(*p))
+                .take(MAX_CANDIDATES)
+                .collect()
+        })
+        .collect();
+    let mut prospects: Vec<&str> = wanted.iter().flatten().copied().collect();
+    prospects.sort_unstable();
+    prospects.dedup();
     if prospects.is_empty() {
-        return Ok(Vec::new());
+        return Ok(out);
     }
-    let statement = format!(
-        "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
-         p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier, \
-         p.full_name AS p_full_name, CAST(CASE WHEN EXISTS (SELECT 1 FROM campaign_send_jobs j \
-         WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing')) THEN 1 ELSE 0 END AS BIGINT) AS has_active_job \
-         FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
-         WHERE e.prospect_id IN ({}) AND e.linkedin_account_id = $1 ORDER BY e.created_at LIMIT 200{lock}",
-        super::placeholders(2, prospects.len())
-    );
-    let mut q = sqlx::query_as(super::sql(statement)).bind(account_id);
-    for (p,) in &prospects {
-        q = q.bind(p);
+    let mut accounts: Vec<&str> = queries.iter().map(|q| q.account_id).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let mut rows: Vec<CandidateRow> = Vec::new();
+    for chunk in prospects.chunks(IN_CHUNK) {
+        let statement = format!(
+            "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
+             p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier, \
+             p.full_name AS p_full_name, CAST(CASE WHEN EXISTS (SELECT 1 FROM campaign_send_jobs j \
+             WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing')) THEN 1 ELSE 0 END AS BIGINT) AS has_active_job \
+             FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
+             WHERE e.linkedin_account_id IN ({}) AND e.prospect_id IN ({}){lock}",
+            super::placeholders(1, accounts.len()),
+            super::placeholders(1 + accounts.len(), chunk.len())
+        );
+        let mut q = sqlx::query_as(super::sql(statement));
+        for a in &accounts {
+            q = q.bind(*a);
+        }
+        for p in chunk {
+            q = q.bind(*p);
+        }
+        let found: Vec<CandidateRow> = q.fetch_all(&mut *c).await?;
+        rows.extend(found);
     }
-    Ok(q.fetch_all(c).await?)
+    rows.sort_by(|a, b| {
+        (a.enrollment.created_at, &a.enrollment.id)
+            .cmp(&(b.enrollment.created_at, &b.enrollment.id))
+    });
+    for ((query, wanted), list) in queries.iter().zip(&wanted).zip(&mut out) {
+        list.extend(
+            rows.iter()
+                .filter(|r| {
+                    r.enrollment.linkedin_account_id == query.account_id
+                        && wanted.contains(&r.enrollment.prospect_id.as_str())
+                })
+                .take(MAX_CANDIDATES)
+                .cloned(),
+        );
+    }
+    Ok(out)
+}
+
+/// The prospects each key names (at most [`MAX_CANDIDATES`] per key).
+async fn prospects_by_key(
+    c: &mut AnyConnection,
+    queries: &[CandidateQuery<'_>],
+) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
+    let mut keys: Vec<&str> = queries
+        .iter()
+        .flat_map(|q| q.keys.iter().map(String::as_str))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for chunk in keys.chunks(IN_CHUNK) {
+        let statement = format!(
+            "SELECT key, prospect_id FROM (SELECT key, prospect_id, \
+             ROW_NUMBER() OVER (PARTITION BY key ORDER BY prospect_id) AS n \
+             FROM match_keys WHERE key IN ({})) AS k WHERE n <= {MAX_CANDIDATES}",
+            super::placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query_as(super::sql(statement));
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        let found: Vec<(String, String)> = q.fetch_all(&mut *c).await?;
+        for (key, prospect) in found {
+            by_key.entry(key).or_default().push(prospect);
+        }
+    }
+    Ok(by_key)
 }

@@ -81,46 +81,134 @@ pub async fn enqueue(
     j: &NewJob<'_>,
     now: Millis,
 ) -> Result<Option<String>, StoreError> {
-    let id = new_id();
-    let r = sqlx::query(
-        "INSERT INTO campaign_send_jobs (id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, source, \
-         status, run_at, attempts, wait_reason, fence, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, 0, $9, 0, $10, $10) ON CONFLICT DO NOTHING",
-    )
-    .bind(&id)
-    .bind(j.enrollment_id)
-    .bind(j.campaign_id)
-    .bind(j.linkedin_account_id)
-    .bind(i64::from(j.step_index))
-    .bind(j.action)
-    .bind(j.source)
-    .bind(j.run_at)
-    .bind(j.wait_reason)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok((r.rows_affected() == 1).then_some(id))
+    Ok(enqueue_many(c, std::slice::from_ref(j), now)
+        .await?
+        .pop()
+        .flatten())
 }
 
-/// What pre-flight needs of (enrollment, step) in one round trip: whether
-/// a pending or processing job exists, and when the step last succeeded.
-pub async fn step_history(
+/// Columns of one row of [`enqueue_many`]'s VALUES list.
+const JOB_COLUMNS: usize = 10;
+
+/// Rows per statement (bound variables stay far under both limits).
+const CHUNK: usize = 200;
+
+/// Enqueues several jobs in one statement, each as [`enqueue`] would:
+/// `ON CONFLICT DO NOTHING` on the partial unique index. Returns, per job
+/// and in order, the new id or `None` when an active one already existed.
+pub async fn enqueue_many(
     c: &mut AnyConnection,
-    enrollment_id: &str,
-    step_index: u32,
-) -> Result<(bool, Option<Millis>), StoreError> {
-    let row: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT CAST(MAX(CASE WHEN status IN ('pending', 'processing') THEN 1 ELSE 0 END) AS BIGINT), \
-         MAX(CASE WHEN status = 'succeeded' THEN completed_at END) \
-         FROM campaign_send_jobs WHERE enrollment_id = $1 AND step_index = $2",
-    )
-    .bind(enrollment_id)
-    .bind(i64::from(step_index))
-    .fetch_optional(c)
-    .await?;
-    Ok(row.map_or((false, None), |(active, succeeded)| {
-        (active == Some(1), succeeded)
-    }))
+    jobs: &[NewJob<'_>],
+    now: Millis,
+) -> Result<Vec<Option<String>>, StoreError> {
+    let mut out = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(CHUNK) {
+        let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
+        let statement = format!(
+            "INSERT INTO campaign_send_jobs (id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, \
+             source, status, run_at, attempts, wait_reason, fence, created_at, updated_at) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING id",
+            (0..chunk.len())
+                .map(|r| {
+                    let n = |k: usize| 1 + r * JOB_COLUMNS + k;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending', ${}, 0, ${}, 0, ${}, ${})",
+                        n(0),
+                        n(1),
+                        n(2),
+                        n(3),
+                        n(4),
+                        n(5),
+                        n(6),
+                        n(7),
+                        n(8),
+                        n(9),
+                        n(9)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query_as(super::sql(statement));
+        for (id, j) in ids.iter().zip(chunk) {
+            q = q
+                .bind(id)
+                .bind(j.enrollment_id)
+                .bind(j.campaign_id)
+                .bind(j.linkedin_account_id)
+                .bind(i64::from(j.step_index))
+                .bind(j.action)
+                .bind(j.source)
+                .bind(j.run_at)
+                .bind(j.wait_reason)
+                .bind(now);
+        }
+        let inserted: Vec<(String,)> = q.fetch_all(&mut *c).await?;
+        let inserted: std::collections::HashSet<String> =
+            inserted.into_iter().map(|(id,)| id).collect();
+        out.extend(
+            ids.into_iter()
+                .map(|id| inserted.contains(&id).then_some(id)),
+        );
+    }
+    Ok(out)
+}
+
+/// What pre-flight needs to know of one (enrollment, step).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepHistory {
+    /// A pending or processing job exists.
+    pub active_job_exists: bool,
+    /// When the step last succeeded.
+    pub succeeded_at: Option<Millis>,
+    /// An unresolved skip is recorded (an enqueue resolves it).
+    pub open_skip: bool,
+}
+
+/// The history of several (enrollment, step) pairs in one round trip:
+/// their jobs and their open skips. Returns one entry per pair, in order.
+pub async fn step_histories(
+    c: &mut AnyConnection,
+    steps: &[(&str, u32)],
+) -> Result<Vec<StepHistory>, StoreError> {
+    let mut found: std::collections::HashMap<(String, i64), StepHistory> = Default::default();
+    let mut enrollments: Vec<&str> = steps.iter().map(|(e, _)| *e).collect();
+    enrollments.sort_unstable();
+    enrollments.dedup();
+    for chunk in enrollments.chunks(CHUNK) {
+        let list = super::placeholders(1, chunk.len());
+        let statement = format!(
+            "SELECT enrollment_id, step_index, CAST(MAX(active) AS BIGINT), MAX(succeeded_at), CAST(MAX(open_skip) AS BIGINT) FROM ( \
+             SELECT enrollment_id, step_index, CASE WHEN status IN ('pending', 'processing') THEN 1 ELSE 0 END AS active, \
+             CASE WHEN status = 'succeeded' THEN completed_at END AS succeeded_at, 0 AS open_skip \
+             FROM campaign_send_jobs WHERE enrollment_id IN ({list}) \
+             UNION ALL SELECT enrollment_id, step_index, 0, NULL, 1 FROM skips \
+             WHERE enrollment_id IN ({list}) AND resolved_at IS NULL) AS h GROUP BY enrollment_id, step_index"
+        );
+        let mut q = sqlx::query_as(super::sql(statement));
+        for e in chunk {
+            q = q.bind(*e);
+        }
+        let rows: Vec<(String, i64, Option<i64>, Option<i64>, Option<i64>)> =
+            q.fetch_all(&mut *c).await?;
+        for (enrollment, step, active, succeeded_at, open_skip) in rows {
+            let history = StepHistory {
+                active_job_exists: active == Some(1),
+                succeeded_at,
+                open_skip: open_skip == Some(1),
+            };
+            found.insert((enrollment, step), history);
+        }
+    }
+    Ok(steps
+        .iter()
+        .map(|(e, step)| {
+            found
+                .get(&((*e).to_string(), i64::from(*step)))
+                .copied()
+                .unwrap_or_default()
+        })
+        .collect())
 }
 
 /// Cancels an enrollment's pending jobs (a reply stops automation).
@@ -131,6 +219,29 @@ pub async fn cancel_pending(
     now: Millis,
 ) -> Result<u64, StoreError> {
     cancel_pending_by(c, "enrollment_id", enrollment_id, why, now).await
+}
+
+/// Cancels the pending jobs of several enrollments; returns how many.
+pub async fn cancel_pending_many(
+    c: &mut AnyConnection,
+    enrollment_ids: &[String],
+    why: &str,
+    now: Millis,
+) -> Result<u64, StoreError> {
+    let mut cancelled = 0;
+    for chunk in enrollment_ids.chunks(CHUNK) {
+        let statement = format!(
+            "UPDATE campaign_send_jobs SET status = 'cancelled', last_error = $1, updated_at = $2, completed_at = $2 \
+             WHERE enrollment_id IN ({}) AND status = 'pending'",
+            super::placeholders(3, chunk.len())
+        );
+        let mut q = sqlx::query(super::sql(statement)).bind(why).bind(now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        cancelled += q.execute(&mut *c).await?.rows_affected();
+    }
+    Ok(cancelled)
 }
 
 /// An enrollment's jobs, newest first.
