@@ -165,6 +165,9 @@ pub struct StepHistory {
     pub open_skip: bool,
 }
 
+/// (enrollment, step, active, succeeded at, open skip) as read.
+type HistoryRow = (String, i64, Option<i64>, Option<i64>, Option<i64>);
+
 /// The history of several (enrollment, step) pairs in one round trip:
 /// their jobs and their open skips. Returns one entry per pair, in order.
 pub async fn step_histories(
@@ -189,8 +192,7 @@ pub async fn step_histories(
         for e in chunk {
             q = q.bind(*e);
         }
-        let rows: Vec<(String, i64, Option<i64>, Option<i64>, Option<i64>)> =
-            q.fetch_all(&mut *c).await?;
+        let rows: Vec<HistoryRow> = q.fetch_all(&mut *c).await?;
         for (enrollment, step, active, succeeded_at, open_skip) in rows {
             let history = StepHistory {
                 active_job_exists: active == Some(1),
