@@ -4,7 +4,8 @@
 //! body in one transaction on the same database.
 //!
 //! Run: `cargo bench --bench ingest` (SQLite; PostgreSQL too when
-//! `ACCORD_BENCH_POSTGRES_URL` is set). Prints Markdown tables.
+//! `ACCORD_BENCH_POSTGRES_URL` is set; `ACCORD_BENCH_ONLY=sqlite` or
+//! `=postgres` runs one of them). Prints Markdown tables.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -32,7 +33,14 @@ fn main() {
         println!("|---|---|---|---|---|---|---|---|---|---|");
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
-        run("sqlite", AppConfig::new(sqlite)).await;
+        // ACCORD_BENCH_ONLY=postgres (or sqlite) runs one database.
+        let only = std::env::var("ACCORD_BENCH_ONLY").unwrap_or_default();
+        if only != "postgres" {
+            run("sqlite", AppConfig::new(sqlite)).await;
+        }
+        if only == "sqlite" {
+            return;
+        }
         if let Ok(url) = std::env::var("ACCORD_BENCH_POSTGRES_URL") {
             let mut config = AppConfig::new(url);
             config.database_schema = Some(format!("bench_{}", uuid::Uuid::now_v7().simple()));
@@ -58,6 +66,8 @@ async fn run(name: &str, mut config: AppConfig) {
         .await;
     }
     tx.commit().await.unwrap();
+    // What an import of this size does (`STATISTICS_AFTER_IMPORT`).
+    app.db.refresh_statistics().await.unwrap();
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_raw (id TEXT PRIMARY KEY, body TEXT NOT NULL, received_at BIGINT NOT NULL)")
         .execute(app.db.pool())
         .await

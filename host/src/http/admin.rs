@@ -287,6 +287,8 @@ async fn rekey(app: &App, module: &Arc<PolicyModule>) -> Result<(u64, u64), Stor
         failures,
         "prospects re-keyed"
     );
+    // Every key changed: the planner's picture of match_keys is stale.
+    app.db.refresh_statistics_soon();
     Ok((rekeyed, failures))
 }
 

@@ -481,7 +481,10 @@ const IN_CHUNK: usize = 500;
 /// The match candidates of several signals at once, with everything the
 /// policy needs: one look-up of all their keys, one read of all the
 /// enrollments they name (two index look-ups with literal lists, a shape
-/// no planner turns into a scan, whatever its statistics say). Returns
+/// no planner turns into a scan once statistics exist: see
+/// [`super::Db::refresh_statistics`]). The active-job flag is a scalar
+/// sub-query with `LIMIT 1`, one index probe per candidate: as `EXISTS`,
+/// PostgreSQL hashed every active job of the database. Returns
 /// one list per query, oldest enrollment first, each at most
 /// [`MAX_CANDIDATES`] long. `lock` is
 /// [`super::Db::for_update_of_enrollments`] inside a write transaction:
@@ -522,8 +525,8 @@ pub async fn candidate_views(
         let statement = format!(
             "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
              p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier, \
-             p.full_name AS p_full_name, CAST(CASE WHEN EXISTS (SELECT 1 FROM campaign_send_jobs j \
-             WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing')) THEN 1 ELSE 0 END AS BIGINT) AS has_active_job \
+             p.full_name AS p_full_name, CAST(COALESCE((SELECT 1 FROM campaign_send_jobs j \
+             WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing') LIMIT 1), 0) AS BIGINT) AS has_active_job \
              FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
              WHERE e.linkedin_account_id IN ({}) AND e.prospect_id IN ({}){lock}",
             super::placeholders(1, accounts.len()),

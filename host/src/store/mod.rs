@@ -311,6 +311,31 @@ impl Db {
         }
     }
 
+    /// Refreshes the planner's statistics of the tables matching reads
+    /// (`ANALYZE` on PostgreSQL, `PRAGMA optimize` on SQLite). Run after a
+    /// bulk change (a large import, a re-key): until autovacuum gets to
+    /// it, PostgreSQL plans a table that grew from empty as if it were
+    /// tiny, and scans it for every batch of accept signals.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        let statement = match self.backend {
+            Backend::Sqlite => "PRAGMA optimize",
+            Backend::Postgres => "ANALYZE prospects, match_keys, enrollments",
+        };
+        sqlx::query(statement).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// [`Db::refresh_statistics`] in the background (the caller's answer
+    /// does not wait for it); a failure is logged.
+    pub fn refresh_statistics_soon(&self) {
+        let db = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = db.refresh_statistics().await {
+                tracing::warn!(error = %e, "refreshing planner statistics failed; autovacuum will");
+            }
+        });
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

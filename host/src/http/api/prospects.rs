@@ -29,6 +29,11 @@ use std::sync::Arc;
 /// Most prospects one import accepts.
 pub const MAX_IMPORT: usize = 5000;
 
+/// Imports of at least this many prospects refresh the planner's
+/// statistics, so matching keeps using its indexes on a table that grew
+/// faster than autovacuum looks.
+pub const STATISTICS_AFTER_IMPORT: u64 = 500;
+
 /// One prospect to import. At least one of `profile_url`,
 /// `sales_nav_lead_url` or `member_id` is required.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -310,6 +315,9 @@ pub async fn import_prospects(
     };
     events::record(&mut tx, event, now).await?;
     tx.commit().await?;
+    if report.imported >= STATISTICS_AFTER_IMPORT {
+        app.db.refresh_statistics_soon();
+    }
     Ok(Json(report))
 }
 
