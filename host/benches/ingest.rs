@@ -5,7 +5,9 @@
 //!
 //! Run: `cargo bench --bench ingest` (SQLite; PostgreSQL too when
 //! `ACCORD_BENCH_POSTGRES_URL` is set; `ACCORD_BENCH_ONLY=sqlite` or
-//! `=postgres` runs one of them). Prints Markdown tables.
+//! `=postgres` runs one of them; `ACCORD_BENCH_DRAIN_ONLY=1` runs only the
+//! drain, the pipeline's own rate with no HTTP load). Prints Markdown
+//! tables.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -18,10 +20,17 @@ use std::time::{Duration, Instant};
 
 const SECRET: &str = "bench-secret-value";
 const PROSPECTS: usize = 20_000;
+/// LinkedIn accounts the prospects are spread over (each with its own
+/// running campaign): a hosted service's traffic comes from many accounts,
+/// and PostgreSQL processes different accounts side by side.
+const ACCOUNTS: usize = 8;
 const CLOSED_LOOP_REQUESTS: usize = 6_000;
 const CONCURRENCY: usize = 32;
 const OPEN_LOOP_RATE: u64 = 1_000;
 const OPEN_LOOP_SECONDS: u64 = 5;
+/// Rows stored at once, then processed with no HTTP load: the pipeline's
+/// own capacity.
+const DRAIN_ROWS: usize = 6_000;
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -52,14 +61,18 @@ fn main() {
 async fn run(name: &str, mut config: AppConfig) {
     config.webhook_secret = Some(SECRET.into());
     let app = App::start(config, Arc::new(SystemClock)).await.unwrap();
-    let (account, campaign) = common::seed_campaign(&app, "bench-account", 60_000, 20).await;
+    let mut seeded = Vec::new();
+    for a in 0..ACCOUNTS {
+        seeded.push(common::seed_campaign(&app, &account_name(a), 60_000, 20).await);
+    }
     let mut tx = app.db.begin().await.unwrap();
     for i in 0..PROSPECTS {
+        let (account, campaign) = &seeded[i % ACCOUNTS];
         common::enroll_waiting(
             &app,
             &mut tx,
-            &account,
-            &campaign,
+            account,
+            campaign,
             &format!("Prospect {i}"),
             &member(i),
         )
@@ -89,6 +102,11 @@ async fn run(name: &str, mut config: AppConfig) {
 
     let baseline_url = format!("http://{addr}/baseline");
     let accord_url = format!("http://{addr}/webhooks/unipile");
+    let mut next_unused = 0;
+    if std::env::var("DRAIN_ONLY").is_ok() {
+        drain(name, &app, 0).await;
+        return;
+    }
     for (target, url) in [("baseline", &baseline_url), ("accord", &accord_url)] {
         // Both targets get the same webhooks (the baseline stores them only).
         let mut next = 0usize;
@@ -114,6 +132,7 @@ async fn run(name: &str, mut config: AppConfig) {
         } else {
             (Vec::new(), rps)
         };
+        next_unused = next;
         report(
             name,
             target,
@@ -124,6 +143,7 @@ async fn run(name: &str, mut config: AppConfig) {
             &e2e,
         );
     }
+    drain(name, &app, next_unused).await;
     let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM campaign_send_jobs")
         .fetch_one(app.db.pool())
         .await
@@ -138,6 +158,81 @@ async fn run(name: &str, mut config: AppConfig) {
     for w in workers {
         let _ = w.await;
     }
+}
+
+/// Stores [`DRAIN_ROWS`] webhooks in one transaction, lets the processor
+/// take them, and reports its rate: rows over the span of their
+/// `processed_at`, so neither the insert nor the pick-up delay counts.
+async fn drain(name: &str, app: &App, first: usize) {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let rows: Vec<_> = (first..first + DRAIN_ROWS)
+        .map(|i| {
+            let body = body(i);
+            let c = accord::ingest::unipile::classify(body.as_bytes()).unwrap();
+            accord::store::inbox::NewInboxRow::new(&c.natural_key, &c.name, &body, now)
+        })
+        .collect();
+    let cpu_before = cpu_ms();
+    let mut tx = app.db.begin().await.unwrap();
+    let refs: Vec<_> = rows.iter().collect();
+    accord::store::inbox::insert_many(&mut tx, &refs)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    loop {
+        let (pending,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'pending'")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cpu = cpu_ms() - cpu_before;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut span = (i64::MAX, i64::MIN);
+    for chunk in ids.chunks(500) {
+        let statement = format!(
+            "SELECT MIN(processed_at), MAX(processed_at) FROM webhook_inbox WHERE id IN ({})",
+            accord::store::placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(statement));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        let (lo, hi) = q.fetch_one(app.db.pool()).await.unwrap();
+        span = (span.0.min(lo), span.1.max(hi));
+    }
+    let rate = DRAIN_ROWS as f64 * 1000.0 / (span.1 - span.0).max(1) as f64;
+    println!(
+        "| {name} | accord | drain: {DRAIN_ROWS} stored, then processed | {DRAIN_ROWS} | – | {rate:.0} | – | – | – | – |"
+    );
+    // Host CPU (both threads' user + system), insert included; on
+    // PostgreSQL the server's own CPU is not in it.
+    eprintln!(
+        "{name} drain: {:.0} µs of host CPU per webhook",
+        cpu * 1000.0 / DRAIN_ROWS as f64
+    );
+}
+
+/// This process's user + system CPU time so far, ms (Linux).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are
+    // the 12th and 13th of them, in clock ticks (100 Hz).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) * 10.0
 }
 
 async fn baseline(State(app): State<Arc<App>>, body: axum::body::Bytes) -> axum::http::StatusCode {
@@ -158,9 +253,13 @@ fn member(i: usize) -> String {
     accord::simulator::encode_member_id(false, 100_000_000 + i as u64)
 }
 
+fn account_name(a: usize) -> String {
+    format!("bench-account-{a}")
+}
+
 fn body(i: usize) -> String {
     serde_json::json!({
-        "event": "new_relation", "account_id": "bench-account", "account_type": "LINKEDIN", "webhook_name": "",
+        "event": "new_relation", "account_id": account_name(i % ACCOUNTS), "account_type": "LINKEDIN", "webhook_name": "",
         "user_full_name": format!("Prospect {i}"), "user_provider_id": member(i),
         "user_public_identifier": format!("prospect-{i}"),
         "user_profile_url": format!("https://www.linkedin.com/in/prospect-{i}/"),

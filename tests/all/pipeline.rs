@@ -32,6 +32,24 @@ impl Now for World {
     }
 }
 
+/// A message_received from `sender` (a real payload of unipile.md).
+fn reply_message(w: &World, sender: &str, id: &str) -> String {
+    serde_json::json!({
+        "event": "message_received", "account_id": w.account.provider_account_id, "account_type": "LINKEDIN",
+        "account_info": {"type": "LINKEDIN", "feature": "classic", "user_id": "ACoAAOwnOwnOwnOwn"},
+        "webhook_name": "x", "chat_id": "chat1", "message_id": id, "message": "Hi!",
+        "timestamp": "2026-10-10T14:00:00.000Z", "is_sender": false,
+        "sender": {"attendee_id": "a", "attendee_provider_id": sender, "attendee_name": "Julien",
+            "attendee_profile_url": format!("https://www.linkedin.com/in/{sender}"),
+            "attendee_specifics": {"provider": "LINKEDIN", "member_urn": "urn:li:member:1", "network_distance": "DISTANCE_1"},
+            "attendee_public_identifier": null},
+        "attendees": [], "attachments": [], "provider_chat_id": "2-x", "provider_message_id": "2-y",
+        "message_type": "MESSAGE", "is_group": false, "folder": ["INBOX"], "subject": null, "quoted": null,
+        "reply_to": null, "is_event": 0, "chat_pinned": 0, "event_type": null
+    })
+    .to_string()
+}
+
 async fn accepted_by(
     w: &World,
     enrollment: &str,
@@ -585,22 +603,7 @@ async fn reply_inferred_stamps_both_and_stops(kind: Kind) {
         Some(JULIEN),
     )
     .await;
-    let message = |sender: &str, id: &str| {
-        serde_json::json!({
-            "event": "message_received", "account_id": w.account.provider_account_id, "account_type": "LINKEDIN",
-            "account_info": {"type": "LINKEDIN", "feature": "classic", "user_id": "ACoAAOwnOwnOwnOwn"},
-            "webhook_name": "x", "chat_id": "chat1", "message_id": id, "message": "Hi!",
-            "timestamp": "2026-10-10T14:00:00.000Z", "is_sender": false,
-            "sender": {"attendee_id": "a", "attendee_provider_id": sender, "attendee_name": "Julien",
-                "attendee_profile_url": format!("https://www.linkedin.com/in/{sender}"),
-                "attendee_specifics": {"provider": "LINKEDIN", "member_urn": "urn:li:member:1", "network_distance": "DISTANCE_1"},
-                "attendee_public_identifier": null},
-            "attendees": [], "attachments": [], "provider_chat_id": "2-x", "provider_message_id": "2-y",
-            "message_type": "MESSAGE", "is_group": false, "folder": ["INBOX"], "subject": null, "quoted": null,
-            "reply_to": null, "is_event": 0, "chat_pinned": 0, "event_type": null
-        })
-        .to_string()
-    };
+    let message = |sender: &str, id: &str| reply_message(&w, sender, id);
     // Our own echo changes nothing.
     w.webhook(&message("ACoAAOwnOwnOwnOwn", "m-echo")).await;
     assert_eq!(w.enrollment("e-reply").await.linkedin_accepted_at, None);
@@ -830,7 +833,208 @@ async fn account_status_webhooks_flip_the_account(kind: Kind) {
     assert_eq!(current(&w).await, "disconnected");
 }
 
+/// Enrolls one invited prospect per member as `e-<tag>-<i>`; returns the
+/// member ids.
+async fn enroll_members(w: &World, tag: &str, n: u64) -> Vec<String> {
+    let mut members = Vec::new();
+    for i in 1..=n {
+        let member = accord::simulator::encode_member_id(false, 200_000_000 + i);
+        let id = format!("e-{tag}-{i}");
+        w.enroll(
+            &w.campaign,
+            &id,
+            w.prospect(None, Some(&member), None),
+            Some(&member),
+        )
+        .await;
+        members.push(member);
+    }
+    members
+}
+
+/// Stores the bodies in order with nothing processing them, then
+/// processes the inbox once: all of them in one batch.
+async fn one_batch(w: &World, bodies: &[String]) {
+    for body in bodies {
+        w.app.inbox.receive(body.as_bytes()).await.unwrap();
+    }
+    let n = w.app.inbox.process_pending(100).await.unwrap();
+    assert_eq!(n, bodies.len());
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM webhook_inbox WHERE status = $1",
+            "pending"
+        )
+        .await,
+        0
+    );
+}
+
+/// A batch is matched, stamped and dispatched set-wise, yet each row gets
+/// the outcome it would get alone, in order: a reply arriving in the same
+/// batch as its accept (same enrollment) is applied after the accept
+/// (a second round), and cancels the follow-up the accept just queued; a
+/// signal nobody matches leaves its trace; the others stamp and enqueue.
+async fn a_batch_is_processed_set_wise_in_order(kind: Kind) {
+    let w = World::new(kind).await;
+    let m = enroll_members(&w, "set", 3).await;
+    let stranger = accord::simulator::encode_member_id(false, 299_999_999);
+    one_batch(
+        &w,
+        &[
+            w.new_relation(&m[0], "set-1"),
+            w.new_relation(&m[1], "set-2"),
+            w.new_relation(&stranger, "stranger"),
+            reply_message(&w, &m[0], "m-set-1"),
+            w.new_relation(&m[2], "set-3"),
+        ],
+    )
+    .await;
+    let first = w.enrollment("e-set-1").await;
+    assert_eq!(
+        first.accept_source.as_deref(),
+        Some("webhook"),
+        "the accept came first"
+    );
+    assert_eq!(first.linkedin_status, "replied");
+    assert!(first.linkedin_replied_at.is_some());
+    assert_eq!(
+        active_jobs(&w, "e-set-1").await,
+        0,
+        "the reply cancelled it"
+    );
+    for e in ["e-set-1", "e-set-2", "e-set-3"] {
+        assert_eq!(outbox_rows(&w, e).await, 1, "{e}");
+        assert_eq!(stamps(&w, e).await, 1, "{e}");
+    }
+    for e in ["e-set-2", "e-set-3"] {
+        assert_eq!(active_jobs(&w, e).await, 1, "{e}");
+        assert_eq!(w.enrollment(e).await.linkedin_status, "connected");
+    }
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM traces WHERE kind = $1",
+            "bridge_miss_all_strategies"
+        )
+        .await,
+        1
+    );
+    let (outcome,): (String,) =
+        sqlx::query_as("SELECT outcome FROM webhook_inbox WHERE natural_key = $1")
+            .bind("message:m-set-1")
+            .fetch_one(w.app.db.pool())
+            .await
+            .unwrap();
+    assert!(outcome.contains("reply_stamped"), "{outcome}");
+}
+
+/// An account-status webhook in the middle of a batch splits it: the
+/// accept before it dispatches on a connected account, the one after it
+/// sees the account disconnected (a recoverable skip).
+async fn an_account_status_change_splits_a_batch(kind: Kind) {
+    let w = World::new(kind).await;
+    let m = enroll_members(&w, "split", 2).await;
+    let status = serde_json::json!({"AccountStatus": {"account_id": w.account.provider_account_id, "account_type": "LINKEDIN", "message": "CREDENTIALS"}});
+    one_batch(
+        &w,
+        &[
+            w.new_relation(&m[0], "split-1"),
+            status.to_string(),
+            w.new_relation(&m[1], "split-2"),
+        ],
+    )
+    .await;
+    assert_eq!(active_jobs(&w, "e-split-1").await, 1);
+    assert_eq!(active_jobs(&w, "e-split-2").await, 0);
+    assert!(
+        w.enrollment("e-split-2")
+            .await
+            .linkedin_accepted_at
+            .is_some()
+    );
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM skips WHERE reason = 'account_not_connected' AND recoverable = 1 AND enrollment_id = $1",
+            "e-split-2"
+        )
+        .await,
+        1
+    );
+}
+
+/// `accept_many` answers every signal as if it ran alone: the same accept
+/// twice in one call stamps once (the second waits for a new round and
+/// finds the stamp), and `dispatch_many` naming one enrollment twice
+/// queues one job.
+async fn many_signals_in_one_call_stamp_and_queue_once(kind: Kind) {
+    let w = World::new(kind).await;
+    let m = enroll_members(&w, "many", 2).await;
+    let signals = [
+        signal(&w, SignalSource::Webhook, &m[0]),
+        signal(&w, SignalSource::Polling, &m[0]),
+        signal(&w, SignalSource::Webhook, &m[1]),
+    ];
+    let mut tx = w.app.pipeline.begin().await.unwrap();
+    let mut batch = accord::pipeline::Batch::new();
+    let outcomes = w
+        .app
+        .pipeline
+        .accept_many(&mut tx, &mut batch, &signals)
+        .await
+        .unwrap();
+    w.app.pipeline.commit(tx, &batch).await.unwrap();
+    let stamped: Vec<StampOutcome> = outcomes.iter().map(|o| o.matches[0].stamp).collect();
+    assert_eq!(
+        stamped,
+        [
+            StampOutcome::Stamped,
+            StampOutcome::AlreadyStamped,
+            StampOutcome::Stamped
+        ]
+    );
+    assert_eq!(outbox_rows(&w, "e-many-1").await, 1);
+    assert_eq!(active_jobs(&w, "e-many-1").await, 1);
+
+    // The follow-up job is cancelled, then dispatched twice in one call.
+    w.exec(
+        "UPDATE campaign_send_jobs SET status = 'cancelled' WHERE enrollment_id = $1",
+        &["e-many-2"],
+    )
+    .await;
+    let e = w.enrollment("e-many-2").await;
+    let request = accord::pipeline::DispatchRequest {
+        source: accord_policy_core::DispatchSource::InTimeAdvance,
+        step_index: u32::try_from(e.step_index).unwrap(),
+    };
+    let item = accord::pipeline::DispatchItem {
+        account: &w.account,
+        campaign: &w.campaign,
+        enrollment: &e,
+        request,
+    };
+    let mut tx = w.app.pipeline.begin().await.unwrap();
+    let outcomes = w
+        .app
+        .pipeline
+        .dispatch_many(&mut tx, &[item, item])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        matches!(outcomes[0], DispatchOutcome::Enqueued { .. }),
+        "{outcomes:?}"
+    );
+    assert!(
+        !matches!(outcomes[1], DispatchOutcome::Enqueued { .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(active_jobs(&w, "e-many-2").await, 1);
+}
+
 on_both_databases!(
+    a_batch_is_processed_set_wise_in_order,
+    an_account_status_change_splits_a_batch,
+    many_signals_in_one_call_stamp_and_queue_once,
     invite_bridge_via_webhook,
     member_id_match,
     sales_nav_decode,

@@ -17,15 +17,26 @@ use tokio::sync::{Notify, watch};
 
 /// Most inbox rows processed in one transaction: a batch pays its
 /// look-ups, deferred inserts and commit once.
-pub const BATCH: usize = 32;
+pub const BATCH: usize = 64;
+
+/// Pending rows the processor reads at a time: whole batches for every
+/// lane.
+const FETCH: i64 = (BATCH * LANES) as i64;
 
 /// Batches processed at once on PostgreSQL.
 pub const LANES: usize = 4;
 
-/// The lane of a row: its natural key's hash (FNV-1a), so deliveries of
-/// one fact never race each other in two transactions.
-fn lane_of(natural_key: &str, lanes: usize) -> usize {
-    let hash = natural_key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+/// The lane of a row: a hash (FNV-1a) of the LinkedIn account it belongs
+/// to, so the webhooks of one account (an accept, a reply, a status
+/// change, a provider retry) are applied in the order they arrived, and
+/// different accounts proceed side by side.
+fn lane_of(row: &InboxRow, lanes: usize) -> usize {
+    let classified = unipile::classify(row.body.as_bytes()).ok();
+    let key = classified
+        .as_ref()
+        .and_then(|c| c.event.account_id())
+        .unwrap_or(&row.natural_key);
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     (hash % lanes as u64) as usize
@@ -107,8 +118,8 @@ impl Inbox {
     /// transaction; returns how many. A batch that fails is rolled back
     /// and its rows run again one per transaction, so one bad row costs
     /// only itself. On PostgreSQL [`LANES`] batches run at once, the rows
-    /// split by natural key (a provider retry stays in its lane); on
-    /// SQLite, with one writer, one lane.
+    /// split by LinkedIn account (one account's webhooks stay in arrival
+    /// order); on SQLite, with one writer, one lane.
     pub async fn process_pending(&self, limit: i64) -> Result<usize, PipelineError> {
         let rows = {
             let mut conn = self.pipeline.db().pool().acquire().await?;
@@ -121,7 +132,7 @@ impl Inbox {
         };
         let mut split: Vec<Vec<InboxRow>> = vec![Vec::new(); lanes];
         for row in rows {
-            let lane = lane_of(&row.natural_key, lanes);
+            let lane = if lanes == 1 { 0 } else { lane_of(&row, lanes) };
             split[lane].push(row);
         }
         let mut running = tokio::task::JoinSet::new();
@@ -337,7 +348,7 @@ impl Inbox {
     /// every second otherwise (rows left by a crash are picked up too).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
-            match self.process_pending(100).await {
+            match self.process_pending(FETCH).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "inbox processing failed"),

@@ -4,7 +4,7 @@ use super::Batch;
 use super::dispatch::{DispatchItem, DispatchOutcome, DispatchRequest};
 use super::{Pipeline, PipelineError};
 use crate::domain::{Named, StepDef, policy_steps};
-use crate::policy::Decision;
+use crate::policy::{Decision, calls_together};
 use crate::store::accounts::Account;
 use crate::store::campaigns::Campaign;
 use crate::store::enrollments::{self, CandidateQuery, CandidateRow, EnrollmentRow};
@@ -172,11 +172,23 @@ impl Pipeline {
         signals: &'s [AcceptSignal],
     ) -> Result<Vec<Prepared<'s>>, PipelineError> {
         let now = self.clock.now_ms();
-        let mut prepared = Vec::with_capacity(signals.len());
+        let mut accounts = Vec::with_capacity(signals.len());
         for signal in signals {
+            accounts.push(batch.account(tx, &signal.linkedin_account_id).await?);
+        }
+        let policies = &self.policies;
+        let mut keys = calls_together(|| {
+            signals
+                .iter()
+                .zip(&accounts)
+                .map(|(signal, account)| account.as_ref().map(|_| policies.signal_keys(signal)))
+                .collect::<Vec<_>>()
+        })
+        .into_iter();
+        let mut prepared = Vec::with_capacity(signals.len());
+        for (signal, account) in signals.iter().zip(accounts) {
             let mut outcome = SignalOutcome::new(signal.source);
-            let Some((account, running)) = batch.account(tx, &signal.linkedin_account_id).await?
-            else {
+            let (Some((account, running)), Some(Some(keys))) = (account, keys.next()) else {
                 let trace = NewTrace {
                     kind: "unknown_account",
                     signal: signal_json(signal),
@@ -203,7 +215,6 @@ impl Pipeline {
                 tx.defer_trace(trace, now);
                 outcome.trace = Some("orphan_webhook");
             }
-            let keys = self.policies.signal_keys(signal);
             self.trace_policy_failure(tx, &account, None, &keys, signal);
             prepared.push(Prepared {
                 signal,
@@ -250,9 +261,20 @@ impl Pipeline {
             })
             .collect();
         let lock = self.db.for_update_of_enrollments();
-        let mut found = enrollments::candidate_views(tx, &queries, lock)
+        let found = enrollments::candidate_views(tx, &queries, lock)
             .await?
             .into_iter();
+        calls_together(|| self.resolve_all(tx, prepared, found))
+    }
+
+    /// The match policy's `resolve` for each signal, in order, up to the
+    /// first whose candidates an earlier signal matched.
+    fn resolve_all(
+        &self,
+        tx: &mut Tx,
+        prepared: &mut [Prepared<'_>],
+        mut found: std::vec::IntoIter<Vec<CandidateRow>>,
+    ) -> Result<(usize, Vec<Work>), PipelineError> {
         let mut touched = std::collections::HashSet::new();
         let mut works = Vec::new();
         for (i, p) in prepared.iter_mut().enumerate() {
@@ -311,7 +333,7 @@ impl Pipeline {
         works: &mut [Work],
     ) -> Result<Vec<Routed>, PipelineError> {
         let now = self.clock.now_ms();
-        let mut routed = Vec::with_capacity(works.len());
+        let mut to_route = Vec::with_capacity(works.len());
         for (w, work) in works.iter_mut().enumerate() {
             let p = &prepared[work.signal];
             let Some((account, _)) = &p.matching else {
@@ -341,28 +363,38 @@ impl Pipeline {
                 batch.wake_outbox = true;
                 continue;
             }
-            // Route first, so the stamp and the route's own writes (the
-            // new position, the late observation) are one statement.
-            let input = RoutingInput {
-                signal: p.signal.clone(),
-                enrollment: work.before.clone(),
-                campaign: accord_policy_core::Campaign {
-                    campaign_id: campaign.id.clone(),
-                    status: campaign.status,
-                    steps: policy_steps(&campaign.steps),
-                },
-                now,
-            };
-            let route = self.policies.route(&input);
-            let plan = plan_route(&campaign, &work.before, &route.value, now);
-            routed.push(Routed {
-                work: w,
-                campaign,
-                route,
-                plan,
-                accepted_at: p.signal.observed_at.min(now),
-            });
+            to_route.push((w, campaign));
         }
+        // Route first, so the stamp and the route's own writes (the new
+        // position, the late observation) are one statement.
+        let routed = calls_together(|| {
+            to_route
+                .into_iter()
+                .map(|(w, campaign)| {
+                    let work = &works[w];
+                    let signal = prepared[work.signal].signal;
+                    let input = RoutingInput {
+                        signal: signal.clone(),
+                        enrollment: work.before.clone(),
+                        campaign: accord_policy_core::Campaign {
+                            campaign_id: campaign.id.clone(),
+                            status: campaign.status,
+                            steps: policy_steps(&campaign.steps),
+                        },
+                        now,
+                    };
+                    let route = self.policies.route(&input);
+                    let plan = plan_route(&campaign, &work.before, &route.value, now);
+                    Routed {
+                        work: w,
+                        campaign,
+                        route,
+                        plan,
+                        accepted_at: signal.observed_at.min(now),
+                    }
+                })
+                .collect::<Vec<_>>()
+        });
         Ok(routed)
     }
 

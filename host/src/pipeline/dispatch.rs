@@ -5,6 +5,7 @@
 
 use super::{Pipeline, PipelineError};
 use crate::domain::StepDef;
+use crate::policy::calls_together;
 use crate::store::accounts::Account;
 use crate::store::campaigns::Campaign;
 use crate::store::enrollments::EnrollmentRow;
@@ -145,10 +146,17 @@ impl Pipeline {
             .map(|i| (i.enrollment.id.as_str(), i.request.step_index))
             .collect();
         let histories = jobs::step_histories(tx, &steps).await?;
+        let verdicts = calls_together(|| {
+            items
+                .iter()
+                .zip(&histories)
+                .map(|(item, history)| self.preflight(tx, item, history, now))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
         let mut outcomes = Vec::with_capacity(items.len());
         let mut queued = Vec::new();
-        for (item, history) in items.iter().zip(&histories) {
-            match self.preflight(tx, item, history, now)? {
+        for ((item, history), verdict) in items.iter().zip(&histories).zip(verdicts) {
+            match verdict {
                 Verdict::Skip(plan) => outcomes.push(self.skip(tx, item, plan, now).await?),
                 Verdict::Enqueue {
                     run_at,

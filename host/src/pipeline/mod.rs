@@ -15,7 +15,7 @@ mod dispatch;
 
 pub use accept::{MatchReport, SignalOutcome, StampOutcome};
 pub use batch::Batch;
-pub use dispatch::{DispatchOutcome, DispatchRequest};
+pub use dispatch::{DispatchItem, DispatchOutcome, DispatchRequest};
 
 use crate::clock::SharedClock;
 use crate::policy::PolicyRegistry;

@@ -17,7 +17,7 @@ mod sandbox;
 
 pub use error::{LoadError, PolicyError};
 pub use registry::PolicyRegistry;
-pub use runtime::{CallStats, Decision, PolicyModule, PolicyRuntime, TraceLine};
+pub use runtime::{CallStats, Decision, PolicyModule, PolicyRuntime, TraceLine, calls_together};
 pub use sandbox::Limits;
 
 use serde::{Deserialize, Serialize};

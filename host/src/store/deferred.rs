@@ -5,7 +5,7 @@
 use super::events::EventRow;
 use super::outbox::NewOutbox;
 use super::traces::TraceRow;
-use super::{StoreError, placeholders_rows, sql};
+use super::{StoreError, placeholders_rows, sql_for};
 use sqlx::AnyConnection;
 
 /// Rows per statement: far under SQLite's 32,766 bound variables and
@@ -44,7 +44,7 @@ pub(crate) async fn insert_events(
         "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) VALUES {}",
         placeholders_rows(rows.len(), 9)
     );
-    let mut q = sqlx::query(sql(statement));
+    let mut q = sqlx::query(sql_for(c, statement));
     for r in rows {
         q = q
             .bind(&r.id)
@@ -69,7 +69,7 @@ pub(crate) async fn insert_traces(
         "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) VALUES {}",
         placeholders_rows(rows.len(), 9)
     );
-    let mut q = sqlx::query(sql(statement));
+    let mut q = sqlx::query(sql_for(c, statement));
     for r in rows {
         q = q
             .bind(&r.id)
@@ -94,7 +94,7 @@ async fn insert_outbox(c: &mut AnyConnection, rows: &[NewOutbox]) -> Result<(), 
         "INSERT INTO outbox (id, workspace_id, event_type, dedupe_key, payload, created_at) VALUES {} ON CONFLICT DO NOTHING",
         placeholders_rows(rows.len(), 6)
     );
-    let mut q = sqlx::query(sql(statement));
+    let mut q = sqlx::query(sql_for(c, statement));
     for r in rows {
         q = q
             .bind(&r.id)
@@ -114,7 +114,7 @@ async fn insert_outbox(c: &mut AnyConnection, rows: &[NewOutbox]) -> Result<(), 
          WHERE o.id IN ({}) ON CONFLICT DO NOTHING",
         super::placeholders(1, rows.len())
     );
-    let mut q = sqlx::query(sql(statement));
+    let mut q = sqlx::query(sql_for(c, statement));
     for r in rows {
         q = q.bind(&r.id);
     }

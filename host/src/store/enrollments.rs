@@ -255,7 +255,7 @@ pub async fn stamp_accepts(
              FROM (VALUES {values}) AS v \
              WHERE enrollments.id = v.column1 AND enrollments.linkedin_accepted_at IS NULL RETURNING {returning}"
         );
-        let mut q = sqlx::query_as(super::sql(statement)).bind(now);
+        let mut q = sqlx::query_as(super::sql_for(c, statement)).bind(now);
         for (id, stamp) in chunk {
             let landing = stamp.landing;
             q = q
@@ -532,7 +532,7 @@ pub async fn candidate_views(
             super::placeholders(1, accounts.len()),
             super::placeholders(1 + accounts.len(), chunk.len())
         );
-        let mut q = sqlx::query_as(super::sql(statement));
+        let mut q = sqlx::query_as(super::sql_for(c, statement));
         for a in &accounts {
             q = q.bind(*a);
         }
@@ -579,7 +579,7 @@ async fn prospects_by_key(
              FROM match_keys WHERE key IN ({})) AS k WHERE n <= {MAX_CANDIDATES}",
             super::placeholders(1, chunk.len())
         );
-        let mut q = sqlx::query_as(super::sql(statement));
+        let mut q = sqlx::query_as(super::sql_for(c, statement));
         for k in chunk {
             q = q.bind(*k);
         }

@@ -87,7 +87,7 @@ pub async fn insert_many(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let mut q = sqlx::query_as::<_, (String,)>(super::sql(statement));
+        let mut q = sqlx::query_as::<_, (String,)>(super::sql_for(c, statement));
         for r in chunk {
             q = q
                 .bind(&r.id)
@@ -188,7 +188,7 @@ pub async fn finish_many(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let mut q = sqlx::query(super::sql(statement)).bind(now);
+        let mut q = sqlx::query(super::sql_for(c, statement)).bind(now);
         for r in chunk {
             q = q.bind(&r.id).bind(r.status).bind(r.outcome.to_string());
         }

@@ -88,7 +88,7 @@ pub async fn enqueue(
 }
 
 /// Columns of one row of [`enqueue_many`]'s VALUES list.
-const JOB_COLUMNS: usize = 10;
+const JOB_COLUMNS: usize = 11;
 
 /// Rows per statement (bound variables stay far under both limits).
 const CHUNK: usize = 200;
@@ -129,7 +129,7 @@ pub async fn enqueue_many(
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let mut q = sqlx::query_as(super::sql(statement));
+        let mut q = sqlx::query_as(super::sql_for(c, statement));
         for (id, j) in ids.iter().zip(chunk) {
             q = q
                 .bind(id)
@@ -141,6 +141,7 @@ pub async fn enqueue_many(
                 .bind(j.source)
                 .bind(j.run_at)
                 .bind(j.wait_reason)
+                .bind(now)
                 .bind(now);
         }
         let inserted: Vec<(String,)> = q.fetch_all(&mut *c).await?;

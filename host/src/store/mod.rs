@@ -389,9 +389,66 @@ pub fn placeholders_rows(rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
+/// [`sql`] for a statement with many parameters, on the connection that
+/// runs it. On SQLite, `$1, $2, …` that appear once each in ascending
+/// order become bare `?`: sqlx finds a numbered parameter's slot with
+/// `sqlite3_bind_parameter_name`, a linear scan per bind (quadratic in
+/// a multi-row statement's hundreds of parameters: 11 % of processing
+/// time), while bare ones bind in order. Any other shape is left as is.
+pub(crate) fn sql_for(c: &AnyConnection, statement: String) -> sqlx::AssertSqlSafe<String> {
+    if c.backend_name() != "SQLite" {
+        return sql(statement);
+    }
+    sql(positional(&statement).unwrap_or(statement))
+}
+
+/// `statement` with `$1, $2, …` (ascending, each once) as `?`, or `None`.
+fn positional(statement: &str) -> Option<String> {
+    let mut out = String::with_capacity(statement.len());
+    let mut expected = 1u64;
+    let mut rest = statement;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let n: u64 = rest[at + 1..at + 1 + digits].parse().ok()?;
+        if n != expected {
+            return None;
+        }
+        expected += 1;
+        out.push('?');
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Marks a statement assembled with `format!` as safe. Only constant
 /// column lists and generated `$n` placeholders are ever interpolated;
 /// every value is bound.
 pub(crate) fn sql(statement: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(statement)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::positional;
+
+    #[test]
+    fn ascending_numbered_parameters_become_positional() {
+        assert_eq!(
+            positional("INSERT INTO t VALUES ($1, $2), ($3, 'x')").as_deref(),
+            Some("INSERT INTO t VALUES (?, ?), (?, 'x')")
+        );
+        assert_eq!(positional("SELECT 1").as_deref(), Some("SELECT 1"));
+    }
+
+    #[test]
+    fn repeated_or_unordered_parameters_are_left_alone() {
+        assert_eq!(positional("SET a = $1, b = $1"), None);
+        assert_eq!(positional("SET a = $2, b = $1"), None);
+        assert_eq!(positional("SET a = $"), None);
+    }
 }
