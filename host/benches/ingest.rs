@@ -103,7 +103,7 @@ async fn run(name: &str, mut config: AppConfig) {
     let baseline_url = format!("http://{addr}/baseline");
     let accord_url = format!("http://{addr}/webhooks/unipile");
     let mut next_unused = 0;
-    if std::env::var("DRAIN_ONLY").is_ok() {
+    if std::env::var("ACCORD_BENCH_DRAIN_ONLY").is_ok() {
         drain(name, &app, 0).await;
         return;
     }
