@@ -51,9 +51,17 @@ fn main() {
             return;
         }
         if let Ok(url) = std::env::var("ACCORD_BENCH_POSTGRES_URL") {
-            let mut config = AppConfig::new(url);
-            config.database_schema = Some(format!("bench_{}", uuid::Uuid::now_v7().simple()));
+            let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
+            let mut config = AppConfig::new(url.clone());
+            config.database_schema = Some(schema.clone());
             run("postgres", config).await;
+            // The bench's schema is of no use afterwards.
+            let db = accord::store::Db::connect(&url).await.unwrap();
+            let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+            sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(db.pool())
+                .await
+                .unwrap();
         }
     });
 }

@@ -95,7 +95,7 @@ fn config(kind: Kind, dir: &tempfile::TempDir) -> AppConfig {
         Kind::Sqlite => AppConfig::new(format!("sqlite://{}/a.db?mode=rwc", dir.path().display())),
         Kind::Postgres => {
             let mut c = AppConfig::new(postgres_url().unwrap());
-            c.database_schema = Some(format!("t_{}", uuid::Uuid::now_v7().simple()));
+            c.database_schema = Some(crate::support::fresh_schema());
             c
         }
     }

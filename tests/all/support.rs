@@ -180,7 +180,7 @@ pub async fn test_dbs() -> Vec<(&'static str, accord::store::Db, tempfile::TempD
     if let Ok(url) = std::env::var("ACCORD_TEST_POSTGRES_URL")
         && !url.is_empty()
     {
-        let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+        let schema = fresh_schema();
         let db = accord::store::Db::connect_in_schema(&url, Some(&schema))
             .await
             .expect("postgres");
@@ -188,4 +188,54 @@ pub async fn test_dbs() -> Vec<(&'static str, accord::store::Db, tempfile::TempD
         dbs.push(("postgres", db, tempfile::tempdir().expect("tempdir")));
     }
     dbs
+}
+
+/// A new PostgreSQL schema name for one test, `t_<uuidv7>`. The first call
+/// of a run drops the schemas earlier runs left more than an hour ago
+/// (their UUIDv7 names carry their creation time), so the test database
+/// does not grow run after run; a concurrent run's schemas are younger.
+pub fn fresh_schema() -> String {
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    CLEANED.call_once(|| {
+        if let Ok(url) = std::env::var("ACCORD_TEST_POSTGRES_URL")
+            && !url.is_empty()
+        {
+            // Its own runtime on its own thread: callers may be inside one.
+            let cleanup = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(drop_stale_schemas(&url));
+            });
+            let _ = cleanup.join();
+        }
+    });
+    format!("t_{}", uuid::Uuid::now_v7().simple())
+}
+
+async fn drop_stale_schemas(url: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let Ok(mut conn) = sqlx::AnyConnection::connect(url).await else {
+        return;
+    };
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT CAST(nspname AS TEXT) FROM pg_namespace WHERE nspname LIKE 't\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    let hour_ago = jiff::Timestamp::now().as_millisecond() - 3_600_000;
+    for (name,) in names {
+        let created = name
+            .strip_prefix("t_")
+            .filter(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| i64::from_str_radix(&hex[..12], 16).ok());
+        if created.is_some_and(|ms| ms < hour_ago) {
+            let drop = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut conn)
+                .await;
+        }
+    }
 }

@@ -83,7 +83,7 @@ impl World {
             )),
             Kind::Postgres => {
                 let mut c = AppConfig::new(postgres_url().unwrap());
-                c.database_schema = Some(format!("t_{}", uuid::Uuid::now_v7().simple()));
+                c.database_schema = Some(crate::support::fresh_schema());
                 c
             }
         };

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, watch};
 
 /// Most inbox rows processed in one transaction: a batch pays its
 /// look-ups, deferred inserts and commit once.
-pub const BATCH: usize = 64;
+pub const BATCH: usize = 32;
 
 /// Pending rows the processor reads at a time: whole batches for every
 /// lane.

@@ -149,8 +149,6 @@ pub struct Db {
     backend: Backend,
     /// SQLite's one writer, as an async queue (see [`Tx`]).
     write_gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
-    /// Writers queued at the gate (long transactions yield to them).
-    writers_waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -241,7 +239,6 @@ impl Db {
             pool,
             backend,
             write_gate,
-            writers_waiting: Default::default(),
         })
     }
 
@@ -269,10 +266,7 @@ impl Db {
     /// fails on lock upgrade; concurrent writers wait on busy_timeout.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let gate = match &self.write_gate {
-            Some(gate) => {
-                let _waiting = Waiting::new(&self.writers_waiting);
-                Some(gate.clone().lock_owned().await)
-            }
+            Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
         let inner = match self.backend {
@@ -284,13 +278,6 @@ impl Db {
             deferred: deferred::Deferred::default(),
             _gate: gate,
         })
-    }
-
-    /// How many writers wait for SQLite's write gate (always 0 on
-    /// PostgreSQL). A long transaction commits early when others wait.
-    pub fn writers_waiting(&self) -> usize {
-        self.writers_waiting
-            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose write
@@ -340,22 +327,6 @@ impl Db {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-}
-
-/// Counts a writer queued at the gate, until it gets in or gives up.
-struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
-        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Waiting(count)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
