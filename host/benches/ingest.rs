@@ -187,17 +187,7 @@ async fn drain(name: &str, app: &App, first: usize) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    loop {
-        let (pending,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'pending'")
-                .fetch_one(app.db.pool())
-                .await
-                .unwrap();
-        if pending == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_drained(app).await;
     let cpu = cpu_ms() - cpu_before;
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let mut span = (i64::MAX, i64::MIN);
@@ -350,17 +340,7 @@ async fn open_loop(client: &reqwest::Client, url: &str, next: &mut usize) -> (f6
 /// and the rows processed per second from the first receipt to the last
 /// completion (the rows' own timestamps).
 async fn drain_and_e2e(app: &App) -> (Vec<Duration>, f64) {
-    loop {
-        let (pending,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'pending'")
-                .fetch_one(app.db.pool())
-                .await
-                .unwrap();
-        if pending == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_drained(app).await;
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT received_at, processed_at FROM webhook_inbox WHERE processed_at IS NOT NULL AND id NOT IN (SELECT id FROM bench_raw)",
     )
@@ -407,4 +387,19 @@ fn report(
         pct(&mut e2e, 0.5),
         pct(&mut e2e, 0.99)
     );
+}
+
+/// Waits until no inbox row is pending.
+async fn wait_until_drained(app: &App) {
+    loop {
+        let (pending,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status = 'pending'")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
