@@ -46,6 +46,9 @@ fn main() {
                 claims(name, config(url.as_deref()), batch).await;
             }
         }
+        if let Some((_, Some(url))) = targets.last() {
+            common::drop_bench_schemas(url).await;
+        }
     });
 }
 
@@ -58,7 +61,7 @@ fn config(postgres: Option<&str>) -> (AppConfig, tempfile::TempDir) {
         )),
         Some(url) => {
             let mut c = AppConfig::new(url);
-            c.database_schema = Some(format!("bench_{}", uuid::Uuid::now_v7().simple()));
+            c.database_schema = Some(common::bench_schema());
             c
         }
     };

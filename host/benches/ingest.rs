@@ -51,17 +51,10 @@ fn main() {
             return;
         }
         if let Ok(url) = std::env::var("ACCORD_BENCH_POSTGRES_URL") {
-            let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
             let mut config = AppConfig::new(url.clone());
-            config.database_schema = Some(schema.clone());
+            config.database_schema = Some(common::bench_schema());
             run("postgres", config).await;
-            // The bench's schema is of no use afterwards.
-            let db = accord::store::Db::connect(&url).await.unwrap();
-            let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-            sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(db.pool())
-                .await
-                .unwrap();
+            common::drop_bench_schemas(&url).await;
         }
     });
 }

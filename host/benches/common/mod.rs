@@ -116,3 +116,31 @@ pub async fn enroll_waiting(
         .unwrap();
     e.id
 }
+
+/// Schemas this bench run created on PostgreSQL.
+static SCHEMAS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// A new PostgreSQL schema name for one bench phase, remembered so that
+/// [`drop_bench_schemas`] can remove it at the end of the run.
+pub fn bench_schema() -> String {
+    let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
+    SCHEMAS.lock().unwrap().push(schema.clone());
+    schema
+}
+
+/// Drops the schemas [`bench_schema`] handed out: a bench's data is of no
+/// use once its numbers are printed.
+pub async fn drop_bench_schemas(url: &str) {
+    let schemas = std::mem::take(&mut *SCHEMAS.lock().unwrap());
+    if schemas.is_empty() {
+        return;
+    }
+    let db = accord::store::Db::connect(url).await.unwrap();
+    for schema in schemas {
+        let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+        sqlx::query(sqlx::AssertSqlSafe(drop))
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+}
