@@ -172,6 +172,11 @@ impl Pipeline {
         signals: &'s [AcceptSignal],
     ) -> Result<Vec<Prepared<'s>>, PipelineError> {
         let now = self.clock.now_ms();
+        let ids: Vec<&str> = signals
+            .iter()
+            .map(|s| s.linkedin_account_id.as_str())
+            .collect();
+        batch.load_accounts(tx, &ids).await?;
         let mut accounts = Vec::with_capacity(signals.len());
         for signal in signals {
             accounts.push(batch.account(tx, &signal.linkedin_account_id).await?);
@@ -333,6 +338,11 @@ impl Pipeline {
         works: &mut [Work],
     ) -> Result<Vec<Routed>, PipelineError> {
         let now = self.clock.now_ms();
+        let ids: Vec<&str> = works
+            .iter()
+            .map(|w| w.candidate.enrollment.campaign_id.as_str())
+            .collect();
+        batch.load_campaigns(tx, &ids).await?;
         let mut to_route = Vec::with_capacity(works.len());
         for (w, work) in works.iter_mut().enumerate() {
             let p = &prepared[work.signal];

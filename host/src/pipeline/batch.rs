@@ -38,6 +38,54 @@ impl Batch {
         self.wake_jobs = true;
     }
 
+    /// Loads the accounts these provider ids name that are not cached
+    /// yet, in one round trip (ids that name no account are remembered as
+    /// such).
+    pub(crate) async fn load_accounts(
+        &mut self,
+        tx: &mut Tx,
+        provider_account_ids: &[&str],
+    ) -> Result<(), StoreError> {
+        let mut missing: Vec<&str> = provider_account_ids
+            .iter()
+            .copied()
+            .filter(|id| !self.accounts.contains_key(*id))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        for id in &missing {
+            self.accounts.insert((*id).to_string(), None);
+        }
+        for (account, running) in accounts::accounts_for_signals(tx, &missing).await? {
+            let id = account.provider_account_id.clone();
+            self.accounts.insert(id, Some((account, running)));
+        }
+        Ok(())
+    }
+
+    /// Loads the campaigns of these ids that are not cached yet, in one
+    /// round trip.
+    pub(crate) async fn load_campaigns(
+        &mut self,
+        tx: &mut Tx,
+        ids: &[&str],
+    ) -> Result<(), StoreError> {
+        let mut missing: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| !self.campaigns.contains_key(*id))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        for campaign in campaigns::get_many(tx, &missing).await? {
+            self.campaigns.insert(campaign.id.clone(), campaign);
+        }
+        Ok(())
+    }
+
     /// The account a signal names, and whether its workspace has a running
     /// campaign.
     pub(crate) async fn account(

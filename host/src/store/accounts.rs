@@ -145,26 +145,44 @@ pub async fn account_for_signal(
     c: &mut AnyConnection,
     provider_account_id: &str,
 ) -> Result<Option<(Account, bool)>, StoreError> {
+    Ok(accounts_for_signals(c, &[provider_account_id]).await?.pop())
+}
+
+/// [`account_for_signal`] for several provider account ids in one round
+/// trip: the accounts that exist, in no particular order.
+pub async fn accounts_for_signals(
+    c: &mut AnyConnection,
+    provider_account_ids: &[&str],
+) -> Result<Vec<(Account, bool)>, StoreError> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
         account: Account,
         running: i64,
     }
+    if provider_account_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let columns = ACCOUNT_COLUMNS
         .split(", ")
         .map(|c| format!("a.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let row: Option<Row> = sqlx::query_as(super::sql(format!(
+    let statement = format!(
         "SELECT {columns}, CAST(CASE WHEN EXISTS (SELECT 1 FROM campaigns k WHERE k.workspace_id = a.workspace_id \
          AND k.status = 'running') THEN 1 ELSE 0 END AS BIGINT) AS running \
-         FROM linkedin_accounts a WHERE a.provider_account_id = $1"
-    )))
-    .bind(provider_account_id)
-    .fetch_optional(c)
-    .await?;
-    Ok(row.map(|r| (r.account, r.running == 1)))
+         FROM linkedin_accounts a WHERE a.provider_account_id IN ({})",
+        super::placeholders(1, provider_account_ids.len())
+    );
+    let mut q = sqlx::query_as(super::sql_for(c, statement));
+    for id in provider_account_ids {
+        q = q.bind(*id);
+    }
+    let rows: Vec<Row> = q.fetch_all(c).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.account, r.running == 1))
+        .collect())
 }
 
 /// The accounts of a workspace.

@@ -147,6 +147,24 @@ pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Campaign>, St
     row.map(Campaign::try_from).transpose()
 }
 
+/// Several campaigns by id, in one round trip (the ones that exist, in no
+/// particular order).
+pub async fn get_many(c: &mut AnyConnection, ids: &[&str]) -> Result<Vec<Campaign>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = format!(
+        "SELECT {COLUMNS} FROM campaigns WHERE id IN ({})",
+        super::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query_as(super::sql_for(c, statement));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    let rows: Vec<CampaignRow> = q.fetch_all(c).await?;
+    rows.into_iter().map(Campaign::try_from).collect()
+}
+
 /// The campaigns of a workspace.
 pub async fn of_workspace(
     c: &mut AnyConnection,
