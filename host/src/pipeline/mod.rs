@@ -8,6 +8,13 @@
 //! dispatch (pre-flight policy → enqueue or skip). A [`Batch`] carries the
 //! look-ups shared by the signals of one transaction and the wake-ups owed
 //! once it commits.
+//!
+//! The signals of one transaction run set-wise, in rounds
+//! ([`Pipeline::accept_many`]): each phase makes one statement for all of
+//! them (candidates, stamps, job history, enqueue), and the policy calls
+//! of a phase share one hand-off of the async worker. A round ends before
+//! a signal whose candidates an earlier signal of the round matched, so
+//! every signal sees the writes of those before it, as if it ran alone.
 
 mod accept;
 mod batch;
