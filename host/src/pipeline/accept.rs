@@ -176,11 +176,7 @@ impl Pipeline {
             .iter()
             .map(|s| s.linkedin_account_id.as_str())
             .collect();
-        batch.load_accounts(tx, &ids).await?;
-        let mut accounts = Vec::with_capacity(signals.len());
-        for signal in signals {
-            accounts.push(batch.account(tx, &signal.linkedin_account_id).await?);
-        }
+        let accounts = batch.accounts(tx, &ids).await?;
         let policies = &self.policies;
         let mut keys = calls_together(|| {
             signals
@@ -342,17 +338,11 @@ impl Pipeline {
             .iter()
             .map(|w| w.candidate.enrollment.campaign_id.as_str())
             .collect();
-        batch.load_campaigns(tx, &ids).await?;
+        let campaigns = batch.campaigns(tx, &ids).await?;
         let mut to_route = Vec::with_capacity(works.len());
-        for (w, work) in works.iter_mut().enumerate() {
+        for ((w, work), campaign) in works.iter_mut().enumerate().zip(campaigns) {
             let p = &prepared[work.signal];
-            let Some((account, _)) = &p.matching else {
-                continue;
-            };
-            let Some(campaign) = batch
-                .campaign(tx, &work.candidate.enrollment.campaign_id)
-                .await?
-            else {
+            let (Some((account, _)), Some(campaign)) = (&p.matching, campaign) else {
                 continue;
             };
             if p.signal.source == SignalSource::ReplyInferred {

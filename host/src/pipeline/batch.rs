@@ -14,8 +14,8 @@ pub struct Batch {
     /// Provider account id → the account and whether its workspace has a
     /// running campaign.
     accounts: HashMap<String, Option<(Account, bool)>>,
-    /// Campaign id → campaign.
-    campaigns: HashMap<String, Campaign>,
+    /// Campaign id → campaign (`None`: no such campaign).
+    campaigns: HashMap<String, Option<Campaign>>,
     /// An outbox row was written: wake the notifier.
     pub(crate) wake_outbox: bool,
     /// A job was enqueued or became runnable: wake the job workers.
@@ -38,85 +38,67 @@ impl Batch {
         self.wake_jobs = true;
     }
 
-    /// Loads the accounts these provider ids name that are not cached
-    /// yet, in one round trip (ids that name no account are remembered as
-    /// such).
-    pub(crate) async fn load_accounts(
+    /// The accounts these provider ids name, each with whether its
+    /// workspace has a running campaign, in order; the ones not cached yet
+    /// are read in one round trip (an id that names no account is
+    /// remembered as such).
+    pub(crate) async fn accounts(
         &mut self,
         tx: &mut Tx,
         provider_account_ids: &[&str],
-    ) -> Result<(), StoreError> {
-        let mut missing: Vec<&str> = provider_account_ids
-            .iter()
-            .copied()
-            .filter(|id| !self.accounts.contains_key(*id))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        if missing.is_empty() {
-            return Ok(());
+    ) -> Result<Vec<Option<(Account, bool)>>, StoreError> {
+        let missing = uncached(provider_account_ids, &self.accounts);
+        if !missing.is_empty() {
+            let found = accounts::accounts_for_signals(tx, &missing).await?;
+            for id in missing {
+                self.accounts.insert(id.to_string(), None);
+            }
+            for (account, running) in found {
+                let id = account.provider_account_id.clone();
+                self.accounts.insert(id, Some((account, running)));
+            }
         }
-        for id in &missing {
-            self.accounts.insert((*id).to_string(), None);
-        }
-        for (account, running) in accounts::accounts_for_signals(tx, &missing).await? {
-            let id = account.provider_account_id.clone();
-            self.accounts.insert(id, Some((account, running)));
-        }
-        Ok(())
+        Ok(cached(provider_account_ids, &self.accounts))
     }
 
-    /// Loads the campaigns of these ids that are not cached yet, in one
-    /// round trip.
-    pub(crate) async fn load_campaigns(
+    /// The campaigns of these ids, in order; the ones not cached yet are
+    /// read in one round trip.
+    pub(crate) async fn campaigns(
         &mut self,
         tx: &mut Tx,
         ids: &[&str],
-    ) -> Result<(), StoreError> {
-        let mut missing: Vec<&str> = ids
-            .iter()
-            .copied()
-            .filter(|id| !self.campaigns.contains_key(*id))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        for campaign in campaigns::get_many(tx, &missing).await? {
-            self.campaigns.insert(campaign.id.clone(), campaign);
+    ) -> Result<Vec<Option<Campaign>>, StoreError> {
+        let missing = uncached(ids, &self.campaigns);
+        if !missing.is_empty() {
+            let found = campaigns::get_many(tx, &missing).await?;
+            for id in missing {
+                self.campaigns.insert(id.to_string(), None);
+            }
+            for campaign in found {
+                self.campaigns.insert(campaign.id.clone(), Some(campaign));
+            }
         }
-        Ok(())
+        Ok(cached(ids, &self.campaigns))
     }
+}
 
-    /// The account a signal names, and whether its workspace has a running
-    /// campaign.
-    pub(crate) async fn account(
-        &mut self,
-        tx: &mut Tx,
-        provider_account_id: &str,
-    ) -> Result<Option<(Account, bool)>, StoreError> {
-        if let Some(hit) = self.accounts.get(provider_account_id) {
-            return Ok(hit.clone());
-        }
-        let found = accounts::account_for_signal(tx, provider_account_id).await?;
-        self.accounts
-            .insert(provider_account_id.to_string(), found.clone());
-        Ok(found)
-    }
+/// The distinct keys `cache` does not hold yet.
+fn uncached<'k, V>(keys: &[&'k str], cache: &HashMap<String, V>) -> Vec<&'k str> {
+    let mut missing: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !cache.contains_key(*k))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
+}
 
-    /// A campaign by id.
-    pub(crate) async fn campaign(
-        &mut self,
-        tx: &mut Tx,
-        id: &str,
-    ) -> Result<Option<Campaign>, StoreError> {
-        if let Some(hit) = self.campaigns.get(id) {
-            return Ok(Some(hit.clone()));
-        }
-        let found = campaigns::get(tx, id).await?;
-        if let Some(c) = &found {
-            self.campaigns.insert(id.to_string(), c.clone());
-        }
-        Ok(found)
-    }
+/// What `cache` holds for each key, in order (`None` when nothing).
+fn cached<V: Clone>(keys: &[&str], cache: &HashMap<String, Option<V>>) -> Vec<Option<V>> {
+    keys.iter()
+        .map(|k| cache.get(*k).cloned().flatten())
+        .collect()
 }
 
 impl Pipeline {

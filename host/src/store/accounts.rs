@@ -139,17 +139,9 @@ pub async fn account_by_provider_id(
     .await?)
 }
 
-/// An account by the provider's account id, with whether its workspace has
-/// a running campaign (one round trip for the accept pipeline).
-pub async fn account_for_signal(
-    c: &mut AnyConnection,
-    provider_account_id: &str,
-) -> Result<Option<(Account, bool)>, StoreError> {
-    Ok(accounts_for_signals(c, &[provider_account_id]).await?.pop())
-}
-
-/// [`account_for_signal`] for several provider account ids in one round
-/// trip: the accounts that exist, in no particular order.
+/// The accounts these provider account ids name, each with whether its
+/// workspace has a running campaign, in one round trip (the accept
+/// pipeline's look-up): the accounts that exist, in no particular order.
 pub async fn accounts_for_signals(
     c: &mut AnyConnection,
     provider_account_ids: &[&str],
