@@ -233,17 +233,12 @@ pub async fn stamp_accepts(
     let mut stamped = Vec::with_capacity(stamps.len());
     for chunk in stamps.chunks(IN_CHUNK / STAMP_COLUMNS) {
         // Numbers are cast so PostgreSQL types the VALUES columns.
-        let values = (0..chunk.len())
-            .map(|r| {
-                let n = |k: usize| 2 + r * STAMP_COLUMNS + k;
-                format!(
-                    "(${}, CAST(${} AS BIGINT), ${}, ${}, CAST(${} AS BIGINT), CAST(${} AS BIGINT), ${}, \
-                     CAST(${} AS BIGINT), CAST(${} AS BIGINT))",
-                    n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7), n(8)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = super::values_rows(
+            chunk.len(),
+            2,
+            "(?, CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, \
+             CAST(? AS BIGINT), CAST(? AS BIGINT))",
+        );
         let statement = format!(
             "UPDATE enrollments SET linkedin_accepted_at = v.column2, accept_source = v.column3, \
              accept_strategy = v.column4, \

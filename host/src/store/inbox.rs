@@ -72,20 +72,7 @@ pub async fn insert_many(
         let statement = format!(
             "INSERT INTO webhook_inbox (id, natural_key, event, body, received_at, status, attempts) VALUES {} \
              ON CONFLICT DO NOTHING RETURNING id",
-            (0..chunk.len())
-                .map(|i| {
-                    let b = 5 * i;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, 'pending', 0)",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::values_rows(chunk.len(), 1, "(?, ?, ?, ?, ?, 'pending', 0)")
         );
         let mut q = sqlx::query_as::<_, (String,)>(super::sql_for(c, statement));
         for r in chunk {
@@ -183,10 +170,7 @@ pub async fn finish_many(
         let statement = format!(
             "UPDATE webhook_inbox SET status = v.column2, outcome = v.column3, error = NULL, processed_at = $1, \
              attempts = attempts + 1 FROM (VALUES {}) AS v WHERE webhook_inbox.id = v.column1",
-            (0..chunk.len())
-                .map(|i| format!("(${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i))
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::values_rows(chunk.len(), 2, "(?, ?, ?)")
         );
         let mut q = sqlx::query(super::sql_for(c, statement)).bind(now);
         for r in chunk {

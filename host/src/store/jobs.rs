@@ -87,9 +87,6 @@ pub async fn enqueue(
         .flatten())
 }
 
-/// Columns of one row of [`enqueue_many`]'s VALUES list.
-const JOB_COLUMNS: usize = 11;
-
 /// Rows per statement (bound variables stay far under both limits).
 const CHUNK: usize = 200;
 
@@ -108,26 +105,11 @@ pub async fn enqueue_many(
             "INSERT INTO campaign_send_jobs (id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, \
              source, status, run_at, attempts, wait_reason, fence, created_at, updated_at) VALUES {} \
              ON CONFLICT DO NOTHING RETURNING id",
-            (0..chunk.len())
-                .map(|r| {
-                    let n = |k: usize| 1 + r * JOB_COLUMNS + k;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, 'pending', ${}, 0, ${}, 0, ${}, ${})",
-                        n(0),
-                        n(1),
-                        n(2),
-                        n(3),
-                        n(4),
-                        n(5),
-                        n(6),
-                        n(7),
-                        n(8),
-                        n(9),
-                        n(9)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::values_rows(
+                chunk.len(),
+                1,
+                "(?, ?, ?, ?, ?, ?, ?, 'pending', ?, 0, ?, 0, ?, ?)"
+            )
         );
         let mut q = sqlx::query_as(super::sql_for(c, statement));
         for (id, j) in ids.iter().zip(chunk) {

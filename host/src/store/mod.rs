@@ -354,10 +354,32 @@ pub fn placeholders(first: usize, count: usize) -> String {
 
 /// `($1, …, $cols), ($cols+1, …), …` for a multi-row VALUES list.
 pub fn placeholders_rows(rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", placeholders(r * cols + 1, cols)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    values_rows(rows, 1, &format!("({})", vec!["?"; cols].join(", ")))
+}
+
+/// A multi-row VALUES list: `rows` copies of the template `row`, whose
+/// `?` marks become `$first, $first+1, …` across the whole list (constants
+/// and casts in the template stay as written).
+pub fn values_rows(rows: usize, first: usize, row: &str) -> String {
+    let mut next = first;
+    let mut out = String::with_capacity(rows * (row.len() + 8));
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        for part in row.split_inclusive('?') {
+            match part.strip_suffix('?') {
+                Some(text) => {
+                    out.push_str(text);
+                    out.push('$');
+                    out.push_str(&next.to_string());
+                    next += 1;
+                }
+                None => out.push_str(part),
+            }
+        }
+    }
+    out
 }
 
 /// [`sql`] for a statement with many parameters, on the connection that
@@ -414,6 +436,15 @@ mod tests {
             Some("INSERT INTO t VALUES (?, ?), (?, 'x')")
         );
         assert_eq!(positional("SELECT 1").as_deref(), Some("SELECT 1"));
+    }
+
+    #[test]
+    fn values_rows_number_the_marks_across_rows() {
+        assert_eq!(
+            super::values_rows(2, 2, "(?, CAST(? AS BIGINT), 'x')"),
+            "($2, CAST($3 AS BIGINT), 'x'), ($4, CAST($5 AS BIGINT), 'x')"
+        );
+        assert_eq!(super::placeholders_rows(2, 2), "($1, $2), ($3, $4)");
     }
 
     #[test]
