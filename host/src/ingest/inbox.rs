@@ -30,12 +30,11 @@ pub const LANES: usize = 4;
 /// to, so the webhooks of one account (an accept, a reply, a status
 /// change, a provider retry) are applied in the order they arrived, and
 /// different accounts proceed side by side.
-fn lane_of(row: &InboxRow, lanes: usize) -> usize {
-    let classified = unipile::classify(row.body.as_bytes()).ok();
-    let key = classified
-        .as_ref()
-        .and_then(|c| c.event.account_id())
-        .unwrap_or(&row.natural_key);
+fn lane_of(pending: &Pending, lanes: usize) -> usize {
+    let key = pending
+        .task
+        .account_id()
+        .unwrap_or(&pending.row.natural_key);
     let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
@@ -130,10 +129,15 @@ impl Inbox {
             Backend::Sqlite => 1,
             Backend::Postgres => LANES,
         };
-        let mut split: Vec<Vec<InboxRow>> = vec![Vec::new(); lanes];
+        let mut split: Vec<Vec<Pending>> = (0..lanes).map(|_| Vec::new()).collect();
         for row in rows {
-            let lane = if lanes == 1 { 0 } else { lane_of(&row, lanes) };
-            split[lane].push(row);
+            let pending = Pending::of(row);
+            let lane = if lanes == 1 {
+                0
+            } else {
+                lane_of(&pending, lanes)
+            };
+            split[lane].push(pending);
         }
         let mut running = tokio::task::JoinSet::new();
         for lane in split.into_iter().filter(|l| !l.is_empty()) {
@@ -154,15 +158,15 @@ impl Inbox {
         }
     }
 
-    async fn process_lane(&self, rows: &[InboxRow]) -> Result<(), PipelineError> {
+    async fn process_lane(&self, rows: &[Pending]) -> Result<(), PipelineError> {
         let mut rest = rows;
         while !rest.is_empty() {
             match self.process_batch(rest).await {
                 Ok(done) => rest = &rest[done..],
                 Err((tried, e)) => {
                     tracing::warn!(rows = tried, error = %e, "inbox batch failed; processing its rows one by one");
-                    for row in &rest[..tried] {
-                        self.process(row).await?;
+                    for pending in &rest[..tried] {
+                        self.process(&pending.row).await?;
                     }
                     rest = &rest[tried..];
                 }
@@ -177,14 +181,13 @@ impl Inbox {
     /// one stamp statement, one enqueue for all); an account-status change
     /// is applied between them, in order. Returns how many rows it
     /// processed, or how many it tried and the error.
-    async fn process_batch(&self, rows: &[InboxRow]) -> Result<usize, (usize, PipelineError)> {
+    async fn process_batch(&self, rows: &[Pending]) -> Result<usize, (usize, PipelineError)> {
         let rows = &rows[..rows.len().min(BATCH)];
         let mut tx = self.pipeline.begin().await.map_err(|e| (1, e))?;
         let mut batch = Batch::new();
         let mut finished = Vec::with_capacity(rows.len());
         let mut signals = Vec::new();
-        for (i, row) in rows.iter().enumerate() {
-            let task = task_of(row);
+        for (i, Pending { task, .. }) in rows.iter().enumerate() {
             if !matches!(task, Task::Signal(_)) {
                 // The signal run before this row ends here, in row order;
                 // it sees the account as it was.
@@ -193,13 +196,13 @@ impl Inbox {
                     .map_err(|e| (i.max(1), e))?;
             }
             match task {
-                Task::Signal(signal) => signals.push(signal),
+                Task::Signal(signal) => signals.push(signal.clone()),
                 Task::Ignored(reason) => {
                     finished.push(("ignored", serde_json::json!({"reason": reason})));
                 }
                 Task::AccountStatus(status) => {
                     let done = self
-                        .account_status(&mut tx, &mut batch, &status)
+                        .account_status(&mut tx, &mut batch, status)
                         .await
                         .map_err(|e| (i + 1, e))?;
                     finished.push(done);
@@ -214,8 +217,8 @@ impl Inbox {
         let outcomes: Vec<inbox::Finished> = rows
             .iter()
             .zip(finished)
-            .map(|(row, (status, outcome))| inbox::Finished {
-                id: row.id.clone(),
+            .map(|(pending, (status, outcome))| inbox::Finished {
+                id: pending.row.id.clone(),
                 status,
                 outcome,
             })
@@ -227,8 +230,8 @@ impl Inbox {
             .commit(tx, &batch)
             .await
             .map_err(|e| (tried, e))?;
-        for (row, f) in rows.iter().zip(&outcomes) {
-            metrics::counter!("accord_webhooks_processed_total", "event" => row.event.clone(), "outcome" => f.status).increment(1);
+        for (pending, f) in rows.iter().zip(&outcomes) {
+            metrics::counter!("accord_webhooks_processed_total", "event" => pending.row.event.clone(), "outcome" => f.status).increment(1);
         }
         Ok(tried)
     }
@@ -255,7 +258,8 @@ impl Inbox {
     /// A pipeline error rolls the work back and leaves the row pending
     /// (retried) until it has failed `MAX_ATTEMPTS` times.
     pub async fn process(&self, row: &InboxRow) -> Result<(), PipelineError> {
-        let Err((_, error)) = self.process_batch(std::slice::from_ref(row)).await else {
+        let pending = Pending::of(row.clone());
+        let Err((_, error)) = self.process_batch(std::slice::from_ref(&pending)).await else {
             return Ok(());
         };
         let status = if row.attempts + 1 >= MAX_ATTEMPTS {
@@ -365,6 +369,21 @@ impl Inbox {
     }
 }
 
+/// A pending inbox row with what it asks for, read from its body once.
+struct Pending {
+    row: InboxRow,
+    task: Task,
+}
+
+impl Pending {
+    fn of(row: InboxRow) -> Self {
+        Pending {
+            task: task_of(&row),
+            row,
+        }
+    }
+}
+
 /// What one inbox row asks for.
 enum Task {
     /// An accept signal for the pipeline.
@@ -373,6 +392,17 @@ enum Task {
     AccountStatus(unipile::AccountStatusEvent),
     /// Nothing to do, and why.
     Ignored(String),
+}
+
+impl Task {
+    /// The provider account the row belongs to, when it names one.
+    fn account_id(&self) -> Option<&str> {
+        match self {
+            Task::Signal(signal) => Some(&signal.linkedin_account_id),
+            Task::AccountStatus(status) => Some(&status.account_id),
+            Task::Ignored(_) => None,
+        }
+    }
 }
 
 fn task_of(row: &InboxRow) -> Task {

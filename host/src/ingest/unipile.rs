@@ -126,18 +126,6 @@ pub enum WebhookEvent {
     },
 }
 
-impl WebhookEvent {
-    /// The provider account the event belongs to, when it names one.
-    pub fn account_id(&self) -> Option<&str> {
-        match self {
-            WebhookEvent::NewRelation(e) => Some(&e.account_id),
-            WebhookEvent::MessageReceived(e) => Some(&e.account_id),
-            WebhookEvent::AccountStatus(e) => Some(&e.account_id),
-            WebhookEvent::Ignored { .. } => None,
-        }
-    }
-}
-
 /// A webhook with its event name and deduplication key.
 #[derive(Debug, Clone)]
 pub struct Classified {
