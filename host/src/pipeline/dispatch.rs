@@ -359,7 +359,7 @@ impl Pipeline {
 
 /// The length of the longest prefix of `items` whose keys are distinct
 /// (at least 1 when `items` is not empty).
-pub(crate) fn distinct_prefix<T>(items: &[T], key: impl Fn(&T) -> &str) -> usize {
+fn distinct_prefix<T>(items: &[T], key: impl Fn(&T) -> &str) -> usize {
     let mut seen = std::collections::HashSet::new();
     items
         .iter()

@@ -101,15 +101,10 @@ pub struct Tx {
 impl Tx {
     /// Writes the deferred rows, then commits (and opens the gate).
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        self.flush().await?;
+        let deferred = std::mem::take(&mut self.deferred);
+        deferred.write(&mut self.inner).await?;
         self.inner.commit().await?;
         Ok(())
-    }
-
-    /// Writes the deferred rows now (the transaction stays open).
-    pub async fn flush(&mut self) -> Result<(), StoreError> {
-        let deferred = std::mem::take(&mut self.deferred);
-        deferred.write(&mut self.inner).await
     }
 
     /// Appends an audit event at commit.
