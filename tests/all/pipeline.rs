@@ -852,6 +852,48 @@ async fn enroll_members(w: &World, tag: &str, n: u64) -> Vec<String> {
     members
 }
 
+/// `enqueue_many` reports, per job and in order, whether it went in: a
+/// job whose (enrollment, step) already has an active one is refused by
+/// the partial unique index, and only the others get ids (the statement
+/// returns no rows, so the refused case reads the ids back).
+async fn enqueue_many_reports_refused_jobs_in_order(kind: Kind) {
+    use accord::store::jobs::{self, NewJob};
+    let w = World::new(kind).await;
+    enroll_members(&w, "q", 2).await;
+    let job = |enrollment_id| NewJob {
+        enrollment_id,
+        campaign_id: &w.campaign.id,
+        linkedin_account_id: &w.campaign.linkedin_account_id,
+        step_index: 3,
+        action: "send_message",
+        source: "late_accept",
+        run_at: T0,
+        wait_reason: None,
+    };
+    let mut tx = w.app.db.begin().await.unwrap();
+    let first = jobs::enqueue_many(&mut tx, &[job("e-q-1")], T0)
+        .await
+        .unwrap();
+    assert!(first[0].is_some());
+    let both = jobs::enqueue_many(&mut tx, &[job("e-q-1"), job("e-q-2")], T0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(both[0], None, "e-q-1 already had an active job at step 3");
+    let second = both[1].clone().expect("e-q-2 had none");
+    assert_ne!(Some(second.clone()), first[0]);
+    assert_eq!(active_jobs(&w, "e-q-1").await, 1);
+    assert_eq!(active_jobs(&w, "e-q-2").await, 1);
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM campaign_send_jobs WHERE id = $1",
+            Box::leak(second.into_boxed_str())
+        )
+        .await,
+        1
+    );
+}
+
 /// Stores the bodies in order with nothing processing them, then
 /// processes the inbox once: all of them in one batch.
 async fn one_batch(w: &World, bodies: &[String]) {
@@ -1035,6 +1077,7 @@ on_both_databases!(
     a_batch_is_processed_set_wise_in_order,
     an_account_status_change_splits_a_batch,
     many_signals_in_one_call_stamp_and_queue_once,
+    enqueue_many_reports_refused_jobs_in_order,
     invite_bridge_via_webhook,
     member_id_match,
     sales_nav_decode,

@@ -104,14 +104,14 @@ pub async fn enqueue_many(
         let statement = format!(
             "INSERT INTO campaign_send_jobs (id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, \
              source, status, run_at, attempts, wait_reason, fence, created_at, updated_at) VALUES {} \
-             ON CONFLICT DO NOTHING RETURNING id",
+             ON CONFLICT DO NOTHING",
             super::values_rows(
                 chunk.len(),
                 1,
                 "(?, ?, ?, ?, ?, ?, ?, 'pending', ?, 0, ?, 0, ?, ?)"
             )
         );
-        let mut q = sqlx::query_as(super::sql_for(c, statement));
+        let mut q = sqlx::query(super::sql_for(c, statement));
         for (id, j) in ids.iter().zip(chunk) {
             q = q
                 .bind(id)
@@ -126,15 +126,38 @@ pub async fn enqueue_many(
                 .bind(now)
                 .bind(now);
         }
-        let inserted: Vec<(String,)> = q.fetch_all(&mut *c).await?;
-        let inserted: std::collections::HashSet<String> =
-            inserted.into_iter().map(|(id,)| id).collect();
+        let affected = q.execute(&mut *c).await?.rows_affected();
+        if affected == chunk.len() as u64 {
+            // Every row went in (the usual case): no id to read back.
+            out.extend(ids.into_iter().map(Some));
+            continue;
+        }
+        // Some (enrollment, step) already had an active job: the fresh
+        // ids that exist now are the ones inserted.
+        let inserted = existing_ids(c, &ids).await?;
         out.extend(
             ids.into_iter()
                 .map(|id| inserted.contains(&id).then_some(id)),
         );
     }
     Ok(out)
+}
+
+/// Which of `ids` are jobs.
+async fn existing_ids(
+    c: &mut AnyConnection,
+    ids: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let statement = format!(
+        "SELECT id FROM campaign_send_jobs WHERE id IN ({})",
+        super::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query_as(super::sql_for(c, statement));
+    for id in ids {
+        q = q.bind(id);
+    }
+    let rows: Vec<(String,)> = q.fetch_all(&mut *c).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// What pre-flight needs to know of one (enrollment, step).
@@ -169,15 +192,19 @@ pub async fn step_histories(
     let mut found: std::collections::HashMap<(String, i64), StepHistory> = Default::default();
     for chunk in pairs.chunks(CHUNK) {
         let list = super::values_rows(chunk.len(), 1, "(?, CAST(? AS BIGINT))");
+        // Only pairs with some history come back (a fresh step, the usual
+        // case, costs no row): on SQLite every row is a hand-off between
+        // threads.
         let statement = format!(
-            "SELECT v.column1, v.column2, \
+            "SELECT * FROM (SELECT v.column1 AS enrollment_id, v.column2 AS step_index, \
              CAST((SELECT 1 FROM campaign_send_jobs j WHERE j.enrollment_id = v.column1 AND j.step_index = v.column2 \
-                   AND j.status IN ('pending', 'processing') LIMIT 1) AS BIGINT), \
+                   AND j.status IN ('pending', 'processing') LIMIT 1) AS BIGINT) AS active, \
              (SELECT MAX(j.completed_at) FROM campaign_send_jobs j WHERE j.enrollment_id = v.column1 \
-                   AND j.step_index = v.column2 AND j.status = 'succeeded'), \
+                   AND j.step_index = v.column2 AND j.status = 'succeeded') AS succeeded_at, \
              CAST((SELECT 1 FROM skips k WHERE k.enrollment_id = v.column1 AND k.step_index = v.column2 \
-                   AND k.resolved_at IS NULL LIMIT 1) AS BIGINT) \
-             FROM (VALUES {list}) AS v"
+                   AND k.resolved_at IS NULL LIMIT 1) AS BIGINT) AS open_skip \
+             FROM (VALUES {list}) AS v) AS h \
+             WHERE active IS NOT NULL OR succeeded_at IS NOT NULL OR open_skip IS NOT NULL"
         );
         let mut q = sqlx::query_as(super::sql_for(c, statement));
         for (enrollment, step) in chunk {
