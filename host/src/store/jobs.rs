@@ -181,7 +181,7 @@ type HistoryRow = (String, i64, Option<i64>, Option<i64>, Option<i64>);
 /// one-active index, the enrollment index, the open-skips index). As one
 /// `enrollment_id IN (…)` over the jobs table, PostgreSQL planned a
 /// sequential scan whenever the table had grown since its last `ANALYZE`
-/// (a fresh deployment's first minute): 1 ms a batch instead of 0.1.
+/// (a fresh deployment's first minute): 1.07 ms a batch, now 0.17.
 pub async fn step_histories(
     c: &mut AnyConnection,
     steps: &[(&str, u32)],
