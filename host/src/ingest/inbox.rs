@@ -137,12 +137,7 @@ impl Inbox {
         let mut split: Vec<Vec<Pending>> = (0..lanes).map(|_| Vec::new()).collect();
         for row in rows {
             let pending = Pending::of(row);
-            let lane = if lanes == 1 {
-                0
-            } else {
-                lane_of(&pending, lanes)
-            };
-            split[lane].push(pending);
+            split[lane_of(&pending, lanes)].push(pending);
         }
         let mut running = tokio::task::JoinSet::new();
         for lane in split.into_iter().filter(|l| !l.is_empty()) {
