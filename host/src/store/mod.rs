@@ -218,14 +218,6 @@ impl Db {
                             // each, ~3 per accept) batch after batch. The
                             // cache only grows as pages are read.
                             conn.execute("PRAGMA cache_size = -65536").await?;
-                            // Fewer, larger checkpoints (16 MiB of WAL
-                            // instead of 4 MiB): the pages the write path
-                            // changes in commit after commit (index
-                            // leaves, the inbox's newest pages) are copied
-                            // into the database once per checkpoint, and
-                            // the checkpoint runs inside whichever COMMIT
-                            // crosses the threshold, write gate held.
-                            conn.execute("PRAGMA wal_autocheckpoint = 4096").await?;
                         }
                         Backend::Postgres => {
                             if let Some(schema) = schema {
