@@ -75,7 +75,7 @@ async fn outbox_rows(w: &World, enrollment: &str) -> i64 {
 async fn stamps(w: &World, enrollment: &str) -> i64 {
     w.count(
         "SELECT COUNT(*) FROM linkedin_events WHERE kind = 'accept_stamped' AND enrollment_id = $1",
-        Box::leak(enrollment.to_string().into_boxed_str()),
+        enrollment,
     )
     .await
 }
@@ -83,7 +83,7 @@ async fn stamps(w: &World, enrollment: &str) -> i64 {
 async fn active_jobs(w: &World, enrollment: &str) -> i64 {
     w.count(
         "SELECT COUNT(*) FROM campaign_send_jobs WHERE enrollment_id = $1 AND status IN ('pending', 'processing')",
-        Box::leak(enrollment.to_string().into_boxed_str()),
+        enrollment,
     )
     .await
 }
@@ -887,7 +887,7 @@ async fn enqueue_many_reports_refused_jobs_in_order(kind: Kind) {
     assert_eq!(
         w.count(
             "SELECT COUNT(*) FROM campaign_send_jobs WHERE id = $1",
-            Box::leak(second.into_boxed_str())
+            &second
         )
         .await,
         1
