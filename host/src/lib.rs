@@ -20,3 +20,10 @@ pub mod simulator;
 pub mod store;
 pub mod window;
 pub mod workflow;
+
+/// mimalloc for every binary that links the host (the `accord` binary, its
+/// tests and benches): the write path allocates many small short-lived
+/// buffers (rows, JSON, SQL). Against glibc's allocator it cut the SQLite
+/// drain's host CPU per webhook by ~14 % (docs/BENCHMARKS.md, 2026-11-30).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -894,6 +894,117 @@ async fn enqueue_many_reports_refused_jobs_in_order(kind: Kind) {
     );
 }
 
+/// The rows a transaction defers (audit events, traces, outbox rows with
+/// their deliveries, inbox outcomes) all land at commit, whether they go
+/// in one statement (PostgreSQL, up to its parameter bound), in chunks of
+/// 200 (SQLite), or table by table past the bound (PostgreSQL, 3,400
+/// events): an outbox row whose dedupe key exists is skipped with its
+/// deliveries.
+async fn deferred_rows_land_at_commit_in_any_shape(kind: Kind) {
+    use accord::store::endpoints::{self, EndpointKind, NewEndpoint};
+    use accord::store::events::NewEvent;
+    use accord::store::inbox::{self, Finished, NewInboxRow};
+    use accord::store::outbox::NewOutbox;
+    use accord::store::traces::NewTrace;
+    let w = World::new(kind).await;
+    let ws = w.workspace.id.clone();
+    let mut c = w.app.db.pool().acquire().await.unwrap();
+    let endpoint = NewEndpoint {
+        workspace_id: &ws,
+        kind: EndpointKind::Webhook,
+        url: "http://127.0.0.1:9/hook",
+        secret: None,
+        enabled: true,
+    };
+    endpoints::insert(&mut c, &endpoint, T0).await.unwrap();
+    drop(c);
+    let payload = serde_json::json!({"k": "v"});
+    let mut expected = (0, 0, 0);
+    for (round, (events, others)) in [(3, 3), (250, 250), (3_400, 1)].into_iter().enumerate() {
+        let rows: Vec<NewInboxRow> = (0..others)
+            .map(|i| NewInboxRow::new(&format!("nk-{round}-{i}"), "new_relation", "{}", T0))
+            .collect();
+        let mut tx = w.app.db.begin().await.unwrap();
+        inbox::insert_many(&mut tx, &rows.iter().collect::<Vec<_>>())
+            .await
+            .unwrap();
+        for i in 0..events {
+            let event = NewEvent {
+                workspace_id: &ws,
+                kind: "deferred_test",
+                detail: Some(serde_json::json!({"i": i})),
+                ..NewEvent::default()
+            };
+            tx.defer_event(event, T0);
+        }
+        for i in 0..others {
+            let trace = NewTrace {
+                workspace_id: Some(&ws),
+                kind: "deferred_test",
+                detail: serde_json::json!({"i": i}),
+                ..NewTrace::default()
+            };
+            tx.defer_trace(trace, T0);
+            // Key 0 repeats the first round's: skipped, no delivery.
+            let key = if i == 0 {
+                "dk-0-0".to_string()
+            } else {
+                format!("dk-{round}-{i}")
+            };
+            tx.defer_outbox(NewOutbox::new(&ws, "deferred.test", &key, &payload, T0));
+        }
+        let finished = rows
+            .iter()
+            .map(|r| Finished {
+                id: r.id.clone(),
+                status: "processed",
+                outcome: serde_json::json!({"round": round}),
+            })
+            .collect();
+        tx.defer_inbox_finish(finished, T0 + 1);
+        tx.commit().await.unwrap();
+        let fresh_outbox = if round == 0 { others } else { others - 1 };
+        expected = (
+            expected.0 + events,
+            expected.1 + others,
+            expected.2 + fresh_outbox,
+        );
+        let count = |sql: &'static str| w.count(sql, "deferred_test");
+        assert_eq!(
+            count("SELECT COUNT(*) FROM linkedin_events WHERE kind = $1").await,
+            expected.0 as i64
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM traces WHERE kind = $1").await,
+            expected.1 as i64
+        );
+        let outbox = w
+            .count(
+                "SELECT COUNT(*) FROM outbox WHERE event_type = $1",
+                "deferred.test",
+            )
+            .await;
+        assert_eq!(outbox, expected.2 as i64, "round {round}");
+        let deliveries = w
+            .count(
+                "SELECT COUNT(*) FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE o.event_type = $1",
+                "deferred.test",
+            )
+            .await;
+        assert_eq!(
+            deliveries, expected.2 as i64,
+            "one delivery per new outbox row"
+        );
+        let processed = w
+            .count(
+                "SELECT COUNT(*) FROM webhook_inbox WHERE status = 'processed' AND processed_at IS NOT NULL AND natural_key LIKE $1",
+                &format!("nk-{round}-%"),
+            )
+            .await;
+        assert_eq!(processed, others as i64, "round {round}");
+    }
+}
+
 /// Stores the bodies in order with nothing processing them, then
 /// processes the inbox once: all of them in one batch.
 async fn one_batch(w: &World, bodies: &[String]) {
@@ -1078,6 +1189,7 @@ on_both_databases!(
     an_account_status_change_splits_a_batch,
     many_signals_in_one_call_stamp_and_queue_once,
     enqueue_many_reports_refused_jobs_in_order,
+    deferred_rows_land_at_commit_in_any_shape,
     invite_bridge_via_webhook,
     member_id_match,
     sales_nav_decode,

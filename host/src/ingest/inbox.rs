@@ -223,15 +223,14 @@ impl Inbox {
                 outcome,
             })
             .collect();
-        inbox::finish_many(&mut tx, &outcomes, now)
-            .await
-            .map_err(|e| (tried, e.into()))?;
+        let statuses: Vec<&str> = outcomes.iter().map(|f| f.status).collect();
+        tx.defer_inbox_finish(outcomes, now);
         self.pipeline
             .commit(tx, &batch)
             .await
             .map_err(|e| (tried, e))?;
-        for (pending, f) in rows.iter().zip(&outcomes) {
-            metrics::counter!("accord_webhooks_processed_total", "event" => pending.row.event.clone(), "outcome" => f.status).increment(1);
+        for (pending, status) in rows.iter().zip(statuses) {
+            metrics::counter!("accord_webhooks_processed_total", "event" => pending.row.event.clone(), "outcome" => status).increment(1);
         }
         Ok(tried)
     }

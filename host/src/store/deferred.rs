@@ -1,16 +1,26 @@
-//! Rows a transaction appends but never reads back, written together just
-//! before COMMIT: one multi-row INSERT per table and chunk instead of one
-//! round trip per row (a batch of 32 accepts writes ~100 such rows).
+//! Rows a transaction appends or settles but never reads back, written
+//! together just before COMMIT: one multi-row statement per table and
+//! chunk instead of one round trip per row (a batch of 32 accepts writes
+//! ~100 such rows). On PostgreSQL they all go in one statement, each
+//! table's part a data-modifying CTE: one round trip for the lot.
 
 use super::events::EventRow;
+use super::inbox::Finished;
 use super::outbox::NewOutbox;
 use super::traces::TraceRow;
-use super::{StoreError, placeholders_rows, sql_for};
+use super::{StoreError, sql_for, values_rows};
+use crate::clock::Millis;
 use sqlx::AnyConnection;
 
 /// Rows per statement: far under SQLite's 32,766 bound variables and
 /// PostgreSQL's 65,535 at nine columns a row.
 const CHUNK: usize = 200;
+
+/// Most parameters of the single PostgreSQL statement; a larger set of
+/// rows goes table by table, in chunks.
+const MAX_TOGETHER: usize = 30_000;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// The appends waiting for commit.
 #[derive(Default)]
@@ -18,11 +28,26 @@ pub(crate) struct Deferred {
     pub(crate) events: Vec<EventRow>,
     pub(crate) traces: Vec<TraceRow>,
     pub(crate) outbox: Vec<NewOutbox>,
+    /// Inbox rows whose processing this transaction records, and when.
+    pub(crate) finished: Vec<Finished>,
+    pub(crate) finished_at: Millis,
 }
 
 impl Deferred {
-    /// Writes everything, in the order events → traces → outbox.
+    /// Writes everything: on PostgreSQL in one statement when it fits,
+    /// otherwise inbox outcomes → events → traces → outbox, a statement per
+    /// table and chunk.
     pub(crate) async fn write(self, c: &mut AnyConnection) -> Result<(), StoreError> {
+        if c.backend_name() == "PostgreSQL" && self.parameters() <= MAX_TOGETHER {
+            return self.write_together(c).await;
+        }
+        for chunk in self.finished.chunks(CHUNK) {
+            let statement = finish_sql(chunk.len(), 1);
+            let q = sqlx::query(sql_for(c, statement));
+            bind_finished(q, chunk, self.finished_at)
+                .execute(&mut *c)
+                .await?;
+        }
         for chunk in self.events.chunks(CHUNK) {
             insert_events(c, chunk).await?;
         }
@@ -34,20 +59,96 @@ impl Deferred {
         }
         Ok(())
     }
+
+    /// Bound parameters of the single statement.
+    fn parameters(&self) -> usize {
+        let finished = if self.finished.is_empty() {
+            0
+        } else {
+            1 + 3 * self.finished.len()
+        };
+        9 * self.events.len() + 9 * self.traces.len() + 6 * self.outbox.len() + finished
+    }
+
+    /// PostgreSQL: every part a data-modifying CTE of one statement (each
+    /// runs exactly once, to completion, whether or not it is read); the
+    /// deliveries select from the outbox part's `RETURNING`, so a row whose
+    /// dedupe key already existed gets none, as in the per-table path.
+    async fn write_together(self, c: &mut AnyConnection) -> Result<(), StoreError> {
+        let mut parts = Vec::new();
+        let mut next = 1;
+        if !self.finished.is_empty() {
+            parts.push(("f", finish_sql(self.finished.len(), next)));
+            next += 1 + 3 * self.finished.len();
+        }
+        if !self.events.is_empty() {
+            parts.push(("e", events_sql(self.events.len(), next)));
+            next += 9 * self.events.len();
+        }
+        if !self.traces.is_empty() {
+            parts.push(("t", traces_sql(self.traces.len(), next)));
+            next += 9 * self.traces.len();
+        }
+        if !self.outbox.is_empty() {
+            let insert = outbox_sql(self.outbox.len(), next);
+            parts.push((
+                "o",
+                format!("{insert} RETURNING id, workspace_id, created_at"),
+            ));
+            parts.push((
+                "d",
+                format!("{DELIVERIES} FROM o {DELIVERIES_JOIN} ON CONFLICT DO NOTHING"),
+            ));
+        }
+        let Some(((_, last), ctes)) = parts.split_last() else {
+            return Ok(());
+        };
+        let statement = if ctes.is_empty() {
+            last.clone()
+        } else {
+            let with: Vec<String> = ctes
+                .iter()
+                .map(|(name, part)| format!("{name} AS ({part})"))
+                .collect();
+            format!("WITH {} {last}", with.join(", "))
+        };
+        let mut q = sqlx::query(sql_for(c, statement));
+        if !self.finished.is_empty() {
+            q = bind_finished(q, &self.finished, self.finished_at);
+        }
+        q = bind_events(q, &self.events);
+        q = bind_traces(q, &self.traces);
+        q = bind_outbox(q, &self.outbox);
+        q.execute(c).await?;
+        Ok(())
+    }
 }
 
-pub(crate) async fn insert_events(
-    c: &mut AnyConnection,
-    rows: &[EventRow],
-) -> Result<(), StoreError> {
-    let statement = format!(
+/// Records inbox outcomes: `processed_at` is `$first`, the rows follow.
+fn finish_sql(rows: usize, first: usize) -> String {
+    format!(
+        "UPDATE webhook_inbox SET status = v.column2, outcome = v.column3, error = NULL, processed_at = ${first}, \
+         attempts = attempts + 1 FROM (VALUES {}) AS v WHERE webhook_inbox.id = v.column1",
+        values_rows(rows, first + 1, "(?, ?, ?)")
+    )
+}
+
+fn bind_finished<'q>(q: AnyQuery<'q>, rows: &[Finished], at: Millis) -> AnyQuery<'q> {
+    rows.iter().fold(q.bind(at), |q, r| {
+        q.bind(&r.id).bind(r.status).bind(r.outcome.to_string())
+    })
+}
+
+fn events_sql(rows: usize, first: usize) -> String {
+    format!(
         "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) VALUES {}",
-        placeholders_rows(rows.len(), 9)
-    );
-    let mut q = sqlx::query(sql_for(c, statement));
-    for r in rows {
-        q = q
-            .bind(&r.id)
+        values_rows(rows, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    )
+}
+
+fn bind_events<'q>(q: AnyQuery<'q>, rows: &[EventRow]) -> AnyQuery<'q> {
+    rows.iter().fold(q, |q, r| {
+        q.bind(&r.id)
             .bind(&r.workspace_id)
             .bind(&r.linkedin_account_id)
             .bind(&r.enrollment_id)
@@ -55,24 +156,20 @@ pub(crate) async fn insert_events(
             .bind(&r.source)
             .bind(&r.strategy)
             .bind(&r.detail)
-            .bind(r.occurred_at);
-    }
-    q.execute(c).await?;
-    Ok(())
+            .bind(r.occurred_at)
+    })
 }
 
-pub(crate) async fn insert_traces(
-    c: &mut AnyConnection,
-    rows: &[TraceRow],
-) -> Result<(), StoreError> {
-    let statement = format!(
+fn traces_sql(rows: usize, first: usize) -> String {
+    format!(
         "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) VALUES {}",
-        placeholders_rows(rows.len(), 9)
-    );
-    let mut q = sqlx::query(sql_for(c, statement));
-    for r in rows {
-        q = q
-            .bind(&r.id)
+        values_rows(rows, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    )
+}
+
+fn bind_traces<'q>(q: AnyQuery<'q>, rows: &[TraceRow]) -> AnyQuery<'q> {
+    rows.iter().fold(q, |q, r| {
+        q.bind(&r.id)
             .bind(&r.workspace_id)
             .bind(&r.linkedin_account_id)
             .bind(&r.enrollment_id)
@@ -80,9 +177,51 @@ pub(crate) async fn insert_traces(
             .bind(&r.signal)
             .bind(&r.detail)
             .bind(&r.module_sha256)
-            .bind(r.created_at);
-    }
-    q.execute(c).await?;
+            .bind(r.created_at)
+    })
+}
+
+fn outbox_sql(rows: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO outbox (id, workspace_id, event_type, dedupe_key, payload, created_at) VALUES {} ON CONFLICT DO NOTHING",
+        values_rows(rows, first, "(?, ?, ?, ?, ?, ?)")
+    )
+}
+
+fn bind_outbox<'q>(q: AnyQuery<'q>, rows: &[NewOutbox]) -> AnyQuery<'q> {
+    rows.iter().fold(q, |q, r| {
+        q.bind(&r.id)
+            .bind(&r.workspace_id)
+            .bind(&r.event_type)
+            .bind(&r.dedupe_key)
+            .bind(&r.payload)
+            .bind(r.created_at)
+    })
+}
+
+/// One delivery per enabled endpoint of the outbox row's workspace. The
+/// delivery id is the outbox id and the endpoint id: unique, and in
+/// creation order like the outbox ids (UUIDv7).
+const DELIVERIES: &str = "INSERT INTO outbox_deliveries (id, outbox_id, endpoint_id, status, attempts, next_attempt_at, created_at) \
+     SELECT o.id || '.' || n.id, o.id, n.id, 'pending', 0, o.created_at, o.created_at";
+const DELIVERIES_JOIN: &str =
+    "JOIN notification_endpoints n ON n.workspace_id = o.workspace_id AND n.enabled = 1";
+
+pub(crate) async fn insert_events(
+    c: &mut AnyConnection,
+    rows: &[EventRow],
+) -> Result<(), StoreError> {
+    let q = sqlx::query(sql_for(c, events_sql(rows.len(), 1)));
+    bind_events(q, rows).execute(c).await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_traces(
+    c: &mut AnyConnection,
+    rows: &[TraceRow],
+) -> Result<(), StoreError> {
+    let q = sqlx::query(sql_for(c, traces_sql(rows.len(), 1)));
+    bind_traces(q, rows).execute(c).await?;
     Ok(())
 }
 
@@ -90,34 +229,13 @@ pub(crate) async fn insert_traces(
 /// workspaces' enabled endpoints. A row whose dedupe key already exists is
 /// skipped, and so are its deliveries (they select on the new ids only).
 async fn insert_outbox(c: &mut AnyConnection, rows: &[NewOutbox]) -> Result<(), StoreError> {
+    let q = sqlx::query(sql_for(c, outbox_sql(rows.len(), 1)));
+    bind_outbox(q, rows).execute(&mut *c).await?;
     let statement = format!(
-        "INSERT INTO outbox (id, workspace_id, event_type, dedupe_key, payload, created_at) VALUES {} ON CONFLICT DO NOTHING",
-        placeholders_rows(rows.len(), 6)
-    );
-    let mut q = sqlx::query(sql_for(c, statement));
-    for r in rows {
-        q = q
-            .bind(&r.id)
-            .bind(&r.workspace_id)
-            .bind(&r.event_type)
-            .bind(&r.dedupe_key)
-            .bind(&r.payload)
-            .bind(r.created_at);
-    }
-    q.execute(&mut *c).await?;
-    // The delivery id is the outbox id and the endpoint id: unique, and in
-    // creation order like the outbox ids (UUIDv7).
-    let statement = format!(
-        "INSERT INTO outbox_deliveries (id, outbox_id, endpoint_id, status, attempts, next_attempt_at, created_at) \
-         SELECT o.id || '.' || n.id, o.id, n.id, 'pending', 0, o.created_at, o.created_at \
-         FROM outbox o JOIN notification_endpoints n ON n.workspace_id = o.workspace_id AND n.enabled = 1 \
-         WHERE o.id IN ({}) ON CONFLICT DO NOTHING",
+        "{DELIVERIES} FROM outbox o {DELIVERIES_JOIN} WHERE o.id IN ({}) ON CONFLICT DO NOTHING",
         super::placeholders(1, rows.len())
     );
-    let mut q = sqlx::query(sql_for(c, statement));
-    for r in rows {
-        q = q.bind(&r.id);
-    }
-    q.execute(c).await?;
+    let q = sqlx::query(sql_for(c, statement));
+    rows.iter().fold(q, |q, r| q.bind(&r.id)).execute(c).await?;
     Ok(())
 }

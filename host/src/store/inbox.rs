@@ -148,7 +148,8 @@ pub async fn finish(
     Ok(())
 }
 
-/// The outcome of one processed row, for [`finish_many`].
+/// The outcome of one processed row, recorded at commit by
+/// [`super::Tx::defer_inbox_finish`].
 #[derive(Debug, Clone)]
 pub struct Finished {
     /// The row.
@@ -157,28 +158,6 @@ pub struct Finished {
     pub status: &'static str,
     /// Outcome summary.
     pub outcome: serde_json::Value,
-}
-
-/// Records the outcomes of a batch processed in one transaction: one
-/// `UPDATE … FROM (VALUES …)` per chunk.
-pub async fn finish_many(
-    c: &mut AnyConnection,
-    rows: &[Finished],
-    now: Millis,
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks(200) {
-        let statement = format!(
-            "UPDATE webhook_inbox SET status = v.column2, outcome = v.column3, error = NULL, processed_at = $1, \
-             attempts = attempts + 1 FROM (VALUES {}) AS v WHERE webhook_inbox.id = v.column1",
-            super::values_rows(chunk.len(), 2, "(?, ?, ?)")
-        );
-        let mut q = sqlx::query(super::sql_for(c, statement)).bind(now);
-        for r in chunk {
-            q = q.bind(&r.id).bind(r.status).bind(r.outcome.to_string());
-        }
-        q.execute(&mut *c).await?;
-    }
-    Ok(())
 }
 
 /// Counts rows by status.

@@ -88,9 +88,11 @@ impl StoreError {
 ///
 /// Append-only rows the transaction never reads back (audit events,
 /// traces, outbox rows) can be deferred with [`Tx::defer_event`],
-/// [`Tx::defer_trace`] and [`Tx::defer_outbox`]: they are written just
-/// before COMMIT, many rows per statement, so a batch of accepts pays a
-/// few round trips for them instead of one each. Dropping the transaction
+/// [`Tx::defer_trace`] and [`Tx::defer_outbox`], and the inbox rows a
+/// batch settles with [`Tx::defer_inbox_finish`]: they are written just
+/// before COMMIT, many rows per statement (on PostgreSQL all in one
+/// statement), so a batch of accepts pays one or a few round trips for
+/// them instead of one each. Dropping the transaction
 /// without committing drops them with everything else.
 pub struct Tx {
     inner: Transaction<'static, sqlx::Any>,
@@ -121,6 +123,13 @@ impl Tx {
     /// delivery per enabled endpoint of its workspace, at commit.
     pub fn defer_outbox(&mut self, row: outbox::NewOutbox) {
         self.deferred.outbox.push(row);
+    }
+
+    /// Records, at commit, that these inbox rows were processed at `now`
+    /// (their status and outcome), with the other deferred rows.
+    pub fn defer_inbox_finish(&mut self, rows: Vec<inbox::Finished>, now: crate::clock::Millis) {
+        self.deferred.finished.extend(rows);
+        self.deferred.finished_at = now;
     }
 }
 
