@@ -1,8 +1,10 @@
 //! Rows a transaction appends or settles but never reads back, written
 //! together just before COMMIT: one multi-row statement per table and
 //! chunk instead of one round trip per row (a batch of 32 accepts writes
-//! ~100 such rows). On PostgreSQL they all go in one statement, each
-//! table's part a data-modifying CTE: one round trip for the lot.
+//! ~100 such rows). Up to a bound they all go in one call: on PostgreSQL
+//! one statement, each table's part a data-modifying CTE (one round trip
+//! for the lot); on SQLite one script of statements (one hand-off to its
+//! worker thread).
 
 use super::events::EventRow;
 use super::inbox::Finished;
@@ -16,8 +18,9 @@ use sqlx::AnyConnection;
 /// PostgreSQL's 65,535 at nine columns a row.
 const CHUNK: usize = 200;
 
-/// Most parameters of the single PostgreSQL statement; a larger set of
-/// rows goes table by table, in chunks.
+/// Most parameters of the single call (under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound variables); a larger set of rows goes table
+/// by table, in chunks.
 const MAX_TOGETHER: usize = 30_000;
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -34,11 +37,11 @@ pub(crate) struct Deferred {
 }
 
 impl Deferred {
-    /// Writes everything: on PostgreSQL in one statement when it fits,
-    /// otherwise inbox outcomes → events → traces → outbox, a statement per
-    /// table and chunk.
+    /// Writes everything: in one call when it fits, otherwise inbox
+    /// outcomes → events → traces → outbox, a statement per table and
+    /// chunk.
     pub(crate) async fn write(self, c: &mut AnyConnection) -> Result<(), StoreError> {
-        if c.backend_name() == "PostgreSQL" && self.parameters() <= MAX_TOGETHER {
+        if self.parameters() <= MAX_TOGETHER {
             return self.write_together(c).await;
         }
         for chunk in self.finished.chunks(CHUNK) {
@@ -67,14 +70,22 @@ impl Deferred {
         } else {
             1 + 3 * self.finished.len()
         };
-        9 * self.events.len() + 9 * self.traces.len() + 6 * self.outbox.len() + finished
+        // Six columns an outbox row, and its id again for the deliveries
+        // (SQLite's script selects them by id).
+        9 * self.events.len() + 9 * self.traces.len() + 7 * self.outbox.len() + finished
     }
 
-    /// PostgreSQL: every part a data-modifying CTE of one statement (each
+    /// Everything in one call, its parameters numbered across the parts.
+    /// PostgreSQL: each part a data-modifying CTE of one statement (each
     /// runs exactly once, to completion, whether or not it is read); the
-    /// deliveries select from the outbox part's `RETURNING`, so a row whose
-    /// dedupe key already existed gets none, as in the per-table path.
+    /// deliveries select from the outbox part's `RETURNING`. SQLite: the
+    /// parts as one script of statements (sqlx binds each statement's
+    /// parameters in turn), so one hand-off to its worker thread instead of
+    /// one per statement; the deliveries select the new outbox ids. Either
+    /// way an outbox row whose dedupe key existed gets no delivery, as in
+    /// the per-table path.
     async fn write_together(self, c: &mut AnyConnection) -> Result<(), StoreError> {
+        let postgres = c.backend_name() == "PostgreSQL";
         let mut parts = Vec::new();
         let mut next = 1;
         if !self.finished.is_empty() {
@@ -91,27 +102,40 @@ impl Deferred {
         }
         if !self.outbox.is_empty() {
             let insert = outbox_sql(self.outbox.len(), next);
-            parts.push((
-                "o",
-                format!("{insert} RETURNING id, workspace_id, created_at"),
-            ));
-            parts.push((
-                "d",
-                format!("{DELIVERIES} FROM o {DELIVERIES_JOIN} ON CONFLICT DO NOTHING"),
-            ));
+            next += 6 * self.outbox.len();
+            if postgres {
+                parts.push((
+                    "o",
+                    format!("{insert} RETURNING id, workspace_id, created_at"),
+                ));
+                parts.push((
+                    "d",
+                    format!("{DELIVERIES} FROM o {DELIVERIES_JOIN} ON CONFLICT DO NOTHING"),
+                ));
+            } else {
+                parts.push(("o", insert));
+                parts.push(("d", deliveries_sql(self.outbox.len(), next)));
+            }
         }
-        let Some(((_, last), ctes)) = parts.split_last() else {
-            return Ok(());
-        };
-        let statement = if ctes.is_empty() {
-            last.clone()
-        } else {
+        let statement = if postgres {
+            let Some(((_, last), ctes)) = parts.split_last() else {
+                return Ok(());
+            };
             let with: Vec<String> = ctes
                 .iter()
                 .map(|(name, part)| format!("{name} AS ({part})"))
                 .collect();
-            format!("WITH {} {last}", with.join(", "))
+            match with.is_empty() {
+                true => last.clone(),
+                false => format!("WITH {} {last}", with.join(", ")),
+            }
+        } else {
+            let script: Vec<&str> = parts.iter().map(|(_, part)| part.as_str()).collect();
+            script.join(";\n")
         };
+        if statement.is_empty() {
+            return Ok(());
+        }
         let mut q = sqlx::query(sql_for(c, statement));
         if !self.finished.is_empty() {
             q = bind_finished(q, &self.finished, self.finished_at);
@@ -119,6 +143,9 @@ impl Deferred {
         q = bind_events(q, &self.events);
         q = bind_traces(q, &self.traces);
         q = bind_outbox(q, &self.outbox);
+        if !postgres {
+            q = self.outbox.iter().fold(q, |q, r| q.bind(&r.id));
+        }
         q.execute(c).await?;
         Ok(())
     }
@@ -207,6 +234,15 @@ const DELIVERIES: &str = "INSERT INTO outbox_deliveries (id, outbox_id, endpoint
 const DELIVERIES_JOIN: &str =
     "JOIN notification_endpoints n ON n.workspace_id = o.workspace_id AND n.enabled = 1";
 
+/// The deliveries of the outbox rows whose ids are `$first`, … (those
+/// just inserted: a skipped row's id is not in the table).
+fn deliveries_sql(rows: usize, first: usize) -> String {
+    format!(
+        "{DELIVERIES} FROM outbox o {DELIVERIES_JOIN} WHERE o.id IN ({}) ON CONFLICT DO NOTHING",
+        super::placeholders(first, rows)
+    )
+}
+
 pub(crate) async fn insert_events(
     c: &mut AnyConnection,
     rows: &[EventRow],
@@ -231,11 +267,7 @@ pub(crate) async fn insert_traces(
 async fn insert_outbox(c: &mut AnyConnection, rows: &[NewOutbox]) -> Result<(), StoreError> {
     let q = sqlx::query(sql_for(c, outbox_sql(rows.len(), 1)));
     bind_outbox(q, rows).execute(&mut *c).await?;
-    let statement = format!(
-        "{DELIVERIES} FROM outbox o {DELIVERIES_JOIN} WHERE o.id IN ({}) ON CONFLICT DO NOTHING",
-        super::placeholders(1, rows.len())
-    );
-    let q = sqlx::query(sql_for(c, statement));
+    let q = sqlx::query(sql_for(c, deliveries_sql(rows.len(), 1)));
     rows.iter().fold(q, |q, r| q.bind(&r.id)).execute(c).await?;
     Ok(())
 }
