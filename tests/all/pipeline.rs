@@ -554,6 +554,47 @@ async fn late_accept_on_a_paused_campaign_is_a_recoverable_skip(kind: Kind) {
     );
 }
 
+/// The pipeline remembers campaigns between transactions, but never their
+/// status: a campaign paused after an accept went through is seen paused
+/// by the next one (a recoverable skip, no job).
+async fn a_campaign_paused_after_an_accept_is_seen_paused(kind: Kind) {
+    let w = World::new(kind).await;
+    w.second_campaign().await; // keeps the workspace "running"
+    let members = enroll_members(&w, "seen", 2).await;
+    let first = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, &members[0]))
+        .await
+        .unwrap();
+    assert_eq!(first.matches[0].stamp, StampOutcome::Stamped, "{first:?}");
+    w.exec(
+        "UPDATE enrollments SET workflow_state = 'timed_out', step_index = 6 WHERE id = $1",
+        &["e-seen-2"],
+    )
+    .await;
+    w.exec(
+        "UPDATE campaigns SET status = 'paused' WHERE id = $1",
+        &[&w.campaign.id],
+    )
+    .await;
+    let second = w
+        .app
+        .pipeline
+        .accept_signal(&signal(&w, SignalSource::Webhook, &members[1]))
+        .await
+        .unwrap();
+    let Some(DispatchOutcome::Skipped {
+        reason,
+        recoverable,
+    }) = &second.matches[0].dispatch
+    else {
+        panic!("{second:?}")
+    };
+    assert_eq!((reason.as_str(), *recoverable), ("campaign_paused", true));
+    assert_eq!(active_jobs(&w, "e-seen-2").await, 0);
+}
+
 async fn late_accept_with_account_disconnected_is_a_recoverable_skip(kind: Kind) {
     let w = World::new(kind).await;
     w.enroll(
@@ -1202,6 +1243,7 @@ on_both_databases!(
     late_accept_outside_the_window_waits_for_it,
     late_accept_on_a_completed_campaign_auto_fires,
     late_accept_on_a_paused_campaign_is_a_recoverable_skip,
+    a_campaign_paused_after_an_accept_is_seen_paused,
     late_accept_with_account_disconnected_is_a_recoverable_skip,
     reply_inferred_stamps_both_and_stops,
     a_reply_after_the_accept_cancels_the_queued_follow_up,

@@ -334,11 +334,17 @@ impl Pipeline {
         works: &mut [Work],
     ) -> Result<Vec<Routed>, PipelineError> {
         let now = self.clock.now_ms();
-        let ids: Vec<&str> = works
+        let wanted: Vec<(&str, &str)> = works
             .iter()
-            .map(|w| w.candidate.enrollment.campaign_id.as_str())
+            .map(|w| {
+                let c = &w.candidate;
+                (
+                    c.enrollment.campaign_id.as_str(),
+                    c.campaign_status.as_str(),
+                )
+            })
             .collect();
-        let campaigns = batch.campaigns(tx, &ids).await?;
+        let campaigns = self.campaigns_as_read(tx, batch, &wanted).await?;
         let mut to_route = Vec::with_capacity(works.len());
         for ((w, work), campaign) in works.iter_mut().enumerate().zip(campaigns) {
             let p = &prepared[work.signal];
