@@ -23,6 +23,19 @@ fn signal(w: &World, source: SignalSource, member: &str) -> AcceptSignal {
     }
 }
 
+/// The first match of `outcome` was skipped for `reason`, recoverable or
+/// not.
+fn assert_skipped(outcome: &accord::pipeline::SignalOutcome, reason: &str, recoverable: bool) {
+    let Some(DispatchOutcome::Skipped {
+        reason: got,
+        recoverable: got_recoverable,
+    }) = &outcome.matches[0].dispatch
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((got.as_str(), *got_recoverable), (reason, recoverable));
+}
+
 trait Now {
     fn clock_now(&self) -> i64;
 }
@@ -537,14 +550,7 @@ async fn late_accept_on_a_paused_campaign_is_a_recoverable_skip(kind: Kind) {
         .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
         .await
         .unwrap();
-    let Some(DispatchOutcome::Skipped {
-        reason,
-        recoverable,
-    }) = &outcome.matches[0].dispatch
-    else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!((reason.as_str(), *recoverable), ("campaign_paused", true));
+    assert_skipped(&outcome, "campaign_paused", true);
     assert_eq!(active_jobs(&w, "e-paused").await, 0);
     assert_eq!(w.count("SELECT COUNT(*) FROM skips WHERE enrollment_id = $1 AND recoverable = 1 AND resolved_at IS NULL", "e-paused").await, 1);
     assert_eq!(
@@ -584,14 +590,7 @@ async fn a_campaign_paused_after_an_accept_is_seen_paused(kind: Kind) {
         .accept_signal(&signal(&w, SignalSource::Webhook, &members[1]))
         .await
         .unwrap();
-    let Some(DispatchOutcome::Skipped {
-        reason,
-        recoverable,
-    }) = &second.matches[0].dispatch
-    else {
-        panic!("{second:?}")
-    };
-    assert_eq!((reason.as_str(), *recoverable), ("campaign_paused", true));
+    assert_skipped(&second, "campaign_paused", true);
     assert_eq!(active_jobs(&w, "e-seen-2").await, 0);
 }
 
@@ -617,17 +616,7 @@ async fn late_accept_with_account_disconnected_is_a_recoverable_skip(kind: Kind)
         .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
         .await
         .unwrap();
-    let Some(DispatchOutcome::Skipped {
-        reason,
-        recoverable,
-    }) = &outcome.matches[0].dispatch
-    else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!(
-        (reason.as_str(), *recoverable),
-        ("account_not_connected", true)
-    );
+    assert_skipped(&outcome, "account_not_connected", true);
     assert_eq!(
         outbox_rows(&w, "e-disc").await,
         1,
@@ -821,14 +810,7 @@ async fn failing_policies_take_their_fail_safe(kind: Kind) {
         .accept_signal(&signal(&w, SignalSource::Webhook, other))
         .await
         .unwrap();
-    let Some(DispatchOutcome::Skipped {
-        reason,
-        recoverable,
-    }) = &out.matches[0].dispatch
-    else {
-        panic!("{out:?}")
-    };
-    assert_eq!((reason.as_str(), *recoverable), ("policy_error", true));
+    assert_skipped(&out, "policy_error", true);
 
     // Match fails on a signal named "loop": unmatched, traced.
     w.app.policies.activate(load("hostile_match", Slot::Match));
