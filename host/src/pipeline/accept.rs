@@ -344,7 +344,7 @@ impl Pipeline {
                 )
             })
             .collect();
-        let campaigns = self.campaigns_as_read(tx, batch, &wanted).await?;
+        let campaigns = self.campaigns_as_read(tx, &wanted).await?;
         let mut to_route = Vec::with_capacity(works.len());
         for ((w, work), campaign) in works.iter_mut().enumerate().zip(campaigns) {
             let p = &prepared[work.signal];

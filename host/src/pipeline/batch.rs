@@ -2,20 +2,18 @@
 
 use super::{Pipeline, PipelineError};
 use crate::store::accounts::{self, Account};
-use crate::store::campaigns::{self, Campaign};
 use crate::store::{StoreError, Tx};
 use std::collections::HashMap;
 
 /// Look-ups made once per transaction, and the wake-ups owed after it
 /// commits. Only rows the pipeline never changes are cached (accounts
-/// are dropped when an account-status webhook changes one).
+/// are dropped when an account-status webhook changes one); campaigns are
+/// remembered by the [`Pipeline`] itself, across transactions.
 #[derive(Debug, Default)]
 pub struct Batch {
     /// Provider account id → the account and whether its workspace has a
     /// running campaign.
     accounts: HashMap<String, Option<(Account, bool)>>,
-    /// Campaign id → campaign (`None`: no such campaign).
-    campaigns: HashMap<String, Option<Campaign>>,
     /// An outbox row was written: wake the notifier.
     pub(crate) wake_outbox: bool,
     /// A job was enqueued or became runnable: wake the job workers.
@@ -59,26 +57,6 @@ impl Batch {
             }
         }
         Ok(cached(provider_account_ids, &self.accounts))
-    }
-
-    /// The campaigns of these ids, in order; the ones not cached yet are
-    /// read in one round trip.
-    pub(crate) async fn campaigns(
-        &mut self,
-        tx: &mut Tx,
-        ids: &[&str],
-    ) -> Result<Vec<Option<Campaign>>, StoreError> {
-        let missing = uncached(ids, &self.campaigns);
-        if !missing.is_empty() {
-            let found = campaigns::get_many(tx, &missing).await?;
-            for id in missing {
-                self.campaigns.insert(id.to_string(), None);
-            }
-            for campaign in found {
-                self.campaigns.insert(campaign.id.clone(), Some(campaign));
-            }
-        }
-        Ok(cached(ids, &self.campaigns))
     }
 }
 

@@ -155,10 +155,9 @@ impl Pipeline {
     pub(crate) async fn campaigns_as_read(
         &self,
         tx: &mut Tx,
-        batch: &mut Batch,
         wanted: &[(&str, &str)],
     ) -> Result<Vec<Option<Campaign>>, StoreError> {
-        let missing: Vec<&str> = {
+        let mut missing: Vec<&str> = {
             let known = self.known();
             wanted
                 .iter()
@@ -166,13 +165,15 @@ impl Pipeline {
                 .filter(|id| !known.contains_key(*id))
                 .collect()
         };
+        missing.sort_unstable();
+        missing.dedup();
         if !missing.is_empty() {
-            let found = batch.campaigns(tx, &missing).await?;
+            let found = crate::store::campaigns::get_many(tx, &missing).await?;
             let mut known = self.known();
             if known.len() + found.len() > KNOWN_CAMPAIGNS {
                 known.clear();
             }
-            for campaign in found.into_iter().flatten() {
+            for campaign in found {
                 known.insert(campaign.id.clone(), campaign);
             }
         }

@@ -41,12 +41,16 @@ impl Deferred {
     /// outcomes → events → traces → outbox, a statement per table and
     /// chunk.
     pub(crate) async fn write(self, c: &mut AnyConnection) -> Result<(), StoreError> {
-        if self.parameters() <= MAX_TOGETHER {
-            return self.write_together(c).await;
+        let postgres = c.backend_name() == "PostgreSQL";
+        let (parts, parameters) = self.parts(postgres);
+        if parts.is_empty() {
+            return Ok(());
+        }
+        if parameters <= MAX_TOGETHER {
+            return self.write_together(c, postgres, parts).await;
         }
         for chunk in self.finished.chunks(CHUNK) {
-            let statement = finish_sql(chunk.len(), 1);
-            let q = sqlx::query(sql_for(c, statement));
+            let q = sqlx::query(sql_for(c, finish_sql(chunk.len(), 1)));
             bind_finished(q, chunk, self.finished_at)
                 .execute(&mut *c)
                 .await?;
@@ -63,29 +67,11 @@ impl Deferred {
         Ok(())
     }
 
-    /// Bound parameters of the single statement.
-    fn parameters(&self) -> usize {
-        let finished = if self.finished.is_empty() {
-            0
-        } else {
-            1 + 3 * self.finished.len()
-        };
-        // Six columns an outbox row, and its id again for the deliveries
-        // (SQLite's script selects them by id).
-        9 * self.events.len() + 9 * self.traces.len() + 7 * self.outbox.len() + finished
-    }
-
-    /// Everything in one call, its parameters numbered across the parts.
-    /// PostgreSQL: each part a data-modifying CTE of one statement (each
-    /// runs exactly once, to completion, whether or not it is read); the
-    /// deliveries select from the outbox part's `RETURNING`. SQLite: the
-    /// parts as one script of statements (sqlx binds each statement's
-    /// parameters in turn), so one hand-off to its worker thread instead of
-    /// one per statement; the deliveries select the new outbox ids. Either
-    /// way an outbox row whose dedupe key existed gets no delivery, as in
-    /// the per-table path.
-    async fn write_together(self, c: &mut AnyConnection) -> Result<(), StoreError> {
-        let postgres = c.backend_name() == "PostgreSQL";
+    /// The single call's parts, each a named statement, their parameters
+    /// numbered across the parts; and how many parameters they bind. On
+    /// PostgreSQL the deliveries select from the outbox part's
+    /// `RETURNING`; on SQLite they select the new outbox ids (bound again).
+    fn parts(&self, postgres: bool) -> (Vec<(&'static str, String)>, usize) {
         let mut parts = Vec::new();
         let mut next = 1;
         if !self.finished.is_empty() {
@@ -104,38 +90,49 @@ impl Deferred {
             let insert = outbox_sql(self.outbox.len(), next);
             next += 6 * self.outbox.len();
             if postgres {
-                parts.push((
-                    "o",
-                    format!("{insert} RETURNING id, workspace_id, created_at"),
-                ));
-                parts.push((
-                    "d",
-                    format!("{DELIVERIES} FROM o {DELIVERIES_JOIN} ON CONFLICT DO NOTHING"),
-                ));
+                let returning = format!("{insert} RETURNING id, workspace_id, created_at");
+                parts.push(("o", returning));
+                let deliveries =
+                    format!("{DELIVERIES} FROM o {DELIVERIES_JOIN} ON CONFLICT DO NOTHING");
+                parts.push(("d", deliveries));
             } else {
                 parts.push(("o", insert));
                 parts.push(("d", deliveries_sql(self.outbox.len(), next)));
+                next += self.outbox.len();
             }
         }
+        (parts, next - 1)
+    }
+
+    /// Everything in one call. PostgreSQL: each part a data-modifying CTE
+    /// of one statement (each runs exactly once, to completion, whether or
+    /// not it is read): one round trip. SQLite: the parts as one script of
+    /// statements (sqlx binds each statement's parameters in turn): one
+    /// hand-off to its worker thread. Either way an outbox row whose dedupe
+    /// key existed gets no delivery, as in the per-table path.
+    async fn write_together(
+        self,
+        c: &mut AnyConnection,
+        postgres: bool,
+        mut parts: Vec<(&'static str, String)>,
+    ) -> Result<(), StoreError> {
         let statement = if postgres {
-            let Some(((_, last), ctes)) = parts.split_last() else {
+            let Some((_, last)) = parts.pop() else {
                 return Ok(());
             };
-            let with: Vec<String> = ctes
+            let with: Vec<String> = parts
                 .iter()
                 .map(|(name, part)| format!("{name} AS ({part})"))
                 .collect();
-            match with.is_empty() {
-                true => last.clone(),
-                false => format!("WITH {} {last}", with.join(", ")),
+            if with.is_empty() {
+                last
+            } else {
+                format!("WITH {} {last}", with.join(", "))
             }
         } else {
             let script: Vec<&str> = parts.iter().map(|(_, part)| part.as_str()).collect();
             script.join(";\n")
         };
-        if statement.is_empty() {
-            return Ok(());
-        }
         let mut q = sqlx::query(sql_for(c, statement));
         if !self.finished.is_empty() {
             q = bind_finished(q, &self.finished, self.finished_at);

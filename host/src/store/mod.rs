@@ -90,9 +90,9 @@ impl StoreError {
 /// traces, outbox rows) can be deferred with [`Tx::defer_event`],
 /// [`Tx::defer_trace`] and [`Tx::defer_outbox`], and the inbox rows a
 /// batch settles with [`Tx::defer_inbox_finish`]: they are written just
-/// before COMMIT, many rows per statement (on PostgreSQL all in one
-/// statement), so a batch of accepts pays one or a few round trips for
-/// them instead of one each. Dropping the transaction
+/// before COMMIT, all in one call (one statement on PostgreSQL, one
+/// script on SQLite) up to a bound, so a batch of accepts pays one round
+/// trip for them instead of one each. Dropping the transaction
 /// without committing drops them with everything else.
 pub struct Tx {
     inner: Transaction<'static, sqlx::Any>,
