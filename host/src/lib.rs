@@ -25,5 +25,7 @@ pub mod workflow;
 /// tests and benches): the write path allocates many small short-lived
 /// buffers (rows, JSON, SQL). Against glibc's allocator it cut the SQLite
 /// drain's host CPU per webhook by ~14 % (docs/BENCHMARKS.md, 2026-11-30).
+/// Built without transparent huge pages (`no_thp`): with them, each reuse
+/// of a purged arena page zeroed 2 MiB.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
