@@ -6,6 +6,7 @@
 //! for the lot); on SQLite one script of statements (one hand-off to its
 //! worker thread).
 
+use super::arrays::{int_array, is_postgres, text_array, unnest};
 use super::events::EventRow;
 use super::inbox::Finished;
 use super::outbox::NewOutbox;
@@ -41,7 +42,7 @@ impl Deferred {
     /// outcomes → events → traces → outbox, a statement per table and
     /// chunk.
     pub(crate) async fn write(self, c: &mut AnyConnection) -> Result<(), StoreError> {
-        let postgres = c.backend_name() == "PostgreSQL";
+        let postgres = is_postgres(c);
         let (parts, parameters) = self.parts(postgres);
         if parts.is_empty() {
             return Ok(());
@@ -50,8 +51,8 @@ impl Deferred {
             return self.write_together(c, postgres, parts).await;
         }
         for chunk in self.finished.chunks(CHUNK) {
-            let q = sqlx::query(sql_for(c, finish_sql(chunk.len(), 1)));
-            bind_finished(q, chunk, self.finished_at)
+            let q = sqlx::query(sql_for(c, finish_sql(shape(postgres, chunk.len()), 1)));
+            bind_finished(q, chunk, self.finished_at, postgres)
                 .execute(&mut *c)
                 .await?;
         }
@@ -74,21 +75,24 @@ impl Deferred {
     fn parts(&self, postgres: bool) -> (Vec<(&'static str, String)>, usize) {
         let mut parts = Vec::new();
         let mut next = 1;
+        // Parameters a part of `rows` rows of `columns` binds.
+        let width = |rows: usize, columns: usize| if postgres { columns } else { rows * columns };
         if !self.finished.is_empty() {
-            parts.push(("f", finish_sql(self.finished.len(), next)));
-            next += 1 + 3 * self.finished.len();
+            let rows = shape(postgres, self.finished.len());
+            parts.push(("f", finish_sql(rows, next)));
+            next += 1 + width(self.finished.len(), 3);
         }
         if !self.events.is_empty() {
-            parts.push(("e", events_sql(self.events.len(), next)));
-            next += 9 * self.events.len();
+            parts.push(("e", events_sql(shape(postgres, self.events.len()), next)));
+            next += width(self.events.len(), 9);
         }
         if !self.traces.is_empty() {
-            parts.push(("t", traces_sql(self.traces.len(), next)));
-            next += 9 * self.traces.len();
+            parts.push(("t", traces_sql(shape(postgres, self.traces.len()), next)));
+            next += width(self.traces.len(), 9);
         }
         if !self.outbox.is_empty() {
-            let insert = outbox_sql(self.outbox.len(), next);
-            next += 6 * self.outbox.len();
+            let insert = outbox_sql(shape(postgres, self.outbox.len()), next);
+            next += width(self.outbox.len(), 6);
             if postgres {
                 let returning = format!("{insert} RETURNING id, workspace_id, created_at");
                 parts.push(("o", returning));
@@ -135,11 +139,17 @@ impl Deferred {
         };
         let mut q = sqlx::query(sql_for(c, statement));
         if !self.finished.is_empty() {
-            q = bind_finished(q, &self.finished, self.finished_at);
+            q = bind_finished(q, &self.finished, self.finished_at, postgres);
         }
-        q = bind_events(q, &self.events);
-        q = bind_traces(q, &self.traces);
-        q = bind_outbox(q, &self.outbox);
+        if !self.events.is_empty() {
+            q = bind_events(q, &self.events, postgres);
+        }
+        if !self.traces.is_empty() {
+            q = bind_traces(q, &self.traces, postgres);
+        }
+        if !self.outbox.is_empty() {
+            q = bind_outbox(q, &self.outbox, postgres);
+        }
         if !postgres {
             q = self.outbox.iter().fold(q, |q, r| q.bind(&r.id));
         }
@@ -148,29 +158,92 @@ impl Deferred {
     }
 }
 
+/// How a part's rows are written: SQLite binds every value
+/// (`Values(rows)`); PostgreSQL binds an array per column (`Arrays`).
+#[derive(Clone, Copy)]
+enum Shape {
+    Values(usize),
+    Arrays,
+}
+
+fn shape(postgres: bool, rows: usize) -> Shape {
+    if postgres {
+        Shape::Arrays
+    } else {
+        Shape::Values(rows)
+    }
+}
+
+/// The rows of an insert: `VALUES (…), …` or `SELECT * FROM unnest(…)`.
+/// `template` is a SQLite row (`?` marks), `types` the PostgreSQL
+/// column types, in the same order.
+fn insert_rows(shape: Shape, first: usize, template: &str, types: &[&str]) -> String {
+    match shape {
+        Shape::Values(rows) => format!("VALUES {}", values_rows(rows, first, template)),
+        Shape::Arrays => format!("SELECT * FROM {}", unnest(first, types)),
+    }
+}
+
 /// Records inbox outcomes: `processed_at` is `$first`, the rows follow.
-fn finish_sql(rows: usize, first: usize) -> String {
+fn finish_sql(shape: Shape, first: usize) -> String {
+    let source = match shape {
+        Shape::Values(rows) => format!(
+            "(VALUES {}) AS v",
+            values_rows(rows, first + 1, "(?, ?, ?)")
+        ),
+        Shape::Arrays => unnest(first + 1, &["text", "text", "text"]),
+    };
     format!(
         "UPDATE webhook_inbox SET status = v.column2, outcome = v.column3, error = NULL, processed_at = ${first}, \
-         attempts = attempts + 1 FROM (VALUES {}) AS v WHERE webhook_inbox.id = v.column1",
-        values_rows(rows, first + 1, "(?, ?, ?)")
+         attempts = attempts + 1 FROM {source} WHERE webhook_inbox.id = v.column1"
     )
 }
 
-fn bind_finished<'q>(q: AnyQuery<'q>, rows: &[Finished], at: Millis) -> AnyQuery<'q> {
-    rows.iter().fold(q.bind(at), |q, r| {
+fn bind_finished<'q>(
+    q: AnyQuery<'q>,
+    rows: &[Finished],
+    at: Millis,
+    postgres: bool,
+) -> AnyQuery<'q> {
+    let q = q.bind(at);
+    if postgres {
+        let outcomes: Vec<String> = rows.iter().map(|r| r.outcome.to_string()).collect();
+        return q
+            .bind(text_array(rows.iter().map(|r| Some(r.id.as_str()))))
+            .bind(text_array(rows.iter().map(|r| Some(r.status))))
+            .bind(text_array(outcomes.iter().map(|o| Some(o.as_str()))));
+    }
+    rows.iter().fold(q, |q, r| {
         q.bind(&r.id).bind(r.status).bind(r.outcome.to_string())
     })
 }
 
-fn events_sql(rows: usize, first: usize) -> String {
+/// Eight text columns and a time.
+const TEXTS_AND_TIME: [&str; 9] = [
+    "text", "text", "text", "text", "text", "text", "text", "text", "bigint",
+];
+
+fn events_sql(shape: Shape, first: usize) -> String {
     format!(
-        "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) VALUES {}",
-        values_rows(rows, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) {}",
+        insert_rows(shape, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", &TEXTS_AND_TIME)
     )
 }
 
-fn bind_events<'q>(q: AnyQuery<'q>, rows: &[EventRow]) -> AnyQuery<'q> {
+fn bind_events<'q>(q: AnyQuery<'q>, rows: &[EventRow], postgres: bool) -> AnyQuery<'q> {
+    if postgres {
+        let text = |f: fn(&EventRow) -> Option<&str>| text_array(rows.iter().map(f));
+        return q
+            .bind(text(|r| Some(&r.id)))
+            .bind(text(|r| Some(&r.workspace_id)))
+            .bind(text(|r| r.linkedin_account_id.as_deref()))
+            .bind(text(|r| r.enrollment_id.as_deref()))
+            .bind(text(|r| Some(&r.kind)))
+            .bind(text(|r| r.source.as_deref()))
+            .bind(text(|r| r.strategy.as_deref()))
+            .bind(text(|r| Some(&r.detail)))
+            .bind(int_array(rows.iter().map(|r| Some(r.occurred_at))));
+    }
     rows.iter().fold(q, |q, r| {
         q.bind(&r.id)
             .bind(&r.workspace_id)
@@ -184,14 +257,27 @@ fn bind_events<'q>(q: AnyQuery<'q>, rows: &[EventRow]) -> AnyQuery<'q> {
     })
 }
 
-fn traces_sql(rows: usize, first: usize) -> String {
+fn traces_sql(shape: Shape, first: usize) -> String {
     format!(
-        "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) VALUES {}",
-        values_rows(rows, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) {}",
+        insert_rows(shape, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", &TEXTS_AND_TIME)
     )
 }
 
-fn bind_traces<'q>(q: AnyQuery<'q>, rows: &[TraceRow]) -> AnyQuery<'q> {
+fn bind_traces<'q>(q: AnyQuery<'q>, rows: &[TraceRow], postgres: bool) -> AnyQuery<'q> {
+    if postgres {
+        let text = |f: fn(&TraceRow) -> Option<&str>| text_array(rows.iter().map(f));
+        return q
+            .bind(text(|r| Some(&r.id)))
+            .bind(text(|r| r.workspace_id.as_deref()))
+            .bind(text(|r| r.linkedin_account_id.as_deref()))
+            .bind(text(|r| r.enrollment_id.as_deref()))
+            .bind(text(|r| Some(&r.kind)))
+            .bind(text(|r| r.signal.as_deref()))
+            .bind(text(|r| Some(&r.detail)))
+            .bind(text(|r| r.module_sha256.as_deref()))
+            .bind(int_array(rows.iter().map(|r| Some(r.created_at))));
+    }
     rows.iter().fold(q, |q, r| {
         q.bind(&r.id)
             .bind(&r.workspace_id)
@@ -205,14 +291,29 @@ fn bind_traces<'q>(q: AnyQuery<'q>, rows: &[TraceRow]) -> AnyQuery<'q> {
     })
 }
 
-fn outbox_sql(rows: usize, first: usize) -> String {
+fn outbox_sql(shape: Shape, first: usize) -> String {
     format!(
-        "INSERT INTO outbox (id, workspace_id, event_type, dedupe_key, payload, created_at) VALUES {} ON CONFLICT DO NOTHING",
-        values_rows(rows, first, "(?, ?, ?, ?, ?, ?)")
+        "INSERT INTO outbox (id, workspace_id, event_type, dedupe_key, payload, created_at) {} ON CONFLICT DO NOTHING",
+        insert_rows(
+            shape,
+            first,
+            "(?, ?, ?, ?, ?, ?)",
+            &["text", "text", "text", "text", "text", "bigint"]
+        )
     )
 }
 
-fn bind_outbox<'q>(q: AnyQuery<'q>, rows: &[NewOutbox]) -> AnyQuery<'q> {
+fn bind_outbox<'q>(q: AnyQuery<'q>, rows: &[NewOutbox], postgres: bool) -> AnyQuery<'q> {
+    if postgres {
+        let text = |f: fn(&NewOutbox) -> &str| text_array(rows.iter().map(|r| Some(f(r))));
+        return q
+            .bind(text(|r| &r.id))
+            .bind(text(|r| &r.workspace_id))
+            .bind(text(|r| &r.event_type))
+            .bind(text(|r| &r.dedupe_key))
+            .bind(text(|r| &r.payload))
+            .bind(int_array(rows.iter().map(|r| Some(r.created_at))));
+    }
     rows.iter().fold(q, |q, r| {
         q.bind(&r.id)
             .bind(&r.workspace_id)
@@ -244,8 +345,9 @@ pub(crate) async fn insert_events(
     c: &mut AnyConnection,
     rows: &[EventRow],
 ) -> Result<(), StoreError> {
-    let q = sqlx::query(sql_for(c, events_sql(rows.len(), 1)));
-    bind_events(q, rows).execute(c).await?;
+    let postgres = is_postgres(c);
+    let q = sqlx::query(sql_for(c, events_sql(shape(postgres, rows.len()), 1)));
+    bind_events(q, rows, postgres).execute(c).await?;
     Ok(())
 }
 
@@ -253,8 +355,9 @@ pub(crate) async fn insert_traces(
     c: &mut AnyConnection,
     rows: &[TraceRow],
 ) -> Result<(), StoreError> {
-    let q = sqlx::query(sql_for(c, traces_sql(rows.len(), 1)));
-    bind_traces(q, rows).execute(c).await?;
+    let postgres = is_postgres(c);
+    let q = sqlx::query(sql_for(c, traces_sql(shape(postgres, rows.len()), 1)));
+    bind_traces(q, rows, postgres).execute(c).await?;
     Ok(())
 }
 
@@ -262,8 +365,9 @@ pub(crate) async fn insert_traces(
 /// workspaces' enabled endpoints. A row whose dedupe key already exists is
 /// skipped, and so are its deliveries (they select on the new ids only).
 async fn insert_outbox(c: &mut AnyConnection, rows: &[NewOutbox]) -> Result<(), StoreError> {
-    let q = sqlx::query(sql_for(c, outbox_sql(rows.len(), 1)));
-    bind_outbox(q, rows).execute(&mut *c).await?;
+    let postgres = is_postgres(c);
+    let q = sqlx::query(sql_for(c, outbox_sql(shape(postgres, rows.len()), 1)));
+    bind_outbox(q, rows, postgres).execute(&mut *c).await?;
     let q = sqlx::query(sql_for(c, deliveries_sql(rows.len(), 1)));
     rows.iter().fold(q, |q, r| q.bind(&r.id)).execute(c).await?;
     Ok(())

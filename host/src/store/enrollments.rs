@@ -231,14 +231,25 @@ pub async fn stamp_accepts(
 ) -> Result<Vec<EnrollmentRow>, StoreError> {
     let returning = COLUMNS.replace("e.", "");
     let mut stamped = Vec::with_capacity(stamps.len());
+    let postgres = super::arrays::is_postgres(c);
     for chunk in stamps.chunks(IN_CHUNK / STAMP_COLUMNS) {
-        // Numbers are cast so PostgreSQL types the VALUES columns.
-        let values = super::values_rows(
-            chunk.len(),
-            2,
-            "(?, CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, \
-             CAST(? AS BIGINT), CAST(? AS BIGINT))",
-        );
+        let source = if postgres {
+            super::arrays::unnest(
+                2,
+                &[
+                    "text", "bigint", "text", "text", "bigint", "bigint", "text", "bigint",
+                    "bigint",
+                ],
+            )
+        } else {
+            let values = super::values_rows(
+                chunk.len(),
+                2,
+                "(?, CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, \
+                 CAST(? AS BIGINT), CAST(? AS BIGINT))",
+            );
+            format!("(VALUES {values}) AS v")
+        };
         let statement = format!(
             "UPDATE enrollments SET linkedin_accepted_at = v.column2, accept_source = v.column3, \
              accept_strategy = v.column4, \
@@ -247,27 +258,55 @@ pub async fn stamp_accepts(
              workflow_state = CASE WHEN v.column5 = 1 THEN v.column7 ELSE workflow_state END, \
              next_run_at = CASE WHEN v.column5 = 1 THEN v.column8 ELSE next_run_at END, \
              late_accept_observed_at = COALESCE(late_accept_observed_at, v.column9), updated_at = $1 \
-             FROM (VALUES {values}) AS v \
+             FROM {source} \
              WHERE enrollments.id = v.column1 AND enrollments.linkedin_accepted_at IS NULL RETURNING {returning}"
         );
-        let mut q = sqlx::query_as(super::sql_for(c, statement)).bind(now);
-        for (id, stamp) in chunk {
-            let landing = stamp.landing;
-            q = q
-                .bind(*id)
-                .bind(stamp.accepted_at)
-                .bind(stamp.source.as_str())
-                .bind(stamp.strategy)
-                .bind(i64::from(landing.is_some()))
-                .bind(landing.map_or(0, |l| i64::from(l.step_index)))
-                .bind(landing.map_or("", |l| l.state.as_str()))
-                .bind(landing.and_then(|l| l.next_run_at))
-                .bind(stamp.late_observed_at);
-        }
+        let q = sqlx::query_as(super::sql_for(c, statement)).bind(now);
+        let q = if postgres {
+            stamp_arrays(q, chunk)
+        } else {
+            chunk.iter().fold(q, |q, (id, stamp)| {
+                let landing = stamp.landing;
+                q.bind(*id)
+                    .bind(stamp.accepted_at)
+                    .bind(stamp.source.as_str())
+                    .bind(stamp.strategy)
+                    .bind(i64::from(landing.is_some()))
+                    .bind(landing.map_or(0, |l| i64::from(l.step_index)))
+                    .bind(landing.map_or("", |l| l.state.as_str()))
+                    .bind(landing.and_then(|l| l.next_run_at))
+                    .bind(stamp.late_observed_at)
+            })
+        };
         let rows: Vec<EnrollmentRow> = q.fetch_all(&mut *c).await?;
         stamped.extend(rows);
     }
     Ok(stamped)
+}
+
+/// [`stamp_accepts`]' rows on PostgreSQL, a column per array.
+fn stamp_arrays<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>,
+    stamps: &[(&str, AcceptStamp<'_>)],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments> {
+    use super::arrays::{int_array, text_array};
+    let ints =
+        |f: &dyn Fn(&AcceptStamp<'_>) -> Option<i64>| int_array(stamps.iter().map(|(_, s)| f(s)));
+    q.bind(text_array(stamps.iter().map(|(id, _)| Some(*id))))
+        .bind(ints(&|s| Some(s.accepted_at)))
+        .bind(text_array(
+            stamps.iter().map(|(_, s)| Some(s.source.as_str())),
+        ))
+        .bind(text_array(stamps.iter().map(|(_, s)| Some(s.strategy))))
+        .bind(ints(&|s| Some(i64::from(s.landing.is_some()))))
+        .bind(ints(&|s| {
+            Some(s.landing.map_or(0, |l| i64::from(l.step_index)))
+        }))
+        .bind(text_array(stamps.iter().map(|(_, s)| {
+            Some(s.landing.map_or("", |l| l.state.as_str()))
+        })))
+        .bind(ints(&|s| s.landing.and_then(|l| l.next_run_at)))
+        .bind(ints(&|s| s.late_observed_at))
 }
 
 /// The reply stamp: a reply proves the accept, so both stamps are set in
@@ -516,23 +555,41 @@ pub async fn candidate_views(
     accounts.sort_unstable();
     accounts.dedup();
     let mut rows: Vec<CandidateRow> = Vec::new();
+    let postgres = super::arrays::is_postgres(c);
     for chunk in prospects.chunks(IN_CHUNK) {
+        let (in_accounts, in_prospects) = if postgres {
+            (super::arrays::any_text(1), super::arrays::any_text(2))
+        } else {
+            (
+                format!("IN ({})", super::placeholders(1, accounts.len())),
+                format!(
+                    "IN ({})",
+                    super::placeholders(1 + accounts.len(), chunk.len())
+                ),
+            )
+        };
         let statement = format!(
             "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
              p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier, \
              p.full_name AS p_full_name, CAST(COALESCE((SELECT 1 FROM campaign_send_jobs j \
              WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing') LIMIT 1), 0) AS BIGINT) AS has_active_job \
              FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
-             WHERE e.linkedin_account_id IN ({}) AND e.prospect_id IN ({}){lock}",
-            super::placeholders(1, accounts.len()),
-            super::placeholders(1 + accounts.len(), chunk.len())
+             WHERE e.linkedin_account_id {in_accounts} AND e.prospect_id {in_prospects}{lock}"
         );
         let mut q = sqlx::query_as(super::sql_for(c, statement));
-        for a in &accounts {
-            q = q.bind(*a);
-        }
-        for p in chunk {
-            q = q.bind(*p);
+        if postgres {
+            q = q
+                .bind(super::arrays::text_array(
+                    accounts.iter().copied().map(Some),
+                ))
+                .bind(super::arrays::text_array(chunk.iter().copied().map(Some)));
+        } else {
+            for a in &accounts {
+                q = q.bind(*a);
+            }
+            for p in chunk {
+                q = q.bind(*p);
+            }
         }
         let found: Vec<CandidateRow> = q.fetch_all(&mut *c).await?;
         rows.extend(found);
@@ -567,16 +624,25 @@ async fn prospects_by_key(
     keys.sort_unstable();
     keys.dedup();
     let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let postgres = super::arrays::is_postgres(c);
     for chunk in keys.chunks(IN_CHUNK) {
+        let in_keys = if postgres {
+            super::arrays::any_text(1)
+        } else {
+            format!("IN ({})", super::placeholders(1, chunk.len()))
+        };
         let statement = format!(
             "SELECT key, prospect_id FROM (SELECT key, prospect_id, \
              ROW_NUMBER() OVER (PARTITION BY key ORDER BY prospect_id) AS n \
-             FROM match_keys WHERE key IN ({})) AS k WHERE n <= {MAX_CANDIDATES}",
-            super::placeholders(1, chunk.len())
+             FROM match_keys WHERE key {in_keys}) AS k WHERE n <= {MAX_CANDIDATES}"
         );
         let mut q = sqlx::query_as(super::sql_for(c, statement));
-        for k in chunk {
-            q = q.bind(*k);
+        if postgres {
+            q = q.bind(super::arrays::text_array(chunk.iter().copied().map(Some)));
+        } else {
+            for k in chunk {
+                q = q.bind(*k);
+            }
         }
         let found: Vec<(String, String)> = q.fetch_all(&mut *c).await?;
         for (key, prospect) in found {

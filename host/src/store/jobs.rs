@@ -99,33 +99,37 @@ pub async fn enqueue_many(
     now: Millis,
 ) -> Result<Vec<Option<String>>, StoreError> {
     let mut out = Vec::with_capacity(jobs.len());
+    let postgres = super::arrays::is_postgres(c);
     for chunk in jobs.chunks(CHUNK) {
         let ids: Vec<String> = chunk.iter().map(|_| new_id()).collect();
-        let statement = format!(
-            "INSERT INTO campaign_send_jobs (id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, \
-             source, status, run_at, attempts, wait_reason, fence, created_at, updated_at) VALUES {} \
-             ON CONFLICT DO NOTHING",
-            super::values_rows(
-                chunk.len(),
-                1,
-                "(?, ?, ?, ?, ?, ?, ?, 'pending', ?, 0, ?, 0, ?, ?)"
-            )
-        );
-        let mut q = sqlx::query(super::sql_for(c, statement));
-        for (id, j) in ids.iter().zip(chunk) {
-            q = q
-                .bind(id)
-                .bind(j.enrollment_id)
-                .bind(j.campaign_id)
-                .bind(j.linkedin_account_id)
-                .bind(i64::from(j.step_index))
-                .bind(j.action)
-                .bind(j.source)
-                .bind(j.run_at)
-                .bind(j.wait_reason)
-                .bind(now)
-                .bind(now);
-        }
+        let q = if postgres {
+            enqueue_arrays(&ids, chunk, now)
+        } else {
+            let statement = format!(
+                "INSERT INTO campaign_send_jobs ({NEW_JOB_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING",
+                super::values_rows(
+                    chunk.len(),
+                    1,
+                    "(?, ?, ?, ?, ?, ?, ?, 'pending', ?, 0, ?, 0, ?, ?)"
+                )
+            );
+            let mut q = sqlx::query(super::sql_for(c, statement));
+            for (id, j) in ids.iter().zip(chunk) {
+                q = q
+                    .bind(id.clone())
+                    .bind(j.enrollment_id)
+                    .bind(j.campaign_id)
+                    .bind(j.linkedin_account_id)
+                    .bind(i64::from(j.step_index))
+                    .bind(j.action)
+                    .bind(j.source)
+                    .bind(j.run_at)
+                    .bind(j.wait_reason)
+                    .bind(now)
+                    .bind(now);
+            }
+            q
+        };
         let affected = q.execute(&mut *c).await?.rows_affected();
         if affected == chunk.len() as u64 {
             // Every row went in (the usual case): no id to read back.
@@ -141,6 +145,44 @@ pub async fn enqueue_many(
         );
     }
     Ok(out)
+}
+
+/// The columns [`enqueue_many`] writes.
+const NEW_JOB_COLUMNS: &str = "id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, \
+     source, status, run_at, attempts, wait_reason, fence, created_at, updated_at";
+
+/// [`enqueue_many`]'s insert on PostgreSQL: a column per array.
+fn enqueue_arrays<'q, 'j>(
+    ids: &[String],
+    jobs: &[NewJob<'j>],
+    now: Millis,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    use super::arrays::{int_array, text_array, unnest};
+    let source = unnest(
+        2,
+        &[
+            "text", "text", "text", "text", "bigint", "text", "text", "bigint", "text",
+        ],
+    );
+    let statement = format!(
+        "INSERT INTO campaign_send_jobs ({NEW_JOB_COLUMNS}) SELECT v.column1, v.column2, v.column3, v.column4, \
+         v.column5, v.column6, v.column7, 'pending', v.column8, 0, v.column9, 0, $1, $1 FROM {source} \
+         ON CONFLICT DO NOTHING"
+    );
+    let text = |f: fn(&NewJob<'j>) -> Option<&'j str>| text_array(jobs.iter().map(f));
+    sqlx::query(super::sql(statement))
+        .bind(now)
+        .bind(text_array(ids.iter().map(|id| Some(id.as_str()))))
+        .bind(text(|j| Some(j.enrollment_id)))
+        .bind(text(|j| Some(j.campaign_id)))
+        .bind(text(|j| Some(j.linkedin_account_id)))
+        .bind(int_array(
+            jobs.iter().map(|j| Some(i64::from(j.step_index))),
+        ))
+        .bind(text(|j| Some(j.action)))
+        .bind(text(|j| Some(j.source)))
+        .bind(int_array(jobs.iter().map(|j| Some(j.run_at))))
+        .bind(text(|j| j.wait_reason))
 }
 
 /// Which of `ids` are jobs.
@@ -190,8 +232,14 @@ pub async fn step_histories(
     pairs.sort_unstable();
     pairs.dedup();
     let mut found: std::collections::HashMap<(String, i64), StepHistory> = Default::default();
+    let postgres = super::arrays::is_postgres(c);
     for chunk in pairs.chunks(CHUNK) {
-        let list = super::values_rows(chunk.len(), 1, "(?, CAST(? AS BIGINT))");
+        let source = if postgres {
+            super::arrays::unnest(1, &["text", "bigint"])
+        } else {
+            let list = super::values_rows(chunk.len(), 1, "(?, CAST(? AS BIGINT))");
+            format!("(VALUES {list}) AS v")
+        };
         // Only pairs with some history come back (a fresh step, the usual
         // case, costs no row): on SQLite every row is a hand-off between
         // threads.
@@ -203,12 +251,22 @@ pub async fn step_histories(
                    AND j.step_index = v.column2 AND j.status = 'succeeded') AS succeeded_at, \
              CAST((SELECT 1 FROM skips k WHERE k.enrollment_id = v.column1 AND k.step_index = v.column2 \
                    AND k.resolved_at IS NULL LIMIT 1) AS BIGINT) AS open_skip \
-             FROM (VALUES {list}) AS v) AS h \
+             FROM {source}) AS h \
              WHERE active IS NOT NULL OR succeeded_at IS NOT NULL OR open_skip IS NOT NULL"
         );
         let mut q = sqlx::query_as(super::sql_for(c, statement));
-        for (enrollment, step) in chunk {
-            q = q.bind(*enrollment).bind(*step);
+        if postgres {
+            q = q
+                .bind(super::arrays::text_array(
+                    chunk.iter().map(|(e, _)| Some(*e)),
+                ))
+                .bind(super::arrays::int_array(
+                    chunk.iter().map(|(_, s)| Some(*s)),
+                ));
+        } else {
+            for (enrollment, step) in chunk {
+                q = q.bind(*enrollment).bind(*step);
+            }
         }
         let rows: Vec<HistoryRow> = q.fetch_all(&mut *c).await?;
         for (enrollment, step, active, succeeded_at, open_skip) in rows {

@@ -7,6 +7,7 @@
 //! a `&mut AnyConnection` so they run inside the caller's transaction.
 
 pub mod accounts;
+mod arrays;
 pub mod campaigns;
 mod deferred;
 pub mod deliveries;
