@@ -17,7 +17,7 @@ use tokio::sync::{Notify, watch};
 
 /// Most inbox rows processed in one transaction: a batch pays its
 /// look-ups, deferred inserts and commit once.
-pub const BATCH: usize = 32;
+pub const BATCH: usize = 128;
 
 /// Pending rows the processor reads at a time: whole batches for every
 /// lane.
@@ -152,6 +152,7 @@ impl Inbox {
                 _ => {}
             }
         }
+        self.pipeline.db().note_growth(count as u64);
         match first_error {
             Some(e) => Err(e),
             None => Ok(count),

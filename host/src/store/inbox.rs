@@ -68,21 +68,39 @@ pub async fn insert_many(
     rows: &[&NewInboxRow],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     let mut stored = std::collections::HashSet::with_capacity(rows.len());
+    let postgres = super::arrays::is_postgres(c);
     for chunk in rows.chunks(500) {
+        let values = if postgres {
+            let source = super::arrays::unnest(1, &["text", "text", "text", "text", "bigint"]);
+            format!(
+                "SELECT v.column1, v.column2, v.column3, v.column4, v.column5, 'pending', 0 FROM {source}"
+            )
+        } else {
+            let list = super::values_rows(chunk.len(), 1, "(?, ?, ?, ?, ?, 'pending', 0)");
+            format!("VALUES {list}")
+        };
         let statement = format!(
-            "INSERT INTO webhook_inbox (id, natural_key, event, body, received_at, status, attempts) VALUES {} \
-             ON CONFLICT DO NOTHING RETURNING id",
-            super::values_rows(chunk.len(), 1, "(?, ?, ?, ?, ?, 'pending', 0)")
+            "INSERT INTO webhook_inbox (id, natural_key, event, body, received_at, status, attempts) {values} \
+             ON CONFLICT DO NOTHING RETURNING id"
         );
-        let mut q = sqlx::query_as::<_, (String,)>(super::sql_for(c, statement));
-        for r in chunk {
-            q = q
-                .bind(&r.id)
-                .bind(&r.natural_key)
-                .bind(&r.event)
-                .bind(&r.body)
-                .bind(r.received_at);
-        }
+        let q = sqlx::query_as::<_, (String,)>(super::sql_for(c, statement));
+        let q = if postgres {
+            use super::arrays::{int_array, text_array};
+            let text = |f: fn(&NewInboxRow) -> &str| text_array(chunk.iter().map(|r| Some(f(r))));
+            q.bind(text(|r| &r.id))
+                .bind(text(|r| &r.natural_key))
+                .bind(text(|r| &r.event))
+                .bind(text(|r| &r.body))
+                .bind(int_array(chunk.iter().map(|r| Some(r.received_at))))
+        } else {
+            chunk.iter().fold(q, |q, r| {
+                q.bind(&r.id)
+                    .bind(&r.natural_key)
+                    .bind(&r.event)
+                    .bind(&r.body)
+                    .bind(r.received_at)
+            })
+        };
         stored.extend(q.fetch_all(&mut *c).await?.into_iter().map(|(id,)| id));
     }
     Ok(stored)
