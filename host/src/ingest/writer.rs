@@ -4,7 +4,7 @@
 //! a webhook costs what it did before (one transaction); under load, the
 //! transactions — on SQLite the one write lock — are shared.
 
-use crate::store::{Db, StoreError, inbox};
+use crate::store::{Backend, Db, StoreError, inbox};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most rows stored in one transaction.
@@ -72,6 +72,13 @@ async fn store_group(
     db: &Db,
     rows: &[&inbox::NewInboxRow],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
+    if db.backend() == Backend::Postgres && rows.len() <= inbox::INSERT_CHUNK {
+        // One statement is its own transaction: no BEGIN and COMMIT round
+        // trips while the group's callers wait.
+        let mut conn = db.pool().acquire().await?;
+        return inbox::insert_many(&mut conn, rows).await;
+    }
+    // SQLite: through its one writer's gate.
     let mut tx = db.begin().await?;
     let stored = inbox::insert_many(&mut tx, rows).await?;
     tx.commit().await?;

@@ -363,7 +363,12 @@ impl Db {
             || self
                 .growth
                 .next_refresh
-                .compare_exchange(next, next.saturating_mul(4), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    next,
+                    next.saturating_mul(4),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
                 .is_err()
         {
             return;
@@ -399,8 +404,10 @@ impl Db {
 /// size, and a full sample cost ~100 ms of the server each time.
 async fn analyze_write_path(pool: &AnyPool) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    tx.execute("SET LOCAL default_statistics_target = 10").await?;
-    tx.execute("ANALYZE webhook_inbox, campaign_send_jobs").await?;
+    tx.execute("SET LOCAL default_statistics_target = 10")
+        .await?;
+    tx.execute("ANALYZE webhook_inbox, campaign_send_jobs")
+        .await?;
     tx.commit().await?;
     Ok(())
 }
