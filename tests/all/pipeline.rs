@@ -919,10 +919,10 @@ async fn enqueue_many_reports_refused_jobs_in_order(kind: Kind) {
 
 /// The rows a transaction defers (audit events, traces, outbox rows with
 /// their deliveries, inbox outcomes) all land at commit, whether they go
-/// in one statement (PostgreSQL, up to its parameter bound), in chunks of
-/// 200 (SQLite), or table by table past the bound (PostgreSQL, 3,400
-/// events): an outbox row whose dedupe key exists is skipped with its
-/// deliveries.
+/// in one statement (PostgreSQL: an array per column, any count; SQLite:
+/// one script up to its parameter bound) or table by table in chunks of
+/// 200 (SQLite past the bound, 3,400 events): an outbox row whose dedupe
+/// key exists is skipped with its deliveries.
 async fn deferred_rows_land_at_commit_in_any_shape(kind: Kind) {
     use accord::store::endpoints::{self, EndpointKind, NewEndpoint};
     use accord::store::events::NewEvent;
@@ -1026,6 +1026,175 @@ async fn deferred_rows_land_at_commit_in_any_shape(kind: Kind) {
             .await;
         assert_eq!(processed, others as i64, "round {round}");
     }
+}
+
+/// Text that could end an array element or the array, or read as NULL,
+/// goes through every statement that binds a list (on PostgreSQL one
+/// array literal per column) and comes back byte for byte; a `None`
+/// stays NULL.
+async fn hostile_text_survives_list_statements(kind: Kind) {
+    use accord::store::events::NewEvent;
+    use accord::store::inbox::{self, Finished, NewInboxRow};
+    use accord::store::outbox::NewOutbox;
+    use accord::store::traces::NewTrace;
+    let w = World::new(kind).await;
+    let ws = w.workspace.id.clone();
+    let hostile = [
+        r#"a","b"#,
+        r"back\slash\",
+        "{NULL}",
+        "NULL",
+        "",
+        "comma, and } brace",
+        "line\nbreak\ttab",
+        "unicode ✓ — é",
+        r#"{"json": "with \"quotes\""}"#,
+    ];
+    let rows: Vec<NewInboxRow> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, h)| NewInboxRow::new(&format!("{h}|{i}"), "new_relation", h, T0))
+        .collect();
+    let mut tx = w.app.db.begin().await.unwrap();
+    let stored = inbox::insert_many(&mut tx, &rows.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), hostile.len());
+    for (i, h) in hostile.iter().enumerate() {
+        let event = NewEvent {
+            workspace_id: &ws,
+            kind: "hostile_test",
+            strategy: Some(h),
+            source: (i % 2 == 0).then_some(*h),
+            detail: Some(serde_json::json!({"text": h})),
+            ..NewEvent::default()
+        };
+        tx.defer_event(event, T0 + i as i64);
+        let trace = NewTrace {
+            workspace_id: Some(&ws),
+            kind: "hostile_test",
+            signal: Some(h.to_string()),
+            module_sha256: (i % 2 == 1).then_some(*h),
+            ..NewTrace::default()
+        };
+        tx.defer_trace(trace, T0 + i as i64);
+        let payload = serde_json::json!({"text": h});
+        tx.defer_outbox(NewOutbox::new(
+            &ws,
+            "hostile.test",
+            &format!("{h}|{i}"),
+            &payload,
+            T0,
+        ));
+    }
+    let finished = rows
+        .iter()
+        .zip(hostile)
+        .map(|(r, h)| Finished {
+            id: r.id.clone(),
+            status: "processed",
+            outcome: serde_json::json!({"text": h}),
+        })
+        .collect();
+    tx.defer_inbox_finish(finished, T0 + 1);
+    tx.commit().await.unwrap();
+
+    let pool = w.app.db.pool();
+    let mut inbox: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT natural_key, body, outcome FROM webhook_inbox WHERE event = 'new_relation'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    inbox.sort();
+    let mut want: Vec<(String, String, Option<String>)> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let outcome = serde_json::json!({"text": h}).to_string();
+            (format!("{h}|{i}"), h.to_string(), Some(outcome))
+        })
+        .collect();
+    want.sort();
+    assert_eq!(inbox, want);
+    let events: Vec<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "SELECT strategy, source, detail FROM linkedin_events WHERE kind = 'hostile_test' ORDER BY occurred_at",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let traces: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT signal, module_sha256 FROM traces WHERE kind = 'hostile_test' ORDER BY created_at",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for (i, h) in hostile.iter().enumerate() {
+        let detail = serde_json::json!({"text": h}).to_string();
+        let source = (i % 2 == 0).then(|| h.to_string());
+        assert_eq!(
+            events[i],
+            (Some(h.to_string()), source, detail),
+            "event {i}"
+        );
+        let module = (i % 2 == 1).then(|| h.to_string());
+        assert_eq!(traces[i], (Some(h.to_string()), module), "trace {i}");
+    }
+    let mut outbox: Vec<(String, String)> =
+        sqlx::query_as("SELECT dedupe_key, payload FROM outbox WHERE event_type = 'hostile.test'")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    outbox.sort();
+    let mut want: Vec<(String, String)> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            (
+                format!("{h}|{i}"),
+                serde_json::json!({"text": h}).to_string(),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(outbox, want);
+}
+
+/// On PostgreSQL the inbox's and the jobs' statistics are refreshed once
+/// 1,000 inbox rows have been processed (a cached plan made while they
+/// were empty is replaced); on SQLite nothing runs.
+async fn statistics_are_refreshed_as_the_inbox_grows(kind: Kind) {
+    let w = World::new(kind).await;
+    let analyzed = || async {
+        if kind == Kind::Sqlite {
+            return 0;
+        }
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COALESCE(SUM(analyze_count), 0)::BIGINT FROM pg_stat_user_tables \
+             WHERE schemaname = current_schema() AND relname IN ('webhook_inbox', 'campaign_send_jobs')",
+        )
+        .fetch_one(w.app.db.pool())
+        .await
+        .unwrap();
+        n
+    };
+    assert_eq!(analyzed().await, 0);
+    w.app.db.note_growth(999);
+    w.app.db.note_growth(1);
+    if kind == Kind::Sqlite {
+        return;
+    }
+    // The ANALYZE runs in the background; its statistics reach
+    // pg_stat_user_tables when its backend reports them.
+    let mut seen = 0;
+    for _ in 0..200 {
+        seen = analyzed().await;
+        if seen >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, 2, "both tables analyzed once");
 }
 
 /// Stores the bodies in order with nothing processing them, then
@@ -1213,6 +1382,8 @@ on_both_databases!(
     many_signals_in_one_call_stamp_and_queue_once,
     enqueue_many_reports_refused_jobs_in_order,
     deferred_rows_land_at_commit_in_any_shape,
+    hostile_text_survives_list_statements,
+    statistics_are_refreshed_as_the_inbox_grows,
     invite_bridge_via_webhook,
     member_id_match,
     sales_nav_decode,

@@ -166,6 +166,33 @@ struct Growth {
     next_refresh: std::sync::atomic::AtomicU64,
 }
 
+impl Growth {
+    fn new() -> Self {
+        Growth {
+            rows: std::sync::atomic::AtomicU64::new(0),
+            next_refresh: std::sync::atomic::AtomicU64::new(FIRST_GROWTH_REFRESH),
+        }
+    }
+
+    /// Counts `rows`; true for exactly one caller each time the count
+    /// reaches the next refresh (which then moves four times further).
+    fn grew(&self, rows: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        let total = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
+        let next = self.next_refresh.load(Ordering::Relaxed);
+        total >= next
+            && self
+                .next_refresh
+                .compare_exchange(
+                    next,
+                    total.max(next).saturating_mul(4),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+}
+
 /// Inbox rows processed before the first refresh of the write path's
 /// statistics; each later refresh waits for four times as many.
 const FIRST_GROWTH_REFRESH: u64 = 1_000;
@@ -265,10 +292,7 @@ impl Db {
             pool,
             backend,
             write_gate,
-            growth: std::sync::Arc::new(Growth {
-                rows: std::sync::atomic::AtomicU64::new(0),
-                next_refresh: std::sync::atomic::AtomicU64::new(FIRST_GROWTH_REFRESH),
-            }),
+            growth: std::sync::Arc::new(Growth::new()),
         })
     }
 
@@ -353,24 +377,7 @@ impl Db {
     /// batch's writes took 2.5 times as long in the bench). A handful of
     /// ANALYZEs over a table's first growth prevent that.
     pub fn note_growth(&self, rows: u64) {
-        use std::sync::atomic::Ordering;
-        if self.backend != Backend::Postgres || rows == 0 {
-            return;
-        }
-        let total = self.growth.rows.fetch_add(rows, Ordering::Relaxed) + rows;
-        let next = self.growth.next_refresh.load(Ordering::Relaxed);
-        if total < next
-            || self
-                .growth
-                .next_refresh
-                .compare_exchange(
-                    next,
-                    next.saturating_mul(4),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_err()
-        {
+        if self.backend != Backend::Postgres || !self.growth.grew(rows) {
             return;
         }
         let pool = self.pool.clone();
@@ -509,6 +516,22 @@ pub(crate) fn sql(statement: String) -> sqlx::AssertSqlSafe<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn growth_refreshes_at_1000_then_each_fourfold() {
+        let g = super::Growth::new();
+        assert!(!g.grew(999));
+        assert!(g.grew(1));
+        assert!(!g.grew(2_999));
+        assert!(g.grew(1));
+        assert!(!g.grew(11_999));
+        assert!(g.grew(1));
+        // A jump past several thresholds refreshes once, then waits for
+        // four times the count it reached.
+        assert!(g.grew(100_000));
+        assert!(!g.grew(300_000));
+        assert!(g.grew(100_000));
+    }
+
     use super::positional;
 
     #[test]
