@@ -148,9 +148,46 @@ async fn webhooks_are_refused_without_a_configured_secret(kind: Kind) {
     assert_eq!(inbox_rows(&w).await, 0);
 }
 
+/// Many deliveries at once, each sent three times side by side (provider
+/// retries racing the first try): whatever groups they are written in,
+/// each natural key is stored once, exactly one of its three answers says
+/// it is new, and the row it names is in the inbox when the 200 is out.
+async fn concurrent_deliveries_and_retries_store_each_key_once(kind: Kind) {
+    let w = World::new(kind).await;
+    let url = serve(&w).await;
+    let members: Vec<String> = (0..40).map(|i| format!("ACoAAConcurrent{i:03}")).collect();
+    let mut sends = tokio::task::JoinSet::new();
+    for (i, member) in members.iter().enumerate() {
+        let body = w.new_relation(member, &format!("concurrent-{i}"));
+        for _ in 0..3 {
+            let (url, body) = (url.clone(), body.clone());
+            sends.spawn(async move { (i, post(&url, Some(SECRET), body.into_bytes()).await) });
+        }
+    }
+    let mut fresh = vec![Vec::new(); members.len()];
+    while let Some(done) = sends.join_next().await {
+        let (i, (status, json)) = done.unwrap();
+        assert_eq!(status, 200, "{json}");
+        if json["duplicate"] == false {
+            fresh[i].push(json["inbox_id"].as_str().unwrap().to_string());
+        }
+    }
+    for (i, ids) in fresh.iter().enumerate() {
+        assert_eq!(ids.len(), 1, "delivery {i}: one answer says new");
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE id = $1")
+            .bind(&ids[0])
+            .fetch_one(w.app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    assert_eq!(inbox_rows(&w).await, members.len() as i64);
+}
+
 on_both_databases!(
     rejections_write_nothing,
     accepted_deliveries_are_stored_before_the_200,
+    concurrent_deliveries_and_retries_store_each_key_once,
     webhooks_are_refused_without_a_configured_secret,
 );
 
