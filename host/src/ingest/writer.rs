@@ -59,6 +59,10 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Pending>) {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
     let mut group = Vec::with_capacity(GROUP);
     while rx.recv_many(&mut group, GROUP).await > 0 {
+        if in_flight == 1 {
+            store_and_answer(&db, std::mem::take(&mut group)).await;
+            continue;
+        }
         // Rows wait in the queue (and join this group) until a slot frees.
         // The semaphore is never closed.
         let Ok(slot) = slots.clone().acquire_owned().await else {
