@@ -59,10 +59,6 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Pending>) {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
     let mut group = Vec::with_capacity(GROUP);
     while rx.recv_many(&mut group, GROUP).await > 0 {
-        if in_flight == 1 {
-            store_and_answer(&db, std::mem::take(&mut group)).await;
-            continue;
-        }
         // Rows wait in the queue (and join this group) until a slot frees.
         // The semaphore is never closed.
         let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -113,9 +109,10 @@ async fn store_group(
     db: &Db,
     rows: &[&inbox::NewInboxRow],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
-    if db.backend() == Backend::Postgres && rows.len() <= inbox::INSERT_CHUNK {
-        // One statement is its own transaction: no BEGIN and COMMIT round
-        // trips while the group's callers wait.
+    if db.backend() == Backend::Postgres {
+        // One statement (`insert_many` binds the rows as arrays) is its own
+        // transaction: no BEGIN and COMMIT round trips while the group's
+        // callers wait.
         let mut conn = db.pool().acquire().await?;
         return inbox::insert_many(&mut conn, rows).await;
     }

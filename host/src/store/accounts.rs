@@ -161,29 +161,14 @@ pub async fn accounts_for_signals(
         .collect::<Vec<_>>()
         .join(", ");
     let postgres = super::arrays::is_postgres(c);
-    let in_ids = if postgres {
-        super::arrays::any_text(1)
-    } else {
-        format!(
-            "IN ({})",
-            super::placeholders(1, provider_account_ids.len())
-        )
-    };
+    let (in_ids, _) = super::arrays::in_texts(postgres, 1, provider_account_ids.len());
     let statement = format!(
         "SELECT {columns}, CAST(CASE WHEN EXISTS (SELECT 1 FROM campaigns k WHERE k.workspace_id = a.workspace_id \
          AND k.status = 'running') THEN 1 ELSE 0 END AS BIGINT) AS running \
          FROM linkedin_accounts a WHERE a.provider_account_id {in_ids}"
     );
-    let mut q = sqlx::query_as(super::sql_for(c, statement));
-    if postgres {
-        q = q.bind(super::arrays::text_array(
-            provider_account_ids.iter().copied().map(Some),
-        ));
-    } else {
-        for id in provider_account_ids {
-            q = q.bind(*id);
-        }
-    }
+    let q = sqlx::query_as(super::sql_for(c, statement));
+    let q = super::arrays::bind_texts(q, postgres, provider_account_ids);
     let rows: Vec<Row> = q.fetch_all(c).await?;
     Ok(rows
         .into_iter()

@@ -31,9 +31,31 @@ pub(crate) fn unnest(first: usize, types: &[&str]) -> String {
     format!("unnest({}) AS v({})", arrays.join(", "), names.join(", "))
 }
 
-/// `= ANY(CAST($n AS text[]))`: an `IN` list as one parameter.
-pub(crate) fn any_text(n: usize) -> String {
-    format!("= ANY(CAST(${n} AS text[]))")
+/// A query reading rows, as the store's `IN`-list reads are.
+type AnyQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>;
+
+/// An `IN` list of `count` texts bound from parameter `first`:
+/// `IN ($first, …)` on SQLite, `= ANY(CAST($first AS text[]))` on
+/// PostgreSQL. Returns the condition and the next free parameter.
+pub(crate) fn in_texts(postgres: bool, first: usize, count: usize) -> (String, usize) {
+    if postgres {
+        (format!("= ANY(CAST(${first} AS text[]))"), first + 1)
+    } else {
+        let list = super::placeholders(first, count);
+        (format!("IN ({list})"), first + count)
+    }
+}
+
+/// Binds the texts of an [`in_texts`] list.
+pub(crate) fn bind_texts<'q, O>(
+    q: AnyQueryAs<'q, O>,
+    postgres: bool,
+    items: &[&'q str],
+) -> AnyQueryAs<'q, O> {
+    if postgres {
+        return q.bind(text_array(items.iter().copied().map(Some)));
+    }
+    items.iter().fold(q, |q, item| q.bind(*item))
 }
 
 /// A `text[]` literal: every element quoted (`\` and `"` escaped), so no
@@ -91,6 +113,10 @@ mod tests {
             unnest(2, &["text", "bigint"]),
             "unnest(CAST($2 AS text[]), CAST($3 AS bigint[])) AS v(column1, column2)"
         );
-        assert_eq!(any_text(4), "= ANY(CAST($4 AS text[]))");
+        assert_eq!(
+            in_texts(true, 4, 3),
+            ("= ANY(CAST($4 AS text[]))".to_string(), 5)
+        );
+        assert_eq!(in_texts(false, 4, 3), ("IN ($4, $5, $6)".to_string(), 7));
     }
 }

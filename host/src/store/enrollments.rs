@@ -557,17 +557,8 @@ pub async fn candidate_views(
     let mut rows: Vec<CandidateRow> = Vec::new();
     let postgres = super::arrays::is_postgres(c);
     for chunk in prospects.chunks(IN_CHUNK) {
-        let (in_accounts, in_prospects) = if postgres {
-            (super::arrays::any_text(1), super::arrays::any_text(2))
-        } else {
-            (
-                format!("IN ({})", super::placeholders(1, accounts.len())),
-                format!(
-                    "IN ({})",
-                    super::placeholders(1 + accounts.len(), chunk.len())
-                ),
-            )
-        };
+        let (in_accounts, next) = super::arrays::in_texts(postgres, 1, accounts.len());
+        let (in_prospects, _) = super::arrays::in_texts(postgres, next, chunk.len());
         let statement = format!(
             "SELECT {COLUMNS}, c.status AS campaign_status, p.profile_url AS p_profile_url, p.member_id AS p_member_id, \
              p.sales_nav_lead_url AS p_sales_nav_lead_url, p.public_identifier AS p_public_identifier, \
@@ -576,21 +567,9 @@ pub async fn candidate_views(
              FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id JOIN prospects p ON p.id = e.prospect_id \
              WHERE e.linkedin_account_id {in_accounts} AND e.prospect_id {in_prospects}{lock}"
         );
-        let mut q = sqlx::query_as(super::sql_for(c, statement));
-        if postgres {
-            q = q
-                .bind(super::arrays::text_array(
-                    accounts.iter().copied().map(Some),
-                ))
-                .bind(super::arrays::text_array(chunk.iter().copied().map(Some)));
-        } else {
-            for a in &accounts {
-                q = q.bind(*a);
-            }
-            for p in chunk {
-                q = q.bind(*p);
-            }
-        }
+        let q = sqlx::query_as(super::sql_for(c, statement));
+        let q = super::arrays::bind_texts(q, postgres, &accounts);
+        let q = super::arrays::bind_texts(q, postgres, chunk);
         let found: Vec<CandidateRow> = q.fetch_all(&mut *c).await?;
         rows.extend(found);
     }
@@ -626,24 +605,14 @@ async fn prospects_by_key(
     let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
     let postgres = super::arrays::is_postgres(c);
     for chunk in keys.chunks(IN_CHUNK) {
-        let in_keys = if postgres {
-            super::arrays::any_text(1)
-        } else {
-            format!("IN ({})", super::placeholders(1, chunk.len()))
-        };
+        let (in_keys, _) = super::arrays::in_texts(postgres, 1, chunk.len());
         let statement = format!(
             "SELECT key, prospect_id FROM (SELECT key, prospect_id, \
              ROW_NUMBER() OVER (PARTITION BY key ORDER BY prospect_id) AS n \
              FROM match_keys WHERE key {in_keys}) AS k WHERE n <= {MAX_CANDIDATES}"
         );
-        let mut q = sqlx::query_as(super::sql_for(c, statement));
-        if postgres {
-            q = q.bind(super::arrays::text_array(chunk.iter().copied().map(Some)));
-        } else {
-            for k in chunk {
-                q = q.bind(*k);
-            }
-        }
+        let q = sqlx::query_as(super::sql_for(c, statement));
+        let q = super::arrays::bind_texts(q, postgres, chunk);
         let found: Vec<(String, String)> = q.fetch_all(&mut *c).await?;
         for (key, prospect) in found {
             by_key.entry(key).or_default().push(prospect);

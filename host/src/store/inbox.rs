@@ -61,19 +61,18 @@ impl NewInboxRow {
     }
 }
 
-/// Most rows [`insert_many`] writes in one statement.
-pub const INSERT_CHUNK: usize = 500;
-
-/// Stores deliveries in one statement per [`INSERT_CHUNK`] rows; returns
-/// the ids stored (a row whose natural key exists, or repeats one earlier
-/// in `rows`, is not).
+/// Stores deliveries: in one statement on PostgreSQL (its rows bound as
+/// arrays), one per 500 rows on SQLite (its parameter bound). Returns the
+/// ids stored (a row whose natural key exists, or repeats one earlier in
+/// `rows`, is not).
 pub async fn insert_many(
     c: &mut AnyConnection,
     rows: &[&NewInboxRow],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     let mut stored = std::collections::HashSet::with_capacity(rows.len());
     let postgres = super::arrays::is_postgres(c);
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    let per_statement = if postgres { rows.len().max(1) } else { 500 };
+    for chunk in rows.chunks(per_statement) {
         let values = if postgres {
             let source = super::arrays::unnest(1, &["text", "text", "text", "text", "bigint"]);
             format!(
