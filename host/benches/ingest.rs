@@ -19,12 +19,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "bench-secret-value";
-const PROSPECTS: usize = 20_000;
+/// Enough for every request of a target (warm-up, rounds, open loop) and
+/// the drain.
+const PROSPECTS: usize = WARM_UP
+    + ROUNDS * CLOSED_LOOP_REQUESTS
+    + (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize
+    + DRAIN_ROWS;
 /// LinkedIn accounts the prospects are spread over (each with its own
 /// running campaign): a hosted service's traffic comes from many accounts,
 /// and PostgreSQL processes different accounts side by side.
 const ACCOUNTS: usize = 8;
 const CLOSED_LOOP_REQUESTS: usize = 6_000;
+/// Closed-loop rounds per target, alternating baseline and Accord.
+const ROUNDS: usize = 3;
+/// Unmeasured requests per target before the rounds.
+const WARM_UP: usize = 500;
 const CONCURRENCY: usize = 32;
 const OPEN_LOOP_RATE: u64 = 1_000;
 const OPEN_LOOP_SECONDS: u64 = 5;
@@ -152,7 +161,6 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
 
     let baseline_url = format!("http://{addr}/baseline");
     let accord_url = format!("http://{addr}/webhooks/unipile");
-    let mut next_unused = 0;
     if std::env::var("ACCORD_BENCH_DRAIN_ONLY").is_ok() {
         // Three drains of fresh prospects: this VM's noise shows.
         for k in 0..3 {
@@ -160,41 +168,65 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
         }
         return;
     }
-    for (target, url) in [("baseline", &baseline_url), ("accord", &accord_url)] {
-        // Both targets get the same webhooks (the baseline stores them only).
-        let mut next = 0usize;
-        eprintln!("{name} {target}: closed loop starts");
-        let machine_before = machine_cpu_ms();
-        let (rps, lat) = load
-            .closed_loop(&client, url, &mut next, CLOSED_LOOP_REQUESTS)
-            .await;
+    // Both targets get the same webhooks (the baseline stores them only),
+    // each from its own cursor.
+    let targets = [("baseline", &baseline_url), ("accord", &accord_url)];
+    let mut next = [0usize; 2];
+    for (k, (_, url)) in targets.iter().enumerate() {
+        // Unmeasured: connections opened, statements prepared.
+        load.closed_loop(&client, url, &mut next[k], WARM_UP).await;
         wait_until_drained(&app).await;
-        eprintln!(
-            "{name} {target} closed loop: {:.0} µs of the whole machine's CPU per webhook (load generator and database server included)",
-            (machine_cpu_ms() - machine_before) * 1000.0 / CLOSED_LOOP_REQUESTS as f64
-        );
-        let (e2e, processed) = if target == "accord" {
+        drain_and_e2e(&app).await;
+    }
+    // Rounds alternate the targets, so a change in this VM's speed during
+    // the run falls on both; the ratio is of the rounds' totals.
+    let mut totals = [(0.0f64, 0.0f64); 2];
+    for round in 1..=ROUNDS {
+        for (k, (target, url)) in targets.iter().enumerate() {
+            eprintln!("{name} {target}: closed loop starts (round {round})");
+            let machine_before = machine_cpu_ms();
+            let (rps, lat) = load
+                .closed_loop(&client, url, &mut next[k], CLOSED_LOOP_REQUESTS)
+                .await;
+            wait_until_drained(&app).await;
+            eprintln!(
+                "{name} {target} closed loop: {:.0} µs of the whole machine's CPU per webhook (load generator and database server included)",
+                (machine_cpu_ms() - machine_before) * 1000.0 / CLOSED_LOOP_REQUESTS as f64
+            );
+            let (e2e, processed) = if *target == "accord" {
+                drain_and_e2e(&app).await
+            } else {
+                // For the baseline, storing the webhook is all there is.
+                (Vec::new(), rps)
+            };
+            totals[k].0 += CLOSED_LOOP_REQUESTS as f64;
+            totals[k].1 += CLOSED_LOOP_REQUESTS as f64 / processed;
+            report(
+                name,
+                target,
+                &format!("closed loop, 32 conns, round {round}"),
+                CLOSED_LOOP_REQUESTS,
+                (rps, processed),
+                &lat,
+                &e2e,
+            );
+        }
+    }
+    let rate = |(n, seconds): (f64, f64)| n / seconds;
+    println!(
+        "| {name} | accord / baseline | closed loop, {ROUNDS} rounds | {} | – | {:.0} / {:.0} = {:.0} % | – | – | – | – |",
+        ROUNDS * CLOSED_LOOP_REQUESTS,
+        rate(totals[1]),
+        rate(totals[0]),
+        100.0 * rate(totals[1]) / rate(totals[0])
+    );
+    for (k, (target, url)) in targets.iter().enumerate() {
+        let (rps, lat) = load.open_loop(&client, url, &mut next[k]).await;
+        let (e2e, processed) = if *target == "accord" {
             drain_and_e2e(&app).await
         } else {
-            // For the baseline, storing the webhook is all there is.
             (Vec::new(), rps)
         };
-        report(
-            name,
-            target,
-            "closed loop, 32 conns",
-            CLOSED_LOOP_REQUESTS,
-            (rps, processed),
-            &lat,
-            &e2e,
-        );
-        let (rps, lat) = load.open_loop(&client, url, &mut next).await;
-        let (e2e, processed) = if target == "accord" {
-            drain_and_e2e(&app).await
-        } else {
-            (Vec::new(), rps)
-        };
-        next_unused = next;
         report(
             name,
             target,
@@ -205,6 +237,7 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
             &e2e,
         );
     }
+    let next_unused = next[1];
     drain(name, &app, next_unused).await;
     let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM campaign_send_jobs")
         .fetch_one(app.db.pool())
@@ -235,7 +268,8 @@ async fn drain(name: &str, app: &App, first: usize) {
         })
         .collect();
     eprintln!("{name}: drain starts");
-    let (cpu_before, machine_before) = (cpu_ms(), machine_cpu_ms());
+    let (cpu_before, machine_before, switches_before) =
+        (cpu_ms(), machine_cpu_ms(), context_switches());
     let mut tx = app.db.begin().await.unwrap();
     let refs: Vec<_> = rows.iter().collect();
     accord::store::inbox::insert_many(&mut tx, &refs)
@@ -244,6 +278,7 @@ async fn drain(name: &str, app: &App, first: usize) {
     tx.commit().await.unwrap();
     wait_until_drained(app).await;
     let cpu = cpu_ms() - cpu_before;
+    let switches = context_switches() - switches_before;
     let machine = machine_cpu_ms() - machine_before;
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let mut span = (i64::MAX, i64::MIN);
@@ -266,9 +301,10 @@ async fn drain(name: &str, app: &App, first: usize) {
     // Host CPU (both threads' user + system), insert included; on
     // PostgreSQL the server's own CPU is not in it.
     eprintln!(
-        "{name} drain: {:.0} µs of host CPU per webhook, {:.0} µs of the whole machine's (database server included)",
+        "{name} drain: {:.0} µs of host CPU per webhook, {:.0} µs of the whole machine's (database server included), {:.1} context switches of the host's threads per webhook",
         cpu * 1000.0 / DRAIN_ROWS as f64,
-        machine * 1000.0 / DRAIN_ROWS as f64
+        machine * 1000.0 / DRAIN_ROWS as f64,
+        switches as f64 / DRAIN_ROWS as f64
     );
 }
 
@@ -293,6 +329,26 @@ fn machine_cpu_ms() -> f64 {
         .map(|(_, t)| t)
         .sum();
     busy * 10.0
+}
+
+/// Context switches of this process's threads so far (Linux: voluntary
+/// and involuntary, summed over `/proc/self/task/*/status`). Each hand-off
+/// between a tokio worker and a SQLite connection's thread is one or two.
+fn context_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// This process's user + system CPU time so far, ms (Linux).

@@ -13,6 +13,7 @@ use crate::store::{Backend, StoreError, Tx, accounts};
 use accord_policy_core::AcceptSignal;
 use serde::Serialize;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, watch};
 
 /// Most inbox rows processed in one transaction: a batch pays its
@@ -40,6 +41,17 @@ fn lane_of(pending: &Pending, lanes: usize) -> usize {
     });
     (hash % lanes as u64) as usize
 }
+
+/// How long the processor waits for a whole batch once rows are waiting
+/// (a batching window, like a producer's linger). A batch pays its
+/// statements and its commit (on SQLite, its turn at the one write lock)
+/// whatever its size: without the wait, under a closed loop of 32
+/// connections the processor took 32 rows at a time, and on SQLite it
+/// and the inbox writer alternated on the write lock with small batches
+/// (66 % of the baseline's throughput against 83-99 % with it; PostgreSQL
+/// 64-65 % against 70-75 %). It adds at most this much to a webhook's
+/// time from receipt to processing.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Attempts before a row that keeps failing is parked as `failed`.
 const MAX_ATTEMPTS: i64 = 5;
@@ -80,7 +92,7 @@ pub struct ReplayReport {
 pub struct Inbox {
     pipeline: Pipeline,
     writer: InboxWriter,
-    wake: Arc<Notify>,
+    arrivals: Arc<Arrivals>,
 }
 
 impl Inbox {
@@ -90,7 +102,7 @@ impl Inbox {
         Inbox {
             writer: InboxWriter::spawn(pipeline.db().clone()),
             pipeline,
-            wake: Arc::new(Notify::new()),
+            arrivals: Arc::new(Arrivals::default()),
         }
     }
 
@@ -104,7 +116,7 @@ impl Inbox {
         metrics::counter!("accord_webhooks_total", "event" => classified.name.clone(), "outcome" => if id.is_some() { "stored" } else { "duplicate" })
             .increment(1);
         if id.is_some() {
-            self.wake.notify_one();
+            self.arrivals.stored_one();
         }
         Ok(Receipt {
             duplicate: id.is_none(),
@@ -348,21 +360,63 @@ impl Inbox {
         Ok(report)
     }
 
-    /// Processes the inbox until `shutdown` flips: at once when woken, and
-    /// every second otherwise (rows left by a crash are picked up too).
+    /// Processes the inbox until `shutdown` flips: when woken (after
+    /// [`Arrivals::linger`]), and every second otherwise (rows left by a
+    /// crash are picked up too).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
+            self.arrivals.linger(LINGER, BATCH).await;
+            self.arrivals.take();
             match self.process_pending(FETCH).await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "inbox processing failed"),
             }
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.arrivals.wake.notified() => {}
                 _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
                 _ = shutdown.changed() => return,
             }
             if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+/// Rows stored since the processor's last fetch, and its wake-up. The
+/// count is a hint: rows written by another process or before a restart
+/// are not in it (the processor's poll finds them).
+#[derive(Default)]
+struct Arrivals {
+    stored: AtomicUsize,
+    wake: Notify,
+}
+
+impl Arrivals {
+    /// A row was stored: count it and wake the processor.
+    fn stored_one(&self) {
+        self.stored.fetch_add(1, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// The processor fetches: the count starts again.
+    fn take(&self) {
+        self.stored.store(0, Ordering::Relaxed);
+    }
+
+    /// When some rows, fewer than `batch`, were stored since the last
+    /// fetch, waits until `batch` rows are or `window` has passed.
+    async fn linger(&self, window: std::time::Duration, batch: usize) {
+        if !(1..batch).contains(&self.stored.load(Ordering::Relaxed)) {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + window;
+        while self.stored.load(Ordering::Relaxed) < batch {
+            if tokio::time::timeout_at(deadline, self.wake.notified())
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -430,4 +484,57 @@ fn task_of(row: &InboxRow) -> Task {
 
 fn json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Arrivals;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// Tokio's timers tick in whole milliseconds.
+    const WINDOW: Duration = Duration::from_millis(10);
+
+    /// How long `linger` took on the paused clock.
+    async fn lingered(arrivals: &Arrivals, batch: usize) -> Duration {
+        let start = Instant::now();
+        arrivals.linger(WINDOW, batch).await;
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_stored_or_a_whole_batch_waits_for_nothing() {
+        let arrivals = Arrivals::default();
+        assert_eq!(lingered(&arrivals, 4).await, Duration::ZERO);
+        for _ in 0..4 {
+            arrivals.stored_one();
+        }
+        assert_eq!(lingered(&arrivals, 4).await, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_row_waits_the_window_and_no_longer() {
+        let arrivals = Arrivals::default();
+        arrivals.stored_one();
+        assert_eq!(lingered(&arrivals, 4).await, WINDOW);
+        // Fetching starts the count again.
+        arrivals.take();
+        assert_eq!(lingered(&arrivals, 4).await, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_ends_when_the_batch_fills() {
+        let arrivals = Arc::new(Arrivals::default());
+        arrivals.stored_one();
+        let writer = arrivals.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            writer.stored_one();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            writer.stored_one();
+            writer.stored_one();
+        });
+        assert_eq!(lingered(&arrivals, 4).await, Duration::from_millis(3));
+    }
 }
