@@ -507,10 +507,14 @@ mod tests {
     /// Tokio's timers tick in whole milliseconds.
     const WINDOW: Duration = Duration::from_millis(10);
 
-    /// How long `linger` took on the paused clock.
+    /// How long `linger` took on the paused clock, with [`WINDOW`].
     async fn lingered(arrivals: &Arrivals, batch: usize) -> Duration {
+        lingered_in(arrivals, WINDOW, batch).await
+    }
+
+    async fn lingered_in(arrivals: &Arrivals, window: Duration, batch: usize) -> Duration {
         let start = Instant::now();
-        arrivals.linger(WINDOW, batch).await;
+        arrivals.linger(window, batch).await;
         start.elapsed()
     }
 
@@ -528,9 +532,10 @@ mod tests {
     async fn no_window_waits_for_nothing() {
         let arrivals = Arrivals::default();
         arrivals.stored_one();
-        let start = Instant::now();
-        arrivals.linger(Duration::ZERO, 4).await;
-        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(
+            lingered_in(&arrivals, Duration::ZERO, 4).await,
+            Duration::ZERO
+        );
     }
 
     #[tokio::test(start_paused = true)]
