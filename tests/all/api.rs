@@ -59,6 +59,7 @@ api_tests!(
     policy_upload_and_rekey,
     inbox_replay,
     openapi_document,
+    refusals_before_the_body_keep_the_connection_usable,
 );
 
 const API_TOKEN: &str = "api-token-0123456789";
@@ -1662,4 +1663,82 @@ async fn openapi_document(kind: Kind) {
         let name = &part[..part.find('"').unwrap()];
         assert!(schemas.contains_key(name), "dangling $ref {name}");
     }
+}
+
+/// A refusal given before the body was read leaves the connection
+/// usable for a keep-alive client: the rest of the body is read and
+/// dropped, so the client's next request never meets a connection the
+/// server dropped (it would fail without reaching the server).
+async fn refusals_before_the_body_keep_the_connection_usable(kind: Kind) {
+    let api = Api::new(kind).await;
+    let connection = |resp: &reqwest::Response| {
+        resp.headers()
+            .get("connection")
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+    };
+    // An unknown slot, with a module far over the drain limit: read whole.
+    let resp = api
+        .client
+        .put(format!("{}/admin/policies/matcher", api.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .body(vec![0u8; 4 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(connection(&resp), None);
+    // A webhook without the secret, refused before its body is read, on
+    // a keep-alive connection whose body is still arriving: the rest is
+    // read, and the next request on the connection is answered.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = api.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let half = vec![b' '; 64 << 10];
+    let head = format!(
+        "POST /webhooks/unipile HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        2 * half.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&half).await.unwrap();
+    // Time for the server to answer before the rest arrives (it used to
+    // drop the connection then); the outcome does not depend on it.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let _ = socket.write_all(&half).await;
+    let next = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let _ = socket.write_all(next.as_bytes()).await;
+    let mut answers = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        socket.read_to_end(&mut answers),
+    )
+    .await
+    .unwrap()
+    .unwrap_or_default();
+    let answers = String::from_utf8_lossy(&answers);
+    let statuses: Vec<&str> = answers
+        .match_indices("HTTP/1.1 ")
+        .filter_map(|(i, _)| answers.get(i + 9..i + 12))
+        .collect();
+    assert_eq!(statuses, ["503", "200"], "{answers}");
+
+    // A body over the drain limit is not waited for: the refusal says the
+    // connection closes.
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT /admin/policies/match HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        accord::http::unread_body::DRAIN_LIMIT + 1
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        socket.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap_or_default();
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
 }

@@ -145,7 +145,6 @@ pub async fn upload_policy(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<PolicySwap>> {
-    let slot = parse_slot(&slot)?;
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -164,6 +163,9 @@ pub async fn upload_policy(
     let bytes = axum::body::to_bytes(body, MAX_MODULE_BYTES)
         .await
         .map_err(|_| too_large())?;
+    // Checked after the read: an answer given before the body is read
+    // costs a large upload its connection (see `http::unread_body`).
+    let slot = parse_slot(&slot)?;
     let runtime = app.policies.runtime().clone();
     let module = tokio::task::spawn_blocking(move || {
         runtime

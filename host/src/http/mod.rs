@@ -6,6 +6,7 @@ pub mod api;
 pub mod error;
 pub mod health;
 pub mod openapi;
+pub mod unread_body;
 pub mod webhooks;
 
 use crate::app::App;
@@ -37,5 +38,6 @@ pub fn router(app: Arc<App>) -> Router {
                 "this route does not accept that method",
             )
         })
+        .layer(axum::middleware::from_fn(unread_body::finish_unread_bodies))
         .with_state(app)
 }
