@@ -182,7 +182,7 @@ impl Api {
     /// `PUT /admin/policies/match` declaring a body one byte over 16 MiB
     /// (over a raw socket: the server answers before the body is sent).
     async fn oversize_upload(&self) -> (u16, Value) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let addr = self.base.trim_start_matches("http://");
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         let head = format!(
@@ -191,15 +191,7 @@ impl Api {
             (16 << 20) + 1
         );
         s.write_all(head.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        tokio::time::timeout(
-            std::time::Duration::from_secs(30),
-            s.read_to_end(&mut response),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-        let text = String::from_utf8(response).unwrap();
+        let text = read_to_close(&mut s).await;
         let status = text[9..12].parse().unwrap();
         let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
         (status, serde_json::from_str(body).unwrap())
@@ -1690,7 +1682,7 @@ async fn refusals_before_the_body_keep_the_connection_usable(kind: Kind) {
     // A webhook without the secret, refused before its body is read, on
     // a keep-alive connection whose body is still arriving: the rest is
     // read, and the next request on the connection is answered.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let addr = api.base.trim_start_matches("http://");
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     let half = vec![b' '; 64 << 10];
@@ -1707,15 +1699,7 @@ async fn refusals_before_the_body_keep_the_connection_usable(kind: Kind) {
     let _ = socket.write_all(&half).await;
     let next = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     let _ = socket.write_all(next.as_bytes()).await;
-    let mut answers = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        socket.read_to_end(&mut answers),
-    )
-    .await
-    .unwrap()
-    .unwrap_or_default();
-    let answers = String::from_utf8_lossy(&answers);
+    let answers = read_to_close(&mut socket).await;
     let statuses: Vec<&str> = answers
         .match_indices("HTTP/1.1 ")
         .filter_map(|(i, _)| answers.get(i + 9..i + 12))
@@ -1730,15 +1714,17 @@ async fn refusals_before_the_body_keep_the_connection_usable(kind: Kind) {
         accord::http::unread_body::DRAIN_LIMIT + 1
     );
     socket.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        socket.read_to_end(&mut answer),
-    )
-    .await
-    .unwrap()
-    .unwrap_or_default();
-    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    let answer = read_to_close(&mut socket).await.to_ascii_lowercase();
     assert!(answer.starts_with("http/1.1 401"), "{answer}");
     assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+}
+
+/// What a raw connection receives until the server closes it (at most
+/// 30 s; whatever arrived before a reset).
+async fn read_to_close(socket: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read = socket.read_to_end(&mut received);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), read).await;
+    String::from_utf8_lossy(&received).into_owned()
 }
