@@ -39,11 +39,13 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(2);
 /// body, reads the rest (within the limits) or marks the answer
 /// `Connection: close`.
 pub async fn finish_unread_bodies(req: Request, next: Next) -> Response {
-    if !carries_body(&req) || req.version() > Version::HTTP_11 {
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    let declared = if chunked { None } else { declared_length(&req) };
+    let carries_body = chunked || declared.is_some_and(|n| n > 0);
+    if !carries_body || req.version() > Version::HTTP_11 {
         return next.run(req).await;
     }
-    let drainable =
-        !expects_continue(&req) && declared_length(&req).is_none_or(|n| n <= DRAIN_LIMIT);
+    let drainable = !expects_continue(&req) && declared.is_none_or(|n| n <= DRAIN_LIMIT);
     let leftover = Arc::new(Leftover::default());
     let req = req.map(|inner| {
         Body::new(Tracked {
@@ -68,17 +70,8 @@ pub async fn finish_unread_bodies(req: Request, next: Next) -> Response {
     response
 }
 
-/// Whether the request announces a body (chunked, or a non-zero length).
-fn carries_body(req: &Request) -> bool {
-    req.headers().contains_key(header::TRANSFER_ENCODING)
-        || declared_length(req).is_some_and(|n| n > 0)
-}
-
-/// The declared `Content-Length` (none when chunked or unparsable).
+/// The declared `Content-Length` (none when absent or unparsable).
 fn declared_length(req: &Request) -> Option<u64> {
-    if req.headers().contains_key(header::TRANSFER_ENCODING) {
-        return None;
-    }
     req.headers()
         .get(header::CONTENT_LENGTH)?
         .to_str()

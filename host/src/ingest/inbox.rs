@@ -507,12 +507,8 @@ mod tests {
     /// Tokio's timers tick in whole milliseconds.
     const WINDOW: Duration = Duration::from_millis(10);
 
-    /// How long `linger` took on the paused clock, with [`WINDOW`].
-    async fn lingered(arrivals: &Arrivals, batch: usize) -> Duration {
-        lingered_in(arrivals, WINDOW, batch).await
-    }
-
-    async fn lingered_in(arrivals: &Arrivals, window: Duration, batch: usize) -> Duration {
+    /// How long `linger` took on the paused clock.
+    async fn lingered(arrivals: &Arrivals, window: Duration, batch: usize) -> Duration {
         let start = Instant::now();
         arrivals.linger(window, batch).await;
         start.elapsed()
@@ -521,31 +517,28 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn nothing_stored_or_a_whole_batch_waits_for_nothing() {
         let arrivals = Arrivals::default();
-        assert_eq!(lingered(&arrivals, 4).await, Duration::ZERO);
+        assert_eq!(lingered(&arrivals, WINDOW, 4).await, Duration::ZERO);
         for _ in 0..4 {
             arrivals.stored_one();
         }
-        assert_eq!(lingered(&arrivals, 4).await, Duration::ZERO);
+        assert_eq!(lingered(&arrivals, WINDOW, 4).await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
     async fn no_window_waits_for_nothing() {
         let arrivals = Arrivals::default();
         arrivals.stored_one();
-        assert_eq!(
-            lingered_in(&arrivals, Duration::ZERO, 4).await,
-            Duration::ZERO
-        );
+        assert_eq!(lingered(&arrivals, Duration::ZERO, 4).await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_lone_row_waits_the_window_and_no_longer() {
         let arrivals = Arrivals::default();
         arrivals.stored_one();
-        assert_eq!(lingered(&arrivals, 4).await, WINDOW);
+        assert_eq!(lingered(&arrivals, WINDOW, 4).await, WINDOW);
         // Fetching starts the count again.
         arrivals.take();
-        assert_eq!(lingered(&arrivals, 4).await, Duration::ZERO);
+        assert_eq!(lingered(&arrivals, WINDOW, 4).await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -560,6 +553,9 @@ mod tests {
             writer.stored_one();
             writer.stored_one();
         });
-        assert_eq!(lingered(&arrivals, 4).await, Duration::from_millis(3));
+        assert_eq!(
+            lingered(&arrivals, WINDOW, 4).await,
+            Duration::from_millis(3)
+        );
     }
 }
