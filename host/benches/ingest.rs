@@ -6,8 +6,9 @@
 //! Run: `cargo bench --bench ingest` (SQLite; PostgreSQL too when
 //! `ACCORD_BENCH_POSTGRES_URL` is set; `ACCORD_BENCH_ONLY=sqlite` or
 //! `=postgres` runs one of them; `ACCORD_BENCH_DRAIN_ONLY=1` runs only the
-//! drain, the pipeline's own rate with no HTTP load). Prints Markdown
-//! tables.
+//! drain, the pipeline's own rate with no HTTP load;
+//! `ACCORD_BENCH_OPEN_ONLY=1` only the open loop at 1,000/s, four times per
+//! target in turns). Prints Markdown tables.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -40,6 +41,9 @@ const OPEN_LOOP_SECONDS: u64 = 5;
 /// Rows stored at once, then processed with no HTTP load: the pipeline's
 /// own capacity.
 const DRAIN_ROWS: usize = 6_000;
+/// Open loops per target with `ACCORD_BENCH_OPEN_ONLY` (their prospects
+/// are the ones the closed-loop rounds would use).
+const OPEN_ONLY_RUNS: usize = 4;
 
 fn main() {
     // The load generator runs on its own runtime and threads, as a separate
@@ -161,6 +165,36 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
 
     let baseline_url = format!("http://{addr}/baseline");
     let accord_url = format!("http://{addr}/webhooks/unipile");
+    if std::env::var("ACCORD_BENCH_OPEN_ONLY").is_ok() {
+        // Only the latency target: warm-up, then the open loop at
+        // 1,000/s several times, baseline and Accord in turns.
+        let targets = [("baseline", &baseline_url), ("accord", &accord_url)];
+        let mut next = [0usize; 2];
+        for (k, (_, url)) in targets.iter().enumerate() {
+            load.closed_loop(&client, url, &mut next[k], WARM_UP).await;
+        }
+        drain_and_e2e(&app).await;
+        for _ in 0..OPEN_ONLY_RUNS {
+            for (k, (target, url)) in targets.iter().enumerate() {
+                let (rps, lat) = load.open_loop(&client, url, &mut next[k]).await;
+                let (e2e, processed) = if *target == "accord" {
+                    drain_and_e2e(&app).await
+                } else {
+                    (Vec::new(), rps)
+                };
+                report(
+                    name,
+                    target,
+                    "open loop, 1,000/s",
+                    (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize,
+                    (rps, processed),
+                    &lat,
+                    &e2e,
+                );
+            }
+        }
+        return;
+    }
     if std::env::var("ACCORD_BENCH_DRAIN_ONLY").is_ok() {
         // Three drains of fresh prospects: this VM's noise shows.
         for k in 0..3 {
