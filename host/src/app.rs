@@ -39,6 +39,11 @@ pub struct AppConfig {
     pub unipile: Option<(String, String)>,
     /// Send-engine settings.
     pub engine: EngineConfig,
+    /// On SQLite, process each group of webhooks in the transaction that
+    /// stores it, before answering (default); off, every webhook is
+    /// answered once stored and processed by the inbox processor.
+    /// PostgreSQL always uses the processor.
+    pub inbox_write_through: bool,
 }
 
 impl AppConfig {
@@ -56,6 +61,7 @@ impl AppConfig {
             limits: Limits::default(),
             unipile: None,
             engine: EngineConfig::default(),
+            inbox_write_through: true,
         }
     }
 }
@@ -129,7 +135,7 @@ impl App {
             clock.clone(),
             Wakers::for_db(&db),
         );
-        let inbox = Inbox::new(pipeline.clone());
+        let inbox = Inbox::new(pipeline.clone(), config.inbox_write_through);
         let engine = provider.map(|p| Engine::new(pipeline.clone(), p, config.engine.clone()));
         let resync = engine.clone().map(|e| Arc::new(Resyncer::new(e)));
         Ok(Arc::new(App {

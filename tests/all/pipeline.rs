@@ -274,7 +274,7 @@ async fn fifty_concurrent_signals_stamp_once(kind: Kind) {
 /// Processing stops after the inbox write (a crash); a restarted host
 /// replays: stamped once, nothing lost; replaying again changes nothing.
 async fn crash_after_inbox_write_then_replay(kind: Kind) {
-    let w = World::new(kind).await;
+    let w = World::processor_only(kind).await;
     w.enroll(
         &w.campaign,
         "e-crash",
@@ -319,7 +319,7 @@ async fn crash_after_inbox_write_then_replay(kind: Kind) {
 /// of it was written. A concurrent duplicate of a stored webhook is
 /// answered as such by the group writer.
 async fn a_bad_row_fails_only_itself(kind: Kind) {
-    let w = World::new(kind).await;
+    let w = World::processor_only(kind).await;
     let broken = w.second_campaign().await;
     let members: Vec<String> = (1..=3)
         .map(|i| accord::simulator::encode_member_id(false, 100_000_000 + i))
@@ -1221,7 +1221,7 @@ async fn one_batch(w: &World, bodies: &[String]) {
 /// (a second round), and cancels the follow-up the accept just queued; a
 /// signal nobody matches leaves its trace; the others stamp and enqueue.
 async fn a_batch_is_processed_set_wise_in_order(kind: Kind) {
-    let w = World::new(kind).await;
+    let w = World::processor_only(kind).await;
     let m = enroll_members(&w, "set", 3).await;
     let stranger = accord::simulator::encode_member_id(false, 299_999_999);
     one_batch(
@@ -1277,7 +1277,7 @@ async fn a_batch_is_processed_set_wise_in_order(kind: Kind) {
 /// accept before it dispatches on a connected account, the one after it
 /// sees the account disconnected (a recoverable skip).
 async fn an_account_status_change_splits_a_batch(kind: Kind) {
-    let w = World::new(kind).await;
+    let w = World::processor_only(kind).await;
     let m = enroll_members(&w, "split", 2).await;
     let status = serde_json::json!({"AccountStatus": {"account_id": w.account.provider_account_id, "account_type": "LINKEDIN", "message": "CREDENTIALS"}});
     one_batch(
@@ -1376,7 +1376,135 @@ async fn many_signals_in_one_call_stamp_and_queue_once(kind: Kind) {
     assert_eq!(active_jobs(&w, "e-many-2").await, 1);
 }
 
+/// Write-through (SQLite's default): a webhook is processed in the
+/// transaction that stores it, before `receive` answers: stamped, its
+/// follow-up queued, its row settled; nothing is left for the processor.
+/// On PostgreSQL the same webhook waits, pending, for the processor.
+async fn write_through_processes_before_the_answer(kind: Kind) {
+    let w = World::new(kind).await;
+    w.enroll(
+        &w.campaign,
+        "e-through",
+        w.prospect(None, Some(JULIEN), None),
+        Some(JULIEN),
+    )
+    .await;
+    let receipt = w
+        .app
+        .inbox
+        .receive(w.new_relation(JULIEN, "julien-crepieux").as_bytes())
+        .await
+        .unwrap();
+    assert!(!receipt.duplicate);
+    let inline = kind == Kind::Sqlite;
+    assert_eq!(receipt.processed, inline, "{receipt:?}");
+    if inline {
+        assert_eq!(stamps(&w, "e-through").await, 1);
+        assert_eq!(active_jobs(&w, "e-through").await, 1);
+        assert_eq!(outbox_rows(&w, "e-through").await, 1);
+        assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), 0);
+    } else {
+        assert_eq!(stamps(&w, "e-through").await, 0, "not before the processor");
+        assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), 1);
+        assert_eq!(stamps(&w, "e-through").await, 1);
+    }
+    let (status, attempts): (String, i64) =
+        sqlx::query_as("SELECT status, attempts FROM webhook_inbox WHERE id = $1")
+            .bind(receipt.inbox_id.as_deref().unwrap())
+            .fetch_one(w.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("processed", 1));
+    // The provider's retry: acknowledged as a duplicate, nothing again.
+    let retry = w
+        .app
+        .inbox
+        .receive(w.new_relation(JULIEN, "julien-crepieux").as_bytes())
+        .await
+        .unwrap();
+    assert!(retry.duplicate && !retry.processed, "{retry:?}");
+    assert_eq!(stamps(&w, "e-through").await, 1);
+    assert_eq!(outbox_rows(&w, "e-through").await, 1);
+}
+
+/// When write-through processing fails (the campaign's steps are
+/// corrupt), its transaction is rolled back and the webhook is stored
+/// alone, pending: it is acknowledged, nothing of its processing is
+/// written, and the processor then records the failure on the row. A
+/// good webhook after it is processed as usual.
+async fn a_failed_write_through_leaves_the_row_for_the_processor(kind: Kind) {
+    let w = World::new(kind).await;
+    let broken = w.second_campaign().await;
+    let good = accord::simulator::encode_member_id(false, 100_000_001);
+    let bad = accord::simulator::encode_member_id(false, 100_000_002);
+    w.enroll(
+        &w.campaign,
+        "e-good",
+        w.prospect(None, Some(&good), None),
+        Some(&good),
+    )
+    .await;
+    w.enroll(
+        &broken,
+        "e-bad",
+        w.prospect(None, Some(&bad), None),
+        Some(&bad),
+    )
+    .await;
+    w.exec(
+        "UPDATE campaigns SET steps = 'not json' WHERE id = $1",
+        &[Box::leak(broken.id.clone().into_boxed_str())],
+    )
+    .await;
+    let bad_receipt = w
+        .app
+        .inbox
+        .receive(w.new_relation(&bad, "bad").as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        !bad_receipt.duplicate && !bad_receipt.processed,
+        "{bad_receipt:?}"
+    );
+    let good_receipt = w
+        .app
+        .inbox
+        .receive(w.new_relation(&good, "good").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(good_receipt.processed, kind == Kind::Sqlite);
+    assert_eq!(stamps(&w, "e-bad").await, 0, "rolled back");
+    assert_eq!(outbox_rows(&w, "e-bad").await, 0);
+    let status = |id: String| {
+        let pool = w.app.db.pool().clone();
+        async move {
+            sqlx::query_as::<_, (String, i64, Option<String>)>(
+                "SELECT status, attempts, error FROM webhook_inbox WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let bad_id = bad_receipt.inbox_id.unwrap();
+    assert_eq!(status(bad_id.clone()).await.0, "pending");
+    while w.app.inbox.process_pending(100).await.unwrap() > 0 {
+        if status(bad_id.clone()).await.1 > 0 {
+            break;
+        }
+    }
+    let (state, attempts, error) = status(bad_id).await;
+    assert_eq!((state.as_str(), attempts), ("pending", 1));
+    assert!(error.unwrap().contains("campaigns"), "names the table");
+    assert_eq!(stamps(&w, "e-bad").await, 0);
+    assert_eq!(stamps(&w, "e-good").await, 1);
+    assert_eq!(active_jobs(&w, "e-good").await, 1);
+}
+
 on_both_databases!(
+    write_through_processes_before_the_answer,
+    a_failed_write_through_leaves_the_row_for_the_processor,
     a_batch_is_processed_set_wise_in_order,
     an_account_status_change_splits_a_batch,
     many_signals_in_one_call_stamp_and_queue_once,

@@ -99,6 +99,9 @@ async fn accepted_deliveries_are_stored_before_the_200(kind: Kind) {
     let (status, json) = post(&url, Some(SECRET), body.clone().into_bytes()).await;
     assert_eq!(status, 200, "{json}");
     assert_eq!(json["duplicate"], false);
+    // SQLite processes it before answering (write-through); PostgreSQL
+    // leaves it to the processor.
+    assert_eq!(json["processed"], kind == Kind::Sqlite, "{json}");
     let id = json["inbox_id"].as_str().unwrap().to_string();
     // The row exists as soon as the 200 is out, whatever processing does.
     let (stored,): (String,) = sqlx::query_as("SELECT body FROM webhook_inbox WHERE id = $1")
@@ -113,6 +116,7 @@ async fn accepted_deliveries_are_stored_before_the_200(kind: Kind) {
         (200, Some(true)),
         "a provider retry is acknowledged"
     );
+    assert_eq!(json["processed"], false, "a retry is not processed again");
     // Unknown and irrelevant events: 200, stored, marked ignored.
     for other in [
         r#"{"event":"message_read","account_id":"A","message_id":"m9"}"#,

@@ -75,6 +75,17 @@ pub struct World {
 impl World {
     /// A fresh world.
     pub async fn new(kind: Kind) -> World {
+        World::configured(kind, |_| {}).await
+    }
+
+    /// A fresh world whose webhooks all wait for the inbox processor (no
+    /// write-through on SQLite): for tests of the processor's batches.
+    pub async fn processor_only(kind: Kind) -> World {
+        World::configured(kind, |c| c.inbox_write_through = false).await
+    }
+
+    /// A fresh world with `tweak` applied to its configuration.
+    pub async fn configured(kind: Kind, tweak: impl FnOnce(&mut AppConfig)) -> World {
         let dir = tempfile::tempdir().unwrap();
         let mut config = match kind {
             Kind::Sqlite => AppConfig::new(format!(
@@ -88,6 +99,7 @@ impl World {
             }
         };
         config.webhook_secret = Some("s3cret-header-value".into());
+        tweak(&mut config);
         let clock = ManualClock::new(T0);
         let app = App::start(config, clock.clone()).await.unwrap();
         let mut c = app.db.pool().acquire().await.unwrap();

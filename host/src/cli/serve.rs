@@ -36,6 +36,12 @@ pub struct HostArgs {
     /// Run the recurring heal ticks (late accepts, stuck post-accepts).
     #[arg(long, env = "LINKEDIN_RECURRING_HEALS_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
     pub recurring_heals_enabled: bool,
+    /// SQLite: process webhooks in the transaction that stores them,
+    /// before answering (one commit per group instead of two); `false`
+    /// answers once stored and leaves them to the inbox processor.
+    /// Ignored on PostgreSQL.
+    #[arg(long, env = "ACCORD_INBOX_WRITE_THROUGH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub inbox_write_through: bool,
 }
 
 /// `accord serve` settings.
@@ -114,6 +120,7 @@ impl HostArgs {
         config.cache_dir = Some(self.cache_dir.clone());
         config.limits = limits;
         config.engine.heals_enabled = self.recurring_heals_enabled;
+        config.inbox_write_through = self.inbox_write_through;
         config.unipile = match (&self.unipile_dsn, &self.unipile_api_key) {
             (Some(dsn), Some(key)) if !key.trim().is_empty() => Some((dsn.clone(), key.clone())),
             (Some(_), _) => {

@@ -1,10 +1,12 @@
 //! The inbox: a webhook is stored raw (deduplicated on its natural key)
-//! before it is acknowledged, then processed from the table. Processing is
-//! idempotent, so a crash anywhere loses nothing and `accord inbox replay`
-//! can run it again.
+//! before it is acknowledged, and processed from the table: on SQLite in
+//! the transaction that stores it (write-through, see
+//! [`super::writer`]), on PostgreSQL (or when a write-through fails) by
+//! the processor ([`Inbox::run`]). Processing is idempotent, so a crash
+//! anywhere loses nothing and `accord inbox replay` can run it again.
 
 use super::unipile::{self, Classified, NotAReply, WebhookError, WebhookEvent};
-use super::writer::InboxWriter;
+use super::writer::{InboxWriter, Stored};
 use crate::domain::Named;
 use crate::pipeline::{Batch, Pipeline, PipelineError};
 use crate::store::events::NewEvent;
@@ -43,7 +45,9 @@ fn lane_of(pending: &Pending, lanes: usize) -> usize {
 }
 
 /// On SQLite, how long the processor waits for a whole batch once rows
-/// are waiting (a batching window, like a producer's linger). A batch
+/// are waiting (a batching window, like a producer's linger); it matters
+/// when write-through is off (`inbox_write_through`), which measured
+/// this way before write-through existed. A batch
 /// pays its statements and its commit, which writes every page it
 /// dirtied, whatever its size (~2 ms), and holds the one write lock while
 /// it runs: without the wait, under a closed loop of 32 connections the
@@ -79,6 +83,9 @@ pub struct Receipt {
     pub event: String,
     /// Whether this delivery repeated one already stored.
     pub duplicate: bool,
+    /// Whether it was processed before this answer (SQLite's
+    /// write-through); otherwise the processor takes it shortly.
+    pub processed: bool,
 }
 
 /// What replay did.
@@ -100,29 +107,37 @@ pub struct Inbox {
 
 impl Inbox {
     /// An inbox feeding `pipeline`; starts its writer (group commit) on the
-    /// current tokio runtime.
-    pub fn new(pipeline: Pipeline) -> Self {
+    /// current tokio runtime. With `write_through`, on SQLite, the writer
+    /// processes each group in the transaction that stores it (see
+    /// [`super::writer`]); otherwise every row waits for the processor
+    /// ([`Inbox::run`]).
+    pub fn new(pipeline: Pipeline, write_through: bool) -> Self {
         Inbox {
-            writer: InboxWriter::spawn(pipeline.db().clone()),
+            writer: InboxWriter::spawn(
+                pipeline.db().clone(),
+                write_through.then(|| pipeline.clone()),
+            ),
             pipeline,
             arrivals: Arc::new(Arrivals::default()),
         }
     }
 
-    /// Classifies and stores one delivery, then wakes the processor.
+    /// Classifies and stores one delivery (and processes it, with
+    /// write-through), then wakes the processor for what is pending.
     pub async fn receive(&self, body: &[u8]) -> Result<Receipt, IngestError> {
         let classified = unipile::classify(body)?;
         let text = String::from_utf8_lossy(body);
         let now = self.pipeline.clock().now_ms();
         let row = inbox::NewInboxRow::new(&classified.natural_key, &classified.name, &text, now);
-        let id = self.writer.store(row).await?;
+        let Stored { id, processed } = self.writer.store(row).await?;
         metrics::counter!("accord_webhooks_total", "event" => classified.name.clone(), "outcome" => if id.is_some() { "stored" } else { "duplicate" })
             .increment(1);
-        if id.is_some() {
+        if id.is_some() && !processed {
             self.arrivals.stored_one();
         }
         Ok(Receipt {
             duplicate: id.is_none(),
+            processed: id.is_some() && processed,
             inbox_id: id,
             event: classified.name,
         })
@@ -192,81 +207,19 @@ impl Inbox {
     }
 
     /// Processes the first rows of `rows` (up to [`BATCH`]) in one
-    /// transaction, their outcomes recorded in it. Consecutive accept
-    /// signals go through the pipeline together (one candidate look-up,
-    /// one stamp statement, one enqueue for all); an account-status change
-    /// is applied between them, in order. Returns how many rows it
-    /// processed, or how many it tried and the error.
+    /// transaction ([`run_rows`]). Returns how many rows it processed, or
+    /// how many it tried and the error.
     async fn process_batch(&self, rows: &[Pending]) -> Result<usize, (usize, PipelineError)> {
         let rows = &rows[..rows.len().min(BATCH)];
         let mut tx = self.pipeline.begin().await.map_err(|e| (1, e))?;
         let mut batch = Batch::new();
-        let mut finished = Vec::with_capacity(rows.len());
-        let mut signals = Vec::new();
-        for (i, Pending { task, .. }) in rows.iter().enumerate() {
-            if !matches!(task, Task::Signal(_)) {
-                // The signal run before this row ends here, in row order;
-                // it sees the account as it was.
-                self.accept_run(&mut tx, &mut batch, &mut signals, &mut finished)
-                    .await
-                    .map_err(|e| (i.max(1), e))?;
-            }
-            match task {
-                Task::Signal(signal) => signals.push(signal.clone()),
-                Task::Ignored(reason) => {
-                    finished.push(("ignored", serde_json::json!({"reason": reason})));
-                }
-                Task::AccountStatus(status) => {
-                    let done = self
-                        .account_status(&mut tx, &mut batch, status)
-                        .await
-                        .map_err(|e| (i + 1, e))?;
-                    finished.push(done);
-                }
-            }
-        }
-        let tried = rows.len();
-        self.accept_run(&mut tx, &mut batch, &mut signals, &mut finished)
-            .await
-            .map_err(|e| (tried, e))?;
-        let now = self.pipeline.clock().now_ms();
-        let outcomes: Vec<inbox::Finished> = rows
-            .iter()
-            .zip(finished)
-            .map(|(pending, (status, outcome))| inbox::Finished {
-                id: pending.row.id.clone(),
-                status,
-                outcome,
-            })
-            .collect();
-        let statuses: Vec<&str> = outcomes.iter().map(|f| f.status).collect();
-        tx.defer_inbox_finish(outcomes, now);
+        let processed = run_rows(&self.pipeline, &mut tx, &mut batch, rows).await?;
         self.pipeline
             .commit(tx, &batch)
             .await
-            .map_err(|e| (tried, e))?;
-        for (pending, status) in rows.iter().zip(statuses) {
-            metrics::counter!("accord_webhooks_processed_total", "event" => pending.row.event.clone(), "outcome" => status).increment(1);
-        }
-        Ok(tried)
-    }
-
-    /// Runs the waiting signals through the pipeline together and
-    /// records their outcomes.
-    async fn accept_run(
-        &self,
-        tx: &mut Tx,
-        batch: &mut Batch,
-        signals: &mut Vec<AcceptSignal>,
-        finished: &mut Vec<(&'static str, serde_json::Value)>,
-    ) -> Result<(), PipelineError> {
-        if signals.is_empty() {
-            return Ok(());
-        }
-        let outcomes = self.pipeline.accept_many(tx, batch, signals).await?;
-        finished.extend(outcomes.iter().map(|o| ("processed", json(o))));
-        signals.clear();
-        Ok(())
+            .map_err(|e| (rows.len(), e))?;
+        count_processed(processed);
+        Ok(rows.len())
     }
 
     /// Processes one row in its own transaction and records its outcome.
@@ -295,46 +248,6 @@ impl Inbox {
         )
         .await?;
         Ok(())
-    }
-
-    async fn account_status(
-        &self,
-        tx: &mut Tx,
-        batch: &mut Batch,
-        status: &unipile::AccountStatusEvent,
-    ) -> Result<(&'static str, serde_json::Value), PipelineError> {
-        let Some(new_status) = unipile::account_status(&status.message) else {
-            return Ok((
-                "ignored",
-                serde_json::json!({"reason": format!("status {} changes nothing", status.message)}),
-            ));
-        };
-        let now = self.pipeline.clock().now_ms();
-        let Some(account) = accounts::account_by_provider_id(tx, &status.account_id).await? else {
-            return Ok(("ignored", serde_json::json!({"reason": "unknown account"})));
-        };
-        let changed = accounts::set_status(tx, &account.id, new_status, now).await?;
-        if changed {
-            let event = NewEvent {
-                workspace_id: &account.workspace_id,
-                linkedin_account_id: Some(&account.id),
-                kind: "account_status_changed",
-                source: Some("webhook"),
-                detail: Some(
-                    serde_json::json!({"from": account.status, "to": new_status.as_str(), "provider_message": status.message}),
-                ),
-                ..NewEvent::default()
-            };
-            tx.defer_event(event, now);
-            // Later signals of this batch see the new status; a reconnect
-            // lets held jobs run again.
-            batch.forget_accounts();
-            batch.wake_jobs();
-        }
-        Ok((
-            "processed",
-            serde_json::json!({"account_id": account.id, "status": new_status.as_str(), "changed": changed}),
-        ))
     }
 
     /// Runs every pending and failed row again (or every row with `all`).
@@ -393,6 +306,172 @@ impl Inbox {
             }
         }
     }
+}
+
+/// Runs the first rows of `rows` (up to [`BATCH`]) through the pipeline
+/// in `tx`, their outcomes recorded in it (written at commit).
+/// Consecutive accept signals go through the pipeline together (one
+/// candidate look-up, one stamp statement, one enqueue for all); an
+/// account-status change is applied between them, in order. Returns each
+/// row's event and outcome (counted once committed), or how many rows it
+/// tried and the error.
+async fn run_rows(
+    pipeline: &Pipeline,
+    tx: &mut Tx,
+    batch: &mut Batch,
+    rows: &[Pending],
+) -> Result<Vec<(String, &'static str)>, (usize, PipelineError)> {
+    let rows = &rows[..rows.len().min(BATCH)];
+    let mut finished = Vec::with_capacity(rows.len());
+    let mut signals = Vec::new();
+    for (i, Pending { task, .. }) in rows.iter().enumerate() {
+        if !matches!(task, Task::Signal(_)) {
+            // The signal run before this row ends here, in row order; it
+            // sees the account as it was.
+            accept_run(pipeline, tx, batch, &mut signals, &mut finished)
+                .await
+                .map_err(|e| (i.max(1), e))?;
+        }
+        match task {
+            Task::Signal(signal) => signals.push(signal.clone()),
+            Task::Ignored(reason) => {
+                finished.push(("ignored", serde_json::json!({"reason": reason})));
+            }
+            Task::AccountStatus(status) => {
+                let done = account_status(pipeline, tx, batch, status)
+                    .await
+                    .map_err(|e| (i + 1, e))?;
+                finished.push(done);
+            }
+        }
+    }
+    let tried = rows.len();
+    accept_run(pipeline, tx, batch, &mut signals, &mut finished)
+        .await
+        .map_err(|e| (tried, e))?;
+    let now = pipeline.clock().now_ms();
+    let processed = rows
+        .iter()
+        .zip(&finished)
+        .map(|(pending, (status, _))| (pending.row.event.clone(), *status))
+        .collect();
+    let outcomes: Vec<inbox::Finished> = rows
+        .iter()
+        .zip(finished)
+        .map(|(pending, (status, outcome))| inbox::Finished {
+            id: pending.row.id.clone(),
+            status,
+            outcome,
+        })
+        .collect();
+    tx.defer_inbox_finish(outcomes, now);
+    Ok(processed)
+}
+
+/// Counts processed rows by event and outcome (their transaction
+/// committed).
+fn count_processed(processed: Vec<(String, &'static str)>) {
+    for (event, status) in processed {
+        metrics::counter!("accord_webhooks_processed_total", "event" => event, "outcome" => status)
+            .increment(1);
+    }
+}
+
+/// Rows a write-through transaction processed, and what it owes once it
+/// commits.
+pub(crate) struct Processed {
+    /// The wake-ups to fire after the commit.
+    pub(crate) batch: Batch,
+    rows: Vec<(String, &'static str)>,
+}
+
+impl Processed {
+    /// Counts the rows (their transaction committed).
+    pub(crate) fn count(self) {
+        count_processed(self.rows);
+    }
+}
+
+/// Processes freshly stored rows inside the transaction that stored them
+/// (the writer's write-through), [`BATCH`] at a time. Any error leaves
+/// the transaction to be rolled back.
+pub(crate) async fn process_in(
+    pipeline: &Pipeline,
+    tx: &mut Tx,
+    rows: &[InboxRow],
+) -> Result<Processed, PipelineError> {
+    let pending: Vec<Pending> = rows.iter().cloned().map(Pending::of).collect();
+    let mut done = Processed {
+        batch: Batch::new(),
+        rows: Vec::with_capacity(rows.len()),
+    };
+    for chunk in pending.chunks(BATCH) {
+        let processed = run_rows(pipeline, tx, &mut done.batch, chunk)
+            .await
+            .map_err(|(_, e)| e)?;
+        done.rows.extend(processed);
+    }
+    pipeline.db().note_growth(rows.len() as u64);
+    Ok(done)
+}
+
+/// Runs the waiting signals through the pipeline together and records
+/// their outcomes.
+async fn accept_run(
+    pipeline: &Pipeline,
+    tx: &mut Tx,
+    batch: &mut Batch,
+    signals: &mut Vec<AcceptSignal>,
+    finished: &mut Vec<(&'static str, serde_json::Value)>,
+) -> Result<(), PipelineError> {
+    if signals.is_empty() {
+        return Ok(());
+    }
+    let outcomes = pipeline.accept_many(tx, batch, signals).await?;
+    finished.extend(outcomes.iter().map(|o| ("processed", json(o))));
+    signals.clear();
+    Ok(())
+}
+
+/// Applies an account-status webhook in `tx`.
+async fn account_status(
+    pipeline: &Pipeline,
+    tx: &mut Tx,
+    batch: &mut Batch,
+    status: &unipile::AccountStatusEvent,
+) -> Result<(&'static str, serde_json::Value), PipelineError> {
+    let Some(new_status) = unipile::account_status(&status.message) else {
+        return Ok((
+            "ignored",
+            serde_json::json!({"reason": format!("status {} changes nothing", status.message)}),
+        ));
+    };
+    let now = pipeline.clock().now_ms();
+    let Some(account) = accounts::account_by_provider_id(tx, &status.account_id).await? else {
+        return Ok(("ignored", serde_json::json!({"reason": "unknown account"})));
+    };
+    let changed = accounts::set_status(tx, &account.id, new_status, now).await?;
+    if changed {
+        let event = NewEvent {
+            workspace_id: &account.workspace_id,
+            linkedin_account_id: Some(&account.id),
+            kind: "account_status_changed",
+            source: Some("webhook"),
+            detail: Some(
+                serde_json::json!({"from": account.status, "to": new_status.as_str(), "provider_message": status.message}),
+            ),
+            ..NewEvent::default()
+        };
+        tx.defer_event(event, now);
+        // Later signals of this batch see the new status; a reconnect
+        // lets held jobs run again.
+        batch.forget_accounts();
+        batch.wake_jobs();
+    }
+    Ok((
+        "processed",
+        serde_json::json!({"account_id": account.id, "status": new_status.as_str(), "changed": changed}),
+    ))
 }
 
 /// Rows stored since the processor's last fetch, and its wake-up. The

@@ -59,6 +59,22 @@ impl NewInboxRow {
             received_at,
         }
     }
+
+    /// The row as stored: pending, never attempted.
+    pub fn as_pending(&self) -> InboxRow {
+        InboxRow {
+            id: self.id.clone(),
+            natural_key: self.natural_key.clone(),
+            event: self.event.clone(),
+            body: self.body.clone(),
+            received_at: self.received_at,
+            status: "pending".into(),
+            attempts: 0,
+            outcome: None,
+            error: None,
+            processed_at: None,
+        }
+    }
 }
 
 /// Stores deliveries: in one statement on PostgreSQL (its rows bound as

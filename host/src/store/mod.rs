@@ -110,6 +110,12 @@ impl Tx {
         Ok(())
     }
 
+    /// Rolls back: nothing written, nothing deferred (and the gate opens).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.inner.rollback().await?;
+        Ok(())
+    }
+
     /// Appends an audit event at commit.
     pub fn defer_event(&mut self, e: events::NewEvent<'_>, at: crate::clock::Millis) {
         self.deferred.events.push(e.into_row(at));
