@@ -175,23 +175,7 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
         }
         drain_and_e2e(&app).await;
         for _ in 0..OPEN_ONLY_RUNS {
-            for (k, (target, url)) in targets.iter().enumerate() {
-                let (rps, lat) = load.open_loop(&client, url, &mut next[k]).await;
-                let (e2e, processed) = if *target == "accord" {
-                    drain_and_e2e(&app).await
-                } else {
-                    (Vec::new(), rps)
-                };
-                report(
-                    name,
-                    target,
-                    "open loop, 1,000/s",
-                    (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize,
-                    (rps, processed),
-                    &lat,
-                    &e2e,
-                );
-            }
+            open_loops(name, &app, load, &client, &targets, &mut next).await;
         }
         return;
     }
@@ -255,23 +239,7 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
         rate(totals[0]),
         100.0 * rate(totals[1]) / rate(totals[0])
     );
-    for (k, (target, url)) in targets.iter().enumerate() {
-        let (rps, lat) = load.open_loop(&client, url, &mut next[k]).await;
-        let (e2e, processed) = if *target == "accord" {
-            drain_and_e2e(&app).await
-        } else {
-            (Vec::new(), rps)
-        };
-        report(
-            name,
-            target,
-            "open loop, 1,000/s",
-            (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize,
-            (rps, processed),
-            &lat,
-            &e2e,
-        );
-    }
+    open_loops(name, &app, load, &client, &targets, &mut next).await;
     let next_unused = next[1];
     drain(name, &app, next_unused).await;
     let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM campaign_send_jobs")
@@ -287,6 +255,34 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
     let _ = shutdown_tx.send(true);
     for w in workers {
         let _ = w.await;
+    }
+}
+
+/// The open loop at 1,000/s for each target in turn, each reported.
+async fn open_loops(
+    name: &str,
+    app: &App,
+    load: &Load,
+    client: &reqwest::Client,
+    targets: &[(&str, &String); 2],
+    next: &mut [usize; 2],
+) {
+    for (k, (target, url)) in targets.iter().enumerate() {
+        let (rps, lat) = load.open_loop(client, url, &mut next[k]).await;
+        let (e2e, processed) = if *target == "accord" {
+            drain_and_e2e(app).await
+        } else {
+            (Vec::new(), rps)
+        };
+        report(
+            name,
+            target,
+            "open loop, 1,000/s",
+            (OPEN_LOOP_RATE * OPEN_LOOP_SECONDS) as usize,
+            (rps, processed),
+            &lat,
+            &e2e,
+        );
     }
 }
 

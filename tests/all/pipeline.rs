@@ -271,23 +271,28 @@ async fn fifty_concurrent_signals_stamp_once(kind: Kind) {
     );
 }
 
-/// Processing stops after the inbox write (a crash); a restarted host
-/// replays: stamped once, nothing lost; replaying again changes nothing.
-async fn crash_after_inbox_write_then_replay(kind: Kind) {
-    let w = World::processor_only(kind).await;
+/// Enrolls Julien (invited) as `enrollment` in the world's campaign and
+/// receives his `new_relation` webhook.
+async fn enroll_julien_and_receive(w: &World, enrollment: &str) -> accord::ingest::inbox::Receipt {
     w.enroll(
         &w.campaign,
-        "e-crash",
+        enrollment,
         w.prospect(None, Some(JULIEN), None),
         Some(JULIEN),
     )
     .await;
-    let receipt = w
-        .app
+    w.app
         .inbox
         .receive(w.new_relation(JULIEN, "julien-crepieux").as_bytes())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Processing stops after the inbox write (a crash); a restarted host
+/// replays: stamped once, nothing lost; replaying again changes nothing.
+async fn crash_after_inbox_write_then_replay(kind: Kind) {
+    let w = World::processor_only(kind).await;
+    let receipt = enroll_julien_and_receive(&w, "e-crash").await;
     assert!(!receipt.duplicate);
     assert_eq!(
         accepted_by(&w, "e-crash").await.0,
@@ -1382,19 +1387,7 @@ async fn many_signals_in_one_call_stamp_and_queue_once(kind: Kind) {
 /// On PostgreSQL the same webhook waits, pending, for the processor.
 async fn write_through_processes_before_the_answer(kind: Kind) {
     let w = World::new(kind).await;
-    w.enroll(
-        &w.campaign,
-        "e-through",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    let receipt = w
-        .app
-        .inbox
-        .receive(w.new_relation(JULIEN, "julien-crepieux").as_bytes())
-        .await
-        .unwrap();
+    let receipt = enroll_julien_and_receive(&w, "e-through").await;
     assert!(!receipt.duplicate);
     let inline = kind == Kind::Sqlite;
     assert_eq!(receipt.processed, inline, "{receipt:?}");
