@@ -44,6 +44,9 @@ pub struct AppConfig {
     /// answered once stored and processed by the inbox processor.
     /// PostgreSQL always uses the processor.
     pub inbox_write_through: bool,
+    /// A write-through group that takes longer than this pauses
+    /// write-through for 30 s (see [`crate::ingest::writer::WriteThrough`]).
+    pub inbox_write_through_budget: std::time::Duration,
 }
 
 impl AppConfig {
@@ -62,6 +65,7 @@ impl AppConfig {
             unipile: None,
             engine: EngineConfig::default(),
             inbox_write_through: true,
+            inbox_write_through_budget: std::time::Duration::from_millis(250),
         }
     }
 }
@@ -135,7 +139,12 @@ impl App {
             clock.clone(),
             Wakers::for_db(&db),
         );
-        let inbox = Inbox::new(pipeline.clone(), config.inbox_write_through);
+        let inbox = Inbox::new(
+            pipeline.clone(),
+            config
+                .inbox_write_through
+                .then_some(config.inbox_write_through_budget),
+        );
         let engine = provider.map(|p| Engine::new(pipeline.clone(), p, config.engine.clone()));
         let resync = engine.clone().map(|e| Arc::new(Resyncer::new(e)));
         Ok(Arc::new(App {

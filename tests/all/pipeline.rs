@@ -1495,8 +1495,37 @@ async fn a_failed_write_through_leaves_the_row_for_the_processor(kind: Kind) {
     assert_eq!(active_jobs(&w, "e-good").await, 1);
 }
 
+/// A write-through group over its time budget pauses write-through on the
+/// clock: the next webhooks are answered once stored and left, pending,
+/// to the processor; when the pause is over, write-through resumes.
+/// (PostgreSQL has no write-through: every webhook waits for the
+/// processor.)
+async fn a_slow_write_through_pauses_itself(kind: Kind) {
+    let w = World::configured(kind, |c| {
+        c.inbox_write_through_budget = std::time::Duration::ZERO;
+    })
+    .await;
+    let m = enroll_members(&w, "slow", 3).await;
+    let receive = |i: usize| {
+        let body = w.new_relation(&m[i], &format!("slow-{i}"));
+        let inbox = w.app.inbox.clone();
+        async move { inbox.receive(body.as_bytes()).await.unwrap() }
+    };
+    let sqlite = kind == Kind::Sqlite;
+    assert_eq!(receive(0).await.processed, sqlite, "before any group");
+    // Every group is over a zero budget: the first one paused it.
+    assert!(!receive(1).await.processed);
+    assert_eq!(stamps(&w, "e-slow-2").await, 0, "waits for the processor");
+    let pending = if sqlite { 1 } else { 2 };
+    assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), pending);
+    assert_eq!(stamps(&w, "e-slow-2").await, 1);
+    w.clock.advance(accord::ingest::writer::PAUSE_MS);
+    assert_eq!(receive(2).await.processed, sqlite, "the pause is over");
+}
+
 on_both_databases!(
     write_through_processes_before_the_answer,
+    a_slow_write_through_pauses_itself,
     a_failed_write_through_leaves_the_row_for_the_processor,
     a_batch_is_processed_set_wise_in_order,
     an_account_status_change_splits_a_batch,

@@ -6,7 +6,7 @@
 //! anywhere loses nothing and `accord inbox replay` can run it again.
 
 use super::unipile::{self, Classified, NotAReply, WebhookError, WebhookEvent};
-use super::writer::{InboxWriter, Stored};
+use super::writer::{InboxWriter, Stored, WriteThrough};
 use crate::domain::Named;
 use crate::pipeline::{Batch, Pipeline, PipelineError};
 use crate::store::events::NewEvent;
@@ -107,15 +107,15 @@ pub struct Inbox {
 
 impl Inbox {
     /// An inbox feeding `pipeline`; starts its writer (group commit) on the
-    /// current tokio runtime. With `write_through`, on SQLite, the writer
-    /// processes each group in the transaction that stores it (see
-    /// [`super::writer`]); otherwise every row waits for the processor
-    /// ([`Inbox::run`]).
-    pub fn new(pipeline: Pipeline, write_through: bool) -> Self {
+    /// current tokio runtime. With `write_through` (a time budget per
+    /// group), on SQLite, the writer processes each group in the
+    /// transaction that stores it (see [`WriteThrough`]); otherwise every
+    /// row waits for the processor ([`Inbox::run`]).
+    pub fn new(pipeline: Pipeline, write_through: Option<std::time::Duration>) -> Self {
         Inbox {
             writer: InboxWriter::spawn(
                 pipeline.db().clone(),
-                write_through.then(|| pipeline.clone()),
+                write_through.map(|budget| WriteThrough::new(pipeline.clone(), budget)),
             ),
             pipeline,
             arrivals: Arc::new(Arrivals::default()),

@@ -48,11 +48,12 @@ pub struct InboxWriter {
 impl InboxWriter {
     /// Starts the writer task on the current tokio runtime; it ends when
     /// every handle is dropped. With `write_through` (SQLite only) each
-    /// group is processed through that pipeline in the transaction that
-    /// stores it.
-    pub fn spawn(db: Db, write_through: Option<Pipeline>) -> Self {
+    /// group is processed in the transaction that stores it.
+    pub fn spawn(db: Db, write_through: Option<WriteThrough>) -> Self {
         let (queue, rx) = mpsc::channel(4 * GROUP);
-        let write_through = write_through.filter(|_| db.backend() == Backend::Sqlite);
+        let write_through = write_through
+            .filter(|_| db.backend() == Backend::Sqlite)
+            .map(std::sync::Arc::new);
         tokio::spawn(run(db, write_through, rx));
         InboxWriter { queue }
     }
@@ -73,7 +74,11 @@ impl InboxWriter {
 /// one and a half. SQLite has one writer, so one group at a time.
 const POSTGRES_GROUPS_IN_FLIGHT: usize = 2;
 
-async fn run(db: Db, write_through: Option<Pipeline>, mut rx: mpsc::Receiver<Pending>) {
+async fn run(
+    db: Db,
+    write_through: Option<std::sync::Arc<WriteThrough>>,
+    mut rx: mpsc::Receiver<Pending>,
+) {
     let in_flight = match db.backend() {
         Backend::Postgres => POSTGRES_GROUPS_IN_FLIGHT,
         Backend::Sqlite => 1,
@@ -88,14 +93,15 @@ async fn run(db: Db, write_through: Option<Pipeline>, mut rx: mpsc::Receiver<Pen
             return;
         };
         take_queued(&mut rx, &mut group);
-        if write_through.is_some() && last_group >= BUSY_GROUP {
+        let through = write_through.as_ref().filter(|w| w.active());
+        if through.is_some() && last_group >= BUSY_GROUP {
             linger(&mut rx, &mut group, last_group).await;
         }
         last_group = group.len();
         let batch = std::mem::replace(&mut group, Vec::with_capacity(GROUP));
-        let (db, write_through) = (db.clone(), write_through.clone());
+        let (db, through) = (db.clone(), through.cloned());
         tokio::spawn(async move {
-            store_and_answer(&db, write_through.as_ref(), batch).await;
+            store_and_answer(&db, through.as_deref(), batch).await;
             drop(slot);
         });
     }
@@ -144,10 +150,15 @@ fn take_queued(rx: &mut mpsc::Receiver<Pending>, group: &mut Vec<Pending>) {
 
 /// Stores one group and answers its callers. A delivery that repeats one
 /// already stored (or earlier in the group) is answered without an id.
-async fn store_and_answer(db: &Db, write_through: Option<&Pipeline>, group: Vec<Pending>) {
+async fn store_and_answer(db: &Db, write_through: Option<&WriteThrough>, group: Vec<Pending>) {
     let rows: Vec<_> = group.iter().map(|p| &p.row).collect();
     let stored = match write_through {
-        Some(pipeline) => store_and_process(db, pipeline, &rows).await,
+        Some(through) => {
+            let started = std::time::Instant::now();
+            let stored = store_and_process(db, &through.pipeline, &rows).await;
+            through.took(started.elapsed(), rows.len());
+            stored
+        }
         None => store_group(db, &rows).await.map(|ids| (ids, false)),
     };
     match stored {
@@ -168,6 +179,58 @@ async fn store_and_answer(db: &Db, write_through: Option<&Pipeline>, group: Vec<
                 let _ = p.done.send(result);
             }
         }
+    }
+}
+
+/// SQLite's write-through: the pipeline a group goes through in the
+/// transaction that stores it, and its brake. A group that takes longer
+/// than the budget (a slow or hostile policy, a backlog of work) pauses
+/// write-through for [`PAUSE_MS`] on the pipeline's clock: webhooks are
+/// then answered once stored, as on PostgreSQL, and the inbox processor
+/// does the slow work, so a provider never waits on it for long.
+pub struct WriteThrough {
+    pipeline: Pipeline,
+    budget: std::time::Duration,
+    /// Clock time (ms) until which write-through is paused.
+    paused_until: std::sync::atomic::AtomicI64,
+}
+
+/// How long write-through stays paused after a group over its budget.
+pub const PAUSE_MS: i64 = 30_000;
+
+impl WriteThrough {
+    /// Write-through into `pipeline`, pausing after a group that took
+    /// longer than `budget`.
+    pub fn new(pipeline: Pipeline, budget: std::time::Duration) -> Self {
+        WriteThrough {
+            pipeline,
+            budget,
+            paused_until: std::sync::atomic::AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Whether groups are processed as they are stored (not paused).
+    fn active(&self) -> bool {
+        self.pipeline.clock().now_ms()
+            >= self.paused_until.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A group of `rows` took `elapsed`: past the budget, pause.
+    fn took(&self, elapsed: std::time::Duration, rows: usize) {
+        if elapsed <= self.budget {
+            return;
+        }
+        let until = self.pipeline.clock().now_ms() + PAUSE_MS;
+        self.paused_until
+            .store(until, std::sync::atomic::Ordering::Relaxed);
+        metrics::counter!("accord_inbox_write_through_pauses_total").increment(1);
+        tracing::warn!(
+            rows,
+            elapsed_ms = elapsed.as_millis() as u64,
+            budget_ms = self.budget.as_millis() as u64,
+            pause_ms = PAUSE_MS,
+            "inbox write-through over its budget; webhooks are answered once stored for a while"
+        );
     }
 }
 
