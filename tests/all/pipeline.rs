@@ -281,11 +281,12 @@ async fn enroll_julien_and_receive(w: &World, enrollment: &str) -> accord::inges
         Some(JULIEN),
     )
     .await;
-    w.app
-        .inbox
-        .receive(w.new_relation(JULIEN, "julien-crepieux").as_bytes())
-        .await
-        .unwrap()
+    receive(w, &w.new_relation(JULIEN, "julien-crepieux")).await
+}
+
+/// Receives one webhook body through the inbox.
+async fn receive(w: &World, body: &str) -> accord::ingest::inbox::Receipt {
+    w.app.inbox.receive(body.as_bytes()).await.unwrap()
 }
 
 /// Processing stops after the inbox write (a crash); a restarted host
@@ -1409,12 +1410,7 @@ async fn write_through_processes_before_the_answer(kind: Kind) {
             .unwrap();
     assert_eq!((status.as_str(), attempts), ("processed", 1));
     // The provider's retry: acknowledged as a duplicate, nothing again.
-    let retry = w
-        .app
-        .inbox
-        .receive(w.new_relation(JULIEN, "julien-crepieux").as_bytes())
-        .await
-        .unwrap();
+    let retry = receive(&w, &w.new_relation(JULIEN, "julien-crepieux")).await;
     assert!(retry.duplicate && !retry.processed, "{retry:?}");
     assert_eq!(stamps(&w, "e-through").await, 1);
     assert_eq!(outbox_rows(&w, "e-through").await, 1);
@@ -1449,22 +1445,12 @@ async fn a_failed_write_through_leaves_the_row_for_the_processor(kind: Kind) {
         &[Box::leak(broken.id.clone().into_boxed_str())],
     )
     .await;
-    let bad_receipt = w
-        .app
-        .inbox
-        .receive(w.new_relation(&bad, "bad").as_bytes())
-        .await
-        .unwrap();
+    let bad_receipt = receive(&w, &w.new_relation(&bad, "bad")).await;
     assert!(
         !bad_receipt.duplicate && !bad_receipt.processed,
         "{bad_receipt:?}"
     );
-    let good_receipt = w
-        .app
-        .inbox
-        .receive(w.new_relation(&good, "good").as_bytes())
-        .await
-        .unwrap();
+    let good_receipt = receive(&w, &w.new_relation(&good, "good")).await;
     assert_eq!(good_receipt.processed, kind == Kind::Sqlite);
     assert_eq!(stamps(&w, "e-bad").await, 0, "rolled back");
     assert_eq!(outbox_rows(&w, "e-bad").await, 0);
@@ -1506,21 +1492,25 @@ async fn a_slow_write_through_pauses_itself(kind: Kind) {
     })
     .await;
     let m = enroll_members(&w, "slow", 3).await;
-    let receive = |i: usize| {
-        let body = w.new_relation(&m[i], &format!("slow-{i}"));
-        let inbox = w.app.inbox.clone();
-        async move { inbox.receive(body.as_bytes()).await.unwrap() }
-    };
+    let member = |i: usize| w.new_relation(&m[i], &format!("slow-{i}"));
     let sqlite = kind == Kind::Sqlite;
-    assert_eq!(receive(0).await.processed, sqlite, "before any group");
+    assert_eq!(
+        receive(&w, &member(0)).await.processed,
+        sqlite,
+        "before any group"
+    );
     // Every group is over a zero budget: the first one paused it.
-    assert!(!receive(1).await.processed);
+    assert!(!receive(&w, &member(1)).await.processed);
     assert_eq!(stamps(&w, "e-slow-2").await, 0, "waits for the processor");
     let pending = if sqlite { 1 } else { 2 };
     assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), pending);
     assert_eq!(stamps(&w, "e-slow-2").await, 1);
     w.clock.advance(accord::ingest::writer::PAUSE_MS);
-    assert_eq!(receive(2).await.processed, sqlite, "the pause is over");
+    assert_eq!(
+        receive(&w, &member(2)).await.processed,
+        sqlite,
+        "the pause is over"
+    );
 }
 
 on_both_databases!(

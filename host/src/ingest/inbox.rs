@@ -137,7 +137,7 @@ impl Inbox {
         }
         Ok(Receipt {
             duplicate: id.is_none(),
-            processed: id.is_some() && processed,
+            processed,
             inbox_id: id,
             event: classified.name,
         })
@@ -381,14 +381,18 @@ fn count_processed(processed: Vec<(String, &'static str)>) {
 /// commits.
 pub(crate) struct Processed {
     /// The wake-ups to fire after the commit.
-    pub(crate) batch: Batch,
+    batch: Batch,
     rows: Vec<(String, &'static str)>,
 }
 
 impl Processed {
-    /// Counts the rows (their transaction committed).
-    pub(crate) fn count(self) {
+    /// Commits the transaction that processed the rows, then fires its
+    /// wake-ups and counts the rows.
+    pub(crate) async fn commit(self, pipeline: &Pipeline, tx: Tx) -> Result<(), StoreError> {
+        tx.commit().await?;
+        pipeline.after_commit(&self.batch);
         count_processed(self.rows);
+        Ok(())
     }
 }
 
@@ -398,12 +402,13 @@ impl Processed {
 pub(crate) async fn process_in(
     pipeline: &Pipeline,
     tx: &mut Tx,
-    rows: &[InboxRow],
+    rows: Vec<InboxRow>,
 ) -> Result<Processed, PipelineError> {
-    let pending: Vec<Pending> = rows.iter().cloned().map(Pending::of).collect();
+    let count = rows.len();
+    let pending: Vec<Pending> = rows.into_iter().map(Pending::of).collect();
     let mut done = Processed {
         batch: Batch::new(),
-        rows: Vec::with_capacity(rows.len()),
+        rows: Vec::with_capacity(count),
     };
     for chunk in pending.chunks(BATCH) {
         let processed = run_rows(pipeline, tx, &mut done.batch, chunk)
@@ -411,7 +416,7 @@ pub(crate) async fn process_in(
             .map_err(|(_, e)| e)?;
         done.rows.extend(processed);
     }
-    pipeline.db().note_growth(rows.len() as u64);
+    pipeline.db().note_growth(count as u64);
     Ok(done)
 }
 

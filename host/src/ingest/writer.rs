@@ -34,8 +34,8 @@ pub struct Stored {
     /// Its inbox row, or `None` when its natural key was already stored
     /// (a provider retry).
     pub id: Option<String>,
-    /// It was processed in the transaction that stored it
-    /// (write-through); otherwise it is pending, for the processor.
+    /// It was stored and processed in one transaction (write-through);
+    /// otherwise it is pending for the processor, or a duplicate.
     pub processed: bool,
 }
 
@@ -165,6 +165,8 @@ async fn store_and_answer(db: &Db, write_through: Option<&WriteThrough>, group: 
         Ok((stored, processed)) => {
             for p in group {
                 let id = stored.contains(&p.row.id).then(|| p.row.id.clone());
+                // A duplicate was not processed again.
+                let processed = processed && id.is_some();
                 let _ = p.done.send(Ok(Stored { id, processed }));
             }
         }
@@ -249,19 +251,14 @@ async fn store_and_process(
         .filter(|r| stored.contains(&r.id))
         .map(|r| r.as_pending())
         .collect();
-    match super::inbox::process_in(pipeline, &mut tx, &fresh).await {
+    let count = fresh.len();
+    match super::inbox::process_in(pipeline, &mut tx, fresh).await {
         Ok(done) => {
-            pipeline
-                .commit(tx, &done.batch)
-                .await
-                .map_err(|e| match e {
-                    crate::pipeline::PipelineError::Store(e) => e,
-                })?;
-            done.count();
+            done.commit(pipeline, tx).await?;
             Ok((stored, true))
         }
         Err(e) => {
-            tracing::warn!(rows = fresh.len(), error = %e, "inbox write-through processing failed; storing the rows for the processor");
+            tracing::warn!(rows = count, error = %e, "inbox write-through processing failed; storing the rows for the processor");
             tx.rollback().await?;
             store_group(db, rows).await.map(|ids| (ids, false))
         }
