@@ -203,6 +203,9 @@ impl Growth {
 /// statistics; each later refresh waits for four times as many.
 const FIRST_GROWTH_REFRESH: u64 = 1_000;
 
+/// A pooled connection idle at least this long is pinged before use.
+const IDLE_PING_AFTER: Duration = Duration::from_secs(5);
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -259,6 +262,22 @@ impl Db {
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings every connection it hands out by default: one more
+            // round trip before each inbox group, batch and fetch. A
+            // connection used a moment ago is alive; one idle longer than
+            // IDLE_PING_AFTER is pinged (and replaced if dead). A
+            // connection that died in between fails its statement, which
+            // the callers already survive (the webhook gets a 503 and the
+            // provider retries; an inbox batch stays pending).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_PING_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 let schema = schema.clone();
                 Box::pin(async move {
