@@ -269,6 +269,13 @@ async fn open_loops(
 ) {
     for (k, (target, url)) in targets.iter().enumerate() {
         let (rps, lat) = load.open_loop(client, url, &mut next[k]).await;
+        let split = (START as u64 * OPEN_LOOP_RATE / 1000) as usize;
+        let (mut start, mut rest) = (lat[..split].to_vec(), lat[split..].to_vec());
+        eprintln!(
+            "{target}: ack p99 of the first {START} ms: {}; of the rest: {}",
+            pct(&mut start, 0.99),
+            pct(&mut rest, 0.99)
+        );
         let (e2e, processed) = if *target == "accord" {
             drain_and_e2e(app).await
         } else {
@@ -533,9 +540,11 @@ async fn drain_and_e2e(app: &App) -> (Vec<Duration>, f64) {
 const START: i64 = 500;
 
 /// Prints (stderr) the e2e p99 of the rows received in the first
-/// [`START`] ms and of the rest: after an idle spell the first batches are
-/// several times slower (session 11 found it; cause not yet known), and
-/// this shows how much of a p99 that start is.
+/// [`START`] ms and of the rest: when a load starts after the host served
+/// none for a few seconds, its first batches are several times slower
+/// (found in session 11, on SQLite and PostgreSQL, the bare baseline
+/// untouched; cause not yet known), and this shows how much of a p99
+/// that start makes.
 fn report_start_and_rest(rows: &[(i64, i64)], first: i64) {
     let (mut start, mut rest): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
     for (r, p) in rows {
