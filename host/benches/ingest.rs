@@ -269,13 +269,10 @@ async fn open_loops(
 ) {
     for (k, (target, url)) in targets.iter().enumerate() {
         let (rps, lat) = load.open_loop(client, url, &mut next[k]).await;
-        let split = (START as u64 * OPEN_LOOP_RATE / 1000) as usize;
-        let (mut start, mut rest) = (lat[..split].to_vec(), lat[split..].to_vec());
-        eprintln!(
-            "{target}: ack p99 of the first {START} ms: {}; of the rest: {}",
-            pct(&mut start, 0.99),
-            pct(&mut rest, 0.99)
-        );
+        // The open loop sends at a fixed rate: the first requests are the
+        // first START ms.
+        let split = ((START as u64 * OPEN_LOOP_RATE / 1000) as usize).min(lat.len());
+        print_start_and_rest(&format!("{target}: ack"), &lat[..split], &lat[split..]);
         let (e2e, processed) = if *target == "accord" {
             drain_and_e2e(app).await
         } else {
@@ -527,36 +524,30 @@ async fn drain_and_e2e(app: &App) -> (Vec<Duration>, f64) {
         .unwrap();
     let first = rows.iter().map(|r| r.0).min().unwrap_or(0);
     let last = rows.iter().map(|r| r.1).max().unwrap_or(0);
-    report_start_and_rest(&rows, first);
     let rate = rows.len() as f64 * 1000.0 / (last - first).max(1) as f64;
-    let e2e = rows
-        .into_iter()
-        .map(|(r, p)| Duration::from_millis((p - r).max(0) as u64))
-        .collect();
-    (e2e, rate)
+    let (start, rest): (Vec<_>, Vec<_>) = rows.iter().partition(|(r, _)| r - first < START);
+    let e2e_of = |rows: Vec<&(i64, i64)>| -> Vec<Duration> {
+        rows.into_iter()
+            .map(|(r, p)| Duration::from_millis((p - r).max(0) as u64))
+            .collect()
+    };
+    let (start, rest) = (e2e_of(start), e2e_of(rest));
+    print_start_and_rest("e2e", &start, &rest);
+    ([start, rest].concat(), rate)
 }
 
 /// The first half second of a load after the host sat idle.
 const START: i64 = 500;
 
-/// Prints (stderr) the e2e p99 of the rows received in the first
-/// [`START`] ms and of the rest: when a load starts after the host served
-/// none for a few seconds, its first batches are several times slower
-/// (found in session 11, on SQLite and PostgreSQL, the bare baseline
-/// untouched; cause not yet known), and this shows how much of a p99
-/// that start makes.
-fn report_start_and_rest(rows: &[(i64, i64)], first: i64) {
-    let (mut start, mut rest): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
-    for (r, p) in rows {
-        let e2e = Duration::from_millis((p - r).max(0) as u64);
-        if r - first < START {
-            start.push(e2e);
-        } else {
-            rest.push(e2e);
-        }
-    }
+/// Prints (stderr) the p99 of `what` for a load's first [`START`] ms and
+/// for the rest: when a load starts after the host served none for a few
+/// seconds, its first batches are several times slower (found in session
+/// 11, on SQLite and PostgreSQL, the bare baseline untouched; cause not
+/// yet known), and this shows how much of a p99 that start makes.
+fn print_start_and_rest(what: &str, start: &[Duration], rest: &[Duration]) {
+    let (mut start, mut rest) = (start.to_vec(), rest.to_vec());
     eprintln!(
-        "e2e p99 of the first {START} ms: {} ({} rows); of the rest: {} ({} rows)",
+        "{what} p99 of the first {START} ms: {} ({} rows); of the rest: {} ({} rows)",
         pct(&mut start, 0.99),
         start.len(),
         pct(&mut rest, 0.99),

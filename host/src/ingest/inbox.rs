@@ -214,11 +214,13 @@ impl Inbox {
         let mut tx = self.pipeline.begin().await.map_err(|e| (1, e))?;
         let mut batch = Batch::new();
         let processed = run_rows(&self.pipeline, &mut tx, &mut batch, rows).await?;
-        self.pipeline
-            .commit(tx, &batch)
-            .await
-            .map_err(|e| (rows.len(), e))?;
-        count_processed(processed);
+        Processed {
+            batch,
+            rows: processed,
+        }
+        .commit(&self.pipeline, tx)
+        .await
+        .map_err(|e| (rows.len(), e.into()))?;
         Ok(rows.len())
     }
 
@@ -350,20 +352,19 @@ async fn run_rows(
         .await
         .map_err(|e| (tried, e))?;
     let now = pipeline.clock().now_ms();
-    let processed = rows
-        .iter()
-        .zip(&finished)
-        .map(|(pending, (status, _))| (pending.row.event.clone(), *status))
-        .collect();
-    let outcomes: Vec<inbox::Finished> = rows
+    let (processed, outcomes): (Vec<_>, Vec<_>) = rows
         .iter()
         .zip(finished)
-        .map(|(pending, (status, outcome))| inbox::Finished {
-            id: pending.row.id.clone(),
-            status,
-            outcome,
+        .map(|(pending, (status, outcome))| {
+            let row = &pending.row;
+            let finished = inbox::Finished {
+                id: row.id.clone(),
+                status,
+                outcome,
+            };
+            ((row.event.clone(), status), finished)
         })
-        .collect();
+        .unzip();
     tx.defer_inbox_finish(outcomes, now);
     Ok(processed)
 }
@@ -377,8 +378,8 @@ fn count_processed(processed: Vec<(String, &'static str)>) {
     }
 }
 
-/// Rows a write-through transaction processed, and what it owes once it
-/// commits.
+/// Rows a transaction processed (a batch of the processor's or a
+/// write-through group), and what it owes once it commits.
 pub(crate) struct Processed {
     /// The wake-ups to fire after the commit.
     batch: Batch,
