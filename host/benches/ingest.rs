@@ -8,7 +8,8 @@
 //! `=postgres` runs one of them; `ACCORD_BENCH_DRAIN_ONLY=1` runs only the
 //! drain, the pipeline's own rate with no HTTP load;
 //! `ACCORD_BENCH_OPEN_ONLY=1` only the open loop at 1,000/s, four times per
-//! target in turns). Prints Markdown tables.
+//! target in turns; `ACCORD_BENCH_TIMELINE=1` also prints each load's e2e
+//! latency per 250 ms on stderr). Prints Markdown tables.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -531,6 +532,9 @@ async fn drain_and_e2e(app: &App, since: i64) -> (Vec<Duration>, f64) {
     .unwrap();
     let first = rows.iter().map(|r| r.0).min().unwrap_or(0);
     let last = rows.iter().map(|r| r.1).max().unwrap_or(0);
+    if std::env::var("ACCORD_BENCH_TIMELINE").is_ok() {
+        print_timeline(&rows, first);
+    }
     let rate = rows.len() as f64 * 1000.0 / (last - first).max(1) as f64;
     let (start, rest): (Vec<_>, Vec<_>) = rows.iter().partition(|(r, _)| r - first < START);
     let e2e_of = |rows: Vec<&(i64, i64)>| -> Vec<Duration> {
@@ -543,14 +547,37 @@ async fn drain_and_e2e(app: &App, since: i64) -> (Vec<Duration>, f64) {
     ([start, rest].concat(), rate)
 }
 
+/// Prints (stderr) a load's e2e latency over time, per 250 ms of receipt:
+/// the slowest row and how many took 15 ms or more. A p99 made by a
+/// spike (a stall of the VM, a cold start) shows apart from one made by a
+/// slow steady state.
+fn print_timeline(rows: &[(i64, i64)], first: i64) {
+    let mut buckets = std::collections::BTreeMap::<i64, (i64, usize)>::new();
+    for (received, processed) in rows {
+        let bucket = buckets.entry((received - first) / 250).or_default();
+        bucket.0 = bucket.0.max(processed - received);
+        bucket.1 += usize::from(processed - received >= 15);
+    }
+    let line: Vec<String> = buckets
+        .values()
+        .map(|(max, slow)| format!("{max}/{slow}"))
+        .collect();
+    eprintln!(
+        "e2e per 250 ms (slowest ms / rows of 15 ms or more): {}",
+        line.join(" ")
+    );
+}
+
 /// The first half second of a load after the host sat idle.
 const START: i64 = 500;
 
 /// Prints (stderr) the p99 of `what` for a load's first [`START`] ms and
-/// for the rest: when a load starts after the host served none for a few
-/// seconds, its first batches are several times slower (found in session
-/// 11, on SQLite and PostgreSQL, the bare baseline untouched; cause not
-/// yet known), and this shows how much of a p99 that start makes.
+/// for the rest. Session 11 found loads whose first batches were several
+/// times slower, on both databases, the bare baseline untouched; session
+/// 12 found two causes, the bench's own UPDATE of the last load's rows and
+/// PostgreSQL connections running the pipeline's statements for the first
+/// time (see [`accord::store::Db::dedicated`]). This shows whether a start
+/// still makes the p99.
 fn print_start_and_rest(what: &str, start: &[Duration], rest: &[Duration]) {
     let (mut start, mut rest) = (start.to_vec(), rest.to_vec());
     eprintln!(

@@ -1,4 +1,4 @@
-//! The SQLite connections' settings.
+//! The pooled connections' settings: SQLite's, and a dedicated pool's.
 
 /// Every pooled connection runs in WAL mode with the page cache the write
 /// path needs (64 MiB instead of SQLite's 2 MiB default) and foreign keys
@@ -26,5 +26,50 @@ async fn every_sqlite_connection_has_the_write_path_settings() {
             .unwrap();
         assert_eq!((cache, mode.as_str(), fk), (-65536, "wal", 1));
         held.push(conn);
+    }
+}
+
+/// A dedicated pool (the inbox's hot path) sets its connections up like
+/// the shared pool: the same database (on PostgreSQL the same schema), and
+/// on SQLite the same settings. Writes through both pools at once share
+/// SQLite's one writer instead of failing.
+#[tokio::test]
+async fn a_dedicated_pool_is_the_same_database_set_up_the_same_way() {
+    for (name, db, _dir) in crate::support::test_dbs().await {
+        let hot = db.dedicated(1);
+        sqlx::query("CREATE TABLE pool_probe (id TEXT PRIMARY KEY)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        // Twenty writers, half through each pool, each in a transaction.
+        let writers: Vec<_> = (0..20)
+            .map(|i| {
+                let db = if i % 2 == 0 { hot.clone() } else { db.clone() };
+                tokio::spawn(async move {
+                    let mut tx = db.begin().await.unwrap();
+                    sqlx::query("INSERT INTO pool_probe (id) VALUES ($1)")
+                        .bind(format!("row-{i}"))
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM pool_probe")
+            .fetch_one(hot.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 20, "{name}: both pools write the one table");
+        if name == "sqlite" {
+            let (cache,): (i64,) = sqlx::query_as("PRAGMA cache_size")
+                .fetch_one(hot.pool())
+                .await
+                .unwrap();
+            assert_eq!(cache, -65536, "the dedicated connection's page cache");
+        }
     }
 }

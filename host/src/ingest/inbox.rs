@@ -111,13 +111,26 @@ impl Inbox {
     /// group), on SQLite, the writer processes each group in the
     /// transaction that stores it (see [`WriteThrough`]); otherwise every
     /// row waits for the processor ([`Inbox::run`]).
+    ///
+    /// The path that runs the pipeline under load gets connections of its
+    /// own ([`Db::dedicated`](crate::store::Db::dedicated)), so they stay
+    /// warm: on SQLite the writer (one connection, the one that writes
+    /// nearly everything, so its page cache survives), on PostgreSQL the
+    /// processor (one per lane). The other side uses the shared pool.
     pub fn new(pipeline: Pipeline, write_through: Option<std::time::Duration>) -> Self {
+        let (writer, processor) = match pipeline.db().backend() {
+            Backend::Sqlite => (pipeline.with_db(pipeline.db().dedicated(1)), pipeline),
+            Backend::Postgres => {
+                let lanes = pipeline.db().dedicated(LANES as u32);
+                (pipeline.clone(), pipeline.with_db(lanes))
+            }
+        };
         Inbox {
             writer: InboxWriter::spawn(
-                pipeline.db().clone(),
-                write_through.map(|budget| WriteThrough::new(pipeline.clone(), budget)),
+                writer.db().clone(),
+                write_through.map(|budget| WriteThrough::new(writer, budget)),
             ),
-            pipeline,
+            pipeline: processor,
             arrivals: Arc::new(Arrivals::default()),
         }
     }

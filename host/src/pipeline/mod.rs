@@ -134,6 +134,13 @@ impl Pipeline {
         &self.db
     }
 
+    /// This pipeline working through `db` (the same database through
+    /// another pool, [`Db::dedicated`]); policies, clock, wake-ups and
+    /// the campaign cache are shared.
+    pub fn with_db(&self, db: Db) -> Pipeline {
+        Pipeline { db, ..self.clone() }
+    }
+
     /// The policy registry.
     pub fn policies(&self) -> &Arc<PolicyRegistry> {
         &self.policies
