@@ -296,7 +296,7 @@ async fn open_loops(
 /// take them, and reports its rate: rows over the span of their
 /// `processed_at`, so neither the insert nor the pick-up delay counts.
 async fn drain(name: &str, app: &App, first: usize) {
-    let now = jiff::Timestamp::now().as_millisecond();
+    let now = now_ms();
     let rows: Vec<_> = (first..first + DRAIN_ROWS)
         .map(|i| {
             let body = body(i);
@@ -411,7 +411,7 @@ async fn baseline(State(app): State<Arc<App>>, body: axum::body::Bytes) -> axum:
     sqlx::query("INSERT INTO bench_raw (id, body, received_at) VALUES ($1, $2, $3)")
         .bind(new_id())
         .bind(String::from_utf8_lossy(&body).into_owned())
-        .bind(jiff::Timestamp::now().as_millisecond())
+        .bind(now_ms())
         .execute(&mut *tx)
         .await
         .unwrap();

@@ -171,6 +171,7 @@ pub struct Db {
 #[derive(Debug)]
 struct Connect {
     options: AnyConnectOptions,
+    backend: Backend,
     /// The PostgreSQL schema every connection uses, if any.
     schema: Option<String>,
 }
@@ -219,8 +220,8 @@ const IDLE_PING_AFTER: Duration = Duration::from_secs(5);
 impl Connect {
     /// The pool settings every pool of this database shares: idle-only
     /// pings and the per-connection set-up.
-    fn pool_options(&self, backend: Backend) -> AnyPoolOptions {
-        let schema = self.schema.clone();
+    fn pool_options(&self) -> AnyPoolOptions {
+        let (backend, schema) = (self.backend, self.schema.clone());
         AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(30))
             // sqlx pings every connection it hands out by default: one more
@@ -319,9 +320,13 @@ impl Db {
             conn.execute(sql(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
                 .await?;
         }
-        let connect = std::sync::Arc::new(Connect { options, schema });
+        let connect = std::sync::Arc::new(Connect {
+            options,
+            backend,
+            schema,
+        });
         let pool = connect
-            .pool_options(backend)
+            .pool_options()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
@@ -357,7 +362,7 @@ impl Db {
     pub fn dedicated(&self, connections: u32) -> Db {
         let pool = self
             .connect
-            .pool_options(self.backend)
+            .pool_options()
             .max_connections(connections.max(1))
             .connect_lazy_with(self.connect.options.clone());
         Db {
