@@ -14,6 +14,7 @@ mod policy_sandbox;
 mod policy_swap;
 mod provider;
 mod rig;
+mod send_safety;
 mod sqlite_settings;
 mod support;
 mod webhooks_http;

@@ -22,7 +22,14 @@ pub struct Rig {
     pub engine: Engine,
     /// The host's ticks.
     pub ticks: Ticks,
+    /// The host's base URL (its API, admin API and webhooks).
+    pub base: String,
+    /// A client for the host's HTTP API.
+    pub http: reqwest::Client,
 }
+
+/// The admin token of a rig's host.
+pub const RIG_ADMIN_TOKEN: &str = "rig-admin-token";
 
 impl Rig {
     /// A rig with the given engine settings (tests shorten nothing: the
@@ -30,7 +37,8 @@ impl Rig {
     pub async fn new(kind: Kind, tune: impl FnOnce(&mut EngineConfig)) -> Rig {
         let mut w = World::new(kind).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let host = format!("http://{}/webhooks/unipile", listener.local_addr().unwrap());
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let host = format!("{base}/webhooks/unipile");
         let sim_config = SimConfig::new("sim-key", w.clock.clone()).webhook(
             &host,
             "Unipile-Auth",
@@ -47,6 +55,7 @@ impl Rig {
             .unwrap(),
         );
         let mut config = w.app.config.clone();
+        config.admin_token = Some(RIG_ADMIN_TOKEN.into());
         tune(&mut config.engine);
         w.app = accord::app::App::start_with_provider(config, w.clock.clone(), Some(client))
             .await
@@ -60,7 +69,42 @@ impl Rig {
             sim,
             engine,
             ticks,
+            base,
+            http: reqwest::Client::new(),
         }
+    }
+
+    /// Calls the host's HTTP API (the admin token on `/admin` paths):
+    /// the status and the JSON body.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if path.starts_with("/admin") {
+            req = req.bearer_auth(RIG_ADMIN_TOKEN);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("status {status}: body is not JSON ({e}): {text:?}"));
+        (status, body)
+    }
+
+    /// The enrollment as stored.
+    pub async fn enrollment(&self, id: &str) -> accord::store::enrollments::EnrollmentRow {
+        let mut c = self.w.app.db.pool().acquire().await.unwrap();
+        accord::store::enrollments::get(&mut c, id, "")
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// Now on the shared clock.

@@ -48,12 +48,15 @@ struct Usage {
 impl Engine {
     /// Puts jobs whose lease expired (a dead worker) back in the queue;
     /// their fence moves on at the next claim, so the dead worker's late
-    /// completion is refused.
+    /// completion is refused. The dead worker may have sent before it died,
+    /// so the job is marked in doubt from its claim: the provider's record
+    /// is read before it is sent again.
     pub(crate) async fn reclaim_expired(&self) -> Result<u64, EngineError> {
         let now = self.clock.now_ms();
         let r = sqlx::query(
             "UPDATE campaign_send_jobs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, \
-             wait_reason = 'reclaimed', updated_at = $1 WHERE status = 'processing' AND lease_expires_at < $1",
+             wait_reason = 'reclaimed', updated_at = $1, outcome_unknown_at = COALESCE(outcome_unknown_at, claimed_at), \
+             operator_verdict = NULL WHERE status = 'processing' AND lease_expires_at < $1",
         )
         .bind(now)
         .execute(self.db.pool())

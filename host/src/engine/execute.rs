@@ -2,10 +2,11 @@
 //! with the claim's fence (a stale worker's completion is refused).
 
 use super::claim::Claimed;
+use super::reconcile::Reconciled;
 use super::{Engine, EngineError};
 use crate::clock::Millis;
 use crate::domain::{Named, StepDef};
-use crate::provider::{ErrorClass, ProviderError};
+use crate::provider::{ErrorClass, InviteSent, ProviderError};
 use crate::store::Tx;
 use crate::store::accounts::{self, Account};
 use crate::store::campaigns::{self, Campaign};
@@ -18,11 +19,11 @@ use accord_policy_core::{
 };
 
 /// Everything a job needs, loaded once.
-struct Context {
-    account: Account,
-    campaign: Campaign,
-    enrollment: EnrollmentRow,
-    prospect: Prospect,
+pub(super) struct Context {
+    pub(super) account: Account,
+    pub(super) campaign: Campaign,
+    pub(super) enrollment: EnrollmentRow,
+    pub(super) prospect: Prospect,
 }
 
 impl Engine {
@@ -121,31 +122,24 @@ impl Engine {
             Ok(t) => t,
             Err(e) => return self.provider_failed(claimed, ctx, None, e).await,
         };
+        match self.reconcile(claimed, ctx, &target, None).await? {
+            Reconciled::NoDoubt => {}
+            Reconciled::Sent(found) => {
+                let invite = InviteSent {
+                    invitation_id: found.unwrap_or_default(),
+                    usage: None,
+                };
+                return self.invite_sent(claimed, ctx, &target, invite, true).await;
+            }
+            Reconciled::Settled => return Ok(()),
+        }
+        let attempt_at = self.clock.now_ms();
         let sent = self
             .provider
             .send_invite(&ctx.account.provider_account_id, &target, note.as_deref())
             .await;
         match sent {
-            Ok(invite) => {
-                let now = self.clock.now_ms();
-                let mut tx = self.db.begin().await?;
-                if !complete(&mut tx, claimed, "succeeded", None, now).await? {
-                    return stale(claimed);
-                }
-                self.record_invite(&mut tx, ctx, &target, Some(&invite.invitation_id), now)
-                    .await?;
-                let landing = workflow::enter(
-                    &ctx.campaign.steps,
-                    claimed.job.step_index as u32 + 1,
-                    now,
-                    false,
-                );
-                enrollments::set_position(&mut tx, &ctx.enrollment.id, &landing, now).await?;
-                event(&mut tx, ctx, "invite_sent", serde_json::json!({"provider_id": target, "invitation_id": invite.invitation_id, "usage": invite.usage}), now).await?;
-                breaker_success(&mut tx, &ctx.account.id).await?;
-                tx.commit().await?;
-                Ok(())
-            }
+            Ok(invite) => self.invite_sent(claimed, ctx, &target, invite, false).await,
             Err(e) if e.class == ErrorClass::AlreadyConnected => {
                 // A forensic accept: the engine's own path into the pipeline.
                 let now = self.clock.now_ms();
@@ -176,8 +170,43 @@ impl Engine {
                 self.pipeline.accept_signal(&signal).await?;
                 Ok(())
             }
+            Err(e) if e.outcome_unknown() => {
+                self.outcome_unknown(claimed, ctx, &target, attempt_at, e)
+                    .await
+            }
             Err(e) => self.provider_failed(claimed, ctx, Some(&target), e).await,
         }
+    }
+
+    /// An invite the provider took: the job succeeds, the invite bridge is
+    /// recorded and the workflow moves past the invite step.
+    async fn invite_sent(
+        &self,
+        claimed: &Claimed,
+        ctx: &Context,
+        target: &str,
+        invite: InviteSent,
+        reconciled: bool,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        let mut tx = self.db.begin().await?;
+        if !complete(&mut tx, claimed, "succeeded", None, now).await? {
+            return stale(claimed);
+        }
+        let invitation_id = Some(invite.invitation_id.as_str()).filter(|i| !i.is_empty());
+        self.record_invite(&mut tx, ctx, target, invitation_id, now)
+            .await?;
+        let landing = workflow::enter(
+            &ctx.campaign.steps,
+            claimed.job.step_index as u32 + 1,
+            now,
+            false,
+        );
+        enrollments::set_position(&mut tx, &ctx.enrollment.id, &landing, now).await?;
+        event(&mut tx, ctx, "invite_sent", serde_json::json!({"provider_id": target, "invitation_id": invitation_id, "usage": invite.usage, "reconciled": reconciled}), now).await?;
+        breaker_success(&mut tx, &ctx.account.id).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn send_message(&self, claimed: &Claimed, ctx: &Context) -> Result<(), EngineError> {
@@ -209,42 +238,61 @@ impl Engine {
             Ok(t) => t,
             Err(e) => return self.provider_failed(claimed, ctx, None, e).await,
         };
+        match self.reconcile(claimed, ctx, &target, Some(&text)).await? {
+            Reconciled::NoDoubt => {}
+            Reconciled::Sent(chat_id) => {
+                return self
+                    .message_sent(claimed, ctx, chat_id.unwrap_or_default(), true)
+                    .await;
+            }
+            Reconciled::Settled => return Ok(()),
+        }
+        let attempt_at = self.clock.now_ms();
         match self
             .provider
             .send_message(&ctx.account.provider_account_id, &target, &text)
             .await
         {
-            Ok(sent) => {
-                let now = self.clock.now_ms();
-                let mut tx = self.db.begin().await?;
-                if !complete(&mut tx, claimed, "succeeded", None, now).await? {
-                    return stale(claimed);
-                }
-                let late = matches!(claimed.job.source.as_str(), "late_auto_fire" | "heal_late");
-                if late {
-                    // Stamp on completion: set when the send succeeded.
-                    sqlx::query(
-                        "UPDATE enrollments SET late_accept_followup_sent_at = $1, updated_at = $1 \
-                         WHERE id = $2 AND late_accept_followup_sent_at IS NULL AND late_accept_observed_at IS NOT NULL",
-                    )
-                    .bind(now)
-                    .bind(&ctx.enrollment.id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                event(&mut tx, ctx, "message_sent", serde_json::json!({"step_index": claimed.job.step_index, "chat_id": sent.chat_id, "source": claimed.job.source}), now).await?;
-                breaker_success(&mut tx, &ctx.account.id).await?;
-                let enqueue = self
-                    .advance_after_message(&mut tx, claimed, ctx, late, now)
-                    .await?;
-                tx.commit().await?;
-                if enqueue {
-                    self.pipeline.wakers().wake_jobs();
-                }
-                Ok(())
+            Ok(sent) => self.message_sent(claimed, ctx, sent.chat_id, false).await,
+            Err(e) if e.outcome_unknown() => {
+                self.outcome_unknown(claimed, ctx, &target, attempt_at, e)
+                    .await
             }
             Err(e) => self.provider_failed(claimed, ctx, Some(&target), e).await,
         }
+    }
+
+    /// A message the provider took: the job succeeds and, for a late
+    /// accept, the follow-up is stamped in the same transaction, whatever
+    /// source sent it (late auto-fire, heal, resume, skip-retry), so no
+    /// later dispatch can send it again.
+    async fn message_sent(
+        &self,
+        claimed: &Claimed,
+        ctx: &Context,
+        chat_id: String,
+        reconciled: bool,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        let mut tx = self.db.begin().await?;
+        if !complete(&mut tx, claimed, "succeeded", None, now).await? {
+            return stale(claimed);
+        }
+        let late = matches!(claimed.job.source.as_str(), "late_auto_fire" | "heal_late")
+            || ctx.enrollment.late_accept_observed_at.is_some();
+        if late {
+            enrollments::stamp_late_followup(&mut tx, &ctx.enrollment.id, now).await?;
+        }
+        event(&mut tx, ctx, "message_sent", serde_json::json!({"step_index": claimed.job.step_index, "chat_id": chat_id, "source": claimed.job.source, "reconciled": reconciled}), now).await?;
+        breaker_success(&mut tx, &ctx.account.id).await?;
+        let enqueue = self
+            .advance_after_message(&mut tx, claimed, ctx, late, now)
+            .await?;
+        tx.commit().await?;
+        if enqueue {
+            self.pipeline.wakers().wake_jobs();
+        }
+        Ok(())
     }
 
     /// After an in-time message, the workflow moves on (a wait, the next
@@ -467,7 +515,7 @@ fn lookup_identifier(p: &Prospect) -> (String, bool) {
     }
 }
 
-fn stale(claimed: &Claimed) -> Result<(), EngineError> {
+pub(super) fn stale(claimed: &Claimed) -> Result<(), EngineError> {
     tracing::warn!(job = %claimed.job.id, fence = claimed.fence, "stale claim: another worker owns this job now; outcome discarded");
     metrics::counter!("accord_stale_completions_total").increment(1);
     Ok(())
@@ -529,7 +577,7 @@ async fn breaker_success(tx: &mut Tx, account_id: &str) -> Result<(), EngineErro
 
 /// Counts a transient failure; opens the breaker at the threshold.
 /// Returns whether this failure opened it.
-async fn breaker_failure(
+pub(super) async fn breaker_failure(
     tx: &mut Tx,
     account_id: &str,
     threshold: i64,
@@ -553,7 +601,7 @@ async fn breaker_failure(
     Ok(false)
 }
 
-async fn event(
+pub(super) async fn event(
     tx: &mut Tx,
     ctx: &Context,
     kind: &str,

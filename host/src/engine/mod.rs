@@ -11,6 +11,7 @@ mod claim;
 mod execute;
 pub mod gates;
 mod lease;
+mod reconcile;
 pub mod resync;
 mod ticks;
 mod workflow_clock;

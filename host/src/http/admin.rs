@@ -6,12 +6,13 @@
 //! every request needs `Authorization: Bearer <admin token>` (401
 //! `unauthorized` otherwise).
 
-use super::api::extract::{Path, Query};
+use super::api::extract::{JsonBody, Path, Query};
 use super::api::{bearer_matches, unauthorized};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::App;
 use crate::ingest::inbox::ReplayReport;
 use crate::policy::{PolicyModule, Slot, builtin};
+use crate::store::jobs::{self, Job};
 use crate::store::{StoreError, policies, prospects};
 use axum::Json;
 use axum::Router;
@@ -36,6 +37,8 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/policies", get(list_policies))
         .route("/policies/{slot}", put(upload_policy).delete(reset_policy))
         .route("/inbox/replay", post(replay_inbox))
+        .route("/jobs/held", get(list_held_jobs))
+        .route("/jobs/{id}/verdict", post(give_verdict))
         .route_layer(middleware::from_fn_with_state(app, require_admin_token))
 }
 
@@ -321,6 +324,74 @@ pub async fn replay_inbox(
     Query(q): Query<ReplayQuery>,
 ) -> ApiResult<Json<ReplayReport>> {
     Ok(Json(app.inbox.replay(q.all).await?))
+}
+
+/// Send jobs held because their outcome is unknown and the provider's
+/// record could not be read, oldest first (at most 500).
+#[utoipa::path(
+    get, path = "/admin/jobs/held", tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = Vec<Job>),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+    )
+)]
+pub async fn list_held_jobs(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Job>>> {
+    let mut c = app.db.pool().acquire().await.map_err(StoreError::from)?;
+    Ok(Json(jobs::held(&mut c, 500).await?))
+}
+
+/// An operator's verdict on a held send.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// LinkedIn shows the message or invite: complete the job, send nothing.
+    Sent,
+    /// LinkedIn shows nothing: send it.
+    NotSent,
+    /// Read the provider's record again.
+    Reconcile,
+}
+
+/// The body of `POST /admin/jobs/{id}/verdict`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct VerdictBody {
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Releases a held send with an operator's verdict; the engine acts on it
+/// at the job's next claim, inside the account's envelope.
+#[utoipa::path(
+    post, path = "/admin/jobs/{id}/verdict", tag = "admin",
+    params(("id" = String, Path, description = "The held job")),
+    request_body = VerdictBody,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = Job),
+        (status = 400, description = "Malformed body (`invalid_json`, `missing_field`, …)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 404, description = "No held job with this id (`not_found`)", body = ErrorBody),
+    )
+)]
+pub async fn give_verdict(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<VerdictBody>,
+) -> ApiResult<Json<Job>> {
+    let verdict = match body.verdict {
+        Verdict::Sent => Some("sent"),
+        Verdict::NotSent => Some("not_sent"),
+        Verdict::Reconcile => None,
+    };
+    let now = app.clock.now_ms();
+    let mut c = app.db.pool().acquire().await.map_err(StoreError::from)?;
+    let job = jobs::release_held(&mut c, &id, verdict, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("held job", &id))?;
+    app.pipeline.wakers().wake_jobs();
+    Ok(Json(job))
 }
 
 /// Tells the other instances (PostgreSQL LISTEN/NOTIFY) to reload the

@@ -42,6 +42,8 @@ use utoipa::{Modify, OpenApi};
         admin::upload_policy,
         admin::reset_policy,
         admin::replay_inbox,
+        admin::list_held_jobs,
+        admin::give_verdict,
     ),
     components(schemas(
         error::ErrorBody,
@@ -75,6 +77,8 @@ use utoipa::{Modify, OpenApi};
         api::prospects::ScheduledRun,
         admin::ActivePolicy,
         admin::PolicySwap,
+        admin::Verdict,
+        admin::VerdictBody,
         crate::ingest::inbox::ReplayReport,
         crate::ingest::inbox::Receipt,
         health::Health,

@@ -232,9 +232,11 @@ impl Pipeline {
                 detail,
             )));
         };
+        // A late follow-up counts as sent once stamped OR once a job for the
+        // step succeeded, whichever source sent it (resume, skip-retry…).
         let already_sent_at = match source {
             DispatchSource::LateAutoFire | DispatchSource::HealLate => {
-                e.late_accept_followup_sent_at
+                e.late_accept_followup_sent_at.or(history.succeeded_at)
             }
             _ => history.succeeded_at,
         };

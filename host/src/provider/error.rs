@@ -273,6 +273,29 @@ impl ProviderError {
         )
     }
 
+    /// The connection could not be made: the request never left, so the
+    /// provider did nothing.
+    pub fn unreachable(detail: impl Into<String>) -> Self {
+        Self::new(
+            ErrorClass::Transient,
+            None,
+            "connect_error",
+            "Provider unreachable",
+            detail,
+        )
+    }
+
+    /// Whether the provider may have acted although no success came back:
+    /// a gateway timeout (504), or no answer after the request left (a
+    /// timeout, a broken connection). Repeating such a send blindly can
+    /// send twice.
+    pub fn outcome_unknown(&self) -> bool {
+        match self.status {
+            Some(status) => status == 504,
+            None => matches!(self.kind.as_str(), "timeout" | "network_error"),
+        }
+    }
+
     /// No answer within the client's timeout.
     pub fn timeout(detail: impl Into<String>) -> Self {
         Self::new(ErrorClass::Transient, None, "timeout", "Timeout", detail)

@@ -92,6 +92,21 @@ pub struct MessageSent {
     pub message_id: Option<String>,
 }
 
+/// A message of a chat, as the provider records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Message id.
+    pub id: String,
+    /// Its chat.
+    pub chat_id: String,
+    /// Sent by the account itself (not the attendee).
+    pub is_sender: bool,
+    /// Text.
+    pub text: Option<String>,
+    /// When, ms.
+    pub at_ms: Option<Millis>,
+}
+
 /// One pending invitation the account sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentInvite {
@@ -181,6 +196,15 @@ pub trait LinkedinProvider: Send + Sync {
         account_id: &'a str,
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, ProviderResult<SentInvitesPage>>;
+
+    /// The newest messages where `attendee_provider_id` is involved
+    /// (`GET /api/v1/chat_attendees/{id}/messages`): one read that tells
+    /// whether a message whose answer was lost reached the chat.
+    fn list_attendee_messages<'a>(
+        &'a self,
+        account_id: &'a str,
+        attendee_provider_id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<Vec<ChatMessage>>>;
 
     /// Every LinkedIn account of the provider workspace.
     fn list_accounts<'a>(&'a self) -> BoxFuture<'a, ProviderResult<Vec<ProviderAccount>>>;

@@ -3,8 +3,8 @@
 //! non-2xx answer read into a classified [`ProviderError`].
 
 use super::{
-    BoxFuture, InviteSent, LinkedinProvider, MAX_INVITE_NOTE_CHARS, MessageSent, Profile,
-    ProviderAccount, ProviderError, ProviderResult, Relation, RelationsPage, SentInvite,
+    BoxFuture, ChatMessage, InviteSent, LinkedinProvider, MAX_INVITE_NOTE_CHARS, MessageSent,
+    Profile, ProviderAccount, ProviderError, ProviderResult, Relation, RelationsPage, SentInvite,
     SentInvitesPage, created_at_to_ms,
 };
 use reqwest::Url;
@@ -144,6 +144,8 @@ impl UnipileClient {
 fn transport_error(e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
         ProviderError::timeout(e.to_string())
+    } else if e.is_connect() {
+        ProviderError::unreachable(error_chain(&e))
     } else if e.is_decode() {
         ProviderError::network(format!("reading the answer: {e}"))
     } else {
@@ -279,6 +281,26 @@ struct ChatStartedWire {
 struct MessageSentWire {
     #[serde(default)]
     message_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessagesWire {
+    #[serde(default)]
+    items: Vec<MessageWire>,
+}
+
+#[derive(Deserialize)]
+struct MessageWire {
+    id: String,
+    #[serde(default)]
+    chat_id: String,
+    /// An int 0/1 on REST, a bool in webhooks: both are read.
+    #[serde(default)]
+    is_sender: serde_json::Value,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -512,6 +534,34 @@ impl LinkedinProvider for UnipileClient {
                     .collect(),
                 cursor: wire.cursor.filter(|c| !c.is_empty()),
             })
+        })
+    }
+
+    fn list_attendee_messages<'a>(
+        &'a self,
+        account_id: &'a str,
+        attendee_provider_id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<Vec<ChatMessage>>> {
+        Box::pin(async move {
+            check_id("account_id", account_id)?;
+            check_id("attendee_provider_id", attendee_provider_id)?;
+            let mut url = self.url(&["chat_attendees", attendee_provider_id, "messages"]);
+            url.query_pairs_mut()
+                .append_pair("account_id", account_id)
+                .append_pair("limit", "100");
+            let wire: MessagesWire = self.send(self.http.get(url)).await?;
+            Ok(wire
+                .items
+                .into_iter()
+                .map(|m| ChatMessage {
+                    is_sender: m.is_sender.as_bool().unwrap_or(false)
+                        || m.is_sender.as_i64() == Some(1),
+                    at_ms: m.timestamp.as_deref().and_then(rfc3339_ms),
+                    id: m.id,
+                    chat_id: m.chat_id,
+                    text: m.text,
+                })
+                .collect())
         })
     }
 

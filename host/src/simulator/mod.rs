@@ -463,6 +463,20 @@ impl SimHandle {
         );
     }
 
+    /// The next `n` calls (on `scope`, if given) time out: a 504
+    /// `request_timeout` answer. With `after_acting` the call is carried
+    /// out first (the message or invite exists at the provider, the caller
+    /// just never hears so); without, nothing happened.
+    pub fn time_out_next(&self, n: u32, scope: Option<&str>, after_acting: bool) {
+        let failure = SimFailure::known("request_timeout", "injected timeout");
+        let mut world = self.shared.world();
+        if after_acting {
+            world.add_fault_after_acting(n, failure, scope);
+        } else {
+            world.add_fault(n, failure, scope);
+        }
+    }
+
     /// Drops every pending injected fault.
     pub fn clear_faults(&self) {
         self.shared.world().clear_faults();

@@ -64,6 +64,10 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/users/{identifier}", get(profile))
         .route("/api/v1/chats", post(start_chat))
         .route("/api/v1/chats/{chat_id}/messages", post(chat_message))
+        .route(
+            "/api/v1/chat_attendees/{attendee_id}/messages",
+            get(attendee_messages),
+        )
         .route_layer(middleware::from_fn_with_state(shared.clone(), gate))
         .fallback(not_found)
         .with_state(shared)
@@ -128,23 +132,34 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
             })
             .or_else(|| chat_id.as_deref().and_then(|c| world.chat_account(c)));
         let early = if !key_ok {
-            Some(SimFailure::known(
-                "missing_credentials",
-                "the X-API-KEY header is missing or wrong",
+            Some((
+                SimFailure::known(
+                    "missing_credentials",
+                    "the X-API-KEY header is missing or wrong",
+                ),
+                false,
             ))
-        } else if let Some(failure) = world.take_fault(&method, &path, &route) {
-            Some(failure)
+        } else if let Some(fault) = world.take_fault(&method, &path, &route) {
+            Some(fault)
         } else {
             account
                 .as_deref()
                 .filter(|_| route != "/api/v1/accounts")
                 .and_then(|a| world.check_account(a).err())
+                .map(|failure| (failure, false))
         };
         (early, account)
     };
     let (early, account) = early;
     let response = match early {
-        Some(failure) => failure.into_response(),
+        Some((failure, false)) => failure.into_response(),
+        Some((failure, true)) => {
+            // A timeout after acting: the world changes, the answer is lost.
+            let mut req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(Info { query, form, json });
+            drop(next.run(req).await);
+            failure.into_response()
+        }
         None => {
             let mut req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(Info { query, form, json });
@@ -239,6 +254,21 @@ async fn sent_invites(State(sim): State<Arc<Shared>>, Extension(info): Extension
     let limit = limit(&info)?;
     let cursor = info.query.get("cursor").map(String::as_str);
     ok(sim.world().list_sent_invites(account, cursor, limit)?)
+}
+
+async fn attendee_messages(
+    State(sim): State<Arc<Shared>>,
+    Path(attendee): Path<String>,
+    Extension(info): Extension<Info>,
+) -> Answer {
+    let account = required(
+        info.query.get("account_id").map(String::as_str),
+        "account_id",
+    )?;
+    let limit = limit(&info)?;
+    ok(sim
+        .world()
+        .list_attendee_messages(account, &attendee, limit)?)
 }
 
 async fn profile(

@@ -410,6 +410,9 @@ struct Delivery {
 struct Fault {
     remaining: u32,
     failure: SimFailure,
+    /// The call is carried out before the failure is answered (a timeout
+    /// after acting): the caller cannot tell it happened.
+    acts: bool,
     /// `None`: any path; else a route template or concrete path, optionally
     /// prefixed by a method (`POST /api/v1/users/invite`).
     scope: Option<String>,
@@ -844,10 +847,21 @@ impl World {
 
     /// The next `n` calls (matching `scope`, if given) answer `failure`.
     pub fn add_fault(&mut self, n: u32, failure: SimFailure, scope: Option<&str>) {
+        self.push_fault(n, failure, scope, false);
+    }
+
+    /// Like [`World::add_fault`], but the call is carried out first and
+    /// its answer replaced by the failure (a timeout after acting).
+    pub fn add_fault_after_acting(&mut self, n: u32, failure: SimFailure, scope: Option<&str>) {
+        self.push_fault(n, failure, scope, true);
+    }
+
+    fn push_fault(&mut self, n: u32, failure: SimFailure, scope: Option<&str>, acts: bool) {
         if n > 0 {
             self.faults.push(Fault {
                 remaining: n,
                 failure,
+                acts,
                 scope: scope.map(str::to_string),
             });
         }
@@ -968,8 +982,14 @@ impl World {
         self.calls.push(call);
     }
 
-    /// Takes one unit of the first fault matching the call.
-    pub fn take_fault(&mut self, method: &str, path: &str, route: &str) -> Option<SimFailure> {
+    /// Takes one unit of the first fault matching the call: the failure,
+    /// and whether the call is carried out before it is answered.
+    pub fn take_fault(
+        &mut self,
+        method: &str,
+        path: &str,
+        route: &str,
+    ) -> Option<(SimFailure, bool)> {
         let pos = self.faults.iter().position(|f| match &f.scope {
             None => true,
             Some(scope) => {
@@ -982,11 +1002,11 @@ impl World {
         })?;
         let fault = &mut self.faults[pos];
         fault.remaining -= 1;
-        let failure = fault.failure.clone();
+        let taken = (fault.failure.clone(), fault.acts);
         if fault.remaining == 0 {
             self.faults.remove(pos);
         }
-        Some(failure)
+        Some(taken)
     }
 
     /// The account of a chat.
@@ -1155,6 +1175,47 @@ impl World {
             })
             .collect();
         Ok(json!({"object": "InvitationList", "items": items, "cursor": cursor}))
+    }
+
+    /// `GET /api/v1/chat_attendees/{attendee}/messages`: the messages of
+    /// the account's chats with that person, newest first.
+    pub fn list_attendee_messages(
+        &self,
+        account: &str,
+        attendee: &str,
+        limit: usize,
+    ) -> Result<Value, SimFailure> {
+        self.check_account(account)?;
+        let Some(p) = self.find_person(attendee) else {
+            return Err(SimFailure::other(
+                404,
+                "resource_not_found",
+                "Resource not found",
+                format!("no attendee `{attendee}`"),
+            ));
+        };
+        let mut messages: Vec<&SimMessage> = self
+            .chats
+            .iter()
+            .filter(|c| c.account_id == account && c.person == p)
+            .flat_map(|c| c.messages.iter())
+            .collect();
+        messages.sort_by_key(|m| std::cmp::Reverse(m.at_ms));
+        let items: Vec<Value> = messages
+            .into_iter()
+            .take(limit)
+            .map(|m| {
+                json!({
+                    "object": "Message",
+                    "id": m.message_id,
+                    "chat_id": m.chat_id,
+                    "text": m.text,
+                    "is_sender": i64::from(m.from_self),
+                    "timestamp": iso_ms(m.at_ms),
+                })
+            })
+            .collect();
+        Ok(json!({"object": "MessageList", "items": items, "cursor": null}))
     }
 
     /// `GET /api/v1/users/{identifier}`.

@@ -432,6 +432,23 @@ pub async fn identities_of_campaign(
     .await?)
 }
 
+/// Stamps a late accept's follow-up as sent (once: the first send wins).
+pub async fn stamp_late_followup(
+    c: &mut AnyConnection,
+    id: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE enrollments SET late_accept_followup_sent_at = $1, updated_at = $1 \
+         WHERE id = $2 AND late_accept_followup_sent_at IS NULL AND late_accept_observed_at IS NOT NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
 /// Records the invite sent for an enrollment: its target and time, and
 /// the status `invited` unless the accept is already stamped.
 pub async fn record_invite(

@@ -47,10 +47,17 @@ pub struct Job {
     pub updated_at: i64,
     /// Completed, ms.
     pub completed_at: Option<i64>,
+    /// When an attempt whose outcome is unknown began (a timeout or 504
+    /// after the request left, a worker that died mid-send): the provider's
+    /// record is read before any new attempt.
+    pub outcome_unknown_at: Option<i64>,
+    /// An operator's answer for a held job: `sent` or `not_sent`.
+    pub operator_verdict: Option<String>,
 }
 
 pub(crate) const COLUMNS: &str = "id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, source, status, \
-    run_at, attempts, wait_reason, lease_owner, lease_expires_at, fence, claimed_at, last_error, created_at, updated_at, completed_at";
+    run_at, attempts, wait_reason, lease_owner, lease_expires_at, fence, claimed_at, last_error, created_at, updated_at, completed_at, \
+    outcome_unknown_at, operator_verdict";
 
 /// A job to enqueue.
 #[derive(Debug, Clone)]
@@ -394,4 +401,121 @@ async fn cancel_pending_by(
     .execute(c)
     .await?;
     Ok(r.rows_affected())
+}
+
+/// The run time of a job held for an operator: never due by itself, but
+/// still active, so no other job may take its step.
+pub const HELD_RUN_AT: Millis = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+
+/// The wait reason of a held job.
+pub const HELD: &str = "held_outcome_unknown";
+
+/// A claimed send whose outcome is unknown goes back to the queue, due at
+/// once (the account's spacing still gates its claim), marked with the
+/// attempt's start so the next claim reads the provider's record first.
+/// Returns false when the claim (`fence`) no longer holds the job.
+pub async fn mark_outcome_unknown(
+    c: &mut AnyConnection,
+    id: &str,
+    fence: i64,
+    attempt_at: Millis,
+    error: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE campaign_send_jobs SET status = 'pending', run_at = $1, wait_reason = 'outcome_unknown', \
+         outcome_unknown_at = COALESCE(outcome_unknown_at, $2), operator_verdict = NULL, last_error = $3, \
+         updated_at = $1, lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $4 AND fence = $5 AND status = 'processing'",
+    )
+    .bind(now)
+    .bind(attempt_at)
+    .bind(error)
+    .bind(id)
+    .bind(fence)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The provider's record shows the send did not happen: the job goes back
+/// to the queue as an ordinary send. Returns false when the claim no
+/// longer holds the job.
+pub async fn mark_not_sent(
+    c: &mut AnyConnection,
+    id: &str,
+    fence: i64,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE campaign_send_jobs SET status = 'pending', run_at = $1, wait_reason = 'reconciled_not_sent', \
+         outcome_unknown_at = NULL, updated_at = $1, lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $2 AND fence = $3 AND status = 'processing'",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(fence)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The provider's record could not be read: the job is held, still
+/// active, until an operator gives a verdict. Returns false when the claim
+/// no longer holds the job.
+pub async fn hold(
+    c: &mut AnyConnection,
+    id: &str,
+    fence: i64,
+    error: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE campaign_send_jobs SET status = 'pending', run_at = $1, wait_reason = $2, last_error = $3, \
+         updated_at = $4, lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $5 AND fence = $6 AND status = 'processing'",
+    )
+    .bind(HELD_RUN_AT)
+    .bind(HELD)
+    .bind(error)
+    .bind(now)
+    .bind(id)
+    .bind(fence)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Jobs held for an operator, oldest first.
+pub async fn held(c: &mut AnyConnection, limit: i64) -> Result<Vec<Job>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM campaign_send_jobs WHERE status = 'pending' AND wait_reason = $1 \
+         ORDER BY updated_at, id LIMIT $2"
+    )))
+    .bind(HELD)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+/// An operator's verdict on a held job: `sent` (complete it without a
+/// call), `not_sent` (send it), or none (read the provider's record
+/// again). The job becomes due at once. Returns the job, or `None` when
+/// no held job has that id.
+pub async fn release_held(
+    c: &mut AnyConnection,
+    id: &str,
+    verdict: Option<&str>,
+    now: Millis,
+) -> Result<Option<Job>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "UPDATE campaign_send_jobs SET run_at = $1, wait_reason = 'operator_verdict', operator_verdict = $2, \
+         updated_at = $1 WHERE id = $3 AND status = 'pending' AND wait_reason = $4 RETURNING {COLUMNS}"
+    )))
+    .bind(now)
+    .bind(verdict)
+    .bind(id)
+    .bind(HELD)
+    .fetch_optional(c)
+    .await?)
 }
