@@ -489,7 +489,12 @@ async fn an_expired_lease_is_reclaimed_and_fenced(kind: Kind) {
     let claims = dead.claim().await.unwrap();
     assert_eq!(claims.len(), 1);
     rig.w.clock.advance(6 * MINUTE_MS);
-    rig.settle().await; // the live worker reclaims and sends
+    // The live worker reclaims; the dead one may have sent, so the sent
+    // invitations are read first (one spaced action), then it sends.
+    rig.settle().await;
+    assert_eq!(rig.sim.count_calls("GET", "/api/v1/users/invite/sent"), 1);
+    rig.w.clock.advance(3 * MINUTE_MS);
+    rig.settle().await;
     assert_eq!(rig.sim.invites(&rig.w.account.provider_account_id).len(), 1);
     let calls = rig.sim.calls().len();
     for claim in claims {
@@ -506,7 +511,8 @@ async fn an_expired_lease_is_reclaimed_and_fenced(kind: Kind) {
     .fetch_one(rig.w.app.db.pool())
     .await
     .unwrap();
-    assert_eq!((status.as_str(), fence), ("succeeded", 2));
+    // Three claims: the dead worker's, the read's, the send's.
+    assert_eq!((status.as_str(), fence), ("succeeded", 3));
 }
 
 on_both_databases!(an_expired_lease_is_reclaimed_and_fenced);

@@ -749,7 +749,8 @@ async fn network_errors_and_timeouts_are_transient() {
     let client =
         UnipileClient::new(&format!("http://{dead}"), KEY, Duration::from_secs(2)).unwrap();
     let e = client.list_accounts().await.unwrap_err();
-    assert_error(&e, ErrorClass::Transient, None, "network_error");
+    assert_error(&e, ErrorClass::Transient, None, "connect_error");
+    assert!(!e.outcome_unknown(), "the request never left");
 
     // Accepts the connection, never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -769,6 +770,7 @@ async fn network_errors_and_timeouts_are_transient() {
         .await
         .unwrap_err();
     assert_error(&e, ErrorClass::Transient, None, "timeout");
+    assert!(e.outcome_unknown(), "the message may have gone out");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
