@@ -78,6 +78,10 @@ pub struct DemoArgs {
     /// Print only the final table, not the story.
     #[arg(long)]
     pub quiet: bool,
+    /// Draw every id and random number from this seed: the same seed
+    /// prints the same story and the same event-log digest.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 impl Default for DemoArgs {
@@ -87,6 +91,7 @@ impl Default for DemoArgs {
             days: 12,
             prospects: 36,
             quiet: false,
+            seed: None,
         }
     }
 }
@@ -137,6 +142,9 @@ pub struct DemoReport {
     pub bridge_misses: i64,
     /// `orphan_webhook` traces.
     pub orphan_signals: i64,
+    /// sha256 of the audit log (`linkedin_events`, in id order): the same
+    /// seed gives the same digest.
+    pub event_digest: String,
     /// The manual resync's answer.
     pub resync: Option<Value>,
     /// `GET /api/campaigns/{id}/stats`.
@@ -257,8 +265,11 @@ impl DemoReport {
             n("open_recoverable_skips"),
             jobs.join(", ")
         );
-        println!("  database   {} (kept)", self.database.display());
-        println!("  wall time  {:.1} s", self.wall.as_secs_f64());
+        println!("  event log  sha256:{}", self.event_digest);
+        // Where and how long vary from run to run: stderr keeps stdout
+        // byte-identical for a seed.
+        eprintln!("  database   {} (kept)", self.database.display());
+        eprintln!("  wall time  {:.1} s", self.wall.as_secs_f64());
         if self.ok() {
             println!("  story      complete: every accept path happened, every count adds up");
         } else {
@@ -273,6 +284,9 @@ impl DemoReport {
 /// `accord demo`: runs the demo, prints the table; exit code 1 when the
 /// story did not happen.
 pub async fn cli(args: DemoArgs) -> anyhow::Result<i32> {
+    if let Some(seed) = args.seed {
+        crate::clock::seed_process(seed)?;
+    }
     let report = run(&args).await?;
     report.print();
     Ok(if report.ok() { 0 } else { 1 })
@@ -352,10 +366,37 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
         demo.scenes().await?;
     }
     let mut report = demo.report(args, &database).await?;
+    report.event_digest = event_digest(&demo.app.db).await?;
     demo.app.db.pool().close().await;
     demo.sim.shutdown().await;
     report.wall = wall.elapsed();
     Ok(report)
+}
+
+/// sha256 over every audit row, in id order (seeded ids are in creation
+/// order), each column written out.
+async fn event_digest(db: &crate::store::Db) -> anyhow::Result<String> {
+    use sha2::Digest;
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        i64,
+    );
+    let rows: Vec<Row> =
+        sqlx::query_as(
+            "SELECT id, kind, enrollment_id, source, strategy, detail, occurred_at FROM linkedin_events ORDER BY id",
+        )
+        .fetch_all(db.pool())
+        .await?;
+    let mut hash = sha2::Sha256::new();
+    for row in rows {
+        hash.update(format!("{row:?}\n").as_bytes());
+    }
+    Ok(hex::encode(hash.finalize()))
 }
 
 impl Demo {
@@ -409,17 +450,23 @@ impl Demo {
         let story = Story::new(tz.clone(), args.quiet, DAILY_INVITE_CAP, start);
         story.note(&format!(
             "Accord demo: the whole product against a simulated LinkedIn, in simulated time\n  \
-             database   {} (fresh SQLite file)\n  \
-             host       {host} (POST /webhooks/unipile with a secret header; /api with a bearer token)\n  \
-             simulator  {} (Unipile-compatible REST; posts webhooks to the host over loopback)\n  \
-             receiver   {} (an n8n-style endpoint; Standard Webhooks signatures checked)\n  \
              clock      manual, from {} for {} days; built-in policies",
-            database.display(),
-            sim.base_url(),
-            receiver.url(),
             story.fmt(start, "%A %-d %B %Y %H:%M %Z"),
             args.days
         ));
+        // Paths and ports differ from run to run: on stderr, so the story on
+        // stdout is the same for a seed.
+        if !args.quiet {
+            eprintln!(
+                "  database   {} (fresh SQLite file)\n  \
+                 host       {host} (POST /webhooks/unipile with a secret header; /api with a bearer token)\n  \
+                 simulator  {} (Unipile-compatible REST; posts webhooks to the host over loopback)\n  \
+                 receiver   {} (an n8n-style endpoint; Standard Webhooks signatures checked)",
+                database.display(),
+                sim.base_url(),
+                receiver.url(),
+            );
+        }
         let outsider = sim.add_person(PersonSpec::new(cast::OUTSIDER.0, cast::OUTSIDER.1));
         Ok(Demo {
             clock,
