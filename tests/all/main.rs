@@ -16,5 +16,6 @@ mod provider;
 mod rig;
 mod sqlite_settings;
 mod support;
+mod ticks;
 mod webhooks_http;
 mod world;
