@@ -6,10 +6,13 @@
 use crate::on_both_databases;
 use crate::rig::Rig;
 use crate::world::Kind;
-use accord::clock::{Clock, DAY_MS, HOUR_MS, MINUTE_MS};
-use accord::engine::{TickReport, Ticks};
+use accord::clock::{DAY_MS, HOUR_MS, MINUTE_MS, ManualClock};
+use accord::engine::{Engine, TICK_LEASE_TTL, Tick, TickReport, TickStep, Ticks};
+use accord::pipeline::{DispatchOutcome, Pipeline};
+use accord::provider::unipile::UnipileClient;
 use accord::simulator::{PersonSpec, SimPerson};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use tower::ServiceExt;
 
 /// The provider account id of the fleet's LinkedIn account.
@@ -91,8 +94,9 @@ impl Fleet {
             .to_string();
         let people: Vec<SimPerson> = (0..n)
             .map(|i| {
-                rig.sim
-                    .add_person(PersonSpec::new("Fleet", &format!("Member{i}")).slug(&format!("fleet-{i}")))
+                rig.sim.add_person(
+                    PersonSpec::new("Fleet", &format!("Member{i}")).slug(&format!("fleet-{i}")),
+                )
             })
             .collect();
         let prospects: Vec<Value> = people
@@ -107,7 +111,13 @@ impl Fleet {
         )
         .await;
         assert_eq!(imported["enrolled"], n, "{imported}");
-        api(&rig, "POST", &format!("/api/campaigns/{campaign}/start"), json!({})).await;
+        api(
+            &rig,
+            "POST",
+            &format!("/api/campaigns/{campaign}/start"),
+            json!({}),
+        )
+        .await;
         for _ in 0..10 {
             rig.settle().await;
             if rig.sim.invites(FLEET).len() == n {
@@ -192,9 +202,9 @@ impl Fleet {
     /// Runs the engine until quiet and checks that every prospect received
     /// exactly one message.
     async fn each_messaged_once(&self) {
-        for _ in 0..5 {
+        for _ in 0..6 {
             self.rig.settle().await;
-            self.rig.w.clock.advance(MINUTE_MS);
+            self.rig.w.clock.advance(5 * MINUTE_MS);
         }
         for p in &self.people {
             let sent = self
@@ -207,6 +217,29 @@ impl Fleet {
             assert_eq!(sent, 1, "{}: one follow-up", p.public_identifier);
         }
     }
+}
+
+/// Another instance's engine on the same database and simulator, on its
+/// own clock (instances' clocks drift apart).
+fn engine_on(rig: &Rig, clock: Arc<ManualClock>) -> Engine {
+    let app = &rig.w.app;
+    let pipeline = Pipeline::new(
+        app.db.clone(),
+        app.pipeline.policies().clone(),
+        clock,
+        app.pipeline.wakers().clone(),
+    );
+    let client = UnipileClient::new(
+        &rig.sim.base_url(),
+        "sim-key",
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    Engine::new(pipeline, Arc::new(client), rig.engine.config().clone())
+}
+
+fn enqueued(step: TickStep) -> bool {
+    matches!(step, TickStep::Row(Some(DispatchOutcome::Enqueued { .. })))
 }
 
 fn ran(reports: &[TickReport], name: &str) -> usize {
@@ -257,6 +290,96 @@ async fn instances_started_apart_share_one_schedule(kind: Kind) {
     fleet.each_messaged_once().await;
 }
 
+/// A tick that works for longer than its lease's TTL (3 min per row, 36
+/// min in all) renews its lease: another instance cannot take the tick
+/// over meanwhile, and finds it done for the period afterwards.
+async fn a_running_tick_keeps_its_lease(kind: Kind) {
+    let fleet = Fleet::late(kind, 12).await;
+    let rig = &fleet.rig;
+    let first = Ticks::new(rig.engine.clone_as_new_worker());
+    let second = Ticks::new(rig.engine.clone_as_new_worker());
+    let mut run = first.begin(Tick::HealLate).await.unwrap().unwrap();
+    for row in 0..12 {
+        rig.w.clock.advance(3 * MINUTE_MS);
+        assert!(
+            second.begin(Tick::HealLate).await.unwrap().is_none(),
+            "row {row}: the running tick holds its lease"
+        );
+        assert!(enqueued(run.step().await.unwrap()));
+    }
+    assert_eq!(run.step().await.unwrap(), TickStep::Done);
+    let report = run.finish().await.unwrap().unwrap();
+    assert_eq!((report.rows, report.enqueued), (12, 12));
+    assert!(
+        second.begin(Tick::HealLate).await.unwrap().is_none(),
+        "done for this period"
+    );
+    assert_eq!(fleet.jobs("send_message").await, 12);
+    fleet.each_messaged_once().await;
+}
+
+/// An instance stalls mid-tick past its lease's TTL and another instance
+/// takes the tick over: the stalled one commits nothing more (nor moves
+/// the schedule); the new holder dispatches the rest, and each prospect
+/// gets one message.
+async fn a_taken_over_tick_commits_nothing_more(kind: Kind) {
+    let fleet = Fleet::late(kind, 30).await;
+    let rig = &fleet.rig;
+    let first = Ticks::new(rig.engine.clone_as_new_worker());
+    let second = Ticks::new(rig.engine.clone_as_new_worker());
+    let mut stalled = first.begin(Tick::HealLate).await.unwrap().unwrap();
+    for _ in 0..10 {
+        assert!(enqueued(stalled.step().await.unwrap()));
+    }
+    rig.w.clock.advance(TICK_LEASE_TTL + MINUTE_MS);
+    let taker = second.begin(Tick::HealLate).await.unwrap().unwrap();
+    assert_eq!(stalled.step().await.unwrap(), TickStep::LeaseLost);
+    assert_eq!(stalled.step().await.unwrap(), TickStep::LeaseLost);
+    assert_eq!(
+        fleet.jobs("send_message").await,
+        10,
+        "nothing more from the stalled holder"
+    );
+    assert_eq!(stalled.finish().await.unwrap(), None);
+    let report = taker.run().await.unwrap().unwrap();
+    assert_eq!((report.rows, report.enqueued), (20, 20));
+    assert_eq!(fleet.jobs("send_message").await, 30);
+    for ticks in [&first, &second] {
+        assert!(
+            ticks.begin(Tick::HealLate).await.unwrap().is_none(),
+            "ran once for this period"
+        );
+    }
+    fleet.each_messaged_once().await;
+}
+
+/// The term fences every write: another instance whose clock runs 11
+/// minutes ahead sees the lease expired and takes the tick over while the
+/// holder's lease still looks fresh to the holder (so it does not renew);
+/// the holder's next row transaction is refused all the same.
+async fn the_lease_term_fences_each_write(kind: Kind) {
+    let fleet = Fleet::late(kind, 6).await;
+    let rig = &fleet.rig;
+    let first = Ticks::new(rig.engine.clone_as_new_worker());
+    let mut holder = first.begin(Tick::HealLate).await.unwrap().unwrap();
+    for _ in 0..2 {
+        assert!(enqueued(holder.step().await.unwrap()));
+    }
+    let ahead = ManualClock::new(rig.now() + TICK_LEASE_TTL + MINUTE_MS);
+    let second = Ticks::new(engine_on(rig, ahead));
+    let taker = second.begin(Tick::HealLate).await.unwrap().unwrap();
+    assert_eq!(holder.step().await.unwrap(), TickStep::LeaseLost);
+    assert_eq!(
+        fleet.jobs("send_message").await,
+        2,
+        "the fence refused the write"
+    );
+    let report = taker.run().await.unwrap().unwrap();
+    assert_eq!((report.rows, report.enqueued), (4, 4));
+    rig.w.clock.advance(TICK_LEASE_TTL + MINUTE_MS);
+    fleet.each_messaged_once().await;
+}
+
 /// 250 late accepts without a follow-up: the late heal dispatches 200 in
 /// one run and the other 50 in the next; each prospect gets one message.
 async fn heal_late_dispatches_at_most_200_per_run(kind: Kind) {
@@ -300,6 +423,9 @@ async fn skip_retry_retries_at_most_100_per_run(kind: Kind) {
 
 on_both_databases!(
     instances_started_apart_share_one_schedule,
+    a_running_tick_keeps_its_lease,
+    a_taken_over_tick_commits_nothing_more,
+    the_lease_term_fences_each_write,
     heal_late_dispatches_at_most_200_per_run,
     heal_stuck_dispatches_at_most_200_per_run,
     skip_retry_retries_at_most_100_per_run,
