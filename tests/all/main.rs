@@ -18,5 +18,6 @@ mod rig;
 mod send_safety;
 mod sqlite_settings;
 mod support;
+mod ticks;
 mod webhooks_http;
 mod world;

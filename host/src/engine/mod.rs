@@ -19,7 +19,7 @@ mod workflow_clock;
 pub use claim::Claimed;
 pub use lease::Lease;
 pub use resync::{ResyncOutcome, Resyncer};
-pub use ticks::{TickReport, Ticks};
+pub use ticks::{TICK_LEASE_TTL, Tick, TickReport, TickRun, TickStep, Ticks};
 
 use crate::clock::{HOUR_MS, MINUTE_MS, Millis, SharedClock};
 use crate::pipeline::{Pipeline, PipelineError};
