@@ -11,13 +11,15 @@ mod claim;
 mod execute;
 pub mod gates;
 mod lease;
+mod polling;
 pub mod resync;
+mod slot;
 mod ticks;
 mod workflow_clock;
 
 pub use claim::Claimed;
 pub use lease::Lease;
-pub use resync::{ResyncOutcome, Resyncer};
+pub use resync::{ResyncOutcome, ResyncStatus, Resyncer};
 pub use ticks::{TickReport, Ticks};
 
 use crate::clock::{HOUR_MS, MINUTE_MS, Millis, SharedClock};
@@ -149,6 +151,10 @@ impl Engine {
         self.reclaim_expired().await?;
         self.advance_due_enrollments().await?;
         self.explain_waits().await?;
+        // Before the claim, so a waiting resync gets its account's next slot.
+        if let Err(e) = self.serve_resyncs().await {
+            tracing::warn!(error = %e, "serving resync requests failed");
+        }
         let mut ran = 0;
         loop {
             let claimed = self.claim().await?;

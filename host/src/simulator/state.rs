@@ -213,6 +213,8 @@ pub struct CallRecord {
     pub at_ms: Millis,
     /// The status answered.
     pub status: u16,
+    /// The `cursor` query parameter (which page of a list was asked for).
+    pub cursor: Option<String>,
 }
 
 /// One webhook delivery attempt.
@@ -408,6 +410,8 @@ struct Delivery {
 
 #[derive(Debug, Clone)]
 struct Fault {
+    /// Matching calls still let through before the fault applies.
+    pass: u32,
     remaining: u32,
     failure: SimFailure,
     /// `None`: any path; else a route template or concrete path, optionally
@@ -844,8 +848,15 @@ impl World {
 
     /// The next `n` calls (matching `scope`, if given) answer `failure`.
     pub fn add_fault(&mut self, n: u32, failure: SimFailure, scope: Option<&str>) {
+        self.add_fault_after(0, n, failure, scope);
+    }
+
+    /// After `pass` matching calls are answered normally, the next `n`
+    /// answer `failure` (e.g. page 2 of a list fails, page 1 does not).
+    pub fn add_fault_after(&mut self, pass: u32, n: u32, failure: SimFailure, scope: Option<&str>) {
         if n > 0 {
             self.faults.push(Fault {
+                pass,
                 remaining: n,
                 failure,
                 scope: scope.map(str::to_string),
@@ -981,6 +992,10 @@ impl World {
             }
         })?;
         let fault = &mut self.faults[pos];
+        if fault.pass > 0 {
+            fault.pass -= 1;
+            return None;
+        }
         fault.remaining -= 1;
         let failure = fault.failure.clone();
         if fault.remaining == 0 {
