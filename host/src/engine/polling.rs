@@ -61,10 +61,6 @@ impl Engine {
             ..TickReport::default()
         };
         let now = self.clock.now_ms();
-        let Some(held) = lease::acquire(&self.db, LEASE, &self.worker_id, now, LEASE_TTL).await?
-        else {
-            return Ok(report); // another instance polls
-        };
         let due: Vec<(String,)> = sqlx::query_as(
             "SELECT id FROM linkedin_accounts WHERE status = 'connected' AND next_poll_at <= $1 \
              AND next_action_at <= $1 AND (breaker_open_until IS NULL OR breaker_open_until <= $1) \
@@ -73,6 +69,13 @@ impl Engine {
         .bind(now)
         .fetch_all(self.db.pool())
         .await?;
+        if due.is_empty() {
+            return Ok(report);
+        }
+        let Some(held) = lease::acquire(&self.db, LEASE, &self.worker_id, now, LEASE_TTL).await?
+        else {
+            return Ok(report); // another instance polls
+        };
         for (id,) in due {
             let now = self.clock.now_ms();
             // Renewed per account: a slow provider must not let the lease
