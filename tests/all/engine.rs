@@ -208,7 +208,7 @@ async fn resync_clicks_coalesce(kind: Kind) {
         "one provider call"
     );
     assert_eq!(outcomes.iter().filter(|o| !o.coalesced).count(), 1);
-    assert!(outcomes.iter().all(|o| o.connected));
+    assert!(outcomes.iter().all(|o| o.connected == Some(true)));
     assert_eq!(
         rig.w.enrollment("e-resync").await.accept_source.as_deref(),
         Some("manual_resync")

@@ -800,12 +800,24 @@ impl Demo {
             );
             self.sim.accept_now(&account, &person.provider_id);
             let path = format!("/api/prospects/{prospect_id}/resync");
-            let outcome = self.api.post(&path, &json!({})).await?;
+            let mut outcome = self.api.post(&path, &json!({})).await?;
+            let queued = outcome["status"] != "done";
+            // Behind the account's spacing the click is queued: the engine
+            // serves it at the account's next free slot.
+            for _ in 0..60 {
+                if outcome["status"] != "queued" && outcome["status"] != "checking" {
+                    break;
+                }
+                self.clock.advance(5_000);
+                self.settle().await?;
+                outcome = self.api.get(&path).await?;
+            }
             self.story.say(
                 now,
                 &format!(
-                    "the user clicks Resync on {}'s page: API  POST /api/prospects/{{id}}/resync → connected {}, stamped {} enrollment(s)",
+                    "the user clicks Resync on {}'s page: API  POST /api/prospects/{{id}}/resync → {}connected {}, stamped {} enrollment(s)",
                     person.full_name(),
+                    if queued { "queued behind the account's spacing, then " } else { "" },
                     outcome["connected"],
                     outcome["stamped"].as_array().map_or(0, Vec::len)
                 ),

@@ -11,14 +11,16 @@ mod claim;
 mod execute;
 pub mod gates;
 mod lease;
+mod polling;
 mod reconcile;
 pub mod resync;
+mod slot;
 mod ticks;
 mod workflow_clock;
 
 pub use claim::Claimed;
 pub use lease::Lease;
-pub use resync::{ResyncOutcome, Resyncer};
+pub use resync::{ResyncOutcome, ResyncStatus, Resyncer};
 pub use ticks::{TICK_LEASE_TTL, Tick, TickReport, TickRun, TickStep, Ticks};
 
 use crate::clock::{HOUR_MS, MINUTE_MS, Millis, SharedClock};
@@ -150,6 +152,10 @@ impl Engine {
         self.reclaim_expired().await?;
         self.advance_due_enrollments().await?;
         self.explain_waits().await?;
+        // Before the claim, so a waiting resync gets its account's next slot.
+        if let Err(e) = self.serve_resyncs().await {
+            tracing::warn!(error = %e, "serving resync requests failed");
+        }
         let mut ran = 0;
         loop {
             let claimed = self.claim().await?;

@@ -20,8 +20,7 @@ use crate::domain::policy_steps;
 use crate::pipeline::{DispatchOutcome, DispatchRequest};
 use crate::store::enrollments::{self, EnrollmentRow};
 use crate::store::{accounts, campaigns, skips, sql};
-use crate::window::jitter;
-use accord_policy_core::{AcceptSignal, CampaignStep, DispatchSource, SignalSource};
+use accord_policy_core::{CampaignStep, DispatchSource};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
@@ -161,7 +160,7 @@ impl Ticks {
                 reports.push(report);
             }
         }
-        reports.push(self.poll_relations().await?);
+        reports.push(self.engine.poll_relations().await?);
         Ok(reports)
     }
 
@@ -393,85 +392,6 @@ impl Ticks {
             self.engine.pipeline.wakers().wake_jobs();
         }
         Ok(Fenced::Held(Some(outcome)))
-    }
-
-    /// Relations polling for every connected account whose poll is due and
-    /// whose spacing allows a provider call: newest first, page by page,
-    /// until a relation already seen; each new one is an accept signal at
-    /// its real `created_at`.
-    pub async fn poll_relations(&self) -> Result<TickReport, EngineError> {
-        let now = self.engine.clock.now_ms();
-        let mut report = TickReport {
-            name: "poll_relations",
-            ..TickReport::default()
-        };
-        let due: Vec<(String, String, Option<i64>, i64)> = sqlx::query_as(
-            "SELECT id, provider_account_id, last_relation_at, min_spacing_ms FROM linkedin_accounts \
-             WHERE status = 'connected' AND next_poll_at <= $1 AND next_action_at <= $1",
-        )
-        .bind(now)
-        .fetch_all(self.engine.db.pool())
-        .await?;
-        for (id, provider_account_id, seen_until, spacing) in due {
-            report.rows += 1;
-            let mut newest = seen_until;
-            let mut cursor: Option<String> = None;
-            let mut pages = 0;
-            'pages: loop {
-                let page = match self
-                    .engine
-                    .provider
-                    .list_relations(&provider_account_id, cursor.as_deref(), 100)
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!(account = %id, error = %e, "relations polling failed; next poll as scheduled");
-                        break;
-                    }
-                };
-                pages += 1;
-                for relation in page.items {
-                    let created = relation.created_at_ms.unwrap_or(now);
-                    if seen_until.is_some_and(|s| created <= s) {
-                        break 'pages;
-                    }
-                    newest = Some(newest.map_or(created, |n| n.max(created)));
-                    let signal = AcceptSignal {
-                        source: SignalSource::Polling,
-                        linkedin_account_id: provider_account_id.clone(),
-                        member_id: Some(relation.member_id),
-                        public_identifier: relation.public_identifier,
-                        profile_url: relation.public_profile_url,
-                        full_name: match (relation.first_name, relation.last_name) {
-                            (Some(f), Some(l)) => Some(format!("{f} {l}")),
-                            (f, l) => f.or(l),
-                        },
-                        observed_at: created,
-                    };
-                    let outcome = self.engine.pipeline.accept_signal(&signal).await?;
-                    report.signals += outcome.matches.len();
-                }
-                match page.cursor {
-                    Some(c) if pages < 50 => cursor = Some(c),
-                    _ => break,
-                }
-            }
-            let every = self.engine.config.poll_relations_every_ms;
-            let next =
-                now + every + jitter(&format!("{id}{now}"), self.engine.config.poll_jitter_ms);
-            sqlx::query(
-                "UPDATE linkedin_accounts SET last_relation_at = $1, next_poll_at = $2, \
-                 next_action_at = CASE WHEN next_action_at < $3 THEN $3 ELSE next_action_at END WHERE id = $4",
-            )
-            .bind(newest)
-            .bind(next)
-            .bind(now + spacing * pages.max(1))
-            .bind(&id)
-            .execute(self.engine.db.pool())
-            .await?;
-        }
-        Ok(report)
     }
 
     /// Runs due ticks every 10 s (wall time) until `shutdown`.

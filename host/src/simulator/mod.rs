@@ -441,6 +441,13 @@ impl SimHandle {
     /// 500 `provider_error`, 503 `service_unavailable`, 504
     /// `request_timeout`, else the first catalogued type of that status).
     pub fn fail_next(&self, n: u32, status: u16, scope: Option<&str>) {
+        self.fail_next_after(0, n, status, scope);
+    }
+
+    /// Like [`SimHandle::fail_next`], but the first `pass` matching calls
+    /// are answered normally (e.g. page 1 of the relations list succeeds,
+    /// page 2 fails).
+    pub fn fail_next_after(&self, pass: u32, n: u32, status: u16, scope: Option<&str>) {
         let kind = match status {
             429 => "too_many_requests",
             500 => "provider_error",
@@ -450,7 +457,7 @@ impl SimHandle {
         };
         let mut failure = SimFailure::known(kind, "injected by the simulator");
         failure.status = status;
-        self.shared.world().add_fault(n, failure, scope);
+        self.shared.world().add_fault_after(pass, n, failure, scope);
     }
 
     /// The next `n` calls (on `scope`, if given) answer the catalogued

@@ -84,6 +84,7 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
     let query: HashMap<String, String> = Query::try_from_uri(req.uri())
         .map(|q| q.0)
         .unwrap_or_default();
+    let cursor = query.get("cursor").cloned();
     let (parts, body) = req.into_parts();
     let now = sim.clock.now_ms();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
@@ -93,7 +94,7 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
             "Payload too large",
             "body too large",
         );
-        sim.record(&method, &path, &route, None, now, failure.status);
+        sim.record(call(&method, &path, &route, None, now, failure.status));
         return failure.into_response();
     };
     let content_type = parts
@@ -166,42 +167,50 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
             next.run(req).await
         }
     };
-    sim.record(
-        &method,
-        &path,
-        &route,
-        account,
-        now,
-        response.status().as_u16(),
-    );
+    sim.record(CallRecord {
+        cursor,
+        ..call(
+            &method,
+            &path,
+            &route,
+            account,
+            now,
+            response.status().as_u16(),
+        )
+    });
     response
 }
 
 impl Shared {
-    fn record(
-        &self,
-        method: &str,
-        path: &str,
-        route: &str,
-        account_id: Option<String>,
-        at_ms: i64,
-        status: u16,
-    ) {
-        self.world().record_call(CallRecord {
-            method: method.to_string(),
-            path: path.to_string(),
-            route: route.to_string(),
-            account_id,
-            at_ms,
-            status,
-        });
+    fn record(&self, call: CallRecord) {
+        self.world().record_call(call);
+    }
+}
+
+/// A call-log row.
+fn call(
+    method: &str,
+    path: &str,
+    route: &str,
+    account_id: Option<String>,
+    at_ms: i64,
+    status: u16,
+) -> CallRecord {
+    CallRecord {
+        method: method.to_string(),
+        path: path.to_string(),
+        route: route.to_string(),
+        account_id,
+        at_ms,
+        status,
+        cursor: None,
     }
 }
 
 async fn not_found(State(sim): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().as_str().to_string();
-    sim.record(&method, &path, &path, None, sim.clock.now_ms(), 404);
+    sim.record(call(&method, &path, &path, None, sim.clock.now_ms(), 404));
     SimFailure::other(
         404,
         "resource_not_found",

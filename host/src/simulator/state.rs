@@ -213,6 +213,8 @@ pub struct CallRecord {
     pub at_ms: Millis,
     /// The status answered.
     pub status: u16,
+    /// The `cursor` query parameter (which page of a list was asked for).
+    pub cursor: Option<String>,
 }
 
 /// One webhook delivery attempt.
@@ -408,6 +410,8 @@ struct Delivery {
 
 #[derive(Debug, Clone)]
 struct Fault {
+    /// Matching calls still let through before the fault applies.
+    pass: u32,
     remaining: u32,
     failure: SimFailure,
     /// The call is carried out before the failure is answered (a timeout
@@ -847,18 +851,32 @@ impl World {
 
     /// The next `n` calls (matching `scope`, if given) answer `failure`.
     pub fn add_fault(&mut self, n: u32, failure: SimFailure, scope: Option<&str>) {
-        self.push_fault(n, failure, scope, false);
+        self.push_fault(0, n, failure, scope, false);
     }
 
     /// Like [`World::add_fault`], but the call is carried out first and
     /// its answer replaced by the failure (a timeout after acting).
     pub fn add_fault_after_acting(&mut self, n: u32, failure: SimFailure, scope: Option<&str>) {
-        self.push_fault(n, failure, scope, true);
+        self.push_fault(0, n, failure, scope, true);
     }
 
-    fn push_fault(&mut self, n: u32, failure: SimFailure, scope: Option<&str>, acts: bool) {
+    /// After `pass` matching calls are answered normally, the next `n`
+    /// answer `failure` (e.g. page 2 of a list fails, page 1 does not).
+    pub fn add_fault_after(&mut self, pass: u32, n: u32, failure: SimFailure, scope: Option<&str>) {
+        self.push_fault(pass, n, failure, scope, false);
+    }
+
+    fn push_fault(
+        &mut self,
+        pass: u32,
+        n: u32,
+        failure: SimFailure,
+        scope: Option<&str>,
+        acts: bool,
+    ) {
         if n > 0 {
             self.faults.push(Fault {
+                pass,
                 remaining: n,
                 failure,
                 acts,
@@ -1001,6 +1019,10 @@ impl World {
             }
         })?;
         let fault = &mut self.faults[pos];
+        if fault.pass > 0 {
+            fault.pass -= 1;
+            return None;
+        }
         fault.remaining -= 1;
         let taken = (fault.failure.clone(), fault.acts);
         if fault.remaining == 0 {

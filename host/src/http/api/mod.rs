@@ -60,7 +60,10 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
             post(prospects::import_prospects),
         )
         .route("/prospects/{id}", get(prospects::get_prospect))
-        .route("/prospects/{id}/resync", post(prospects::resync_prospect))
+        .route(
+            "/prospects/{id}/resync",
+            post(prospects::resync_prospect).get(prospects::get_resync),
+        )
         .route("/traces", get(prospects::list_traces))
         .route_layer(middleware::from_fn_with_state(app, require_api_token))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))

@@ -461,17 +461,24 @@ pub async fn list_traces(
 }
 
 /// Re-checks one prospect with the provider and stamps the accept if the
-/// prospect is connected. Clicks within the account's spacing window share
-/// one provider call (`coalesced` says so).
+/// prospect is connected. The look-up goes through the account's spacing
+/// like every other provider call: clicks join the prospect's open request
+/// (on any instance), and a click within the account's spacing after a
+/// look-up gets that look-up's answer (`coalesced` says so). `200` with
+/// `status: done` when the provider was asked now (or just before);
+/// `202` with `status: queued` (served at the account's next free slot,
+/// `not_before`) or `checking` (another instance is asking): follow it with
+/// `GET /api/prospects/{id}/resync`.
 #[utoipa::path(
     post, path = "/api/prospects/{id}/resync", tag = "prospects",
     params(("id" = String, Path, description = "Prospect id")),
     security(("api_token" = [])),
     responses(
-        (status = 200, body = crate::engine::ResyncOutcome),
+        (status = 200, description = "Done: the provider's answer", body = crate::engine::ResyncOutcome),
+        (status = 202, description = "Queued behind the account's spacing, or being checked elsewhere", body = crate::engine::ResyncOutcome),
         (status = 401, description = "Missing or wrong API token", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`not_enrolled`: the prospect is in no campaign", body = ErrorBody),
+        (status = 409, description = "`not_enrolled`: the prospect is in no campaign; `account_not_connected`: none of its accounts is connected", body = ErrorBody),
         (status = 502, description = "`provider_error`: the provider could not be asked", body = ErrorBody),
         (status = 503, description = "`provider_not_configured`", body = ErrorBody),
     )
@@ -479,25 +486,65 @@ pub async fn list_traces(
 pub async fn resync_prospect(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
-) -> ApiResult<Json<crate::engine::ResyncOutcome>> {
-    use crate::engine::resync::ResyncError;
+) -> ApiResult<(axum::http::StatusCode, Json<crate::engine::ResyncOutcome>)> {
+    use crate::engine::ResyncStatus;
     use axum::http::StatusCode;
-    let Some(resync) = &app.resync else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+    let resync = resyncer(&app)?;
+    let outcome = resync.resync(&id).await.map_err(|e| resync_error(e, &id))?;
+    let status = match outcome.status {
+        ResyncStatus::Done | ResyncStatus::Failed => StatusCode::OK,
+        ResyncStatus::Queued | ResyncStatus::Checking => StatusCode::ACCEPTED,
+    };
+    Ok((status, Json(outcome)))
+}
+
+/// The prospect's latest resync request: queued, checking, done (with the
+/// provider's answer) or failed (with why).
+#[utoipa::path(
+    get, path = "/api/prospects/{id}/resync", tag = "prospects",
+    params(("id" = String, Path, description = "Prospect id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, body = crate::engine::ResyncOutcome),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such prospect, or never resynced", body = ErrorBody),
+        (status = 503, description = "`provider_not_configured`", body = ErrorBody),
+    )
+)]
+pub async fn get_resync(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::engine::ResyncOutcome>> {
+    let resync = resyncer(&app)?;
+    match resync.latest(&id).await.map_err(|e| resync_error(e, &id))? {
+        Some(outcome) => Ok(Json(outcome)),
+        None => Err(ApiError::not_found("resync request of prospect", &id)),
+    }
+}
+
+fn resyncer(app: &App) -> ApiResult<&crate::engine::Resyncer> {
+    app.resync.as_deref().ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "provider_not_configured",
             "resync needs the Unipile API (ACCORD_UNIPILE_DSN, ACCORD_UNIPILE_API_KEY)",
-        ));
-    };
-    match resync.resync(&id).await {
-        Ok(outcome) => Ok(Json(outcome)),
-        Err(ResyncError::NotFound(_)) => Err(ApiError::not_found("prospect", &id)),
-        Err(e @ ResyncError::NotEnrolled) => Err(ApiError::conflict("not_enrolled", e.to_string())),
-        Err(e @ ResyncError::Provider(_)) => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
+        )
+    })
+}
+
+fn resync_error(e: crate::engine::resync::ResyncError, id: &str) -> ApiError {
+    use crate::engine::resync::ResyncError;
+    match e {
+        ResyncError::NotFound(_) => ApiError::not_found("prospect", id),
+        e @ ResyncError::NotEnrolled => ApiError::conflict("not_enrolled", e.to_string()),
+        e @ ResyncError::NoConnectedAccount => {
+            ApiError::conflict("account_not_connected", e.to_string())
+        }
+        e @ ResyncError::Provider(_) => ApiError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
             "provider_error",
             e.to_string(),
-        )),
-        Err(e @ ResyncError::Internal(_)) => Err(ApiError::internal(&e)),
+        ),
+        e @ ResyncError::Internal(_) => ApiError::internal(&e),
     }
 }

@@ -1,0 +1,246 @@
+//! Relations polling, the fallback for dropped or late `new_relation`
+//! webhooks: every 30 minutes per account (jittered), the relations list
+//! is read newest first down to the newest relation already seen (the
+//! watermark, `last_relation_at`); each newer relation is an accept signal
+//! at its real `created_at`.
+//!
+//! Account safety: each page is one provider call in its own slot of the
+//! account's spacing (taken and charged before the call, on the same
+//! `next_action_at` as every other call), so a backlog never bursts: the
+//! pass keeps its cursor and goes on at the account's next free slot. The
+//! watermark moves only when a pass has read everything down to it; a
+//! failed page abandons the pass, which starts again from the top at the
+//! next poll (re-reading is harmless: accepts are idempotent). Polling
+//! runs under a lease, so of several instances one polls.
+//!
+//! An account's first poll takes a baseline: the relations it has then
+//! are connections made before Accord acted for it, not accepts, so the
+//! poll only records the newest one's time and signals nothing. If the
+//! account already acted through Accord before that poll, the watermark
+//! starts just before its first action instead, and the pass reads
+//! everything since as usual.
+
+use super::ticks::TickReport;
+use super::{Engine, EngineError, lease, slot};
+use crate::clock::{MINUTE_MS, Millis};
+use crate::provider::Relation;
+use crate::store::sql;
+use crate::window::jitter;
+use accord_policy_core::{AcceptSignal, SignalSource};
+
+const LEASE: &str = "tick:poll_relations";
+const LEASE_TTL: Millis = 10 * MINUTE_MS;
+const PAGE: u32 = 100;
+
+/// Where an account's relations polling stands.
+#[derive(Debug, sqlx::FromRow)]
+struct PollState {
+    provider_account_id: String,
+    last_relation_at: Option<i64>,
+    relations_cursor: Option<String>,
+    relations_pass_newest: Option<i64>,
+}
+
+/// What one page did to the pass.
+enum Step {
+    /// The pass goes on at the next slot from this cursor.
+    More { cursor: String, newest: Option<i64> },
+    /// The pass read down to the watermark: it moves to `watermark`.
+    Done { watermark: i64 },
+    /// The pass is abandoned; the watermark stays.
+    Failed,
+}
+
+impl Engine {
+    /// Relations polling: one page for every connected account whose poll
+    /// is due (or whose pass is under way) and whose spacing allows a
+    /// call now. Does nothing when another instance holds the lease.
+    pub async fn poll_relations(&self) -> Result<TickReport, EngineError> {
+        let mut report = TickReport {
+            name: "poll_relations",
+            ..TickReport::default()
+        };
+        let now = self.clock.now_ms();
+        let due: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM linkedin_accounts WHERE status = 'connected' AND next_poll_at <= $1 \
+             AND next_action_at <= $1 AND (breaker_open_until IS NULL OR breaker_open_until <= $1) \
+             ORDER BY next_poll_at, id",
+        )
+        .bind(now)
+        .fetch_all(self.db.pool())
+        .await?;
+        if due.is_empty() {
+            return Ok(report);
+        }
+        let Some(mut held) =
+            lease::acquire(&self.db, LEASE, &self.worker_id, now, LEASE_TTL).await?
+        else {
+            return Ok(report); // another instance polls
+        };
+        for (id,) in due {
+            let now = self.clock.now_ms();
+            // Renewed per account: a slow provider must not let the lease
+            // lapse unnoticed while another instance takes over.
+            if !held.keep(&self.db, now).await? {
+                break;
+            }
+            if let Some(signals) = self.poll_account(&id, now).await? {
+                report.rows += 1;
+                report.signals += signals;
+            }
+        }
+        held.release(&self.db, self.clock.now_ms()).await?;
+        Ok(report)
+    }
+
+    /// One page of `id`'s relations, if its slot is free now; the number of
+    /// matches its signals found.
+    async fn poll_account(&self, id: &str, now: Millis) -> Result<Option<usize>, EngineError> {
+        let mut tx = self.db.begin().await?;
+        let state: Option<PollState> = sqlx::query_as(sql(format!(
+            "SELECT provider_account_id, last_relation_at, relations_cursor, relations_pass_newest \
+             FROM linkedin_accounts WHERE id = $1 AND next_poll_at <= $2{}",
+            self.db.for_update()
+        )))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(mut state) = state else {
+            return Ok(None);
+        };
+        if !slot::take(&mut tx, id, now, self.config.spacing_jitter_ms).await? {
+            return Ok(None); // the engine or resync took the slot first
+        }
+        if state.last_relation_at.is_none() {
+            state.last_relation_at = self.first_action_watermark(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+
+        let page = self
+            .provider
+            .list_relations(
+                &state.provider_account_id,
+                state.relations_cursor.as_deref(),
+                PAGE,
+            )
+            .await;
+        let mut signals = 0;
+        let step = match (page, state.last_relation_at) {
+            (Err(e), _) => {
+                tracing::warn!(account = %id, error = %e, cursor = ?state.relations_cursor,
+                    "relations polling failed; the watermark stays, the next poll reads again");
+                Step::Failed
+            }
+            (Ok(page), None) => {
+                // The baseline: existing connections are not accepts.
+                let newest = page.items.iter().filter_map(|r| r.created_at_ms).max();
+                Step::Done {
+                    watermark: newest.unwrap_or(0),
+                }
+            }
+            (Ok(page), Some(watermark)) => {
+                let mut newest = state.relations_pass_newest;
+                let mut reached = false;
+                for relation in page.items {
+                    // A relation without a time cannot be placed: it is
+                    // signalled (idempotent) and never moves the watermark.
+                    if let Some(created) = relation.created_at_ms {
+                        if created <= watermark {
+                            reached = true;
+                            break;
+                        }
+                        newest = Some(newest.map_or(created, |n| n.max(created)));
+                    }
+                    let signal = signal(&state.provider_account_id, relation, now);
+                    signals += self.pipeline.accept_signal(&signal).await?.matches.len();
+                }
+                match page.cursor {
+                    Some(cursor) if !reached => Step::More { cursor, newest },
+                    _ => Step::Done {
+                        watermark: newest.map_or(watermark, |n| n.max(watermark)),
+                    },
+                }
+            }
+        };
+        self.record_step(id, &state, step).await?;
+        Ok(Some(signals))
+    }
+
+    /// The watermark of an account never polled: just before its first
+    /// action through Accord (relations since may be accepts), or `None`
+    /// (a baseline) if it has not acted yet.
+    async fn first_action_watermark(
+        &self,
+        tx: &mut crate::store::Tx,
+        id: &str,
+    ) -> Result<Option<i64>, EngineError> {
+        let (first,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MIN(claimed_at) FROM campaign_send_jobs WHERE linkedin_account_id = $1 \
+             AND claimed_at IS NOT NULL",
+        )
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let watermark = first.map(|f| f - 1);
+        if let Some(w) = watermark {
+            sqlx::query("UPDATE linkedin_accounts SET last_relation_at = $1 WHERE id = $2")
+                .bind(w)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(watermark)
+    }
+
+    /// Records a page's outcome, unless another poller moved the pass on
+    /// meanwhile (a lease lost mid-call): then its write wins.
+    async fn record_step(
+        &self,
+        id: &str,
+        before: &PollState,
+        step: Step,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now_ms();
+        let next_poll = now
+            + self.config.poll_relations_every_ms
+            + jitter(&format!("{id}{now}"), self.config.poll_jitter_ms);
+        let (watermark, cursor, newest, next_poll) = match step {
+            Step::More { cursor, newest } => (before.last_relation_at, Some(cursor), newest, None),
+            Step::Done { watermark } => (Some(watermark), None, None, Some(next_poll)),
+            Step::Failed => (before.last_relation_at, None, None, Some(next_poll)),
+        };
+        let mut tx = self.db.begin().await?;
+        sqlx::query(
+            "UPDATE linkedin_accounts SET last_relation_at = $1, relations_cursor = $2, \
+             relations_pass_newest = $3, next_poll_at = COALESCE($4, next_poll_at) \
+             WHERE id = $5 AND COALESCE(relations_cursor, '') = $6 AND COALESCE(last_relation_at, -1) = $7",
+        )
+        .bind(watermark)
+        .bind(cursor)
+        .bind(newest)
+        .bind(next_poll)
+        .bind(id)
+        .bind(before.relations_cursor.clone().unwrap_or_default())
+        .bind(before.last_relation_at.unwrap_or(-1))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn signal(provider_account_id: &str, relation: Relation, now: Millis) -> AcceptSignal {
+    AcceptSignal {
+        source: SignalSource::Polling,
+        linkedin_account_id: provider_account_id.to_string(),
+        observed_at: relation.created_at_ms.unwrap_or(now),
+        member_id: Some(relation.member_id),
+        public_identifier: relation.public_identifier,
+        profile_url: relation.public_profile_url,
+        full_name: match (relation.first_name, relation.last_name) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (f, l) => f.or(l),
+        },
+    }
+}
