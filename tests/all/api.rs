@@ -52,6 +52,7 @@ api_tests!(
     create_and_read,
     refusals_write_nothing,
     import_and_lifecycle,
+    resume_is_refused_without_usable_prospects,
     resume_sweep_dispatches_recoverable_skips,
     stats_and_traces,
     authentication,
@@ -833,6 +834,53 @@ async fn refusals_write_nothing(kind: Kind) {
         .call("GET", &format!("/api/accounts/{account}"), None)
         .await;
     assert_eq!(a["status"], "connected");
+}
+
+/// The guard holds on resume too. The API never lets a campaign without a
+/// usable prospect start, so the paused one is made with the store's own
+/// transition (data from before the guard); its prospect is imported
+/// through the API.
+async fn resume_is_refused_without_usable_prospects(kind: Kind) {
+    let api = Api::new(kind).await;
+    let (_, _, campaign) = api.setup().await;
+    let r = api
+        .import(
+            &campaign,
+            json!([{"full_name": "Lead", "sales_nav_lead_url": "https://example.com/lead/1"}]),
+        )
+        .await;
+    assert_eq!(r["enrolled"], 1);
+    {
+        let mut c = api.app.db.pool().acquire().await.unwrap();
+        let moved = accord::store::campaigns::transition(
+            &mut c,
+            &campaign,
+            &[accord_policy_core::CampaignStatus::Draft],
+            accord_policy_core::CampaignStatus::Paused,
+            T0,
+        )
+        .await
+        .unwrap();
+        assert!(moved);
+    }
+    let before = api.snapshot().await;
+    let got = api
+        .call("POST", &format!("/api/campaigns/{campaign}/resume"), None)
+        .await;
+    assert_error(&got, 409, "no_prospects_with_linkedin_url");
+    assert!(
+        got.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot resume"),
+        "{}",
+        got.1
+    );
+    assert_eq!(api.snapshot().await, before, "nothing written");
+    let (_, c) = api
+        .call("GET", &format!("/api/campaigns/{campaign}"), None)
+        .await;
+    assert_eq!(c["status"], "paused");
 }
 
 async fn import_and_lifecycle(kind: Kind) {

@@ -249,6 +249,65 @@ async fn daily_caps_hold(kind: Kind) {
     );
 }
 
+/// The weekly cap binds across days: 5 a day but 6 a rolling week, so day
+/// two sends one and the rest wait a week after the first, with `cap`.
+/// Counted from the provider's own record of invites.
+async fn weekly_caps_hold(kind: Kind) {
+    let rig = Rig::new(kind, |_| {}).await;
+    at(&rig, OCT1_10AM).await;
+    set_account(
+        &rig,
+        "daily_invite_cap = 5, weekly_invite_cap = 6, min_spacing_ms = 0",
+    )
+    .await;
+    for i in 0..9 {
+        rig.enroll(
+            &format!("e-week-{i}"),
+            PersonSpec::new("Week", &format!("P{i}")),
+        )
+        .await;
+    }
+    let account = rig.w.account.provider_account_id.clone();
+    let sent = || rig.sim.invites(&account);
+    rig.run_for(3 * DAY_MS, HOUR_MS).await;
+    assert_eq!(
+        sent().len(),
+        6,
+        "5 on day one, 1 on day two, then the week is full"
+    );
+    assert_eq!(
+        rig.count(
+            "SELECT COUNT(*) FROM campaign_send_jobs WHERE status = 'pending' AND wait_reason = $1",
+            "cap"
+        )
+        .await,
+        3
+    );
+    let first = sent().iter().map(|i| i.sent_at_ms).min().unwrap();
+    rig.run_for(6 * DAY_MS, HOUR_MS).await;
+    let all = sent();
+    assert_eq!(all.len(), 9, "the rest went out once the week rolled on");
+    for invite in &all {
+        let in_week = all
+            .iter()
+            .filter(|o| {
+                o.sent_at_ms <= invite.sent_at_ms && o.sent_at_ms > invite.sent_at_ms - 7 * DAY_MS
+            })
+            .count();
+        assert!(
+            in_week <= 6,
+            "{in_week} invites in the week up to {}",
+            invite.sent_at_ms
+        );
+    }
+    assert!(
+        all.iter()
+            .filter(|i| i.sent_at_ms >= first + 7 * DAY_MS)
+            .count()
+            >= 3
+    );
+}
+
 /// Day 1 of warm-up allows a quarter of the cap; the rest wait with `ramp`.
 async fn the_warm_up_ramp_holds(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
@@ -469,6 +528,7 @@ on_both_databases!(
     polling_catches_a_dropped_webhook,
     resync_clicks_coalesce,
     daily_caps_hold,
+    weekly_caps_hold,
     the_warm_up_ramp_holds,
     spacing_holds,
     disconnect_pauses_and_reconnect_resumes,

@@ -211,20 +211,24 @@ impl Resyncer {
         let Some(not_before) = not_before(&mut c, prospect_id, now).await? else {
             return Err(ResyncError::NoConnectedAccount);
         };
-        let recent: Option<RequestRow> = sqlx::query_as(sql(format!(
-            "SELECT {COLUMNS} FROM resync_requests r JOIN linkedin_accounts a ON a.id = r.linkedin_account_id \
-             WHERE r.prospect_id = $1 AND r.status = 'done' AND r.checked_at + a.min_spacing_ms > $2 \
-             ORDER BY r.checked_at DESC LIMIT 1"
-        )))
-        .bind(prospect_id)
-        .bind(now)
-        .fetch_optional(&mut *c)
-        .await?;
         drop(c);
-        if let Some(row) = recent {
-            return Ok(row.outcome(true, None));
+        // A click that finds no open request may race a look-up finishing
+        // on another click: it then reads that answer instead of asking again.
+        let mut opened = None;
+        for _ in 0..3 {
+            if let Some(row) = self.recent_answer(prospect_id, now).await? {
+                return Ok(row.outcome(true, None));
+            }
+            if let Some(found) = self.open(prospect_id, now).await? {
+                opened = Some(found);
+                break;
+            }
         }
-        let (id, coalesced) = self.open(prospect_id, now).await?;
+        let Some((id, coalesced)) = opened else {
+            return Err(ResyncError::Internal(format!(
+                "no resync request could be opened for prospect `{prospect_id}`"
+            )));
+        };
         serve(&self.engine, &id, Some(&self.inflight)).await?;
         let mut row = self.load(&id).await?;
         if row.status == "checking" {
@@ -261,41 +265,57 @@ impl Resyncer {
         Ok(Some(row.outcome(false, not_before)))
     }
 
-    /// The prospect's open request, joined (one more click) or opened.
-    async fn open(&self, prospect_id: &str, now: Millis) -> Result<(String, bool), ResyncError> {
-        // Twice at most: the open request may close between the two
-        // statements, and then a new one can be opened.
-        for _ in 0..2 {
-            let id = new_id();
-            let mut tx = self.engine.db.begin().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO resync_requests (id, prospect_id, status, clicks, requested_at) \
-                 VALUES ($1, $2, 'queued', 1, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(&id)
-            .bind(prospect_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() == 1 {
-                tx.commit().await?;
-                return Ok((id, false));
-            }
-            let joined: Option<(String,)> = sqlx::query_as(
-                "UPDATE resync_requests SET clicks = clicks + 1 \
-                 WHERE prospect_id = $1 AND status IN ('queued', 'checking') RETURNING id",
-            )
-            .bind(prospect_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            if let Some((id,)) = joined {
-                return Ok((id, true));
-            }
-        }
-        Err(ResyncError::Internal(format!(
-            "no resync request could be opened for prospect `{prospect_id}`"
+    /// A look-up of this prospect done within its account's spacing.
+    async fn recent_answer(
+        &self,
+        prospect_id: &str,
+        now: Millis,
+    ) -> Result<Option<RequestRow>, ResyncError> {
+        Ok(sqlx::query_as(sql(format!(
+            "SELECT {COLUMNS} FROM resync_requests r JOIN linkedin_accounts a ON a.id = r.linkedin_account_id \
+             WHERE r.prospect_id = $1 AND r.status = 'done' AND r.checked_at + a.min_spacing_ms > $2 \
+             ORDER BY r.checked_at DESC LIMIT 1"
         )))
+        .bind(prospect_id)
+        .bind(now)
+        .fetch_optional(self.engine.db.pool())
+        .await?)
+    }
+
+    /// The prospect's open request, joined (one more click) or opened; `None`
+    /// when neither (a look-up just finished: its answer is the one to read).
+    async fn open(
+        &self,
+        prospect_id: &str,
+        now: Millis,
+    ) -> Result<Option<(String, bool)>, ResyncError> {
+        let id = new_id();
+        let mut tx = self.engine.db.begin().await?;
+        // Not while a look-up done within the spacing answers for it.
+        let inserted = sqlx::query(
+            "INSERT INTO resync_requests (id, prospect_id, status, clicks, requested_at) \
+             SELECT $1, $2, 'queued', 1, $3 WHERE NOT EXISTS (SELECT 1 FROM resync_requests r \
+             JOIN linkedin_accounts a ON a.id = r.linkedin_account_id WHERE r.prospect_id = $2 \
+             AND r.status = 'done' AND r.checked_at + a.min_spacing_ms > $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(prospect_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(Some((id, false)));
+        }
+        let joined: Option<(String,)> = sqlx::query_as(
+            "UPDATE resync_requests SET clicks = clicks + 1 \
+             WHERE prospect_id = $1 AND status IN ('queued', 'checking') RETURNING id",
+        )
+        .bind(prospect_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(joined.map(|(id,)| (id, true)))
     }
 
     async fn load(&self, id: &str) -> Result<RequestRow, ResyncError> {
