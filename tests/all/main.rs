@@ -5,6 +5,7 @@ mod api;
 mod demo;
 mod engine;
 mod heal;
+mod inbox_instances;
 mod migrations;
 mod notify;
 mod pipeline;
