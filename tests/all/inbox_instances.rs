@@ -112,7 +112,9 @@ async fn two_postgres_instances_process_each_row_once() {
     // Whatever is left, both take at once.
     tokio::join!(drain(instances[0].clone()), drain(instances[1].clone()));
 
-    let rows: Vec<(String, String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+    // Key, status, attempts, outcome, error.
+    type Row = (String, String, i64, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT natural_key, status, attempts, outcome, error FROM webhook_inbox ORDER BY natural_key",
     )
     .fetch_all(w.app.db.pool())
@@ -132,7 +134,10 @@ async fn two_postgres_instances_process_each_row_once() {
         let matched = &outcome["matches"][0];
         assert_eq!(matched["stamp"], "stamped", "{key}: {outcome}");
         assert_eq!(matched["route"], "advance", "{key}: {outcome}");
-        assert_eq!(matched["dispatch"]["outcome"], "enqueued", "{key}: {outcome}");
+        assert_eq!(
+            matched["dispatch"]["outcome"], "enqueued",
+            "{key}: {outcome}"
+        );
         assert!(matched["dispatch"]["job_id"].is_string(), "{outcome}");
     }
     let count = |sql: &'static str| {
@@ -201,12 +206,19 @@ async fn status_webhooks_apply_in_receipt_order(kind: Kind) {
         }
     };
     let (credentials, ok) = (row(credentials).await, row(ok).await);
-    assert_eq!((credentials.status.as_str(), ok.status.as_str()), ("pending", "pending"));
+    assert_eq!(
+        (credentials.status.as_str(), ok.status.as_str()),
+        ("pending", "pending")
+    );
 
     w.clock.advance(MINUTE_MS);
     other.inbox.process(&ok).await.unwrap();
     w.app.inbox.process(&credentials).await.unwrap();
-    assert_eq!(status(&w).await, "connected", "the older CREDENTIALS came last");
+    assert_eq!(
+        status(&w).await,
+        "connected",
+        "the older CREDENTIALS came last"
+    );
     let credentials = row(credentials.id).await;
     assert_eq!(credentials.status, "ignored");
     assert!(
