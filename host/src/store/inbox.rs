@@ -141,16 +141,17 @@ pub enum Claim {
     /// Rows still pending (the processor).
     Pending,
     /// Rows in any state (a replay runs failed and processed rows again;
-    /// their recorded outcome stays).
+    /// their recorded outcome stays), waiting for a row another
+    /// transaction holds instead of skipping it.
     Replay,
 }
 
 /// Claims the rows `ids` for the caller's transaction: returns those it
-/// may process. On PostgreSQL each is locked `FOR UPDATE SKIP LOCKED`
-/// until the transaction ends, so a row another instance (or lane) holds
-/// is left to it, and a row processed since it was read is no longer
-/// pending; on SQLite the write transaction already excludes every other
-/// writer, and the status is read again under it.
+/// may process. On PostgreSQL each is locked until the transaction ends,
+/// by the processor `FOR UPDATE SKIP LOCKED`, so a row another instance
+/// (or lane) holds is left to it, and a row processed since it was read
+/// is no longer pending; on SQLite the write transaction already
+/// excludes every other writer, and the status is read again under it.
 pub async fn claim(
     c: &mut AnyConnection,
     ids: &[&str],
@@ -161,15 +162,11 @@ pub async fn claim(
     }
     let postgres = super::arrays::is_postgres(c);
     let (in_ids, _) = super::arrays::in_texts(postgres, 1, ids.len());
-    let pending = match claim {
-        Claim::Pending => " AND status = 'pending'",
-        Claim::Replay => "",
+    let (pending, lock) = match claim {
+        Claim::Pending => (" AND status = 'pending'", " FOR UPDATE SKIP LOCKED"),
+        Claim::Replay => ("", " FOR UPDATE"),
     };
-    let lock = if postgres {
-        " FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
+    let lock = if postgres { lock } else { "" };
     let statement = format!("SELECT id FROM webhook_inbox WHERE id {in_ids}{pending}{lock}");
     let q = sqlx::query_as::<_, (String,)>(super::sql_for(c, statement));
     let q = super::arrays::bind_texts(q, postgres, ids);
