@@ -4,13 +4,16 @@
 //! [`super::writer`]), on PostgreSQL (or when a write-through fails) by
 //! the processor ([`Inbox::run`]). Processing is idempotent, so a crash
 //! anywhere loses nothing and `accord inbox replay` can run it again.
+//! Several instances share one inbox: each transaction claims the rows it
+//! processes ([`inbox::claim`]), and a recorded outcome is never
+//! overwritten.
 
 use super::unipile::{self, Classified, NotAReply, WebhookError, WebhookEvent};
 use super::writer::{InboxWriter, Stored, WriteThrough};
 use crate::domain::Named;
 use crate::pipeline::{Batch, Pipeline, PipelineError};
 use crate::store::events::NewEvent;
-use crate::store::inbox::{self, InboxRow};
+use crate::store::inbox::{self, Claim, InboxRow};
 use crate::store::{Backend, StoreError, Tx, accounts};
 use accord_policy_core::AcceptSignal;
 use serde::Serialize;
@@ -157,7 +160,10 @@ impl Inbox {
     }
 
     /// Processes up to `limit` pending rows, up to [`BATCH`] rows per
-    /// transaction; returns how many. A batch that fails is rolled back
+    /// transaction; returns how many it took (processed, or failed and
+    /// recorded). Each transaction first claims its rows
+    /// ([`inbox::claim`]): a row another instance holds or has processed
+    /// since the read is left out. A batch that fails is rolled back
     /// and its rows run again one per transaction, so one bad row costs
     /// only itself. On PostgreSQL [`LANES`] batches run at once, the rows
     /// split by LinkedIn account (one account's webhooks stay in arrival
@@ -167,7 +173,6 @@ impl Inbox {
             let mut conn = self.pipeline.db().pool().acquire().await?;
             inbox::pending(&mut conn, limit).await?
         };
-        let count = rows.len();
         // A lane per full batch, up to LANES: rows that fit one batch are
         // one transaction, not one per lane (at 1,000 webhooks/s a fetch
         // holds a few rows, and four transactions for them cost four times
@@ -188,45 +193,75 @@ impl Inbox {
             running.spawn(async move { me.process_lane(&lane).await });
         }
         let mut first_error = None;
+        let mut taken = 0;
         while let Some(done) = running.join_next().await {
             match done {
+                Ok(Ok(n)) => taken += n,
                 Ok(Err(e)) if first_error.is_none() => first_error = Some(e),
                 Err(join) => tracing::error!(error = %join, "inbox lane failed"),
                 _ => {}
             }
         }
-        self.pipeline.db().note_growth(count as u64);
+        self.pipeline.db().note_growth(taken as u64);
         match first_error {
             Some(e) => Err(e),
-            None => Ok(count),
+            None => Ok(taken),
         }
     }
 
-    async fn process_lane(&self, rows: &[Pending]) -> Result<(), PipelineError> {
+    /// Processes a lane's rows batch after batch; returns how many it took.
+    async fn process_lane(&self, rows: &[Pending]) -> Result<usize, PipelineError> {
         let mut rest = rows;
+        let mut taken = 0;
         while !rest.is_empty() {
-            match self.process_batch(rest).await {
-                Ok(done) => rest = &rest[done..],
+            match self.process_batch(rest, Claim::Pending).await {
+                Ok((done, claimed)) => {
+                    rest = &rest[done..];
+                    taken += claimed;
+                }
                 Err((tried, e)) => {
                     tracing::warn!(rows = tried, error = %e, "inbox batch failed; processing its rows one by one");
                     for pending in &rest[..tried] {
-                        self.process(&pending.row).await?;
+                        taken += self.process_one(&pending.row, Claim::Pending).await?;
                     }
                     rest = &rest[tried..];
                 }
             }
         }
-        Ok(())
+        Ok(taken)
     }
 
     /// Processes the first rows of `rows` (up to [`BATCH`]) in one
-    /// transaction ([`run_rows`]). Returns how many rows it processed, or
-    /// how many it tried and the error.
-    async fn process_batch(&self, rows: &[Pending]) -> Result<usize, (usize, PipelineError)> {
+    /// transaction ([`run_rows`]), those it can claim ([`inbox::claim`],
+    /// in the same transaction, so each row is processed by one
+    /// transaction at a time and, once pending no more, never again by
+    /// the processor). Returns how many of `rows` it went through and how
+    /// many of them it claimed, or how many it tried and the error.
+    async fn process_batch(
+        &self,
+        rows: &[Pending],
+        claim: Claim,
+    ) -> Result<(usize, usize), (usize, PipelineError)> {
         let rows = &rows[..rows.len().min(BATCH)];
         let mut tx = self.pipeline.begin().await.map_err(|e| (1, e))?;
+        let ids: Vec<&str> = rows.iter().map(|p| p.row.id.as_str()).collect();
+        let claimed = inbox::claim(&mut tx, &ids, claim)
+            .await
+            .map_err(|e| (1, e.into()))?;
+        // Each claimed row with its place in `rows`, in order.
+        let (places, mine): (Vec<usize>, Vec<&Pending>) = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| claimed.contains(&p.row.id))
+            .unzip();
+        if mine.is_empty() {
+            tx.rollback().await.map_err(|e| (rows.len(), e.into()))?;
+            return Ok((rows.len(), 0));
+        }
         let mut batch = Batch::new();
-        let processed = run_rows(&self.pipeline, &mut tx, &mut batch, rows).await?;
+        let processed = run_rows(&self.pipeline, &mut tx, &mut batch, &mine)
+            .await
+            .map_err(|(tried, e)| (places[tried.clamp(1, places.len()) - 1] + 1, e))?;
         Processed {
             batch,
             rows: processed,
@@ -234,16 +269,28 @@ impl Inbox {
         .commit(&self.pipeline, tx)
         .await
         .map_err(|e| (rows.len(), e.into()))?;
-        Ok(rows.len())
+        Ok((rows.len(), mine.len()))
     }
 
-    /// Processes one row in its own transaction and records its outcome.
+    /// Runs one row again in its own transaction, whatever its status, and
+    /// records its outcome unless it has one (the replay's entry point).
     /// A pipeline error rolls the work back and leaves the row pending
     /// (retried) until it has failed `MAX_ATTEMPTS` times.
     pub async fn process(&self, row: &InboxRow) -> Result<(), PipelineError> {
+        self.process_one(row, Claim::Replay).await.map(drop)
+    }
+
+    /// Processes one row in its own transaction if it can claim it;
+    /// returns whether it did (1) or not (0). A pipeline error rolls the
+    /// work back and records the failed attempt.
+    async fn process_one(&self, row: &InboxRow, claim: Claim) -> Result<usize, PipelineError> {
         let pending = Pending::of(row.clone());
-        let Err((_, error)) = self.process_batch(std::slice::from_ref(&pending)).await else {
-            return Ok(());
+        let error = match self
+            .process_batch(std::slice::from_ref(&pending), claim)
+            .await
+        {
+            Ok((_, claimed)) => return Ok(claimed),
+            Err((_, error)) => error,
         };
         let status = if row.attempts + 1 >= MAX_ATTEMPTS {
             "failed"
@@ -262,7 +309,7 @@ impl Inbox {
             now,
         )
         .await?;
-        Ok(())
+        Ok(1)
     }
 
     /// Runs every pending and failed row again (or every row with `all`).
@@ -334,12 +381,12 @@ async fn run_rows(
     pipeline: &Pipeline,
     tx: &mut Tx,
     batch: &mut Batch,
-    rows: &[Pending],
+    rows: &[&Pending],
 ) -> Result<Vec<(String, &'static str)>, (usize, PipelineError)> {
     let rows = &rows[..rows.len().min(BATCH)];
     let mut finished = Vec::with_capacity(rows.len());
     let mut signals = Vec::new();
-    for (i, Pending { task, .. }) in rows.iter().enumerate() {
+    for (i, Pending { task, row }) in rows.iter().copied().enumerate() {
         if !matches!(task, Task::Signal(_)) {
             // The signal run before this row ends here, in row order; it
             // sees the account as it was.
@@ -353,7 +400,7 @@ async fn run_rows(
                 finished.push(("ignored", serde_json::json!({"reason": reason})));
             }
             Task::AccountStatus(status) => {
-                let done = account_status(pipeline, tx, batch, status)
+                let done = account_status(pipeline, tx, batch, status, row)
                     .await
                     .map_err(|e| (i + 1, e))?;
                 finished.push(done);
@@ -425,7 +472,8 @@ pub(crate) async fn process_in(
         rows: Vec::with_capacity(count),
     };
     for chunk in pending.chunks(BATCH) {
-        let processed = run_rows(pipeline, tx, &mut done.batch, chunk)
+        let chunk: Vec<&Pending> = chunk.iter().collect();
+        let processed = run_rows(pipeline, tx, &mut done.batch, &chunk)
             .await
             .map_err(|(_, e)| e)?;
         done.rows.extend(processed);
@@ -452,12 +500,16 @@ async fn accept_run(
     Ok(())
 }
 
-/// Applies an account-status webhook in `tx`.
+/// Applies an account-status webhook (the inbox row `row`) in `tx`, if
+/// no newer status change was applied to its account: deliveries take
+/// effect in the order they were received, whichever instance processes
+/// them, in whatever order (the payload carries no time of its own).
 async fn account_status(
     pipeline: &Pipeline,
     tx: &mut Tx,
     batch: &mut Batch,
     status: &unipile::AccountStatusEvent,
+    row: &InboxRow,
 ) -> Result<(&'static str, serde_json::Value), PipelineError> {
     let Some(new_status) = unipile::account_status(&status.message) else {
         return Ok((
@@ -469,7 +521,15 @@ async fn account_status(
     let Some(account) = accounts::account_by_provider_id(tx, &status.account_id).await? else {
         return Ok(("ignored", serde_json::json!({"reason": "unknown account"})));
     };
-    let changed = accounts::set_status(tx, &account.id, new_status, now).await?;
+    let applied =
+        accounts::apply_status_webhook(tx, &account.id, new_status, row.received_at, &row.id, now)
+            .await?;
+    let accounts::StatusApplied::Applied { from, changed } = applied else {
+        return Ok((
+            "ignored",
+            serde_json::json!({"account_id": account.id, "reason": "older than the account's last status change"}),
+        ));
+    };
     if changed {
         let event = NewEvent {
             workspace_id: &account.workspace_id,
@@ -477,7 +537,7 @@ async fn account_status(
             kind: "account_status_changed",
             source: Some("webhook"),
             detail: Some(
-                serde_json::json!({"from": account.status, "to": new_status.as_str(), "provider_message": status.message}),
+                serde_json::json!({"from": from, "to": new_status.as_str(), "provider_message": status.message}),
             ),
             ..NewEvent::default()
         };

@@ -198,7 +198,9 @@ pub async fn all_accounts(c: &mut AnyConnection) -> Result<Vec<Account>, StoreEr
     .await?)
 }
 
-/// Sets an account's status; returns whether it changed.
+/// Sets an account's status as observed now (the engine's 401/403, the
+/// API); returns whether it changed. A status webhook received before now
+/// no longer applies ([`apply_status_webhook`]).
 pub async fn set_status(
     c: &mut AnyConnection,
     id: &str,
@@ -206,7 +208,10 @@ pub async fn set_status(
     now: Millis,
 ) -> Result<bool, StoreError> {
     let r = sqlx::query(
-        "UPDATE linkedin_accounts SET status = $1, status_changed_at = $2 WHERE id = $3 AND status <> $1",
+        "UPDATE linkedin_accounts SET status = $1, status_changed_at = $2, \
+         status_observed_at = CASE WHEN status_observed_at >= $2 THEN status_observed_at ELSE $2 END, \
+         status_inbox_id = CASE WHEN status_observed_at >= $2 THEN status_inbox_id ELSE '' END \
+         WHERE id = $3 AND status <> $1",
     )
     .bind(status.as_str())
     .bind(now)
@@ -214,4 +219,58 @@ pub async fn set_status(
     .execute(c)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// What a status webhook did to its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusApplied {
+    /// A newer status change was already applied: nothing changed.
+    Older,
+    /// The delivery is now the account's latest; its status was `from`.
+    Applied {
+        /// The status before.
+        from: String,
+        /// Whether the status changed.
+        changed: bool,
+    },
+}
+
+/// Applies a status webhook (the inbox row `inbox_id`, received at
+/// `received_at`) only if it is newer than the status change last applied
+/// to the account, whatever order deliveries are processed in (several
+/// instances, retries, replays). The conditional UPDATE also locks the
+/// account row, so the status it returns is the one replaced.
+pub async fn apply_status_webhook(
+    c: &mut AnyConnection,
+    id: &str,
+    status: AccountStatus,
+    received_at: Millis,
+    inbox_id: &str,
+    now: Millis,
+) -> Result<StatusApplied, StoreError> {
+    let newer: Option<(String,)> = sqlx::query_as(
+        "UPDATE linkedin_accounts SET status_observed_at = $1, status_inbox_id = $2 \
+         WHERE id = $3 AND (status_observed_at < $1 OR (status_observed_at = $1 AND status_inbox_id < $2)) \
+         RETURNING status",
+    )
+    .bind(received_at)
+    .bind(inbox_id)
+    .bind(id)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some((from,)) = newer else {
+        return Ok(StatusApplied::Older);
+    };
+    let changed = from != status.as_str();
+    if changed {
+        sqlx::query(
+            "UPDATE linkedin_accounts SET status = $1, status_changed_at = $2 WHERE id = $3",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await?;
+    }
+    Ok(StatusApplied::Applied { from, changed })
 }

@@ -185,6 +185,9 @@ fn insert_rows(shape: Shape, first: usize, template: &str, types: &[&str]) -> St
 }
 
 /// Records inbox outcomes: `processed_at` is `$first`, the rows follow.
+/// Every pass counts an attempt, but only a row without an outcome gets
+/// one: a row processed again (a replay, or a second instance) keeps the
+/// outcome of its first processing.
 fn finish_sql(shape: Shape, first: usize) -> String {
     let source = match shape {
         Shape::Values(rows) => format!(
@@ -194,8 +197,11 @@ fn finish_sql(shape: Shape, first: usize) -> String {
         Shape::Arrays => unnest(first + 1, &["text", "text", "text"]),
     };
     format!(
-        "UPDATE webhook_inbox SET status = v.column2, outcome = v.column3, error = NULL, processed_at = ${first}, \
-         attempts = attempts + 1 FROM {source} WHERE webhook_inbox.id = v.column1"
+        "UPDATE webhook_inbox SET \
+         status = CASE WHEN webhook_inbox.outcome IS NULL THEN v.column2 ELSE webhook_inbox.status END, \
+         outcome = COALESCE(webhook_inbox.outcome, v.column3), error = NULL, \
+         processed_at = CASE WHEN webhook_inbox.outcome IS NULL THEN ${first} ELSE webhook_inbox.processed_at END, \
+         attempts = webhook_inbox.attempts + 1 FROM {source} WHERE webhook_inbox.id = v.column1"
     )
 }
 

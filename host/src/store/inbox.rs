@@ -135,6 +135,44 @@ pub async fn pending(c: &mut AnyConnection, limit: i64) -> Result<Vec<InboxRow>,
     .await?)
 }
 
+/// Which rows a transaction may claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Rows still pending (the processor).
+    Pending,
+    /// Rows in any state (a replay runs failed and processed rows again;
+    /// their recorded outcome stays), waiting for a row another
+    /// transaction holds instead of skipping it.
+    Replay,
+}
+
+/// Claims the rows `ids` for the caller's transaction: returns those it
+/// may process. On PostgreSQL each is locked until the transaction ends,
+/// by the processor `FOR UPDATE SKIP LOCKED`, so a row another instance
+/// (or lane) holds is left to it, and a row processed since it was read
+/// is no longer pending; on SQLite the write transaction already
+/// excludes every other writer, and the status is read again under it.
+pub async fn claim(
+    c: &mut AnyConnection,
+    ids: &[&str],
+    claim: Claim,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let postgres = super::arrays::is_postgres(c);
+    let (in_ids, _) = super::arrays::in_texts(postgres, 1, ids.len());
+    let (pending, lock) = match claim {
+        Claim::Pending => (" AND status = 'pending'", " FOR UPDATE SKIP LOCKED"),
+        Claim::Replay => ("", " FOR UPDATE"),
+    };
+    let lock = if postgres { lock } else { "" };
+    let statement = format!("SELECT id FROM webhook_inbox WHERE id {in_ids}{pending}{lock}");
+    let q = sqlx::query_as::<_, (String,)>(super::sql_for(c, statement));
+    let q = super::arrays::bind_texts(q, postgres, ids);
+    Ok(q.fetch_all(c).await?.into_iter().map(|(id,)| id).collect())
+}
+
 /// Rows to replay: pending and failed ones, or every row with `all`.
 pub async fn replayable(
     c: &mut AnyConnection,
@@ -163,7 +201,10 @@ pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<InboxRow>, St
     .await?)
 }
 
-/// Records the outcome of processing a row.
+/// Records a failed attempt at a row (`pending` to retry, or `failed`),
+/// unless its outcome was recorded meanwhile (another instance
+/// processed it, or it was processed before a replay): an outcome is
+/// never overwritten.
 pub async fn finish(
     c: &mut AnyConnection,
     id: &str,
@@ -173,7 +214,8 @@ pub async fn finish(
     now: Millis,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE webhook_inbox SET status = $1, outcome = $2, error = $3, processed_at = $4, attempts = attempts + 1 WHERE id = $5",
+        "UPDATE webhook_inbox SET status = $1, outcome = $2, error = $3, processed_at = $4, attempts = attempts + 1 \
+         WHERE id = $5 AND outcome IS NULL",
     )
     .bind(status)
     .bind(outcome.map(|o| o.to_string()))
