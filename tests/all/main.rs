@@ -15,6 +15,7 @@ mod policy_swap;
 mod provider;
 mod rig;
 mod send_safety;
+mod simulate;
 mod sqlite_settings;
 mod support;
 mod webhooks_http;

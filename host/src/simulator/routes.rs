@@ -21,9 +21,16 @@ const MAX_BODY: usize = 2 << 20;
 impl IntoResponse for SimFailure {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(self.body())).into_response();
+        // The call log records the error type without re-reading the body.
+        response.extensions_mut().insert(FailureKind(self.kind));
+        response
     }
 }
+
+/// The error type of a failed answer, for the call log.
+#[derive(Debug, Clone)]
+struct FailureKind(String);
 
 /// What the gate read from a request, for the handlers.
 #[derive(Debug, Clone, Default)]
@@ -93,7 +100,7 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
             "Payload too large",
             "body too large",
         );
-        sim.record(&method, &path, &route, None, now, failure.status);
+        sim.record(&method, &path, &route, None, now, failure.status, None);
         return failure.into_response();
     };
     let content_type = parts
@@ -114,8 +121,23 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
     let chat_id = (route == "/api/v1/chats/{chat_id}/messages")
         .then(|| path.split('/').nth(4).map(str::to_string))
         .flatten();
-    let early = {
+    let (early, target) = {
         let mut world = sim.world();
+        let addressed = json
+            .as_ref()
+            .and_then(|j| j.get("provider_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                form.as_ref()
+                    .and_then(|f| f.iter().find(|(k, _)| k.starts_with("attendees_ids")))
+                    .map(|(_, v)| v.clone())
+            });
+        let target = match (&chat_id, addressed) {
+            (Some(chat), _) => world.chat_person(chat),
+            (None, Some(who)) => Some(world.person(&who).map_or(who, |p| p.provider_id)),
+            (None, None) => None,
+        };
         let account = query
             .get("account_id")
             .cloned()
@@ -148,7 +170,7 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
                 .and_then(|a| world.check_account(a).err())
                 .map(|failure| (failure, false))
         };
-        (early, account)
+        ((early, account), target)
     };
     let (early, account) = early;
     let response = match early {
@@ -166,14 +188,21 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
             next.run(req).await
         }
     };
-    sim.record(
-        &method,
-        &path,
-        &route,
-        account,
-        now,
-        response.status().as_u16(),
-    );
+    let status = response.status().as_u16();
+    let error_type = response
+        .extensions()
+        .get::<FailureKind>()
+        .map(|k| k.0.clone());
+    sim.world().record_call(CallRecord {
+        method,
+        path,
+        route,
+        account_id: account,
+        at_ms: now,
+        status,
+        target,
+        error_type,
+    });
     response
 }
 
@@ -186,6 +215,7 @@ impl Shared {
         account_id: Option<String>,
         at_ms: i64,
         status: u16,
+        error_type: Option<String>,
     ) {
         self.world().record_call(CallRecord {
             method: method.to_string(),
@@ -194,6 +224,8 @@ impl Shared {
             account_id,
             at_ms,
             status,
+            target: None,
+            error_type,
         });
     }
 }
@@ -201,7 +233,15 @@ impl Shared {
 async fn not_found(State(sim): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().as_str().to_string();
-    sim.record(&method, &path, &path, None, sim.clock.now_ms(), 404);
+    sim.record(
+        &method,
+        &path,
+        &path,
+        None,
+        sim.clock.now_ms(),
+        404,
+        Some("resource_not_found".into()),
+    );
     SimFailure::other(
         404,
         "resource_not_found",
