@@ -1,7 +1,7 @@
 //! `accord simulate run` in-process: a short month (days, accounts and
 //! prospects scaled down) with every fault and host crashes finds no
 //! violation in what the simulated LinkedIn received, on both databases;
-//! and with each host guard switched off, the checker finds the
+//! and with each host guard switched off (in a calm world), the checker finds the
 //! violations that guard prevents, so it is proven able to fail.
 
 use crate::world::postgres_url;
@@ -10,9 +10,9 @@ use accord::simulate::{Report, RunArgs, run};
 
 fn short(seed: u64) -> RunArgs {
     RunArgs {
-        days: 5,
-        accounts: 6,
-        prospects: 150,
+        days: 4,
+        accounts: 5,
+        prospects: 120,
         seed,
         ..RunArgs::default()
     }
@@ -25,9 +25,9 @@ fn assert_clean(r: &Report) {
         "violations in what LinkedIn received:\n{}",
         r.table()
     );
-    assert!(r.provider["invites_sent"] > 50, "{}", r.table());
+    assert!(r.provider["invites_sent"] > 30, "{}", r.table());
     assert!(r.provider["messages_sent"] > 0, "{}", r.table());
-    assert!(r.provider["accepts"] > 10, "{}", r.table());
+    assert!(r.provider["accepts"] > 5, "{}", r.table());
     assert!(r.crashes >= 1, "no host crash happened:\n{}", r.table());
     assert!(
         r.faults_injected.keys().any(|k| k.starts_with("422_")),
@@ -52,6 +52,9 @@ async fn a_short_month_on_two_instances_keeps_every_invariant_on_postgres() {
         database: Some(url),
         database_schema: Some(crate::support::fresh_schema()),
         instances: 2,
+        days: 3,
+        accounts: 4,
+        prospects: 100,
         ..short(43)
     };
     let r = run(&args).await.unwrap();
@@ -72,11 +75,14 @@ fn expected(gate: Gate) -> &'static [&'static str] {
 }
 
 async fn sabotaged(gate: Gate) {
+    // A calm world (the dedupe run gets its own lost answers): only the
+    // missing guard can make a violation.
     let args = RunArgs {
-        days: 4,
+        days: 3,
         accounts: 3,
-        prospects: 120,
+        prospects: 90,
         seed: 7,
+        faults: "none".into(),
         sabotage: Some(gate),
         ..RunArgs::default()
     };

@@ -249,10 +249,15 @@ async fn usage(
     day_start: Millis,
     week_start: Millis,
 ) -> Result<HashMap<String, Usage>, EngineError> {
+    // A send in doubt (its answer lost) may have reached LinkedIn: it
+    // counts, at its attempt, while it waits to be reconciled.
     let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT action, COALESCE(SUM(CASE WHEN claimed_at >= $1 THEN 1 ELSE 0 END), 0), COUNT(*), MIN(claimed_at) \
-         FROM campaign_send_jobs WHERE linkedin_account_id = $2 AND claimed_at >= $3 \
-         AND status IN ('processing', 'succeeded', 'failed') GROUP BY action",
+        "SELECT action, COALESCE(SUM(CASE WHEN COALESCE(outcome_unknown_at, claimed_at) >= $1 THEN 1 ELSE 0 END), 0), \
+         COUNT(*), MIN(COALESCE(outcome_unknown_at, claimed_at)) \
+         FROM campaign_send_jobs WHERE linkedin_account_id = $2 \
+         AND (claimed_at >= $3 OR outcome_unknown_at >= $3) \
+         AND (status IN ('processing', 'succeeded', 'failed') OR (status = 'pending' AND outcome_unknown_at IS NOT NULL)) \
+         GROUP BY action",
     )
     .bind(day_start)
     .bind(account_id)
