@@ -121,15 +121,27 @@ pub fn plan(rng: &mut Rng, start: Millis, end: Millis, mode: FaultMode) -> Vec<(
     }
     for _ in 0..4 * days {
         let t = at(rng);
-        out.push((t, Fault::Timeout(*rng.pick(&sends), true)));
+        out.push((
+            t,
+            Fault::Timeout(sends[rng.below(sends.len() as u64) as usize], true),
+        ));
         let t = at(rng);
-        out.push((t, Fault::Timeout(*rng.pick(&sends), false)));
+        out.push((
+            t,
+            Fault::Timeout(sends[rng.below(sends.len() as u64) as usize], false),
+        ));
     }
     let kinds = refusals();
     let n = kinds.len().max(2 * days as usize);
     for i in 0..n {
         let t = at(rng);
-        out.push((t, Fault::Refuse(kinds[i % kinds.len()], *rng.pick(&sends))));
+        out.push((
+            t,
+            Fault::Refuse(
+                kinds[i % kinds.len()],
+                sends[rng.below(sends.len() as u64) as usize],
+            ),
+        ));
     }
     for _ in 0..(days + 1) / 2 {
         let t = at(rng);

@@ -100,7 +100,7 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
             "Payload too large",
             "body too large",
         );
-        sim.record(&method, &path, &route, None, now, failure.status, None);
+        sim.record(&method, &path, &route, None, now, failure.status);
         return failure.into_response();
     };
     let content_type = parts
@@ -215,7 +215,6 @@ impl Shared {
         account_id: Option<String>,
         at_ms: i64,
         status: u16,
-        error_type: Option<String>,
     ) {
         self.world().record_call(CallRecord {
             method: method.to_string(),
@@ -225,7 +224,7 @@ impl Shared {
             at_ms,
             status,
             target: None,
-            error_type,
+            error_type: None,
         });
     }
 }
@@ -233,15 +232,7 @@ impl Shared {
 async fn not_found(State(sim): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let method = req.method().as_str().to_string();
-    sim.record(
-        &method,
-        &path,
-        &path,
-        None,
-        sim.clock.now_ms(),
-        404,
-        Some("resource_not_found".into()),
-    );
+    sim.record(&method, &path, &path, None, sim.clock.now_ms(), 404);
     SimFailure::other(
         404,
         "resource_not_found",
