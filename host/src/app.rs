@@ -138,7 +138,8 @@ impl App {
             policies.clone(),
             clock.clone(),
             Wakers::for_db(&db),
-        );
+        )
+        .with_sabotage(config.engine.sabotage);
         let inbox = Inbox::new(
             pipeline.clone(),
             config

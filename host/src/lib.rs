@@ -16,6 +16,8 @@ pub mod pipeline;
 pub mod policy;
 pub mod provider;
 pub mod runtime;
+pub mod sabotage;
+pub mod simulate;
 pub mod simulator;
 pub mod store;
 pub mod window;

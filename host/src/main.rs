@@ -6,8 +6,14 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // The demo prints a story on stdout: only warnings in the log.
-    init_tracing(&cli.log_format, matches!(cli.command, Command::Demo(_)));
+    // The demo prints a story, the simulation a table: fewer log lines
+    // (the simulation's injected faults make many warnings).
+    let level = match cli.command {
+        Command::Demo(_) => Some("warn"),
+        Command::Simulate(accord::cli::simulate::SimulateCommand::Run(_)) => Some("error"),
+        _ => None,
+    };
+    init_tracing(&cli.log_format, level);
     let code = match cli.command {
         Command::Policy(cmd) => match accord::cli::policy::execute(cmd) {
             Ok(code) => code,
@@ -20,6 +26,12 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate(args) => async_main(accord::cli::serve::migrate(args))?,
         Command::Simulate(accord::cli::simulate::SimulateCommand::Unipile(args)) => {
             async_main(accord::cli::simulate::unipile(args))?
+        }
+        Command::Simulate(accord::cli::simulate::SimulateCommand::Run(args)) => {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(accord::simulate::cli(args))?
         }
         Command::Inbox(InboxCommand::Replay { host, all }) => {
             async_main(accord::cli::serve::replay(host, all))?
@@ -40,8 +52,8 @@ fn async_main(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> any
     Ok(0)
 }
 
-fn init_tracing(format: &str, quiet: bool) {
-    let default = if quiet { "warn" } else { "info,sqlx=warn" };
+fn init_tracing(format: &str, quiet: Option<&str>) {
+    let default = quiet.unwrap_or("info,sqlx=warn");
     let filter = EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -19,6 +19,7 @@ mod provider;
 mod resync;
 mod rig;
 mod send_safety;
+mod simulate;
 mod sqlite_settings;
 mod support;
 mod ticks;

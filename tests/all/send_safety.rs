@@ -25,6 +25,7 @@ on_both_databases!(
     an_unreadable_record_holds_the_send_for_an_operator,
     an_invite_that_timed_out_after_acting_is_recorded_not_resent,
     a_worker_that_died_mid_send_is_reconciled_not_repeated,
+    an_invite_in_doubt_counts_toward_the_daily_cap,
 );
 
 /// The calls the account made, in order, with the given method and route.
@@ -346,4 +347,36 @@ async fn a_worker_that_died_mid_send_is_reconciled_not_repeated(kind: Kind) {
     assert_eq!(rig.sent_messages(&person).len(), 1, "never sent twice");
     assert_eq!(calls(&rig, "GET", ATTENDEE_MESSAGES).len(), 1);
     assert_eq!(job_statuses(&rig, "e-died").await[0].1, "succeeded");
+}
+
+/// An invite whose answer was lost may have reached LinkedIn: while it
+/// waits to be reconciled (here, held for an operator because the record
+/// cannot be read) it counts toward the day's cap, so LinkedIn
+/// never gets more invites in a day than the cap (found by
+/// `accord simulate run`).
+async fn an_invite_in_doubt_counts_toward_the_daily_cap(kind: Kind) {
+    // The ramp holds the account to 10 % of its 20 invites: 2 a day.
+    let rig = Rig::new(kind, |c| c.ramp = vec![0.1; 90]).await;
+    rig.sim.time_out_next(1, Some(INVITE), true);
+    // The sent invitations cannot be read: the invite is held for an
+    // operator, in doubt for as long as it takes.
+    rig.sim
+        .fail_next(1, 500, Some("GET /api/v1/users/invite/sent"));
+    for i in 0..4 {
+        rig.enroll(
+            &format!("e-cap-{i}"),
+            PersonSpec::new("Cap", &format!("Count{i}")),
+        )
+        .await;
+    }
+    // 14:30 to the window's close at 17:00 (UTC).
+    rig.run_for(3 * HOUR_MS, MINUTE_MS).await;
+    let invites = rig.sim.invites(&rig.w.account.provider_account_id);
+    assert_eq!(
+        invites.len(),
+        2,
+        "LinkedIn got {} invites on a day capped at 2",
+        invites.len()
+    );
+    assert_spaced(&rig);
 }

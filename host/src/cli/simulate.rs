@@ -13,6 +13,10 @@ use std::time::Duration;
 pub enum SimulateCommand {
     /// Serve Unipile's REST paths and post its webhooks to a host.
     Unipile(UnipileSimArgs),
+    /// Simulate a month of use under provider and host faults and check
+    /// the safety invariants against what LinkedIn received (exit 1 on any
+    /// violation).
+    Run(crate::simulate::RunArgs),
 }
 
 /// `accord simulate unipile` settings.

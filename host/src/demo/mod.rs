@@ -19,9 +19,9 @@
 //! (non-zero exit) when a path did not happen, so it doubles as a smoke
 //! test.
 
-mod api;
+pub(crate) mod api;
 pub mod cast;
-mod receiver;
+pub(crate) mod receiver;
 mod story;
 
 use crate::app::{App, AppConfig};

@@ -9,6 +9,7 @@
 use super::gates::{local_day, ramped_cap};
 use super::{Engine, EngineError};
 use crate::clock::{DAY_MS, Millis};
+use crate::sabotage::Gate;
 use crate::store::campaigns::{self, Campaign};
 use crate::store::jobs::Job;
 use crate::store::{Backend, Tx, sql};
@@ -123,7 +124,7 @@ impl Engine {
             let got = self
                 .claim_for_account(&mut tx, &account, jobs, &mut campaigns_seen, now)
                 .await?;
-            if !got.is_empty() {
+            if !got.is_empty() && !self.config.sabotage.is_off(Gate::Spacing) {
                 let spacing = account.min_spacing_ms
                     + if account.min_spacing_ms > 0 {
                         jitter(
@@ -166,7 +167,8 @@ impl Engine {
                 continue;
             };
             let window = campaign.window()?;
-            if !window.is_open(now) {
+            let off = |gate| self.config.sabotage.is_off(gate);
+            if !window.is_open(now) && !off(Gate::Window) {
                 let at = window.next_slot(now, &job.enrollment_id, self.config.window_jitter_ms);
                 reschedule(tx, &job.id, at, "window", now).await?;
                 continue;
@@ -175,16 +177,20 @@ impl Engine {
                 "send_invite" => (account.daily_invite_cap, account.weekly_invite_cap),
                 _ => (account.daily_message_cap, account.weekly_message_cap),
             };
-            let ramped = ramped_cap(daily, account.warmup_started_at, now, &self.config.ramp);
+            let ramped = if off(Gate::Ramp) {
+                daily
+            } else {
+                ramped_cap(daily, account.warmup_started_at, now, &self.config.ramp)
+            };
             let used = usage.entry(job.action.clone()).or_default();
-            if used.day >= ramped {
+            if used.day >= ramped && !off(Gate::Cap) {
                 let reason = if ramped < daily { "ramp" } else { "cap" };
                 let at =
                     window.next_slot(day_end, &job.enrollment_id, self.config.window_jitter_ms);
                 reschedule(tx, &job.id, at, reason, now).await?;
                 continue;
             }
-            if used.week >= weekly {
+            if used.week >= weekly && !off(Gate::Cap) {
                 let at = used
                     .oldest_in_week
                     .map_or(day_end, |o| o + 7 * DAY_MS)
@@ -197,7 +203,7 @@ impl Engine {
             used.week += 1;
             used.oldest_in_week.get_or_insert(now);
             to_claim.push(job);
-            if account.min_spacing_ms > 0 {
+            if account.min_spacing_ms > 0 && !off(Gate::Spacing) {
                 break; // one action per spacing interval
             }
         }
@@ -243,10 +249,15 @@ async fn usage(
     day_start: Millis,
     week_start: Millis,
 ) -> Result<HashMap<String, Usage>, EngineError> {
+    // A send in doubt (its answer lost) may have reached LinkedIn: it
+    // counts, at its attempt, while it waits to be reconciled.
     let rows: Vec<(String, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT action, COALESCE(SUM(CASE WHEN claimed_at >= $1 THEN 1 ELSE 0 END), 0), COUNT(*), MIN(claimed_at) \
-         FROM campaign_send_jobs WHERE linkedin_account_id = $2 AND claimed_at >= $3 \
-         AND status IN ('processing', 'succeeded', 'failed') GROUP BY action",
+        "SELECT action, COALESCE(SUM(CASE WHEN COALESCE(outcome_unknown_at, claimed_at) >= $1 THEN 1 ELSE 0 END), 0), \
+         COUNT(*), MIN(COALESCE(outcome_unknown_at, claimed_at)) \
+         FROM campaign_send_jobs WHERE linkedin_account_id = $2 \
+         AND (claimed_at >= $3 OR outcome_unknown_at >= $3) \
+         AND (status IN ('processing', 'succeeded', 'failed') OR (status = 'pending' AND outcome_unknown_at IS NOT NULL)) \
+         GROUP BY action",
     )
     .bind(day_start)
     .bind(account_id)

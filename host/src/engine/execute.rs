@@ -225,7 +225,13 @@ impl Engine {
         // The envelope again, at execution time: 1st-degree only, never
         // after a reply.
         let status = ctx.enrollment.linkedin_status()?;
-        if status != LinkedinStatus::Connected || ctx.enrollment.linkedin_replied_at.is_some() {
+        let connection_off = self
+            .config
+            .sabotage
+            .is_off(crate::sabotage::Gate::Connection);
+        if (status != LinkedinStatus::Connected && !connection_off)
+            || ctx.enrollment.linkedin_replied_at.is_some()
+        {
             return self
                 .finish(
                     claimed,

@@ -26,6 +26,7 @@ pub use ticks::{TICK_LEASE_TTL, Tick, TickReport, TickRun, TickStep, Ticks};
 use crate::clock::{HOUR_MS, MINUTE_MS, Millis, SharedClock};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::provider::LinkedinProvider;
+use crate::sabotage::Sabotage;
 use crate::store::{Db, StoreError};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -58,6 +59,8 @@ pub struct EngineConfig {
     pub poll_relations_every_ms: Millis,
     /// Random extra delay of each account's next poll.
     pub poll_jitter_ms: Millis,
+    /// Guards switched off, for `accord simulate run --sabotage` only.
+    pub sabotage: Sabotage,
 }
 
 impl Default for EngineConfig {
@@ -83,6 +86,7 @@ impl Default for EngineConfig {
             heals_enabled: true,
             poll_relations_every_ms: 30 * MINUTE_MS,
             poll_jitter_ms: 5 * MINUTE_MS,
+            sabotage: Sabotage::NONE,
         }
     }
 }

@@ -47,6 +47,9 @@ impl Engine {
         text: Option<&str>,
     ) -> Result<Reconciled, EngineError> {
         let job = &claimed.job;
+        if self.config.sabotage.is_off(crate::sabotage::Gate::Dedupe) {
+            return Ok(Reconciled::NoDoubt);
+        }
         match job.operator_verdict.as_deref() {
             Some("sent") => return Ok(Reconciled::Sent(None)),
             // An operator checked LinkedIn: send.

@@ -240,6 +240,7 @@ impl Pipeline {
             }
             _ => history.succeeded_at,
         };
+        let connection_off = self.sabotage.is_off(crate::sabotage::Gate::Connection);
         let input = PreflightInput {
             source,
             enrollment_id: e.id.clone(),
@@ -248,7 +249,11 @@ impl Pipeline {
             step: step.to_policy(),
             account_status: account.status()?,
             campaign_status: campaign.status,
-            linkedin_status: e.linkedin_status()?,
+            linkedin_status: if connection_off {
+                LinkedinStatus::Connected
+            } else {
+                e.linkedin_status()?
+            },
             already_sent_at,
             replied_at: e.linkedin_replied_at,
             active_job_exists: history.active_job_exists,
@@ -291,7 +296,7 @@ impl Pipeline {
                 detail,
             )));
         }
-        if e.linkedin_status()? != LinkedinStatus::Connected {
+        if e.linkedin_status()? != LinkedinStatus::Connected && !connection_off {
             let detail = "host envelope: messages go only to 1st-degree connections";
             return Ok(Verdict::Skip(SkipPlan::host(
                 SkipReason::NotConnectedToProspect,

@@ -106,6 +106,8 @@ pub struct Pipeline {
     /// Upper bound of the per-prospect jitter added when a job is clamped
     /// to a window start, ms.
     jitter_ms: i64,
+    /// Guards switched off, for `accord simulate run --sabotage` only.
+    pub(crate) sabotage: crate::sabotage::Sabotage,
     /// Campaigns read before, by id. Only a campaign's status changes after
     /// it is created, and every use takes the status its candidate row read
     /// in the same transaction, so a batch reads only campaigns it has never
@@ -125,8 +127,15 @@ impl Pipeline {
             clock,
             wakers,
             jitter_ms: 10 * crate::clock::MINUTE_MS,
+            sabotage: crate::sabotage::Sabotage::NONE,
             known_campaigns: Arc::default(),
         }
+    }
+
+    /// This pipeline with `sabotage`'s guard switched off (simulations
+    /// only).
+    pub fn with_sabotage(self, sabotage: crate::sabotage::Sabotage) -> Pipeline {
+        Pipeline { sabotage, ..self }
     }
 
     /// The database.

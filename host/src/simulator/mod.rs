@@ -374,6 +374,11 @@ impl SimHandle {
         self.shared.world().person(identifier)
     }
 
+    /// The person changes their vanity slug (the old one still resolves).
+    pub fn change_slug(&self, person: &str, new_slug: &str) -> bool {
+        self.shared.world().change_slug(person, new_slug)
+    }
+
     /// When a person accepts future invites (`None`: never).
     pub fn set_accept_delay(&self, person: &str, delay_ms: Option<Millis>) -> bool {
         self.shared.world().set_accept_delay(person, delay_ms)

@@ -21,9 +21,16 @@ const MAX_BODY: usize = 2 << 20;
 impl IntoResponse for SimFailure {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(self.body())).into_response();
+        // The call log records the error type without re-reading the body.
+        response.extensions_mut().insert(FailureKind(self.kind));
+        response
     }
 }
+
+/// The error type of a failed answer, for the call log.
+#[derive(Debug, Clone)]
+struct FailureKind(String);
 
 /// What the gate read from a request, for the handlers.
 #[derive(Debug, Clone, Default)]
@@ -115,8 +122,23 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
     let chat_id = (route == "/api/v1/chats/{chat_id}/messages")
         .then(|| path.split('/').nth(4).map(str::to_string))
         .flatten();
-    let early = {
+    let (early, target) = {
         let mut world = sim.world();
+        let addressed = json
+            .as_ref()
+            .and_then(|j| j.get("provider_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| {
+                form.as_ref()
+                    .and_then(|f| f.iter().find(|(k, _)| k.starts_with("attendees_ids")))
+                    .map(|(_, v)| v.clone())
+            });
+        let target = match (&chat_id, addressed) {
+            (Some(chat), _) => world.chat_person(chat),
+            (None, Some(who)) => Some(world.person(&who).map_or(who, |p| p.provider_id)),
+            (None, None) => None,
+        };
         let account = query
             .get("account_id")
             .cloned()
@@ -149,7 +171,7 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
                 .and_then(|a| world.check_account(a).err())
                 .map(|failure| (failure, false))
         };
-        (early, account)
+        ((early, account), target)
     };
     let (early, account) = early;
     let response = match early {
@@ -167,16 +189,16 @@ async fn gate(State(sim): State<Arc<Shared>>, req: Request, next: Next) -> Respo
             next.run(req).await
         }
     };
+    let status = response.status().as_u16();
+    let error_type = response
+        .extensions()
+        .get::<FailureKind>()
+        .map(|k| k.0.clone());
     sim.record(CallRecord {
         cursor,
-        ..call(
-            &method,
-            &path,
-            &route,
-            account,
-            now,
-            response.status().as_u16(),
-        )
+        target,
+        error_type,
+        ..call(&method, &path, &route, account, now, status)
     });
     response
 }
@@ -204,6 +226,8 @@ fn call(
         at_ms,
         status,
         cursor: None,
+        target: None,
+        error_type: None,
     }
 }
 

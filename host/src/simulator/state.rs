@@ -215,6 +215,11 @@ pub struct CallRecord {
     pub status: u16,
     /// The `cursor` query parameter (which page of a list was asked for).
     pub cursor: Option<String>,
+    /// The person the call addressed (invite, message), as a classic
+    /// provider id when the simulator knows them.
+    pub target: Option<String>,
+    /// The error `type` (without `errors/`) when the call failed.
+    pub error_type: Option<String>,
 }
 
 /// One webhook delivery attempt.
@@ -693,6 +698,17 @@ impl World {
         public
     }
 
+    /// The person changes their vanity slug; the old one still resolves
+    /// (LinkedIn redirects it), payloads carry the new one.
+    pub fn change_slug(&mut self, identifier: &str, new_slug: &str) -> bool {
+        let Some(p) = self.find_person(identifier) else {
+            return false;
+        };
+        self.index.insert(new_slug.to_lowercase(), p);
+        self.people[p].public.public_identifier = new_slug.to_string();
+        true
+    }
+
     /// A person by provider id (either kind) or slug.
     pub fn person(&self, identifier: &str) -> Option<SimPerson> {
         self.find_person(identifier)
@@ -1029,6 +1045,14 @@ impl World {
             self.faults.remove(pos);
         }
         Some(taken)
+    }
+
+    /// The classic provider id of the person a chat is with.
+    pub fn chat_person(&self, chat_id: &str) -> Option<String> {
+        self.chats
+            .iter()
+            .find(|c| c.id == chat_id)
+            .map(|c| self.people[c.person].public.provider_id.clone())
     }
 
     /// The account of a chat.
