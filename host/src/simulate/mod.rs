@@ -79,6 +79,7 @@ impl Default for RunArgs {
 /// `accord simulate run`: runs, prints the table, writes the JSON; exit
 /// status 1 on any violation.
 pub async fn cli(args: RunArgs) -> anyhow::Result<i32> {
+    crate::clock::seed_process(args.seed)?;
     let report = run(&args).await?;
     print!("{}", report.table());
     if let Some(path) = &args.report {
