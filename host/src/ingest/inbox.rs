@@ -259,9 +259,18 @@ impl Inbox {
             return Ok((rows.len(), 0));
         }
         let mut batch = Batch::new();
-        let processed = run_rows(&self.pipeline, &mut tx, &mut batch, &mine)
-            .await
-            .map_err(|(tried, e)| (places[tried.clamp(1, places.len()) - 1] + 1, e))?;
+        let processed = match run_rows(&self.pipeline, &mut tx, &mut batch, &mine).await {
+            Ok(processed) => processed,
+            Err((tried, e)) => {
+                // Rolled back now, not when the dropped transaction's
+                // connection is next used: until then its row locks would
+                // make the one-by-one retries skip these rows.
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a failed inbox batch failed");
+                }
+                return Err((places[tried.clamp(1, places.len()) - 1] + 1, e));
+            }
+        };
         Processed {
             batch,
             rows: processed,
