@@ -72,15 +72,23 @@ impl Engine {
                 .await
                 .map(|page| find_invite(&page, target, since)),
         };
-        let now = self.clock.now_ms();
-        let mut tx = self.db.begin().await?;
-        let settled = match record {
+        // A hold's reason, or none when the record shows nothing was sent.
+        let held = match record {
             Ok(Record::Found(id)) => {
                 metrics::counter!("accord_sends_reconciled_total", "found" => "true").increment(1);
-                drop(tx);
                 return Ok(Reconciled::Sent(id));
             }
-            Ok(Record::Absent) => {
+            Ok(Record::Absent) => None,
+            Ok(Record::Unsure(why)) => Some(why),
+            Err(e) => Some(format!("the provider's record could not be read: {e}")),
+        };
+        // Only the outcomes that write take a transaction (on SQLite, the
+        // write lock).
+        let now = self.clock.now_ms();
+        let mut tx = self.db.begin().await?;
+        let settled = match held {
+            Some(why) => self.hold(&mut tx, claimed, ctx, &why, now).await?,
+            None => {
                 if !jobs::mark_not_sent(&mut tx, &job.id, claimed.fence, now).await? {
                     return stale(claimed).map(|()| Reconciled::Settled);
                 }
@@ -94,11 +102,6 @@ impl Engine {
                 )
                 .await?;
                 Reconciled::Settled
-            }
-            Ok(Record::Unsure(why)) => self.hold(&mut tx, claimed, ctx, &why, now).await?,
-            Err(e) => {
-                let why = format!("the provider's record could not be read: {e}");
-                self.hold(&mut tx, claimed, ctx, &why, now).await?
             }
         };
         tx.commit().await?;
