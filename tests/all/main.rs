@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod engine;
 mod heal;
+mod heal_scale;
 mod inbox_instances;
 mod migrations;
 mod notify;

@@ -125,3 +125,48 @@ async fn without_the_connection_guard_the_checker_fails() {
 async fn without_the_dedupe_guard_the_checker_fails() {
     sabotaged(Gate::Dedupe).await;
 }
+
+/// The binary, twice with one seed (faults and crashes on): the same
+/// table and digest byte for byte, and the same JSON report but for where
+/// it ran and how long it took; another seed, another digest.
+#[test]
+fn a_seed_replays_the_simulation_byte_for_byte() {
+    let run = |seed: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.json");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(["simulate", "run", "--days", "3", "--accounts", "4"])
+            .args(["--prospects", "80", "--seed", seed])
+            .arg("--database")
+            .arg(format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("simulate.db").display()
+            ))
+            .arg("--report")
+            .arg(&report)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let object = json.as_object_mut().unwrap();
+        object.remove("wall_s").unwrap();
+        object.remove("database").unwrap();
+        (String::from_utf8(out.stdout).unwrap(), json)
+    };
+    let (table, json) = run("7");
+    let digest = json["digest"].as_str().unwrap().to_string();
+    assert_eq!(digest.len(), 64, "{table}");
+    assert!(table.contains(&format!("sha256:{digest}")), "{table}");
+    assert!(json["crashes"].as_u64().unwrap() >= 1, "{table}");
+    let (again, json_again) = run("7");
+    assert_eq!(table, again, "the same seed, the same table");
+    assert_eq!(json, json_again, "the same seed, the same report");
+    let (_, other) = run("8");
+    assert_ne!(other["digest"], json["digest"], "another seed, another run");
+}

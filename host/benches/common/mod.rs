@@ -1,6 +1,8 @@
 //! Seeding shared by the benchmarks.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod heal_data;
+
 use accord::app::App;
 use accord::clock::{DAY_MS, new_id};
 use accord::domain::StepDef;

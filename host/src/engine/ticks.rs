@@ -19,9 +19,10 @@ use crate::clock::{DAY_MS, HOUR_MS, MINUTE_MS, Millis};
 use crate::domain::policy_steps;
 use crate::pipeline::{DispatchOutcome, DispatchRequest};
 use crate::store::enrollments::{self, EnrollmentRow};
-use crate::store::{accounts, campaigns, skips, sql};
+use crate::store::{Backend, accounts, campaigns, skips, sql};
 use accord_policy_core::{CampaignStep, DispatchSource};
 use serde::Serialize;
+use sqlx::Row;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
 
@@ -298,38 +299,23 @@ impl Ticks {
     }
 
     async fn work(&self, tick: Tick, now: Millis) -> Result<Vec<Work>, EngineError> {
-        let rows = match tick {
-            Tick::HealLate => {
-                self.select(
-                    "e.late_accept_observed_at IS NOT NULL AND e.late_accept_followup_sent_at IS NULL \
-                     AND e.linkedin_replied_at IS NULL AND e.workflow_state <> 'stopped' AND c.status <> 'stopped'",
-                    &[],
-                )
-                .await?
-            }
-            Tick::HealStuck => {
-                self.select(
-                    "e.linkedin_accepted_at BETWEEN $1 AND $2 AND c.status = 'running' AND e.linkedin_replied_at IS NULL \
-                     AND e.workflow_state <> 'stopped' AND NOT EXISTS (SELECT 1 FROM campaign_send_jobs s \
-                     WHERE s.enrollment_id = e.id AND s.action = 'send_message' AND s.status = 'succeeded')",
-                    &[now - 14 * DAY_MS, now - DAY_MS],
-                )
-                .await?
-            }
-            Tick::SkipRetry => {
-                let mut c = self.engine.db.pool().acquire().await?;
-                let open =
-                    skips::open_recoverable(&mut c, None, now - DAY_MS, SKIP_RETRY_CAP).await?;
-                return Ok(open
-                    .into_iter()
-                    .map(|skip| Work::Retry {
-                        enrollment_id: skip.enrollment_id,
-                        step_index: skip.step_index as u32,
-                    })
-                    .collect());
-            }
+        let Some((query, binds)) = heal_selection(tick, now) else {
+            let mut c = self.engine.db.pool().acquire().await?;
+            let open = skips::open_recoverable(&mut c, None, now - DAY_MS, SKIP_RETRY_CAP).await?;
+            return Ok(open
+                .into_iter()
+                .map(|skip| Work::Retry {
+                    enrollment_id: skip.enrollment_id,
+                    step_index: skip.step_index as u32,
+                })
+                .collect());
         };
-        Ok(rows
+        let mut q = sqlx::query_as::<_, EnrollmentRow>(sql(query));
+        for b in binds {
+            q = q.bind(b);
+        }
+        Ok(q.fetch_all(self.engine.db.pool())
+            .await?
             .into_iter()
             .map(|e| Work::Heal {
                 enrollment_id: e.id,
@@ -338,26 +324,40 @@ impl Ticks {
             .collect())
     }
 
-    /// Enrollments matching `condition` (with `e` and `c` aliases) and no
-    /// active job and no open unrecoverable skip, oldest first, capped.
-    async fn select(
-        &self,
-        condition: &str,
-        binds: &[i64],
-    ) -> Result<Vec<EnrollmentRow>, EngineError> {
-        let n = binds.len();
-        let cols = enrollments::COLUMNS;
-        let mut q = sqlx::query_as(sql(format!(
-            "SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id WHERE {condition} \
-             AND NOT EXISTS (SELECT 1 FROM campaign_send_jobs j WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing')) \
-             AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.enrollment_id = e.id AND k.recoverable = 0 AND k.resolved_at IS NULL) \
-             ORDER BY e.updated_at, e.id LIMIT ${}",
-            n + 1
-        )));
+    /// The rows `tick` would pick now, without running it or taking its
+    /// lease: what the heal benchmark times.
+    pub async fn selection(&self, tick: Tick) -> Result<usize, EngineError> {
+        Ok(self.work(tick, self.engine.clock.now_ms()).await?.len())
+    }
+
+    /// The database's plan for a heal's selection now (`EXPLAIN` on
+    /// PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite), one line per node:
+    /// a test holds it to its indexes. `None` for skip-retry, which reads
+    /// the open skips by their own index.
+    pub async fn explain_selection(&self, tick: Tick) -> Result<Option<String>, EngineError> {
+        let db = &self.engine.db;
+        let Some((query, binds)) = heal_selection(tick, self.engine.clock.now_ms()) else {
+            return Ok(None);
+        };
+        let postgres = db.backend() == Backend::Postgres;
+        let explain = if postgres {
+            "EXPLAIN"
+        } else {
+            "EXPLAIN QUERY PLAN"
+        };
+        let mut q = sqlx::query(sql(format!("{explain} {query}")));
         for b in binds {
-            q = q.bind(*b);
+            q = q.bind(b);
         }
-        Ok(q.bind(HEAL_CAP).fetch_all(self.engine.db.pool()).await?)
+        let rows = q.fetch_all(db.pool()).await?;
+        let column = if postgres { 0 } else { 3 };
+        let mut plan = String::new();
+        for row in rows {
+            let line: String = row.try_get(column)?;
+            plan.push_str(&line);
+            plan.push('\n');
+        }
+        Ok(Some(plan))
     }
 
     /// One dispatch in its own transaction, fenced by the tick's lease.
@@ -562,6 +562,39 @@ impl TickRun<'_> {
             }
         }
     }
+}
+
+/// A heal's selection (the skip-retry tick reads the open skips instead):
+/// enrollments in its condition with no active job and no open
+/// unrecoverable skip, oldest change first, capped. Migration 0008 gives
+/// each an index holding only its candidates.
+fn heal_selection(tick: Tick, now: Millis) -> Option<(String, Vec<i64>)> {
+    let (condition, binds) = match tick {
+        Tick::HealLate => (
+            "e.late_accept_observed_at IS NOT NULL AND e.late_accept_followup_sent_at IS NULL \
+             AND e.linkedin_replied_at IS NULL AND e.workflow_state <> 'stopped' AND c.status <> 'stopped'",
+            vec![],
+        ),
+        Tick::HealStuck => (
+            "e.linkedin_accepted_at BETWEEN $1 AND $2 AND e.linkedin_accepted_at IS NOT NULL \
+             AND c.status = 'running' AND e.linkedin_replied_at IS NULL \
+             AND e.workflow_state <> 'stopped' AND NOT EXISTS (SELECT 1 FROM campaign_send_jobs s \
+             WHERE s.enrollment_id = e.id AND s.action = 'send_message' AND s.status = 'succeeded')",
+            vec![now - 14 * DAY_MS, now - DAY_MS],
+        ),
+        Tick::SkipRetry => return None,
+    };
+    let cap = binds.len() + 1;
+    let cols = enrollments::COLUMNS;
+    let query = format!(
+        "SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id WHERE {condition} \
+         AND NOT EXISTS (SELECT 1 FROM campaign_send_jobs j WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing')) \
+         AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.enrollment_id = e.id AND k.recoverable = 0 AND k.resolved_at IS NULL) \
+         ORDER BY e.updated_at, e.id LIMIT ${cap}"
+    );
+    let mut binds = binds;
+    binds.push(HEAL_CAP);
+    Some((query, binds))
 }
 
 fn count(report: &mut TickReport, outcome: Option<DispatchOutcome>) {

@@ -668,6 +668,7 @@ impl Run {
                 late: late.is_some(),
             });
         }
+        let digest = super::digest::of_run(&self.sim, &self.host(0)?.app.db).await?;
         let ramp = self.config.engine.ramp.clone();
         let evidence = Evidence {
             world: spec,
@@ -680,6 +681,7 @@ impl Run {
         };
         let mut report = std::mem::take(&mut self.report);
         checker::check(&evidence, &mut report);
+        report.digest = digest;
         for host in self.hosts.into_iter().flatten() {
             host.stop().await;
         }

@@ -11,6 +11,7 @@
 //! and counts violations of the safety invariants (docs/SIMULATION.md).
 
 mod checker;
+mod digest;
 mod driver;
 pub mod faults;
 mod host;
@@ -82,9 +83,10 @@ pub async fn cli(args: RunArgs) -> anyhow::Result<i32> {
     crate::clock::seed_process(args.seed)?;
     let report = run(&args).await?;
     print!("{}", report.table());
+    eprintln!("{}", report.run_line());
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
-        println!("  report     {}", path.display());
+        eprintln!("  report     {}", path.display());
     }
     Ok(if report.total_violations() == 0 { 0 } else { 1 })
 }

@@ -122,6 +122,9 @@ pub struct Report {
     pub late_accept_followup: Latency,
     /// Accepts too close to the end to be held to the invariants.
     pub accepts_too_recent: u64,
+    /// sha256 of the provider's log and Accord's audit log: one seed, one
+    /// digest.
+    pub digest: String,
 }
 
 impl Report {
@@ -138,7 +141,13 @@ impl Report {
         }
     }
 
-    /// The readable table.
+    /// Where it ran and how long it took: all that differs between two
+    /// runs of one seed (the CLI prints it on stderr).
+    pub fn run_line(&self) -> String {
+        format!("  wall {:.1} s; database {}", self.wall_s, self.database)
+    }
+
+    /// The readable table: the same for one seed, byte for byte.
     pub fn table(&self) -> String {
         let mut out = String::new();
         let mut line = |s: String| {
@@ -159,8 +168,8 @@ impl Report {
                 .map_or(String::new(), |g| format!(", SABOTAGE {g}")),
         ));
         line(format!(
-            "  wall {:.1} s, {} clock steps, {} host crashes; database {}",
-            self.wall_s, self.steps, self.crashes, self.database
+            "  {} clock steps, {} host crashes",
+            self.steps, self.crashes
         ));
         let join = |m: &BTreeMap<String, u64>| {
             m.iter()
@@ -199,6 +208,7 @@ impl Report {
         for e in &self.examples {
             line(format!("  ✗ {e}"));
         }
+        line(format!("  digest     sha256:{}", self.digest));
         let total = self.total_violations();
         line(if total == 0 {
             "  result     no violation".into()
