@@ -1,8 +1,8 @@
 //! The pooled connections' settings: SQLite's, and a dedicated pool's.
 
 /// Every pooled connection runs in WAL mode with the page cache the write
-/// path needs (64 MiB instead of SQLite's 2 MiB default) and foreign keys
-/// enforced.
+/// path needs (64 MiB instead of SQLite's 2 MiB default), the file mapped
+/// (up to 1 GiB) and foreign keys enforced.
 #[tokio::test]
 async fn every_sqlite_connection_has_the_write_path_settings() {
     let dir = tempfile::tempdir().unwrap();
@@ -24,7 +24,14 @@ async fn every_sqlite_connection_has_the_write_path_settings() {
             .fetch_one(&mut *conn)
             .await
             .unwrap();
-        assert_eq!((cache, mode.as_str(), fk), (-65536, "wal", 1));
+        let (mmap,): (i64,) = sqlx::query_as("PRAGMA mmap_size")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            (cache, mode.as_str(), fk, mmap),
+            (-65536, "wal", 1, 1 << 30)
+        );
         held.push(conn);
     }
 }

@@ -23,10 +23,16 @@ impl Engine {
     pub(crate) async fn advance_due_enrollments(&self) -> Result<usize, EngineError> {
         let now = self.clock.now_ms();
         let cols = enrollments::COLUMNS;
+        // Two selections, each read through its own partial index (an OR of
+        // the two is a scan of every enrollment), merged in one order.
         let due: Vec<EnrollmentRow> = sqlx::query_as(sql(format!(
-            "SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id WHERE c.status = 'running' AND \
-             ((e.workflow_state = 'pending') OR (e.workflow_state IN ('waiting_accept', 'active') AND e.next_run_at <= $1)) \
-             ORDER BY e.next_run_at, e.id LIMIT $2"
+            "SELECT * FROM (SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
+             WHERE c.status = 'running' AND e.workflow_state = 'pending' ORDER BY e.next_run_at, e.id LIMIT $2) pending \
+             UNION ALL \
+             SELECT * FROM (SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
+             WHERE c.status = 'running' AND e.workflow_state IN ('waiting_accept', 'active') AND e.next_run_at <= $1 \
+             ORDER BY e.next_run_at, e.id LIMIT $2) waiting \
+             ORDER BY next_run_at, id LIMIT $2"
         )))
         .bind(now)
         .bind(BATCH)

@@ -256,6 +256,11 @@ impl Connect {
                             // each, ~3 per accept) batch after batch. The
                             // cache only grows as pages are read.
                             conn.execute("PRAGMA cache_size = -65536").await?;
+                            // A connection's cache is emptied whenever another
+                            // one has written (each engine round, each batch),
+                            // and every page was then read again by a system
+                            // call and copied; mapped, a page is read in place.
+                            conn.execute("PRAGMA mmap_size = 1073741824").await?;
                         }
                         Backend::Postgres => {
                             if let Some(schema) = schema {
