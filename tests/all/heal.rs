@@ -140,6 +140,38 @@ async fn heal_stuck_finds_accepts_without_follow_up(kind: Kind) {
     );
 }
 
+/// An accept followed up through the simulator is stamped as followed up
+/// on send, and the stuck heal never picks it in the days that follow.
+async fn heal_stuck_leaves_a_sent_follow_up_alone(kind: Kind) {
+    let rig = Rig::new(kind, |_| {}).await;
+    let person = rig
+        .enroll(
+            "e-sent",
+            accord::simulator::PersonSpec::new("Ada", "Sent").accepts_after(HOUR_MS),
+        )
+        .await;
+    rig.run_for(2 * HOUR_MS, accord::clock::MINUTE_MS).await;
+    let sent = rig.sent_messages(&person);
+    assert_eq!(sent.len(), 1, "the follow-up went out");
+    let e = rig.enrollment("e-sent").await;
+    assert_eq!(
+        e.followup_sent_at,
+        Some(sent[0].at_ms),
+        "stamped on send: {e:?}"
+    );
+    // Heal ticks run through three days (the workflow's own next message
+    // may go out meanwhile; the heal's never does).
+    rig.run_for(3 * DAY_MS, HOUR_MS).await;
+    assert_eq!(rig.ticks.heal_stuck().await.unwrap().rows, 0);
+    let (heal_jobs,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM campaign_send_jobs WHERE enrollment_id = 'e-sent' AND source = 'heal_stuck'",
+    )
+    .fetch_one(rig.w.app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(heal_jobs, 0, "the stuck heal never dispatched it");
+}
+
 /// A late accept on a paused campaign is a recoverable skip; after the
 /// resume, the hourly skip-retry tick enqueues it.
 async fn skip_retry_picks_up_after_resume(kind: Kind) {
@@ -220,6 +252,7 @@ async fn the_schedule_leases_and_the_switch(kind: Kind) {
 on_both_databases!(
     heal_late_dispatches_after_a_reconnect,
     heal_stuck_finds_accepts_without_follow_up,
+    heal_stuck_leaves_a_sent_follow_up_alone,
     skip_retry_picks_up_after_resume,
     the_schedule_leases_and_the_switch,
 );

@@ -20,7 +20,7 @@ const ENROLLMENTS: usize = 40_000;
 
 /// The partial indexes that hold only a heal's candidates (the late
 /// heal's older `enrollments_late` too).
-const CANDIDATE_INDEXES: [&str; 2] = ["enrollments_late", "enrollments_accepted_unreplied"];
+const CANDIDATE_INDEXES: [&str; 2] = ["enrollments_late", "enrollments_owed_followup"];
 
 on_both_databases!(heal_selections_use_their_indexes);
 

@@ -55,7 +55,7 @@ pub async fn seed(app: &App, campaigns: &[Campaign], n: usize, now: Millis) -> S
             ));
             enrollments.push(format!(
                 "('{e}', '{c}', '{p}', '{a}', '{status}', '{state}', {step}, {next}, {invited_id}, {invited}, \
-                 {accepted}, {source}, {replied}, {late}, {late_sent}, {created}, {updated})",
+                 {accepted}, {source}, {replied}, {late}, {late_sent}, {followup_sent}, {created}, {updated})",
                 c = c.id,
                 a = c.linkedin_account_id,
                 status = row.status,
@@ -71,6 +71,7 @@ pub async fn seed(app: &App, campaigns: &[Campaign], n: usize, now: Millis) -> S
                 replied = sql_opt(row.replied_at),
                 late = sql_opt(row.late_observed_at),
                 late_sent = sql_opt(row.late_sent_at),
+                followup_sent = sql_opt(row.message_sent_at),
                 created = row.created,
                 updated = row.updated,
             ));
@@ -114,7 +115,8 @@ pub async fn seed(app: &App, campaigns: &[Campaign], n: usize, now: Millis) -> S
             &mut tx,
             "enrollments (id, campaign_id, prospect_id, linkedin_account_id, linkedin_status, workflow_state, \
              step_index, next_run_at, invited_provider_id, invited_at, linkedin_accepted_at, accept_source, \
-             linkedin_replied_at, late_accept_observed_at, late_accept_followup_sent_at, created_at, updated_at)",
+             linkedin_replied_at, late_accept_observed_at, late_accept_followup_sent_at, followup_sent_at, created_at, \
+             updated_at)",
             &enrollments,
         )
         .await;

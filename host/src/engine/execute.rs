@@ -268,8 +268,9 @@ impl Engine {
         }
     }
 
-    /// A message the provider took: the job succeeds and, for a late
-    /// accept, the follow-up is stamped in the same transaction, whatever
+    /// A message the provider took: the job succeeds, the enrollment's
+    /// follow-up is stamped and, for a late accept, so is the late
+    /// follow-up, in the same transaction, whatever
     /// source sent it (late auto-fire, heal, resume, skip-retry), so no
     /// later dispatch can send it again.
     async fn message_sent(
@@ -286,6 +287,7 @@ impl Engine {
         }
         let late = matches!(claimed.job.source.as_str(), "late_auto_fire" | "heal_late")
             || ctx.enrollment.late_accept_observed_at.is_some();
+        enrollments::stamp_followup(&mut tx, &ctx.enrollment.id, now).await?;
         if late {
             enrollments::stamp_late_followup(&mut tx, &ctx.enrollment.id, now).await?;
         }

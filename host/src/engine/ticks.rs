@@ -566,8 +566,8 @@ impl TickRun<'_> {
 
 /// A heal's selection (the skip-retry tick reads the open skips instead):
 /// enrollments in its condition with no active job and no open
-/// unrecoverable skip, oldest change first, capped. Migration 0008 gives
-/// each an index holding only its candidates.
+/// unrecoverable skip, oldest change first, capped. Migrations 0008 and
+/// 0010 give each an index holding only its candidates.
 fn heal_selection(tick: Tick, now: Millis) -> Option<(String, Vec<i64>)> {
     let (condition, binds) = match tick {
         Tick::HealLate => (
@@ -577,9 +577,8 @@ fn heal_selection(tick: Tick, now: Millis) -> Option<(String, Vec<i64>)> {
         ),
         Tick::HealStuck => (
             "e.linkedin_accepted_at BETWEEN $1 AND $2 AND e.linkedin_accepted_at IS NOT NULL \
-             AND c.status = 'running' AND e.linkedin_replied_at IS NULL \
-             AND e.workflow_state <> 'stopped' AND NOT EXISTS (SELECT 1 FROM campaign_send_jobs s \
-             WHERE s.enrollment_id = e.id AND s.action = 'send_message' AND s.status = 'succeeded')",
+             AND e.linkedin_replied_at IS NULL AND e.followup_sent_at IS NULL \
+             AND c.status = 'running' AND e.workflow_state <> 'stopped'",
             vec![now - 14 * DAY_MS, now - DAY_MS],
         ),
         Tick::SkipRetry => return None,

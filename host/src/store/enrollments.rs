@@ -46,6 +46,8 @@ pub struct EnrollmentRow {
     pub late_accept_observed_at: Option<i64>,
     /// When the late follow-up was sent.
     pub late_accept_followup_sent_at: Option<i64>,
+    /// When the first follow-up message was sent (any step, any source).
+    pub followup_sent_at: Option<i64>,
     /// Creation time.
     pub created_at: i64,
     /// Last change.
@@ -79,6 +81,7 @@ impl EnrollmentRow {
             linkedin_replied_at: None,
             late_accept_observed_at: None,
             late_accept_followup_sent_at: None,
+            followup_sent_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -136,7 +139,7 @@ fn corrupt(reason: String) -> StoreError {
 pub(crate) const COLUMNS: &str = "e.id, e.campaign_id, e.prospect_id, e.linkedin_account_id, e.linkedin_status, \
     e.workflow_state, e.step_index, e.next_run_at, e.invited_provider_id, e.invited_at, e.linkedin_accepted_at, \
     e.accept_source, e.accept_strategy, e.linkedin_replied_at, e.late_accept_observed_at, \
-    e.late_accept_followup_sent_at, e.created_at, e.updated_at";
+    e.late_accept_followup_sent_at, e.followup_sent_at, e.created_at, e.updated_at";
 
 /// Inserts an enrollment; returns false when the prospect is already in
 /// the campaign.
@@ -430,6 +433,23 @@ pub async fn identities_of_campaign(
     .bind(limit)
     .fetch_all(c)
     .await?)
+}
+
+/// Stamps the enrollment's first follow-up message as sent (the first send
+/// wins), in the send's transaction: the stuck heal reads this stamp.
+pub async fn stamp_followup(
+    c: &mut AnyConnection,
+    id: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE enrollments SET followup_sent_at = $1 WHERE id = $2 AND followup_sent_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
 }
 
 /// Stamps a late accept's follow-up as sent (once: the first send wins).
