@@ -4,6 +4,7 @@
 mod api;
 mod crash;
 mod demo;
+mod edge;
 mod engine;
 mod heal;
 mod heal_scale;

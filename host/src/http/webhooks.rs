@@ -29,15 +29,17 @@ pub async fn unipile(
 ) -> ApiResult<Json<Receipt>> {
     authenticate(&app, &headers)?;
     let limit = app.config.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        metrics::counter!("accord_webhooks_total", "event" => "unknown", "outcome" => "too_large")
-            .increment(1);
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body exceeds {limit} bytes"),
-        )
-    })?;
+    let bytes = super::body::read_limited(body, limit)
+        .await
+        .inspect_err(|e| {
+            let outcome = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable"
+            };
+            metrics::counter!("accord_webhooks_total", "event" => "unknown", "outcome" => outcome)
+                .increment(1);
+        })?;
     match app.inbox.receive(&bytes).await {
         Ok(receipt) => Ok(Json(receipt)),
         Err(IngestError::Invalid(e)) => {
