@@ -8,6 +8,7 @@ mod edge;
 mod engine;
 mod heal;
 mod heal_scale;
+mod hostile;
 mod inbox_instances;
 mod migrations;
 mod notify;

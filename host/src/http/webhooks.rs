@@ -48,6 +48,8 @@ pub async fn unipile(
                 crate::ingest::unipile::WebhookError::MalformedJson { .. } => "invalid_json",
                 crate::ingest::unipile::WebhookError::NotAnObject(_) => "invalid_payload",
                 crate::ingest::unipile::WebhookError::MissingField { .. } => "missing_field",
+                crate::ingest::unipile::WebhookError::InvalidField { .. } => "invalid_field",
+                crate::ingest::unipile::WebhookError::InvalidText { .. } => "invalid_text",
             };
             Err(ApiError::bad_request(code, e.to_string()))
         }
