@@ -338,7 +338,137 @@ async fn import_fields_are_bounded_to_what_can_be_keyed(kind: Kind) {
     assert!(message.contains("`prospects[0].full_name`"), "{message}");
 }
 
+/// The hostile corpus (tests/corpus/hostile, see its README): every
+/// case through the real listener. Never a 5xx; every refusal a JSON
+/// error with the stable code `expected.txt` pins (the same on both
+/// databases); the inbox holds exactly the deliveries answered 200 as
+/// new. `ACCORD_CORPUS_RECORD=1` rewrites `expected.txt` instead.
+async fn the_hostile_corpus(kind: Kind) {
+    let e = edge(kind).await;
+    let root = crate::support::root().join("tests/corpus/hostile");
+    let files = |dir: &str| {
+        let mut paths: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        paths.sort();
+        paths
+    };
+    let import = format!("/api/campaigns/{}/prospects", e.w.campaign.id);
+    let mut requests: Vec<(String, Vec<u8>)> = Vec::new();
+    for (dir, path) in [
+        ("webhook", None),
+        ("api-workspaces", Some("/api/workspaces")),
+        ("api-import", Some(import.as_str())),
+    ] {
+        for file in files(dir) {
+            let body = std::fs::read(&file).unwrap();
+            let name = format!("{dir}/{}", file.file_name().unwrap().to_string_lossy());
+            let request = match path {
+                None => e.webhook(&body),
+                Some(path) => {
+                    let head = e.head(
+                        "POST",
+                        path,
+                        &format!(
+                            "Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+                            body.len()
+                        ),
+                    );
+                    [head.as_bytes(), &body].concat()
+                }
+            };
+            requests.push((name, request));
+        }
+    }
+    for file in files("raw") {
+        let raw = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        let raw = raw
+            .replace("{host}", &e.addr.to_string())
+            .replace("{secret}", crate::edge::SECRET);
+        let name = format!("raw/{}", file.file_name().unwrap().to_string_lossy());
+        requests.push((name, raw.into_bytes()));
+    }
+    let paths = std::fs::read_to_string(root.join("paths.txt")).unwrap();
+    for (i, line) in paths.lines().enumerate() {
+        let (method, target) = line.split_once(' ').unwrap();
+        let request = e.head(method, target, "Connection: close\r\n");
+        requests.push((format!("paths.txt:{}", i + 1), request.into_bytes()));
+    }
+
+    let mut outcomes = std::collections::BTreeMap::new();
+    let mut stored = std::collections::BTreeSet::new();
+    for (name, request) in &requests {
+        let a = e.exchange(request).await;
+        assert!(a.status < 500, "{name}: {a:?}");
+        let outcome = if a.status >= 400 {
+            assert!(
+                a.head.contains("content-type: application/json"),
+                "{name}: {a:?}"
+            );
+            let json = a.json();
+            let code = json["error"]["code"].as_str().unwrap_or_default();
+            let message = json["error"]["message"].as_str().unwrap_or_default();
+            assert!(!code.is_empty() && !message.is_empty(), "{name}: {a:?}");
+            format!("{} {code}", a.status)
+        } else {
+            if a.status == 200
+                && let Ok(json) = serde_json::from_str::<Value>(&a.body)
+                && json["duplicate"] == false
+                && let Some(id) = json["inbox_id"].as_str()
+            {
+                stored.insert(id.to_string());
+            }
+            format!("{} -", a.status)
+        };
+        outcomes.insert(name.clone(), outcome);
+    }
+    let actual: String = outcomes
+        .iter()
+        .map(|(name, outcome)| format!("{name} {outcome}\n"))
+        .collect();
+    let manifest = root.join("expected.txt");
+    if std::env::var("ACCORD_CORPUS_RECORD").is_ok_and(|v| v == "1") {
+        std::fs::write(&manifest, &actual).unwrap();
+    } else {
+        let expected = std::fs::read_to_string(&manifest).unwrap();
+        let diff: Vec<String> = actual
+            .lines()
+            .zip(expected.lines())
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("got {a}\n want {b}"))
+            .collect();
+        assert!(
+            diff.is_empty() && actual.lines().count() == expected.lines().count(),
+            "the corpus answered differently ({} cases, {} expected):\n{}",
+            actual.lines().count(),
+            expected.lines().count(),
+            diff.join("\n")
+        );
+    }
+    while e.w.app.inbox.process_pending(100).await.unwrap() > 0 {}
+    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM webhook_inbox")
+        .fetch_all(e.w.app.db.pool())
+        .await
+        .unwrap();
+    let ids: std::collections::BTreeSet<String> = ids.into_iter().map(|(id,)| id).collect();
+    assert_eq!(
+        ids, stored,
+        "the inbox holds exactly the deliveries answered 200"
+    );
+    assert_eq!(
+        count(
+            &e,
+            "SELECT COUNT(*) FROM webhook_inbox WHERE status IN ('pending', 'failed')"
+        )
+        .await,
+        0,
+        "every stored delivery was processed"
+    );
+}
+
 crate::on_both_databases!(
+    the_hostile_corpus,
     nul_characters_are_refused_at_the_edge,
     over_long_ids_are_stored_answered_and_refused,
     wrong_types_name_the_field,
