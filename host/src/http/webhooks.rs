@@ -15,8 +15,9 @@ use subtle::ConstantTimeEq;
     post, path = "/webhooks/unipile", tag = "webhooks",
     request_body(content = String, description = "A Unipile webhook body, verbatim", content_type = "application/json"),
     responses(
-        (status = 200, description = "Stored (or a duplicate of a stored delivery)", body = Receipt),
-        (status = 400, description = "Malformed JSON or a known event without its key field", body = super::error::ErrorBody),
+        (status = 200, description = "Stored (or a duplicate of a stored delivery); `refused: true` when a value is over its bound: stored and traced, never processed", body = Receipt),
+        (status = 400, description = "Malformed JSON (`invalid_json`), a known event without its key field (`missing_field`), a field Accord reads of the wrong type (`invalid_field`) or holding a NUL character (`invalid_text`)", body = super::error::ErrorBody),
+        (status = 408, description = "The body did not arrive in time (`body_timeout`)", body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong secret header", body = super::error::ErrorBody),
         (status = 413, description = "Body over the limit", body = super::error::ErrorBody),
         (status = 503, description = "No secret configured, or the database is down (Unipile retries)", body = super::error::ErrorBody),
