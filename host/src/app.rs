@@ -30,6 +30,8 @@ pub struct AppConfig {
     pub api_token: Option<String>,
     /// Largest webhook body accepted, bytes.
     pub max_body_bytes: usize,
+    /// Bounds of the HTTP edge (slow clients, connections).
+    pub edge: crate::http::server::EdgeConfig,
     /// Where compiled policies are cached.
     pub cache_dir: Option<PathBuf>,
     /// Policy sandbox limits.
@@ -60,6 +62,7 @@ impl AppConfig {
             admin_token: None,
             api_token: None,
             max_body_bytes: 1 << 20,
+            edge: crate::http::server::EdgeConfig::default(),
             cache_dir: None,
             limits: Limits::default(),
             unipile: None,

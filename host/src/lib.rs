@@ -20,6 +20,7 @@ pub mod sabotage;
 pub mod simulate;
 pub mod simulator;
 pub mod store;
+pub mod text;
 pub mod window;
 pub mod workflow;
 

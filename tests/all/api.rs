@@ -470,7 +470,7 @@ async fn refusals_write_nothing(kind: Kind) {
             "/api/workspaces".into(),
             Some(json!({"name": 7})),
             400,
-            "invalid_json",
+            "invalid_field",
         ),
         (
             "POST",
@@ -642,7 +642,7 @@ async fn refusals_write_nothing(kind: Kind) {
             campaigns.clone(),
             Some(campaign_body(json!({"steps": "invite"}))),
             400,
-            "invalid_json",
+            "invalid_field",
         ),
         (
             "POST",

@@ -4,9 +4,11 @@
 mod api;
 mod crash;
 mod demo;
+mod edge;
 mod engine;
 mod heal;
 mod heal_scale;
+mod hostile;
 mod inbox_instances;
 mod migrations;
 mod notify;

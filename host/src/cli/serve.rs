@@ -68,6 +68,16 @@ pub struct ServeArgs {
     /// Largest webhook body accepted, bytes.
     #[arg(long, env = "ACCORD_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Longest wait for a request's head (idle keep-alive time included),
+    /// milliseconds; the connection is closed past it.
+    #[arg(long, env = "ACCORD_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Longest time a request body may take to arrive, milliseconds (408).
+    #[arg(long, env = "ACCORD_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
+    /// Most connections served at once; more are refused with 503.
+    #[arg(long, env = "ACCORD_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
 }
 
 /// A setting that stops the start, named.
@@ -169,6 +179,20 @@ impl ServeArgs {
             return Err(invalid("ACCORD_MAX_BODY_BYTES", "1024 to 67108864"));
         }
         config.max_body_bytes = self.max_body_bytes;
+        if !(100..=600_000).contains(&self.header_timeout_ms) {
+            return Err(invalid("ACCORD_HEADER_TIMEOUT_MS", "100 to 600000"));
+        }
+        if !(100..=3_600_000).contains(&self.body_timeout_ms) {
+            return Err(invalid("ACCORD_BODY_TIMEOUT_MS", "100 to 3600000"));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(invalid("ACCORD_MAX_CONNECTIONS", "1 to 1000000"));
+        }
+        config.edge = crate::http::server::EdgeConfig {
+            header_read_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
+            body_read_timeout: std::time::Duration::from_millis(self.body_timeout_ms),
+            max_connections: self.max_connections,
+        };
         Ok((listen, config))
     }
 }
@@ -198,12 +222,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "accord serving on http://{listen} (database {})",
         crate::store::redact(&app.config.database_url)
     );
-    axum::serve(listener, crate::http::router(app.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = shutdown_tx.send(true);
-        })
-        .await?;
+    crate::http::server::serve(listener, app.clone(), async move {
+        shutdown_signal().await;
+        let _ = shutdown_tx.send(true);
+    })
+    .await?;
     for worker in workers {
         let _ = worker.await;
     }

@@ -163,9 +163,15 @@ pub async fn upload_policy(
     if declared.is_some_and(|n| n > MAX_MODULE_BYTES as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, MAX_MODULE_BYTES)
+    let bytes = super::body::read_limited(body, MAX_MODULE_BYTES)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|e| {
+            if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                e
+            }
+        })?;
     // Checked after the read: an answer given before the body is read
     // costs a large upload its connection (see `http::unread_body`).
     let slot = parse_slot(&slot)?;

@@ -90,10 +90,13 @@ impl From<crate::store::StoreError> for ApiError {
         if e.is_unique_violation() {
             return ApiError::conflict("conflict", "a record with the same unique key exists");
         }
+        // The database's own text (queries, values, server details) stays
+        // in the log.
+        tracing::error!(error = %e, "database error");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
-            format!("{e}"),
+            "the database is unavailable; retry later",
         )
     }
 }
@@ -114,3 +117,63 @@ impl From<crate::pipeline::PipelineError> for ApiError {
 
 /// The result type of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The code and message of an error answer that carried no JSON body of
+/// its own (a refusal from a layer rather than a handler).
+fn generic(status: StatusCode) -> (&'static str, String) {
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "route_not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "body_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "refused",
+    };
+    let reason = status.canonical_reason().unwrap_or("error");
+    (code, format!("{} {reason}", status.as_u16()))
+}
+
+/// Headers an error answer keeps when its body is replaced.
+const KEPT: [axum::http::HeaderName; 4] = [
+    axum::http::header::CONNECTION,
+    axum::http::header::RETRY_AFTER,
+    axum::http::header::WWW_AUTHENTICATE,
+    axum::http::header::ALLOW,
+];
+
+/// Middleware: every error answer has the JSON error body; one that
+/// comes without it (from a layer or an extractor outside Accord's
+/// handlers) gets a generic code for its status.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json {
+        return response;
+    }
+    let (code, message) = generic(status);
+    let mut fresh = ApiError::new(status, code, message).into_response();
+    for name in KEPT {
+        if let Some(value) = response.headers().get(&name) {
+            fresh.headers_mut().insert(name, value.clone());
+        }
+    }
+    fresh
+}
+
+/// The answer to a handler that panicked: 500 `internal`.
+pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(&"a request handler panicked").into_response()
+}

@@ -3,21 +3,32 @@
 
 pub mod admin;
 pub mod api;
+pub mod body;
 pub mod error;
 pub mod health;
 pub mod openapi;
+pub mod server;
 pub mod unread_body;
 pub mod webhooks;
 
 use crate::app::App;
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
 /// The whole router.
 pub fn router(app: Arc<App>) -> Router {
+    let webhook_limit = app.config.max_body_bytes;
+    let body_timeout = app.config.edge.body_read_timeout;
     Router::new()
-        .route("/webhooks/unipile", post(webhooks::unipile))
+        .route(
+            "/webhooks/unipile",
+            post(webhooks::unipile).layer(from_fn_with_state(
+                webhook_limit,
+                body::refuse_declared_over,
+            )),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
@@ -39,5 +50,10 @@ pub fn router(app: Arc<App>) -> Router {
             )
         })
         .layer(axum::middleware::from_fn(unread_body::finish_unread_bodies))
+        .layer(from_fn_with_state(body_timeout, body::bound_body))
+        .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panicked,
+        ))
         .with_state(app)
 }

@@ -57,6 +57,10 @@ pub async fn finish_unread_bodies(req: Request, next: Next) -> Response {
     if leftover.read.load(Ordering::Acquire) {
         return response;
     }
+    if super::body::closes_connection(&response) {
+        super::body::close(&mut response);
+        return response;
+    }
     let rest = leftover.body.lock().ok().and_then(|mut b| b.take());
     let drained = match rest {
         Some(body) if drainable => drain(body).await,

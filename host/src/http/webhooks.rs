@@ -15,8 +15,9 @@ use subtle::ConstantTimeEq;
     post, path = "/webhooks/unipile", tag = "webhooks",
     request_body(content = String, description = "A Unipile webhook body, verbatim", content_type = "application/json"),
     responses(
-        (status = 200, description = "Stored (or a duplicate of a stored delivery)", body = Receipt),
-        (status = 400, description = "Malformed JSON or a known event without its key field", body = super::error::ErrorBody),
+        (status = 200, description = "Stored (or a duplicate of a stored delivery); `refused: true` when a value is over its bound: stored and traced, never processed", body = Receipt),
+        (status = 400, description = "Malformed JSON (`invalid_json`), a known event without its key field (`missing_field`), a field Accord reads of the wrong type (`invalid_field`) or holding a NUL character (`invalid_text`)", body = super::error::ErrorBody),
+        (status = 408, description = "The body did not arrive in time (`body_timeout`)", body = super::error::ErrorBody),
         (status = 401, description = "Missing or wrong secret header", body = super::error::ErrorBody),
         (status = 413, description = "Body over the limit", body = super::error::ErrorBody),
         (status = 503, description = "No secret configured, or the database is down (Unipile retries)", body = super::error::ErrorBody),
@@ -29,15 +30,17 @@ pub async fn unipile(
 ) -> ApiResult<Json<Receipt>> {
     authenticate(&app, &headers)?;
     let limit = app.config.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        metrics::counter!("accord_webhooks_total", "event" => "unknown", "outcome" => "too_large")
-            .increment(1);
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body exceeds {limit} bytes"),
-        )
-    })?;
+    let bytes = super::body::read_limited(body, limit)
+        .await
+        .inspect_err(|e| {
+            let outcome = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable"
+            };
+            metrics::counter!("accord_webhooks_total", "event" => "unknown", "outcome" => outcome)
+                .increment(1);
+        })?;
     match app.inbox.receive(&bytes).await {
         Ok(receipt) => Ok(Json(receipt)),
         Err(IngestError::Invalid(e)) => {
@@ -46,6 +49,8 @@ pub async fn unipile(
                 crate::ingest::unipile::WebhookError::MalformedJson { .. } => "invalid_json",
                 crate::ingest::unipile::WebhookError::NotAnObject(_) => "invalid_payload",
                 crate::ingest::unipile::WebhookError::MissingField { .. } => "missing_field",
+                crate::ingest::unipile::WebhookError::InvalidField { .. } => "invalid_field",
+                crate::ingest::unipile::WebhookError::InvalidText { .. } => "invalid_text",
             };
             Err(ApiError::bad_request(code, e.to_string()))
         }

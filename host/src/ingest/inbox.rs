@@ -14,6 +14,7 @@ use crate::domain::Named;
 use crate::pipeline::{Batch, Pipeline, PipelineError};
 use crate::store::events::NewEvent;
 use crate::store::inbox::{self, Claim, InboxRow};
+use crate::store::traces::NewTrace;
 use crate::store::{Backend, StoreError, Tx, accounts};
 use accord_policy_core::AcceptSignal;
 use serde::Serialize;
@@ -86,6 +87,9 @@ pub struct Receipt {
     pub event: String,
     /// Whether this delivery repeated one already stored.
     pub duplicate: bool,
+    /// Whether it was refused: a value over its bound (see the README's
+    /// limits); stored and traced as `webhook_refused`, never processed.
+    pub refused: bool,
     /// Whether it was processed before this answer (SQLite's
     /// write-through); otherwise the processor takes it shortly.
     pub processed: bool,
@@ -146,12 +150,18 @@ impl Inbox {
         let now = self.pipeline.clock().now_ms();
         let row = inbox::NewInboxRow::new(&classified.natural_key, &classified.name, &text, now);
         let Stored { id, processed } = self.writer.store(row).await?;
-        metrics::counter!("accord_webhooks_total", "event" => classified.name.clone(), "outcome" => if id.is_some() { "stored" } else { "duplicate" })
+        let outcome = match (&id, classified.refused()) {
+            (None, _) => "duplicate",
+            (Some(_), true) => "refused",
+            (Some(_), false) => "stored",
+        };
+        metrics::counter!("accord_webhooks_total", "event" => classified.label(), "outcome" => outcome)
             .increment(1);
         if id.is_some() && !processed {
             self.arrivals.stored_one();
         }
         Ok(Receipt {
+            refused: classified.refused(),
             duplicate: id.is_none(),
             processed,
             inbox_id: id,
@@ -408,6 +418,20 @@ async fn run_rows(
             Task::Ignored(reason) => {
                 finished.push(("ignored", serde_json::json!({"reason": reason})));
             }
+            Task::Refused(reason) => {
+                let trace = NewTrace {
+                    kind: "webhook_refused",
+                    detail: serde_json::json!({
+                        "inbox_id": row.id, "event": row.event, "reason": reason,
+                    }),
+                    ..NewTrace::default()
+                };
+                tx.defer_trace(trace, pipeline.clock().now_ms());
+                finished.push((
+                    "ignored",
+                    serde_json::json!({"reason": reason, "refused": true}),
+                ));
+            }
             Task::AccountStatus(status) => {
                 let done = account_status(pipeline, tx, batch, status, row)
                     .await
@@ -442,6 +466,7 @@ async fn run_rows(
 /// committed).
 fn count_processed(processed: Vec<(String, &'static str)>) {
     for (event, status) in processed {
+        let event = unipile::event_label(&event);
         metrics::counter!("accord_webhooks_processed_total", "event" => event, "outcome" => status)
             .increment(1);
     }
@@ -624,6 +649,8 @@ enum Task {
     AccountStatus(unipile::AccountStatusEvent),
     /// Nothing to do, and why.
     Ignored(String),
+    /// A value over its bound: traced, nothing else.
+    Refused(String),
 }
 
 impl Task {
@@ -632,7 +659,7 @@ impl Task {
         match self {
             Task::Signal(signal) => Some(&signal.linkedin_account_id),
             Task::AccountStatus(status) => Some(&status.account_id),
-            Task::Ignored(_) => None,
+            Task::Ignored(_) | Task::Refused(_) => None,
         }
     }
 }
@@ -656,7 +683,8 @@ fn task_of(row: &InboxRow) -> Task {
             ),
         },
         WebhookEvent::AccountStatus(status) => Task::AccountStatus(status),
-        WebhookEvent::Ignored { reason } => Task::Ignored(reason.to_string()),
+        WebhookEvent::Ignored { reason } => Task::Ignored(reason),
+        WebhookEvent::Refused { reason } => Task::Refused(reason),
     }
 }
 

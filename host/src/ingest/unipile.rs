@@ -1,8 +1,19 @@
-//! Unipile webhook payloads, read as they arrive (unknown fields ignored),
-//! classified and given their natural deduplication key.
+//! Unipile webhook payloads, read as they arrive, classified and given
+//! their natural deduplication key.
+//!
+//! Only the fields Accord uses are read, each checked for its type: a
+//! wrong-typed one is refused naming it ([`WebhookError::InvalidField`]),
+//! other fields are never looked at. Text holding a NUL character is
+//! refused ([`WebhookError::InvalidText`]); an id over
+//! [`MAX_ID_BYTES`](crate::text::MAX_ID_BYTES) or text over
+//! [`MAX_TEXT_BYTES`](crate::text::MAX_TEXT_BYTES) makes the delivery
+//! [`WebhookEvent::Refused`]: stored and acknowledged (the provider would
+//! retry a refusal forever) but never processed.
 
+use crate::text::{self, MAX_ID_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES};
+use accord_policy_core::linkedin::{normalize_slug, parse_profile_url};
 use accord_policy_core::{AcceptSignal, SignalSource};
-use serde::Deserialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Why a webhook body was refused (HTTP 400; nothing is stored).
@@ -29,80 +40,84 @@ pub enum WebhookError {
         /// The field.
         field: &'static str,
     },
+    /// A field Accord reads has the wrong type.
+    #[error("`{event}` event: `{field}` must be {expected}, got {got}")]
+    InvalidField {
+        /// The event.
+        event: String,
+        /// The field (a dotted path).
+        field: String,
+        /// What it must be.
+        expected: &'static str,
+        /// What it was.
+        got: &'static str,
+    },
+    /// A field Accord reads holds a NUL character.
+    #[error("`{event}` event: `{field}` contains a NUL character (U+0000)")]
+    InvalidText {
+        /// The event.
+        event: String,
+        /// The field (a dotted path).
+        field: String,
+    },
 }
 
 /// `users.relations.new_relation`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct NewRelation {
     /// Our account.
     pub account_id: String,
     /// The new connection's provider id.
     pub user_provider_id: String,
     /// Display name.
-    #[serde(default)]
     pub user_full_name: Option<String>,
     /// Vanity slug.
-    #[serde(default)]
     pub user_public_identifier: Option<String>,
     /// Profile URL.
-    #[serde(default)]
     pub user_profile_url: Option<String>,
 }
 
 /// `message_received`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct MessageReceived {
     /// Our account.
     pub account_id: String,
     /// Our own identity on the account.
-    #[serde(default)]
     pub account_info: Option<AccountInfo>,
     /// Message id (the natural key).
     pub message_id: String,
-    /// Chat id.
-    #[serde(default)]
-    pub chat_id: Option<String>,
     /// RFC 3339 time of the message.
-    #[serde(default)]
     pub timestamp: Option<String>,
     /// Whether we sent it (bool here, 0/1 elsewhere).
-    #[serde(default, deserialize_with = "bool_or_int")]
     pub is_sender: bool,
     /// Group chat?
-    #[serde(default, deserialize_with = "bool_or_int")]
     pub is_group: bool,
     /// The sender.
-    #[serde(default)]
     pub sender: Option<Sender>,
 }
 
 /// `account_info` of a messaging event.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct AccountInfo {
     /// Our own provider id.
-    #[serde(default)]
     pub user_id: Option<String>,
 }
 
 /// The sender of a message.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Sender {
     /// Provider id.
-    #[serde(default)]
     pub attendee_provider_id: Option<String>,
     /// Display name.
-    #[serde(default)]
     pub attendee_name: Option<String>,
     /// Profile URL.
-    #[serde(default)]
     pub attendee_profile_url: Option<String>,
     /// Vanity slug.
-    #[serde(default)]
     pub attendee_public_identifier: Option<String>,
 }
 
 /// `{"AccountStatus": {...}}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct AccountStatusEvent {
     /// The account.
     pub account_id: String,
@@ -124,61 +139,278 @@ pub enum WebhookEvent {
         /// Why.
         reason: String,
     },
+    /// A known event with a value over its bound: stored, acknowledged
+    /// (so the provider stops retrying), traced, never processed.
+    Refused {
+        /// Which field, and its bound.
+        reason: String,
+    },
 }
 
 /// A webhook with its event name and deduplication key.
 #[derive(Debug, Clone)]
 pub struct Classified {
-    /// The event name (`new_relation`, `message_received`, `AccountStatus`, …).
+    /// The event name (`new_relation`, `message_received`, `AccountStatus`,
+    /// …), at most [`MAX_NAME_BYTES`] (longer ones are cut, with `…`).
     pub name: String,
-    /// The natural key the inbox deduplicates on.
+    /// The natural key the inbox deduplicates on (short: built from
+    /// bounded parts).
     pub natural_key: String,
     /// The typed event.
     pub event: WebhookEvent,
 }
 
+impl Classified {
+    /// The event name as a metric label: one of a closed set, `other`
+    /// for any name Accord does not know.
+    pub fn label(&self) -> &'static str {
+        event_label(&self.name)
+    }
+
+    /// Whether the delivery was refused (stored, never processed).
+    pub fn refused(&self) -> bool {
+        matches!(self.event, WebhookEvent::Refused { .. })
+    }
+}
+
+/// The event names Accord knows, as metric labels.
+const KNOWN_EVENTS: [&str; 9] = [
+    "new_relation",
+    "message_received",
+    "AccountStatus",
+    "message_read",
+    "message_reaction",
+    "message_edited",
+    "message_deleted",
+    "message_delivered",
+    "unknown",
+];
+
+/// A stored event name as a metric label (`other` outside the closed set).
+pub fn event_label(name: &str) -> &'static str {
+    KNOWN_EVENTS
+        .into_iter()
+        .find(|known| *known == name)
+        .unwrap_or("other")
+}
+
+/// The JSON type of a value, for messages.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads the fields of one event, each checked for its type, NUL
+/// characters and length; notes the first value over its bound.
+struct Fields<'a> {
+    event: &'a str,
+    over: Option<String>,
+}
+
+impl Fields<'_> {
+    fn invalid(&self, field: String, expected: &'static str, got: &Value) -> WebhookError {
+        WebhookError::InvalidField {
+            event: self.event.to_string(),
+            field,
+            expected,
+            got: kind(got),
+        }
+    }
+
+    /// An optional string of at most `max` bytes (absent or null: none).
+    fn text(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        max: usize,
+    ) -> Result<Option<String>, WebhookError> {
+        let field = || format!("{path}{key}");
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                if text::has_nul(s) {
+                    return Err(WebhookError::InvalidText {
+                        event: self.event.to_string(),
+                        field: field(),
+                    });
+                }
+                if s.len() > max && self.over.is_none() {
+                    self.over = Some(format!(
+                        "`{}` is {} bytes, over the bound of {max}",
+                        field(),
+                        s.len()
+                    ));
+                }
+                Ok(Some(s.clone()))
+            }
+            Some(other) => Err(self.invalid(field(), "a string", other)),
+        }
+    }
+
+    /// A required, non-empty id.
+    fn id(&mut self, obj: &Map<String, Value>, key: &'static str) -> Result<String, WebhookError> {
+        self.text(obj, "", key, MAX_ID_BYTES)?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| WebhookError::MissingField {
+                event: self.event.to_string(),
+                field: key,
+            })
+    }
+
+    /// An optional profile URL: text, and the slug or id in it short
+    /// enough to be keyed.
+    fn profile_url(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Result<Option<String>, WebhookError> {
+        let url = self.text(obj, path, key, MAX_TEXT_BYTES)?;
+        if let Some(r) = url.as_deref().and_then(parse_profile_url)
+            && text::ref_len(&r) > MAX_ID_BYTES
+            && self.over.is_none()
+        {
+            self.over = Some(format!(
+                "the profile in `{path}{key}` is over the bound of {MAX_ID_BYTES} bytes"
+            ));
+        }
+        Ok(url)
+    }
+
+    /// An optional public identifier, short enough to be keyed.
+    fn slug(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Result<Option<String>, WebhookError> {
+        let slug = self.text(obj, path, key, MAX_TEXT_BYTES)?;
+        if let Some(r) = slug.as_deref().and_then(normalize_slug)
+            && text::ref_len(&r) > MAX_ID_BYTES
+            && self.over.is_none()
+        {
+            self.over = Some(format!(
+                "`{path}{key}` is over the bound of {MAX_ID_BYTES} bytes"
+            ));
+        }
+        Ok(slug)
+    }
+
+    /// An optional object (absent or null: none).
+    fn object<'v>(
+        &self,
+        obj: &'v Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<&'v Map<String, Value>>, WebhookError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map)),
+            Some(other) => Err(self.invalid(key.to_string(), "an object", other)),
+        }
+    }
+
+    /// A flag sent as a boolean or as 0/1 (absent or null: false).
+    fn flag(&self, obj: &Map<String, Value>, key: &str) -> Result<bool, WebhookError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::Number(n)) => Ok(n.as_f64().is_some_and(|f| f != 0.0)),
+            Some(other) => Err(self.invalid(key.to_string(), "a boolean (or 0/1)", other)),
+        }
+    }
+}
+
 /// Reads and classifies a webhook body.
 pub fn classify(body: &[u8]) -> Result<Classified, WebhookError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| WebhookError::MalformedJson {
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| WebhookError::MalformedJson {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
     let object = match &value {
-        serde_json::Value::Object(map) => map,
-        serde_json::Value::Array(_) => return Err(WebhookError::NotAnObject("an array")),
-        serde_json::Value::String(_) => return Err(WebhookError::NotAnObject("a string")),
-        serde_json::Value::Number(_) => return Err(WebhookError::NotAnObject("a number")),
-        serde_json::Value::Bool(_) => return Err(WebhookError::NotAnObject("a boolean")),
-        serde_json::Value::Null => return Err(WebhookError::NotAnObject("null")),
+        Value::Object(map) => map,
+        other => return Err(WebhookError::NotAnObject(kind(other))),
+    };
+    let refused = |name: &str, reason: String| Classified {
+        natural_key: format!("refused:{}:{}", event_label(name), body_hash(body)),
+        name: name.to_string(),
+        event: WebhookEvent::Refused { reason },
     };
     if let Some(status) = object.get("AccountStatus") {
-        let event: AccountStatusEvent = typed("AccountStatus", status.clone(), "account_id")?;
+        let name = "AccountStatus";
+        let mut f = Fields {
+            event: name,
+            over: None,
+        };
+        let Value::Object(status) = status else {
+            return Err(f.invalid(name.to_string(), "an object", status));
+        };
+        let account_id = f.id(status, "account_id")?;
+        let message = f.text(status, "", "message", MAX_ID_BYTES)?;
+        let message = message.ok_or_else(|| WebhookError::MissingField {
+            event: name.into(),
+            field: "message",
+        })?;
+        if let Some(reason) = f.over {
+            return Ok(refused(name, reason));
+        }
         return Ok(Classified {
-            name: "AccountStatus".into(),
+            name: name.into(),
             // Status changes repeat (OK → CREDENTIALS → OK): never deduplicated.
-            natural_key: format!(
-                "account_status:{}:{}",
-                event.account_id,
-                crate::clock::new_id()
-            ),
-            event: WebhookEvent::AccountStatus(event),
+            natural_key: format!("account_status:{account_id}:{}", crate::clock::new_id()),
+            event: WebhookEvent::AccountStatus(AccountStatusEvent {
+                account_id,
+                message,
+            }),
         });
     }
-    let name = object
-        .get("event")
-        .and_then(|e| e.as_str())
-        .unwrap_or("")
-        .to_string();
-    match name.as_str() {
+    let raw_name = match object.get("event") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(WebhookError::InvalidField {
+                event: "unknown".into(),
+                field: "event".into(),
+                expected: "a string",
+                got: kind(other),
+            });
+        }
+    };
+    if text::has_nul(raw_name) {
+        return Err(WebhookError::InvalidText {
+            event: "unknown".into(),
+            field: "event".into(),
+        });
+    }
+    let name = if raw_name.is_empty() {
+        "unknown".to_string()
+    } else {
+        text::echo(raw_name, MAX_NAME_BYTES)
+    };
+    let mut f = Fields {
+        event: &name,
+        over: None,
+    };
+    match raw_name {
         "new_relation" => {
-            let event: NewRelation = typed(&name, value.clone(), "user_provider_id")?;
-            if event.user_provider_id.is_empty() || event.account_id.is_empty() {
-                return Err(WebhookError::MissingField {
-                    event: name,
-                    field: "user_provider_id",
-                });
+            let account_id = f.id(object, "account_id")?;
+            let user_provider_id = f.id(object, "user_provider_id")?;
+            let event = NewRelation {
+                user_full_name: f.text(object, "", "user_full_name", MAX_TEXT_BYTES)?,
+                user_public_identifier: f.slug(object, "", "user_public_identifier")?,
+                user_profile_url: f.profile_url(object, "", "user_profile_url")?,
+                account_id,
+                user_provider_id,
+            };
+            if let Some(reason) = f.over {
+                return Ok(refused(&name, reason));
             }
             Ok(Classified {
                 natural_key: format!("relation:{}:{}", event.account_id, event.user_provider_id),
@@ -187,12 +419,43 @@ pub fn classify(body: &[u8]) -> Result<Classified, WebhookError> {
             })
         }
         "message_received" => {
-            let event: MessageReceived = typed(&name, value.clone(), "message_id")?;
-            if event.message_id.is_empty() {
-                return Err(WebhookError::MissingField {
-                    event: name,
-                    field: "message_id",
-                });
+            let account_id = f.id(object, "account_id")?;
+            let message_id = f.id(object, "message_id")?;
+            let account_info = match f.object(object, "account_info")? {
+                Some(info) => Some(AccountInfo {
+                    user_id: f.text(info, "account_info.", "user_id", MAX_ID_BYTES)?,
+                }),
+                None => None,
+            };
+            let sender = match f.object(object, "sender")? {
+                Some(s) => Some(Sender {
+                    attendee_provider_id: f.text(
+                        s,
+                        "sender.",
+                        "attendee_provider_id",
+                        MAX_ID_BYTES,
+                    )?,
+                    attendee_name: f.text(s, "sender.", "attendee_name", MAX_TEXT_BYTES)?,
+                    attendee_profile_url: f.profile_url(s, "sender.", "attendee_profile_url")?,
+                    attendee_public_identifier: f.slug(
+                        s,
+                        "sender.",
+                        "attendee_public_identifier",
+                    )?,
+                }),
+                None => None,
+            };
+            let event = MessageReceived {
+                timestamp: f.text(object, "", "timestamp", MAX_TEXT_BYTES)?,
+                is_sender: f.flag(object, "is_sender")?,
+                is_group: f.flag(object, "is_group")?,
+                account_id,
+                account_info,
+                message_id,
+                sender,
+            };
+            if let Some(reason) = f.over {
+                return Ok(refused(&name, reason));
             }
             Ok(Classified {
                 natural_key: format!("message:{}", event.message_id),
@@ -201,60 +464,34 @@ pub fn classify(body: &[u8]) -> Result<Classified, WebhookError> {
             })
         }
         _ => {
-            let reason = if name.is_empty() {
+            let reason = if raw_name.is_empty() {
                 "no `event` field".to_string()
             } else {
                 format!("`{name}` needs no action")
             };
+            // Part of the key only when it is a short string: the body's
+            // hash tells deliveries apart anyway.
             let id = object
                 .get("message_id")
                 .and_then(|m| m.as_str())
+                .filter(|m| m.len() <= MAX_ID_BYTES && !text::has_nul(m))
                 .unwrap_or("");
+            let key_name = if raw_name.len() <= MAX_NAME_BYTES {
+                name.as_str()
+            } else {
+                "other"
+            };
             Ok(Classified {
-                natural_key: format!(
-                    "{}:{id}:{}",
-                    if name.is_empty() { "unknown" } else { &name },
-                    body_hash(body)
-                ),
-                name: if name.is_empty() {
-                    "unknown".into()
-                } else {
-                    name
-                },
+                natural_key: format!("{key_name}:{id}:{}", body_hash(body)),
+                name,
                 event: WebhookEvent::Ignored { reason },
             })
         }
     }
 }
 
-fn typed<T: serde::de::DeserializeOwned>(
-    event: &str,
-    value: serde_json::Value,
-    key_field: &'static str,
-) -> Result<T, WebhookError> {
-    serde_json::from_value(value).map_err(|e| {
-        let text = e.to_string();
-        let field = ["account_id", "user_provider_id", "message_id", "message"]
-            .into_iter()
-            .find(|f| text.contains(&format!("`{f}`")))
-            .unwrap_or(key_field);
-        WebhookError::MissingField {
-            event: event.to_string(),
-            field,
-        }
-    })
-}
-
 fn body_hash(body: &[u8]) -> String {
     hex::encode(&Sha256::digest(body)[..12])
-}
-
-fn bool_or_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Bool(b) => b,
-        serde_json::Value::Number(n) => n.as_i64().unwrap_or(0) != 0,
-        _ => false,
-    })
 }
 
 impl NewRelation {

@@ -690,7 +690,7 @@ impl Pipeline {
         now: i64,
     ) {
         let source = signal.source;
-        metrics::counter!("accord_accepts_stamped_total", "source" => source.as_str(), "strategy" => strategy.to_string())
+        metrics::counter!("accord_accepts_stamped_total", "source" => source.as_str(), "strategy" => strategy_label(strategy))
             .increment(1);
         let event = NewEvent {
             workspace_id: &account.workspace_id,
@@ -818,4 +818,20 @@ fn route_name(route: &Route) -> &'static str {
 
 fn signal_json(signal: &AcceptSignal) -> Option<String> {
     serde_json::to_string(signal).ok()
+}
+
+/// A strategy name (any text a match policy returns) as a metric label:
+/// the default policy's strategies, `other` for anything else, so an
+/// uploaded policy cannot make a new series per call.
+fn strategy_label(strategy: &str) -> &'static str {
+    use accord_policy_core::defaults::strategy::*;
+    [
+        INVITE_BRIDGE,
+        MEMBER_ID,
+        SALES_NAV_DECODE,
+        PUBLIC_IDENTIFIER,
+    ]
+    .into_iter()
+    .find(|known| *known == strategy)
+    .unwrap_or("other")
 }

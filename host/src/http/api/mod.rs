@@ -67,6 +67,10 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/traces", get(prospects::list_traces))
         .route_layer(middleware::from_fn_with_state(app, require_api_token))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            API_BODY_LIMIT,
+            crate::http::body::refuse_declared_over,
+        ))
 }
 
 /// Refuses `/api` requests without the configured bearer token (401

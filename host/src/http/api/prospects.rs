@@ -2,7 +2,7 @@
 //! their timeline, jobs and skips), and the decision traces.
 
 use super::campaigns::load_campaign;
-use super::extract::{JsonBody, Path, Query};
+use super::extract::{Path, Query, UncheckedTextJsonBody};
 use super::{conn, invalid, optional_text};
 use crate::app::App;
 use crate::clock::{Millis, new_id};
@@ -69,7 +69,7 @@ pub struct ImportRequest {
 pub struct RejectedItem {
     /// Its index in `prospects`.
     pub index: usize,
-    /// `missing_identifier`, `invalid_profile_url`, `field_too_long` or
+    /// `missing_identifier`, `invalid_profile_url`, `field_too_long`, `invalid_text` or
     /// `duplicate_prospect`.
     pub code: &'static str,
     /// Explanation.
@@ -139,7 +139,40 @@ pub(crate) async fn store_keys(
     Ok(keys.error.is_none())
 }
 
-const MAX_FIELD: usize = 2048;
+/// Why an item's fields could not all be stored and keyed, if so: text
+/// over [`MAX_TEXT_BYTES`](crate::text::MAX_TEXT_BYTES), a member id
+/// over [`MAX_ID_BYTES`](crate::text::MAX_ID_BYTES), or a profile slug or
+/// id (from a URL or a public identifier, once normalised) over it: a
+/// match policy's keys are at most 256 bytes, and a prospect whose key
+/// does not fit could never be matched.
+fn unkeyable(fields: &[(&str, &Option<String>)]) -> Option<String> {
+    use crate::text::{MAX_ID_BYTES, MAX_TEXT_BYTES, ref_len};
+    for (field, value) in fields {
+        let Some(value) = value.as_deref() else {
+            continue;
+        };
+        if value.len() > MAX_TEXT_BYTES {
+            return Some(format!(
+                "`{field}` is {} bytes, over the bound of {MAX_TEXT_BYTES}",
+                value.len()
+            ));
+        }
+        let keyed = match *field {
+            "member_id" => Some(value.len()),
+            "profile_url" | "sales_nav_lead_url" => parse_profile_url(value)
+                .or_else(|| normalize_slug(value).filter(|_| *field == "sales_nav_lead_url"))
+                .map(|r| ref_len(&r)),
+            "public_identifier" => normalize_slug(value).map(|r| ref_len(&r)),
+            _ => None,
+        };
+        if let Some(n) = keyed.filter(|n| *n > MAX_ID_BYTES) {
+            return Some(format!(
+                "the id or profile slug in `{field}` is {n} bytes, over the bound of {MAX_ID_BYTES} that a match key can hold"
+            ));
+        }
+    }
+    None
+}
 
 /// Imports prospects into the campaign's workspace and enrolls them
 /// (`not_invited`, workflow `pending` at step 0, on the campaign's
@@ -164,7 +197,7 @@ const MAX_FIELD: usize = 2048;
 pub async fn import_prospects(
     State(app): State<Arc<App>>,
     Path(campaign_id): Path<String>,
-    JsonBody(body): JsonBody<ImportRequest>,
+    UncheckedTextJsonBody(body): UncheckedTextJsonBody<ImportRequest>,
 ) -> ApiResult<Json<ImportReport>> {
     let n = body.prospects.len();
     if n == 0 || n > MAX_IMPORT {
@@ -225,20 +258,25 @@ pub async fn import_prospects(
         let member_id = optional_text(item.member_id);
         let sales_nav_lead_url = optional_text(item.sales_nav_lead_url);
         let public_identifier = optional_text(item.public_identifier);
-        let too_long = [
+        let fields = [
             ("full_name", &full_name),
             ("profile_url", &profile_url),
             ("member_id", &member_id),
             ("sales_nav_lead_url", &sales_nav_lead_url),
             ("public_identifier", &public_identifier),
-        ]
-        .into_iter()
-        .find(|(_, v)| v.as_ref().is_some_and(|v| v.chars().count() > MAX_FIELD));
-        if let Some((field, _)) = too_long {
+        ];
+        if let Some((field, _)) = fields
+            .iter()
+            .find(|(_, v)| v.as_deref().is_some_and(crate::text::has_nul))
+        {
             reject(
-                "field_too_long",
-                format!("`{field}` is longer than {MAX_FIELD} characters"),
+                "invalid_text",
+                format!("`{field}` contains a NUL character (U+0000), which Accord does not store"),
             );
+            continue;
+        }
+        if let Some(message) = unkeyable(&fields) {
+            reject("field_too_long", message);
             continue;
         }
         if profile_url.is_none() && member_id.is_none() && sales_nav_lead_url.is_none() {
