@@ -92,6 +92,54 @@ fn exit_is_a_trap() {
 }
 
 #[test]
+fn a_sleep_fails_the_decision_at_once() {
+    // std::thread::sleep is a monotonic-clock subscription the guest
+    // blocks on: it must neither wait (fuel does not move while it does)
+    // nor pass for a decision.
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let d = rt.signal_keys(&hostile, &signal("sleep"));
+    assert!(
+        d.stats.elapsed < std::time::Duration::from_secs(1),
+        "the guest slept for {:?}",
+        d.stats.elapsed
+    );
+    assert!(d.value.is_empty(), "fail-safe: no keys");
+    let e = d.error.expect("a sleeping policy fails");
+    assert_eq!(e.kind(), "wait", "{e:?}");
+    assert!(e.to_string().contains("10000 ms"), "{e}");
+    next_call_succeeds(&rt);
+}
+
+#[test]
+fn a_slow_decision_is_interrupted_at_its_deadline() {
+    // Fuel for minutes of work: only the wall-clock deadline can stop it.
+    let rt = PolicyRuntime::new(
+        accord::policy::Limits {
+            fuel: 200_000_000_000,
+            max_concurrent: 4,
+            ..accord::policy::Limits::default()
+        },
+        None,
+    )
+    .unwrap();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let started = std::time::Instant::now();
+    let d = rt.signal_keys(&hostile, &signal("loop"));
+    let elapsed = started.elapsed();
+    let error = d.error.expect("the loop is stopped");
+    assert_eq!(error.kind(), "deadline", "{error:?}");
+    assert!(error.to_string().contains("100 ms"), "{error}");
+    assert!(d.value.is_empty(), "fail-safe: no keys");
+    assert!(
+        elapsed >= std::time::Duration::from_millis(90)
+            && elapsed < std::time::Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+    next_call_succeeds(&rt);
+}
+
+#[test]
 fn too_many_keys_is_invalid_output() {
     let rt = runtime();
     match contained_in_match(&rt, "many-keys") {

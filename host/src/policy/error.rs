@@ -75,6 +75,18 @@ pub enum PolicyError {
         /// The per-call fuel.
         limit: u64,
     },
+    /// The decision ran past its wall-clock deadline (time spent in host
+    /// calls, which fuel does not count, or a busy host).
+    #[error("deadline exceeded: the decision ran longer than {limit_ms} ms")]
+    DeadlineExceeded {
+        /// The deadline.
+        limit_ms: u64,
+    },
+    /// The guest tried to wait (a sleep, a timer, a blocking poll).
+    #[error(
+        "the policy tried to wait ({0}); a policy may not wait: it gets no clock and decides at once"
+    )]
+    Wait(String),
     /// The guest tried to grow its memory past the cap.
     #[error("memory limit: the guest asked for {requested} bytes, the limit is {limit}")]
     MemoryLimit {
@@ -122,6 +134,8 @@ impl PolicyError {
         match self {
             PolicyError::Trap { .. } => "trap",
             PolicyError::FuelExhausted { .. } => "fuel_exhausted",
+            PolicyError::DeadlineExceeded { .. } => "deadline",
+            PolicyError::Wait(_) => "wait",
             PolicyError::MemoryLimit { .. } => "memory_limit",
             PolicyError::InputTooLarge { .. } => "input_too_large",
             PolicyError::OutputTooLarge { .. } => "output_too_large",

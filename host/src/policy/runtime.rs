@@ -2,7 +2,7 @@
 //! module loading and validation, the compile cache, and the call path.
 
 use super::bindings::{match_world, preflight_world, routing_world};
-use super::sandbox::{CallState, Limits};
+use super::sandbox::{CallState, Limits, WaitRefused};
 use super::{LoadError, PolicyError, Slot, convert};
 use accord_policy_core::{
     AcceptSignal, CampaignStep, Enrollment, MatchOutcome, PreflightDecision, PreflightInput,
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 /// One line of a decision trace.
@@ -117,13 +117,8 @@ impl PolicyRuntime {
         let engine = Engine::new(&engine_config(&limits))
             .map_err(|e| LoadError::Config(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| LoadError::Config(format!("{e:#}")))?;
-        match_world::accord::policy::host::add_to_linker::<CallState, HasSelf<CallState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| LoadError::Config(format!("{e:#}")))?;
+        super::sandbox::link(&mut linker).map_err(|e| LoadError::Config(format!("{e:#}")))?;
+        start_epoch_ticker(&engine)?;
         let engine_tag = engine_tag(&engine);
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir).map_err(|source| LoadError::Io {
@@ -488,6 +483,10 @@ impl PolicyRuntime {
         let mut store = Store::new(&self.engine, CallState::new(&self.limits));
         store.limiter(|state| &mut state.limiter);
         let fuel_set = store.set_fuel(self.limits.fuel);
+        // The ticker advances the epoch every EPOCH_TICK: the call traps
+        // once the deadline's ticks have passed, whatever it is doing.
+        store.set_epoch_deadline(deadline_ticks(self.limits.deadline_ms));
+        store.epoch_deadline_trap();
         let outcome = if input_size > self.limits.max_input_bytes {
             Err(PolicyError::InputTooLarge {
                 size: input_size,
@@ -568,9 +567,15 @@ impl PolicyRuntime {
                 limit: self.limits.memory_bytes,
             };
         }
+        if let Some(refused) = err.downcast_ref::<WaitRefused>() {
+            return PolicyError::Wait(refused.to_string());
+        }
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => PolicyError::FuelExhausted {
                 limit: self.limits.fuel,
+            },
+            Some(Trap::Interrupt) => PolicyError::DeadlineExceeded {
+                limit_ms: self.limits.deadline_ms,
             },
             Some(trap) => PolicyError::Trap {
                 message: trap.to_string(),
@@ -748,8 +753,38 @@ fn engine_config(limits: &Limits) -> Config {
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .consume_fuel(true)
+        .epoch_interruption(true)
         .max_wasm_stack(limits.max_wasm_stack);
     config
+}
+
+/// How often the engine's epoch advances: the deadline's granularity.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Epoch ticks until a call's deadline (at least one: a store without a
+/// deadline is interrupted at once). The call traps between
+/// `deadline - EPOCH_TICK` and the deadline.
+fn deadline_ticks(deadline_ms: u64) -> u64 {
+    deadline_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1)
+}
+
+/// One thread per engine advances its epoch every [`EPOCH_TICK`]; it ends
+/// once the engine is dropped (it holds only a weak reference).
+fn start_epoch_ticker(engine: &Engine) -> Result<(), LoadError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("accord-policy-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| LoadError::Config(format!("cannot start the epoch ticker: {e}")))
 }
 
 /// A stable tag of everything that makes a compiled artifact (in)valid for

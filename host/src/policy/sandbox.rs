@@ -1,13 +1,19 @@
 //! The per-call sandbox: limits, the store's state, a WASI context that
-//! grants nothing, and the `log` import.
+//! grants nothing, clocks and polls that never wait, and the `log` import.
 
 use super::bindings::wit_host;
 use super::runtime::TraceLine;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, HasSelf, Linker, Resource, ResourceTable};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::bindings::io::poll as async_poll;
+use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// Per-call limits. Every decision runs under all of them.
@@ -29,6 +35,10 @@ pub struct Limits {
     /// Bytes of each pooled linear memory kept resident between calls
     /// (avoids page faults on the next instantiation).
     pub keep_resident_bytes: usize,
+    /// Wall-clock deadline per call, milliseconds: fuel counts the guest's
+    /// instructions, not the time its host calls take, so each decision
+    /// also stops (trap, fail-safe) once this much time has passed.
+    pub deadline_ms: u64,
 }
 
 impl Default for Limits {
@@ -41,6 +51,7 @@ impl Default for Limits {
             max_wasm_stack: 512 << 10,
             max_concurrent: 256,
             keep_resident_bytes: 2 << 20,
+            deadline_ms: 100,
         }
     }
 }
@@ -100,6 +111,132 @@ impl CallState {
         let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
         let message = message.lines().next().unwrap_or("").trim();
         Some(format!("{message} ({})", location.trim()))
+    }
+}
+
+/// Links what a policy may import: WASI (granting nothing, see
+/// [`deny_all_wasi`]) with its monotonic clock and `wasi:io/poll`
+/// replaced by versions that never wait, and `accord:policy/host`.
+pub(crate) fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    // Replace wasmtime-wasi's clock and poll: its timers wait in real time
+    // inside a host call, where neither fuel nor the epoch deadline reach.
+    linker.allow_shadowing(true);
+    monotonic_clock::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)?;
+    sync_poll::add_to_linker::<CallState, NoWait>(linker, |s| NoWaitTable(&mut s.table))?;
+    linker.allow_shadowing(false);
+    wit_host::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)?;
+    Ok(())
+}
+
+/// Why the host refused to let a guest wait. Returned from the host call,
+/// it traps the guest; the runtime reports it as [`super::PolicyError::Wait`].
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WaitRefused {
+    /// A timer on the monotonic clock (`std::thread::sleep` and the like).
+    #[error("a sleep or timer of {} ms", nanos / 1_000_000)]
+    Timer {
+        /// How long the guest asked to wait.
+        nanos: u64,
+    },
+    /// A poll or block on something that is not ready yet.
+    #[error("`{0}` on a pollable that is not ready")]
+    Pollable(&'static str),
+}
+
+/// The monotonic clock a policy sees: frozen at 0, and a timer for any
+/// later instant is refused rather than waited on. A zero timer (a
+/// non-blocking poll) is ready at once.
+impl monotonic_clock::Host for CallState {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        Ok(0)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        Ok(1_000_000_000)
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        // `now` is always 0, so an instant is also the wait until it.
+        self.timer(when)
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.timer(duration)
+    }
+}
+
+impl CallState {
+    fn timer(&mut self, nanos: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        if nanos > 0 {
+            return Err(wasmtime::Error::new(WaitRefused::Timer { nanos }));
+        }
+        let ready = self.table.push(Ready)?;
+        subscribe(&mut self.table, ready)
+    }
+}
+
+/// A pollable that is always ready.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+/// `wasi:io/poll` over the store's resource table, never waiting: each
+/// poll looks once, and a guest that would have to wait traps instead.
+struct NoWait;
+
+impl HasData for NoWait {
+    type Data<'a> = NoWaitTable<'a>;
+}
+
+struct NoWaitTable<'a>(&'a mut ResourceTable);
+
+impl sync_poll::Host for NoWaitTable<'_> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        now_or_refuse("poll", async_poll::Host::poll(&mut *self.0, pollables))?
+    }
+}
+
+impl sync_poll::HostPollable for NoWaitTable<'_> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        now_or_refuse(
+            "ready",
+            async_poll::HostPollable::ready(&mut *self.0, pollable),
+        )?
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        now_or_refuse(
+            "block",
+            async_poll::HostPollable::block(&mut *self.0, pollable),
+        )?
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        async_poll::HostPollable::drop(&mut *self.0, pollable)
+    }
+}
+
+/// Polls `future` once: its value if it is ready, a [`WaitRefused`]
+/// otherwise. Every pollable a policy can make (a zero timer, stdio) is
+/// ready at once, so this only refuses what would have waited.
+fn now_or_refuse<T>(what: &'static str, future: impl Future<Output = T>) -> wasmtime::Result<T> {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(value) => Ok(value),
+        Poll::Pending => Err(wasmtime::Error::new(WaitRefused::Pollable(what))),
     }
 }
 

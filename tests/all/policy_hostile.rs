@@ -1,0 +1,181 @@
+//! Hostile policy modules driven through the product: a policy that
+//! sleeps costs its own webhook one fail-safe decision and never holds
+//! up another account's webhooks.
+
+use crate::on_both_databases;
+use crate::support::test_guest;
+use crate::world::*;
+use accord::clock::new_id;
+use accord::policy::Slot;
+use accord::store::accounts::{self, Account, Workspace};
+use accord::store::campaigns::{self, Campaign};
+use accord::store::prospects::Prospect;
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "s3cret-header-value";
+
+async fn serve(w: &World) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = accord::http::router(w.app.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}/webhooks/unipile")
+}
+
+async fn post(url: String, body: String) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("Unipile-Auth", SECRET)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A new_relation webhook of `account` for `member`, whose display name
+/// (the hostile match guest's mode) is `full_name`.
+fn new_relation(account: &str, member: &str, full_name: &str) -> String {
+    serde_json::json!({
+        "event": "new_relation", "account_id": account, "account_type": "LINKEDIN",
+        "webhook_name": "", "user_full_name": full_name, "user_provider_id": member,
+        "user_public_identifier": "someone", "user_profile_url": "https://www.linkedin.com/in/someone/",
+        "user_picture_url": "https://media.licdn.com/x"
+    })
+    .to_string()
+}
+
+/// A second workspace with its own connected account and running
+/// campaign (the world's campaign, moved there).
+async fn other_workspace(w: &World) -> (Account, Campaign) {
+    let mut c = w.app.db.pool().acquire().await.unwrap();
+    let workspace = Workspace {
+        id: new_id(),
+        name: "Other".into(),
+        created_at: T0,
+    };
+    accounts::insert_workspace(&mut c, &workspace)
+        .await
+        .unwrap();
+    let account = Account {
+        id: new_id(),
+        workspace_id: workspace.id.clone(),
+        provider_account_id: "OtherAccount00000001".into(),
+        ..w.account.clone()
+    };
+    accounts::insert_account(&mut c, &account).await.unwrap();
+    let campaign = Campaign {
+        id: new_id(),
+        workspace_id: workspace.id.clone(),
+        linkedin_account_id: account.id.clone(),
+        ..w.campaign.clone()
+    };
+    campaigns::insert(&mut c, &campaign).await.unwrap();
+    (account, campaign)
+}
+
+/// Waits (up to `limit`) for an enrollment's accept stamp.
+async fn stamped_within(w: &World, enrollment: &str, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if w.enrollment(enrollment)
+            .await
+            .linkedin_accepted_at
+            .is_some()
+        {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+async fn a_sleeping_policy_stalls_no_other_account(kind: Kind) {
+    let w = World::new(kind).await;
+    let hostile = w
+        .app
+        .policies
+        .runtime()
+        .load_file(&test_guest("hostile_match"), Some(Slot::Match))
+        .unwrap();
+    w.app.policies.activate(hostile);
+    let (other, other_campaign) = other_workspace(&w).await;
+    let sleeper = Prospect {
+        id: new_id(),
+        ..w.prospect(None, Some(JULIEN), None)
+    };
+    w.enroll(&w.campaign, "e-sleeper", sleeper, Some(JULIEN))
+        .await;
+    let bob = "ACoAABobBobBobBobBob";
+    let neighbour = Prospect {
+        id: new_id(),
+        workspace_id: other.workspace_id.clone(),
+        ..w.prospect(None, Some(bob), None)
+    };
+    w.enroll(&other_campaign, "e-neighbour", neighbour, Some(bob))
+        .await;
+    let url = serve(&w).await;
+    // The inbox processor, as `accord serve` runs it (PostgreSQL answers
+    // once a webhook is stored and leaves the rest to it).
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(w.app.inbox.clone().run(stop));
+
+    // The sleeper's webhook goes first; the other workspace's follows
+    // while the sleeper's decision would still be sleeping (10 s).
+    let started = Instant::now();
+    let sleeping = tokio::spawn(post(
+        url.clone(),
+        new_relation(&w.account.provider_account_id, JULIEN, "sleep"),
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, answer) = post(
+        url.clone(),
+        new_relation(&other.provider_account_id, bob, "Bob"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let stamped = stamped_within(&w, "e-neighbour", Duration::from_secs(5)).await;
+    assert!(
+        stamped.is_some() && started.elapsed() < Duration::from_secs(3),
+        "the other workspace's accept waited on the sleeping policy: stamped {stamped:?}, {:?} after the sleeper's webhook",
+        started.elapsed()
+    );
+    let (status, answer) = tokio::time::timeout(Duration::from_secs(3), sleeping)
+        .await
+        .expect("the sleeper's webhook is answered at once")
+        .unwrap();
+    assert_eq!(status, 200, "{answer}");
+
+    // The sleeper's own decision failed at once, with the slot's
+    // fail-safe (unmatched, traced) and the reason.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let failures = w
+            .count(
+                "SELECT COUNT(*) FROM traces WHERE kind = 'policy_failure' AND detail LIKE $1",
+                "%\"kind\":\"wait\"%",
+            )
+            .await;
+        if failures >= 1 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let rows: Vec<(String, String)> = sqlx::query_as("SELECT kind, detail FROM traces")
+                .fetch_all(w.app.db.pool())
+                .await
+                .unwrap();
+            panic!("no policy_failure trace of kind wait: {rows:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        w.enrollment("e-sleeper")
+            .await
+            .linkedin_accepted_at
+            .is_none()
+    );
+}
+
+on_both_databases!(a_sleeping_policy_stalls_no_other_account);
