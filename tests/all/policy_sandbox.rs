@@ -213,6 +213,57 @@ fn log_flood_is_capped() {
     );
 }
 
+/// Host bytes a decision's trace holds (what outlives the call).
+fn trace_bytes(d: &accord::policy::Decision<Vec<String>>) -> usize {
+    d.trace
+        .iter()
+        .map(|l| l.message.capacity() + l.level.capacity())
+        .sum()
+}
+
+#[test]
+fn a_huge_log_message_is_refused_before_it_is_copied() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let d = rt.signal_keys(&hostile, &signal("log-huge"));
+    let error = d.error.clone().expect("a 1 MiB log message fails the call");
+    assert_eq!(error.kind(), "transfer_too_large", "{error:?}");
+    assert!(error.to_string().contains("262144 bytes"), "{error}");
+    assert!(d.value.is_empty(), "fail-safe: no keys");
+    let held = trace_bytes(&d);
+    assert!(held < 4096, "the trace holds {held} bytes");
+    assert!(
+        d.stats.elapsed < std::time::Duration::from_millis(50),
+        "{:?}",
+        d.stats.elapsed
+    );
+    next_call_succeeds(&rt);
+}
+
+#[test]
+fn an_endless_log_stream_is_charged_and_bounded() {
+    // Each kept line costs fuel for its bytes, so the stream ends on the
+    // guest's own budget long before the deadline; what the host keeps
+    // is at most 64 lines of 1 KiB.
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let d = rt.signal_keys(&hostile, &signal("log-stream"));
+    let error = d.error.clone().expect("an endless stream fails the call");
+    assert_eq!(error.kind(), "fuel_exhausted", "{error:?}");
+    assert!(d.value.is_empty(), "fail-safe: no keys");
+    let held = trace_bytes(&d);
+    assert!(
+        held <= 64 * (1024 + 3 + 8) + 1024,
+        "the trace holds {held} bytes"
+    );
+    assert!(
+        d.stats.elapsed < std::time::Duration::from_millis(50),
+        "{:?}",
+        d.stats.elapsed
+    );
+    next_call_succeeds(&rt);
+}
+
 #[test]
 fn guests_see_no_files_no_environment_no_clock() {
     let rt = runtime();

@@ -95,6 +95,16 @@ pub enum PolicyError {
         /// The cap.
         limit: usize,
     },
+    /// The guest passed more bytes to the host in one call (a `log`
+    /// message, or its answer) than the per-call transfer cap; refused
+    /// before they were copied.
+    #[error(
+        "transfer too large: the policy passed more than {limit} bytes to the host in one call (a log message or its answer)"
+    )]
+    TransferTooLarge {
+        /// The cap.
+        limit: usize,
+    },
     /// The input is larger than the configured cap (the call was not made).
     #[error("input too large: {size} bytes, the limit is {limit}")]
     InputTooLarge {
@@ -137,6 +147,7 @@ impl PolicyError {
             PolicyError::DeadlineExceeded { .. } => "deadline",
             PolicyError::Wait(_) => "wait",
             PolicyError::MemoryLimit { .. } => "memory_limit",
+            PolicyError::TransferTooLarge { .. } => "transfer_too_large",
             PolicyError::InputTooLarge { .. } => "input_too_large",
             PolicyError::OutputTooLarge { .. } => "output_too_large",
             PolicyError::InvalidOutput(_) => "invalid_output",

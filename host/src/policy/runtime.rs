@@ -487,6 +487,10 @@ impl PolicyRuntime {
         // once the deadline's ticks have passed, whatever it is doing.
         store.set_epoch_deadline(deadline_ticks(self.limits.deadline_ms));
         store.epoch_deadline_trap();
+        // wasmtime checks each guest-to-host transfer against this before
+        // copying it: a 14 MiB log message is refused, not lifted.
+        store.set_hostcall_fuel(self.limits.max_transfer_bytes);
+        store.set_max_component_handles(super::sandbox::MAX_HANDLES);
         let outcome = if input_size > self.limits.max_input_bytes {
             Err(PolicyError::InputTooLarge {
                 size: input_size,
@@ -569,6 +573,16 @@ impl PolicyRuntime {
         }
         if let Some(refused) = err.downcast_ref::<WaitRefused>() {
             return PolicyError::Wait(refused.to_string());
+        }
+        // wasmtime's error for an exhausted transfer cap is a private type:
+        // recognised by its text (wasmtime is pinned; a test pins the kind).
+        if err
+            .chain()
+            .any(|e| e.to_string().contains("fuel allocated for hostcalls"))
+        {
+            return PolicyError::TransferTooLarge {
+                limit: self.limits.max_transfer_bytes,
+            };
         }
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => PolicyError::FuelExhausted {

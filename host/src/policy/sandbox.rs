@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use wasmtime::ResourceLimiter;
-use wasmtime::component::{HasData, HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::component::{HasData, HasSelf, Linker, Resource, ResourceTable, WasmStr};
+use wasmtime::{ResourceLimiter, StoreContextMut, Trap};
 use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
 use wasmtime_wasi::p2::bindings::io::poll as async_poll;
 use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
@@ -39,6 +39,11 @@ pub struct Limits {
     /// instructions, not the time its host calls take, so each decision
     /// also stops (trap, fail-safe) once this much time has passed.
     pub deadline_ms: u64,
+    /// Bytes the guest may pass to the host in one call (a `log` message,
+    /// or the decision it returns), refused before they are copied. At
+    /// least a few times `max_output_bytes`: the check counts each list
+    /// element at its size in host memory.
+    pub max_transfer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +57,7 @@ impl Default for Limits {
             max_concurrent: 256,
             keep_resident_bytes: 2 << 20,
             deadline_ms: 100,
+            max_transfer_bytes: 256 << 10,
         }
     }
 }
@@ -60,6 +66,15 @@ impl Default for Limits {
 const MAX_LOG_LINES: usize = 64;
 /// Bytes per trace line; longer lines are cut.
 const MAX_LOG_LINE: usize = 1024;
+/// Fuel each `log` call costs the guest, besides one per byte of a kept
+/// line: about what the host spends on a call, so a stream of dropped
+/// lines ends on the guest's own budget.
+const LOG_CALL_FUEL: u64 = 1_000;
+/// Largest `get-random-bytes` answer: the host allocates it whole.
+const MAX_RANDOM_BYTES: u64 = 64 << 10;
+/// Resource handles a call may hold at once (WASI streams, pollables): a
+/// policy needs a few; each is host memory.
+pub(crate) const MAX_HANDLES: usize = 1024;
 /// Bytes of guest stderr kept (for panic messages).
 const STDERR_CAPACITY: usize = 8 << 10;
 
@@ -125,7 +140,9 @@ pub(crate) fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     monotonic_clock::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)?;
     sync_poll::add_to_linker::<CallState, NoWait>(linker, |s| NoWaitTable(&mut s.table))?;
     linker.allow_shadowing(false);
-    wit_host::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)?;
+    linker
+        .instance(&format!("accord:policy/host@{}", super::CONTRACT_VERSION))?
+        .func_wrap("log", log)?;
     Ok(())
 }
 
@@ -251,6 +268,7 @@ fn deny_all_wasi(stderr: MemoryOutputPipe) -> WasiCtx {
         .stderr(stderr)
         .wall_clock(FrozenClock)
         .monotonic_clock(FrozenClock)
+        .max_random_size(MAX_RANDOM_BYTES)
         .secure_random(ZeroRng)
         .insecure_random(ZeroRng)
         .insecure_random_seed(0)
@@ -305,33 +323,68 @@ impl WasiView for CallState {
     }
 }
 
-impl wit_host::Host for CallState {
-    fn log(&mut self, level: wit_host::Level, message: String) {
-        if self.trace.len() >= MAX_LOG_LINES {
-            self.dropped_lines += 1;
-            return;
-        }
-        let mut message = message;
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
-        let level = match level {
-            wit_host::Level::Trace => "trace",
-            wit_host::Level::Debug => "debug",
-            wit_host::Level::Info => "info",
-            wit_host::Level::Warn => "warn",
-            wit_host::Level::Error => "error",
-        };
-        self.trace.push(TraceLine {
-            level: level.into(),
-            message,
-        });
+/// `accord:policy/host.log`. Defined by hand rather than through the
+/// bindings: they copy the whole message into a `String` before the host
+/// sees it, while here the message stays in guest memory ([`WasmStr`]),
+/// only a kept line's first [`MAX_LOG_LINE`] bytes are copied, and each
+/// call is charged to the guest's fuel.
+fn log(
+    mut cx: StoreContextMut<'_, CallState>,
+    (level, message): (wit_host::Level, WasmStr),
+) -> wasmtime::Result<()> {
+    if cx.data().trace.len() >= MAX_LOG_LINES {
+        // A dropped line is never read: it costs the host the call alone.
+        charge(&mut cx, LOG_CALL_FUEL)?;
+        cx.data_mut().dropped_lines += 1;
+        return Ok(());
     }
+    // Validating the message reads all of it (at most the store's
+    // per-call transfer cap), so its bytes are charged too.
+    let (len, message) = {
+        let text = message.to_str(&cx)?;
+        (text.len(), kept_prefix(&text))
+    };
+    charge(&mut cx, LOG_CALL_FUEL.saturating_add(len as u64))?;
+    let level = match level {
+        wit_host::Level::Trace => "trace",
+        wit_host::Level::Debug => "debug",
+        wit_host::Level::Info => "info",
+        wit_host::Level::Warn => "warn",
+        wit_host::Level::Error => "error",
+    };
+    cx.data_mut().trace.push(TraceLine {
+        level: level.into(),
+        message,
+    });
+    Ok(())
+}
+
+/// A new string of the first [`MAX_LOG_LINE`] bytes of `text` (cut on a
+/// char boundary, `…` appended when cut), so a kept line holds no more
+/// than it shows.
+fn kept_prefix(text: &str) -> String {
+    if text.len() <= MAX_LOG_LINE {
+        return text.to_string();
+    }
+    let mut cut = MAX_LOG_LINE;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut kept = String::with_capacity(cut + '…'.len_utf8());
+    kept.push_str(&text[..cut]);
+    kept.push('…');
+    kept
+}
+
+/// Takes `fuel` from the guest's budget; out of fuel is the same trap as
+/// running out in wasm code.
+fn charge(cx: &mut StoreContextMut<'_, CallState>, fuel: u64) -> wasmtime::Result<()> {
+    let left = cx.get_fuel()?;
+    if left < fuel {
+        cx.set_fuel(0)?;
+        return Err(Trap::OutOfFuel.into());
+    }
+    cx.set_fuel(left - fuel)
 }
 
 /// Caps linear memory and remembers the peak and any refused growth, so a

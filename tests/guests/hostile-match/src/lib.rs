@@ -22,6 +22,22 @@ fn keys_for(mode: &str) -> Vec<String> {
             }
             vec!["flooded".into()]
         }
+        // One message as large as guest memory allows, logged again and
+        // again: each call is a few instructions for the guest.
+        "log-huge" => {
+            let huge = behaviour::huge(1 << 20);
+            for _ in 0..100 {
+                log(Level::Info, &huge);
+            }
+            vec!["flooded".into()]
+        }
+        // An endless stream of 200 KiB messages.
+        "log-stream" => {
+            let big = behaviour::huge(200 << 10);
+            loop {
+                log(Level::Info, &big);
+            }
+        }
         _ => vec![behaviour::misbehave(mode).unwrap_or_else(|| "hostile".into())],
     }
 }
