@@ -179,3 +179,39 @@ async fn a_sleeping_policy_stalls_no_other_account(kind: Kind) {
 }
 
 on_both_databases!(a_sleeping_policy_stalls_no_other_account);
+
+async fn an_upload_with_a_mistyped_export_is_refused(kind: Kind) {
+    const ADMIN: &str = "admin-token-0123456789";
+    let w = World::configured(kind, |c| c.admin_token = Some(ADMIN.into())).await;
+    let url = serve(&w)
+        .await
+        .replace("/webhooks/unipile", "/admin/policies/match");
+    let before = w.app.policies.active(Slot::Match).sha256().to_string();
+    let bytes = std::fs::read(test_guest("mistyped_match")).unwrap();
+    let resp = reqwest::Client::new()
+        .put(url)
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_policy", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`prospect-keys`")
+            && message.contains("`string`")
+            && message.contains("`list<string>`"),
+        "{message}"
+    );
+    assert_eq!(w.app.policies.active(Slot::Match).sha256(), before);
+    let stored = "SELECT COUNT(*) FROM policy_modules WHERE slot = $1";
+    assert_eq!(w.count(stored, "match").await, 0, "nothing stored");
+    let assigned = "SELECT COUNT(*) FROM policy_assignments WHERE slot = $1";
+    assert_eq!(w.count(assigned, "match").await, 0, "nothing assigned");
+}
+
+on_both_databases!(an_upload_with_a_mistyped_export_is_refused);

@@ -40,6 +40,20 @@ pub enum LoadError {
     /// The component's imports or export signatures do not fit the host.
     #[error("incompatible module: {0}")]
     Incompatible(String),
+    /// An exported function has the contract's name but another type.
+    #[error(
+        "incompatible export: `{function}` in {interface} has {found}, the contract requires {expected}"
+    )]
+    ExportType {
+        /// The function, e.g. `prospect-keys`.
+        function: String,
+        /// The interface exporting it, with its version.
+        interface: String,
+        /// The differing part of the module's signature.
+        found: String,
+        /// The same part of the contract's signature.
+        expected: String,
+    },
     /// The slot could not be inferred and was not given.
     #[error("cannot tell the slot: {0}")]
     AmbiguousSlot(String),

@@ -3,7 +3,7 @@
 
 use super::bindings::{match_world, preflight_world, routing_world};
 use super::sandbox::{CallState, Limits, WaitRefused};
-use super::{LoadError, PolicyError, Slot, convert};
+use super::{LoadError, PolicyError, Slot, builtin, convert};
 use accord_policy_core::{
     AcceptSignal, CampaignStep, Enrollment, MatchOutcome, PreflightDecision, PreflightInput,
     ProspectIdentity, Route, RoutingInput, SkipReason, StampOnlyReason,
@@ -11,9 +11,9 @@ use accord_policy_core::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use wasmtime::component::types::ComponentItem;
+use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
@@ -108,6 +108,9 @@ pub struct PolicyRuntime {
     limits: Limits,
     cache_dir: Option<PathBuf>,
     engine_tag: String,
+    /// Each slot's built-in module, compiled on first need: the reference
+    /// whose export types a module must match.
+    references: [OnceLock<Component>; 3],
 }
 
 impl PolicyRuntime {
@@ -132,6 +135,7 @@ impl PolicyRuntime {
             limits,
             cache_dir,
             engine_tag,
+            references: Default::default(),
         })
     }
 
@@ -166,6 +170,7 @@ impl PolicyRuntime {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component = self.compile(bytes, &sha256)?;
         let slot = self.check_exports(&component, slot)?;
+        self.check_export_types(&component, slot, bytes)?;
         self.check_imports(&component)?;
         let pre = self
             .linker
@@ -295,6 +300,55 @@ impl PolicyRuntime {
                     .join(", ")
             ))),
         }
+    }
+
+    /// Every function of the slot's interface must have the contract's
+    /// full type. The bindings look functions up by name and check their
+    /// types only when instantiating, so without this a module with one
+    /// mistyped export loaded, became active and failed every call.
+    fn check_export_types(
+        &self,
+        component: &Component,
+        slot: Slot,
+        bytes: &[u8],
+    ) -> Result<(), LoadError> {
+        let (reference_bytes, _) = builtin::for_slot(slot);
+        let cell = &self.references[slot_index(slot)];
+        if bytes == reference_bytes {
+            // The built-in module is the reference itself.
+            let _ = cell.set(component.clone());
+            return Ok(());
+        }
+        let reference = match cell.get() {
+            Some(reference) => reference,
+            None => {
+                let sha256 = hex::encode(Sha256::digest(reference_bytes));
+                let compiled = self.compile(reference_bytes, &sha256)?;
+                cell.get_or_init(|| compiled)
+            }
+        };
+        let interface = slot.export_name();
+        let expected = exported_functions(&self.engine, reference, &interface);
+        let found = exported_functions(&self.engine, component, &interface);
+        for (name, want) in &expected {
+            let Some((_, have)) = found.iter().find(|(n, _)| n == name) else {
+                return Err(LoadError::ExportType {
+                    function: name.clone(),
+                    interface,
+                    found: "no such function".into(),
+                    expected: format!("`{}`", signature(want)),
+                });
+            };
+            if let Some((found, expected)) = signature_difference(have, want) {
+                return Err(LoadError::ExportType {
+                    function: name.clone(),
+                    interface,
+                    found,
+                    expected,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn check_imports(&self, component: &Component) -> Result<(), LoadError> {
@@ -728,6 +782,138 @@ fn json_size<T: Serialize + ?Sized>(value: &T) -> usize {
     match serde_json::to_writer(&mut count, value) {
         Ok(()) => count.0,
         Err(_) => usize::MAX,
+    }
+}
+
+fn slot_index(slot: Slot) -> usize {
+    match slot {
+        Slot::Match => 0,
+        Slot::Routing => 1,
+        Slot::Preflight => 2,
+    }
+}
+
+/// The functions `component` exports in `interface`, by name.
+fn exported_functions(
+    engine: &Engine,
+    component: &Component,
+    interface: &str,
+) -> Vec<(String, ComponentFunc)> {
+    let ty = component.component_type();
+    let Some(export) = ty.get_export(engine, interface) else {
+        return Vec::new();
+    };
+    let ComponentItem::ComponentInstance(instance) = export.ty else {
+        return Vec::new();
+    };
+    instance
+        .exports(engine)
+        .filter_map(|(name, item)| match item.ty {
+            ComponentItem::ComponentFunc(f) => Some((name.to_string(), f)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first part where `have` differs from `want`, described in WIT as
+/// (module's, contract's); `None` when the types are the same.
+fn signature_difference(have: &ComponentFunc, want: &ComponentFunc) -> Option<(String, String)> {
+    let (have_params, want_params): (Vec<_>, Vec<_>) =
+        (have.params().collect(), want.params().collect());
+    let (have_results, want_results): (Vec<_>, Vec<_>) =
+        (have.results().collect(), want.results().collect());
+    if have_params.len() != want_params.len() || have_results.len() != want_results.len() {
+        return Some((
+            format!("type `{}`", signature(have)),
+            format!("`{}`", signature(want)),
+        ));
+    }
+    for ((name, have), (_, want)) in have_params.iter().zip(&want_params) {
+        if have != want {
+            return Some((
+                format!("parameter `{name}` of type `{}`", wit_type(have)),
+                format!("`{}`", wit_type(want)),
+            ));
+        }
+    }
+    for (have, want) in have_results.iter().zip(&want_results) {
+        if have != want {
+            return Some((
+                format!("result type `{}`", wit_type(have)),
+                format!("`{}`", wit_type(want)),
+            ));
+        }
+    }
+    None
+}
+
+/// A function type in WIT syntax.
+fn signature(f: &ComponentFunc) -> String {
+    let params: Vec<String> = f
+        .params()
+        .map(|(name, ty)| format!("{name}: {}", wit_type(&ty)))
+        .collect();
+    let results: Vec<String> = f.results().map(|ty| wit_type(&ty)).collect();
+    match results.as_slice() {
+        [] => format!("func({})", params.join(", ")),
+        [one] => format!("func({}) -> {one}", params.join(", ")),
+        many => format!("func({}) -> ({})", params.join(", "), many.join(", ")),
+    }
+}
+
+/// A value type in WIT syntax (records, variants and enums spelled out:
+/// component types are structural and carry no names).
+fn wit_type(ty: &Type) -> String {
+    let list = |items: Vec<String>| items.join(", ");
+    match ty {
+        Type::Bool => "bool".into(),
+        Type::S8 => "s8".into(),
+        Type::U8 => "u8".into(),
+        Type::S16 => "s16".into(),
+        Type::U16 => "u16".into(),
+        Type::S32 => "s32".into(),
+        Type::U32 => "u32".into(),
+        Type::S64 => "s64".into(),
+        Type::U64 => "u64".into(),
+        Type::Float32 => "f32".into(),
+        Type::Float64 => "f64".into(),
+        Type::Char => "char".into(),
+        Type::String => "string".into(),
+        Type::List(l) => format!("list<{}>", wit_type(&l.ty())),
+        Type::Option(o) => format!("option<{}>", wit_type(&o.ty())),
+        Type::Result(r) => {
+            let side = |t: Option<Type>| t.map_or_else(|| "_".to_string(), |t| wit_type(&t));
+            format!("result<{}, {}>", side(r.ok()), side(r.err()))
+        }
+        Type::Tuple(t) => format!("tuple<{}>", list(t.types().map(|t| wit_type(&t)).collect())),
+        Type::Record(r) => format!(
+            "record {{ {} }}",
+            list(
+                r.fields()
+                    .map(|f| format!("{}: {}", f.name, wit_type(&f.ty)))
+                    .collect()
+            )
+        ),
+        Type::Variant(v) => format!(
+            "variant {{ {} }}",
+            list(
+                v.cases()
+                    .map(|c| match &c.ty {
+                        Some(t) => format!("{}({})", c.name, wit_type(t)),
+                        None => c.name.to_string(),
+                    })
+                    .collect()
+            )
+        ),
+        Type::Enum(e) => format!(
+            "enum {{ {} }}",
+            list(e.names().map(str::to_string).collect())
+        ),
+        Type::Flags(f) => format!(
+            "flags {{ {} }}",
+            list(f.names().map(str::to_string).collect())
+        ),
+        other => format!("{other:?}"),
     }
 }
 
