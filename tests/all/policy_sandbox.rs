@@ -149,6 +149,30 @@ fn too_many_keys_is_invalid_output() {
 }
 
 #[test]
+fn one_bad_key_does_not_discard_the_good_ones() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let identity = ProspectIdentity {
+        public_identifier: Some("long-key".into()),
+        ..ProspectIdentity::default()
+    };
+    let d = rt.prospect_keys(&hostile, &identity);
+    assert_eq!(d.value, vec!["good-key".to_string()], "{:?}", d.error);
+    assert!(
+        d.error.is_none(),
+        "the policy's answer is used: {:?}",
+        d.error
+    );
+    assert!(
+        d.trace
+            .iter()
+            .any(|l| l.level == "warn" && l.message.contains("300 bytes")),
+        "the dropped key is traced: {:?}",
+        d.trace
+    );
+}
+
+#[test]
 fn oversized_output_is_refused() {
     let rt = runtime();
     let hostile = guest_module(&rt, "hostile_match", Slot::Match);

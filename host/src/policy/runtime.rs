@@ -50,6 +50,10 @@ pub struct Decision<T> {
     pub value: T,
     /// Why the policy's own answer was not used.
     pub error: Option<PolicyError>,
+    /// Part of the policy's answer the host dropped as invalid while using
+    /// the rest (say one over-long key among good ones); `value` is the
+    /// rest. `None` when the whole answer was used, or none of it.
+    pub dropped: Option<PolicyError>,
     /// Lines the policy logged (and the host's notes).
     pub trace: Vec<TraceLine>,
     /// Cost of the call.
@@ -390,11 +394,10 @@ impl PolicyRuntime {
             Vec::new,
             |store, instance| {
                 let strategy = instance.accord_policy_match_strategy();
-                check_keys(
-                    strategy
-                        .call_prospect_keys(store, &input)
-                        .map_err(CallFailure::Wasm)?,
-                )
+                let keys = strategy
+                    .call_prospect_keys(&mut *store, &input)
+                    .map_err(CallFailure::Wasm)?;
+                check_keys(store.data_mut(), keys)
             },
         )
     }
@@ -408,11 +411,10 @@ impl PolicyRuntime {
         let input = convert::signal(signal);
         self.match_call(module, size::signal(signal), Vec::new, |store, instance| {
             let strategy = instance.accord_policy_match_strategy();
-            check_keys(
-                strategy
-                    .call_signal_keys(store, &input)
-                    .map_err(CallFailure::Wasm)?,
-            )
+            let keys = strategy
+                .call_signal_keys(&mut *store, &input)
+                .map_err(CallFailure::Wasm)?;
+            check_keys(store.data_mut(), keys)
         })
     }
 
@@ -575,15 +577,32 @@ impl PolicyRuntime {
             peak_memory_bytes: state.limiter.peak,
         };
         let mut trace = state.take_trace();
+        let dropped = state.dropped.take();
         module.calls.increment(1);
         match outcome {
-            Ok(value) => Decision {
-                value,
-                error: None,
-                trace,
-                stats,
-                module_sha256: module.sha256.clone(),
-            },
+            Ok(value) => {
+                if let Some(dropped) = &dropped {
+                    tracing::warn!(
+                        slot = slot.as_str(),
+                        module_sha256 = %module.sha256,
+                        module_origin = %module.origin,
+                        error = %dropped,
+                        "part of a policy's answer dropped; the rest is used"
+                    );
+                    trace.push(TraceLine {
+                        level: "warn".into(),
+                        message: format!("host: {dropped}"),
+                    });
+                }
+                Decision {
+                    value,
+                    error: None,
+                    dropped,
+                    trace,
+                    stats,
+                    module_sha256: module.sha256.clone(),
+                }
+            }
             Err(error) => {
                 tracing::warn!(
                     slot = slot.as_str(),
@@ -606,6 +625,7 @@ impl PolicyRuntime {
                 Decision {
                     value: fail_safe(),
                     error: Some(error),
+                    dropped: None,
                     trace,
                     stats,
                     module_sha256: module.sha256.clone(),
@@ -679,21 +699,35 @@ fn invalid(msg: String) -> CallFailure {
     CallFailure::Policy(PolicyError::InvalidOutput(msg))
 }
 
-/// At most 16 keys of at most 256 bytes, none empty (the WIT contract).
-fn check_keys(keys: Vec<String>) -> Result<Vec<String>, CallFailure> {
-    if keys.len() > 16 {
+/// Keys per `prospect-keys` or `signal-keys` answer (the WIT contract).
+const MAX_KEYS: usize = 16;
+/// Bytes per key (the WIT contract).
+const MAX_KEY_BYTES: usize = 256;
+
+/// At most 16 keys of 1 to 256 bytes (the WIT contract). More than 16 is
+/// a malformed answer; a key of the wrong size is dropped and noted in
+/// `state`, and the others are used: one bad key (an over-long URL's,
+/// say) must not cost a prospect the keys it can be matched by.
+fn check_keys(state: &mut CallState, keys: Vec<String>) -> Result<Vec<String>, CallFailure> {
+    if keys.len() > MAX_KEYS {
         return Err(invalid(format!(
-            "{} keys returned, at most 16 are allowed",
+            "{} keys returned, at most {MAX_KEYS} are allowed",
             keys.len()
         )));
     }
-    if let Some(k) = keys.iter().find(|k| k.is_empty() || k.len() > 256) {
-        return Err(invalid(format!(
-            "key of {} bytes: keys must be 1 to 256 bytes",
-            k.len()
+    let returned = keys.len();
+    let (good, bad): (Vec<String>, Vec<String>) = keys
+        .into_iter()
+        .partition(|k| !k.is_empty() && k.len() <= MAX_KEY_BYTES);
+    if !bad.is_empty() {
+        let sizes: Vec<String> = bad.iter().map(|k| k.len().to_string()).collect();
+        state.dropped = Some(PolicyError::InvalidOutput(format!(
+            "{} of {returned} keys dropped, of {} bytes: keys must be 1 to {MAX_KEY_BYTES} bytes",
+            bad.len(),
+            sizes.join(", ")
         )));
     }
-    Ok(keys)
+    Ok(good)
 }
 
 /// Every match names a candidate and a kebab-case strategy.

@@ -85,6 +85,8 @@ pub(crate) struct CallState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) trace: Vec<TraceLine>,
     dropped_lines: usize,
+    /// Part of the answer the host dropped (see `Decision::dropped`).
+    pub(crate) dropped: Option<super::PolicyError>,
     pub(crate) stderr: MemoryOutputPipe,
 }
 
@@ -101,6 +103,7 @@ impl CallState {
             },
             trace: Vec::new(),
             dropped_lines: 0,
+            dropped: None,
             stderr,
         }
     }
