@@ -117,6 +117,7 @@ fn a_slow_decision_is_interrupted_at_its_deadline() {
     let rt = PolicyRuntime::new(
         accord::policy::Limits {
             fuel: 200_000_000_000,
+            deadline_ms: 100,
             max_concurrent: 4,
             ..accord::policy::Limits::default()
         },
@@ -257,7 +258,7 @@ fn a_huge_log_message_is_refused_before_it_is_copied() {
     let held = trace_bytes(&d);
     assert!(held < 4096, "the trace holds {held} bytes");
     assert!(
-        d.stats.elapsed < std::time::Duration::from_millis(50),
+        d.stats.elapsed < std::time::Duration::from_millis(250),
         "{:?}",
         d.stats.elapsed
     );
@@ -267,8 +268,8 @@ fn a_huge_log_message_is_refused_before_it_is_copied() {
 #[test]
 fn an_endless_log_stream_is_charged_and_bounded() {
     // Each kept line costs fuel for its bytes, so the stream ends on the
-    // guest's own budget long before the deadline; what the host keeps
-    // is at most 64 lines of 1 KiB.
+    // guest's own budget long before the deadline (where it ended before);
+    // what the host keeps is at most 64 lines of 1 KiB.
     let rt = runtime();
     let hostile = guest_module(&rt, "hostile_match", Slot::Match);
     let d = rt.signal_keys(&hostile, &signal("log-stream"));
@@ -281,7 +282,7 @@ fn an_endless_log_stream_is_charged_and_bounded() {
         "the trace holds {held} bytes"
     );
     assert!(
-        d.stats.elapsed < std::time::Duration::from_millis(50),
+        d.stats.elapsed < std::time::Duration::from_millis(250),
         "{:?}",
         d.stats.elapsed
     );

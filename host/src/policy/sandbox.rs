@@ -56,7 +56,7 @@ impl Default for Limits {
             max_wasm_stack: 512 << 10,
             max_concurrent: 256,
             keep_resident_bytes: 2 << 20,
-            deadline_ms: 100,
+            deadline_ms: 500,
             max_transfer_bytes: 256 << 10,
         }
     }
