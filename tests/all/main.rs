@@ -14,6 +14,7 @@ mod migrations;
 mod notify;
 mod pipeline;
 mod policy_cli;
+mod policy_hostile;
 mod policy_load;
 mod policy_sandbox;
 mod policy_swap;

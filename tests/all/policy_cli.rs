@@ -180,6 +180,20 @@ fn check_accepts_a_policy_and_explains_a_refusal() {
 }
 
 #[test]
+fn check_refuses_a_mistyped_export() {
+    let wasm = test_guest("mistyped_match").display().to_string();
+    let out = accord(&["policy", "check", &wasm]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}{err}", stdout(&out));
+    assert!(
+        err.contains("`prospect-keys`")
+            && err.contains("`string`")
+            && err.contains("`list<string>`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_readme_walk_through_policy_builds_checks_and_decides() {
     let wasm = test_guest("no_late_steps").display().to_string();
     let ok = accord(&["policy", "check", &wasm]);

@@ -63,6 +63,25 @@ fn another_contract_version_is_refused() {
 }
 
 #[test]
+fn a_mistyped_export_is_refused_naming_the_function_and_both_types() {
+    // Version 0.1.0, every name right, `prospect-keys` returning `string`:
+    // it used to load, then fail every call at instantiation.
+    let rt = runtime();
+    let err = rt
+        .load_file(&test_guest("mistyped_match"), None)
+        .expect_err("a mistyped export is refused at load");
+    let text = err.to_string();
+    assert!(matches!(err, LoadError::ExportType { .. }), "{text}");
+    assert!(
+        text.contains("`prospect-keys`")
+            && text.contains("accord:policy/match-strategy@0.1.0")
+            && text.contains("`string`")
+            && text.contains("`list<string>`"),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_slot_is_inferred_from_exports() {
     let rt = runtime();
     for slot in Slot::ALL {

@@ -92,12 +92,85 @@ fn exit_is_a_trap() {
 }
 
 #[test]
+fn a_sleep_fails_the_decision_at_once() {
+    // std::thread::sleep is a monotonic-clock subscription the guest
+    // blocks on: it must neither wait (fuel does not move while it does)
+    // nor pass for a decision.
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let d = rt.signal_keys(&hostile, &signal("sleep"));
+    assert!(
+        d.stats.elapsed < std::time::Duration::from_secs(1),
+        "the guest slept for {:?}",
+        d.stats.elapsed
+    );
+    assert!(d.value.is_empty(), "fail-safe: no keys");
+    let e = d.error.expect("a sleeping policy fails");
+    assert_eq!(e.kind(), "wait", "{e:?}");
+    assert!(e.to_string().contains("10000 ms"), "{e}");
+    next_call_succeeds(&rt);
+}
+
+#[test]
+fn a_slow_decision_is_interrupted_at_its_deadline() {
+    // Fuel for minutes of work: only the wall-clock deadline can stop it.
+    let rt = PolicyRuntime::new(
+        accord::policy::Limits {
+            fuel: 200_000_000_000,
+            deadline_ms: 100,
+            max_concurrent: 4,
+            ..accord::policy::Limits::default()
+        },
+        None,
+    )
+    .unwrap();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let started = std::time::Instant::now();
+    let d = rt.signal_keys(&hostile, &signal("loop"));
+    let elapsed = started.elapsed();
+    let error = d.error.expect("the loop is stopped");
+    assert_eq!(error.kind(), "deadline", "{error:?}");
+    assert!(error.to_string().contains("100 ms"), "{error}");
+    assert!(d.value.is_empty(), "fail-safe: no keys");
+    assert!(
+        elapsed >= std::time::Duration::from_millis(90)
+            && elapsed < std::time::Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+    next_call_succeeds(&rt);
+}
+
+#[test]
 fn too_many_keys_is_invalid_output() {
     let rt = runtime();
     match contained_in_match(&rt, "many-keys") {
         PolicyError::InvalidOutput(m) => assert!(m.contains("17 keys"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn one_bad_key_does_not_discard_the_good_ones() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let identity = ProspectIdentity {
+        public_identifier: Some("long-key".into()),
+        ..ProspectIdentity::default()
+    };
+    let d = rt.prospect_keys(&hostile, &identity);
+    assert_eq!(d.value, vec!["good-key".to_string()], "{:?}", d.error);
+    assert!(
+        d.error.is_none(),
+        "the policy's answer is used: {:?}",
+        d.error
+    );
+    assert!(
+        d.trace
+            .iter()
+            .any(|l| l.level == "warn" && l.message.contains("300 bytes")),
+        "the dropped key is traced: {:?}",
+        d.trace
+    );
 }
 
 #[test]
@@ -163,6 +236,57 @@ fn log_flood_is_capped() {
         "{}",
         d.trace[64].message
     );
+}
+
+/// Host bytes a decision's trace holds (what outlives the call).
+fn trace_bytes(d: &accord::policy::Decision<Vec<String>>) -> usize {
+    d.trace
+        .iter()
+        .map(|l| l.message.capacity() + l.level.capacity())
+        .sum()
+}
+
+#[test]
+fn a_huge_log_message_is_refused_before_it_is_copied() {
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let d = rt.signal_keys(&hostile, &signal("log-huge"));
+    let error = d.error.clone().expect("a 1 MiB log message fails the call");
+    assert_eq!(error.kind(), "transfer_too_large", "{error:?}");
+    assert!(error.to_string().contains("262144 bytes"), "{error}");
+    assert!(d.value.is_empty(), "fail-safe: no keys");
+    let held = trace_bytes(&d);
+    assert!(held < 4096, "the trace holds {held} bytes");
+    assert!(
+        d.stats.elapsed < std::time::Duration::from_millis(250),
+        "{:?}",
+        d.stats.elapsed
+    );
+    next_call_succeeds(&rt);
+}
+
+#[test]
+fn an_endless_log_stream_is_charged_and_bounded() {
+    // Each kept line costs fuel for its bytes, so the stream ends on the
+    // guest's own budget long before the deadline (where it ended before);
+    // what the host keeps is at most 64 lines of 1 KiB.
+    let rt = runtime();
+    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    let d = rt.signal_keys(&hostile, &signal("log-stream"));
+    let error = d.error.clone().expect("an endless stream fails the call");
+    assert_eq!(error.kind(), "fuel_exhausted", "{error:?}");
+    assert!(d.value.is_empty(), "fail-safe: no keys");
+    let held = trace_bytes(&d);
+    assert!(
+        held <= 64 * (1024 + 3 + 8) + 1024,
+        "the trace holds {held} bytes"
+    );
+    assert!(
+        d.stats.elapsed < std::time::Duration::from_millis(250),
+        "{:?}",
+        d.stats.elapsed
+    );
+    next_call_succeeds(&rt);
 }
 
 #[test]

@@ -40,6 +40,12 @@ pub fn misbehave(mode: &str) -> Option<String> {
                 .unwrap_or(u64::MAX)
         )),
         "exit" => std::process::exit(3),
+        // The standard library's sleep: a monotonic-clock subscription the
+        // guest blocks on.
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            Some("slept".into())
+        }
         _ => None,
     }
 }

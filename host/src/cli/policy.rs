@@ -56,6 +56,9 @@ pub struct LimitArgs {
     /// Linear memory cap per call, MiB.
     #[arg(long)]
     pub memory_mib: Option<usize>,
+    /// Wall-clock deadline per call, milliseconds.
+    #[arg(long)]
+    pub deadline_ms: Option<u64>,
 }
 
 impl LimitArgs {
@@ -69,6 +72,9 @@ impl LimitArgs {
         }
         if let Some(mib) = self.memory_mib {
             limits.memory_bytes = mib << 20;
+        }
+        if let Some(ms) = self.deadline_ms {
+            limits.deadline_ms = ms;
         }
         limits
     }

@@ -27,6 +27,9 @@ pub struct HostArgs {
     /// Linear memory per policy decision, MiB.
     #[arg(long, env = "ACCORD_POLICY_MEMORY_MIB")]
     pub policy_memory_mib: Option<usize>,
+    /// Wall-clock deadline per policy decision, milliseconds.
+    #[arg(long, env = "ACCORD_POLICY_DEADLINE_MS")]
+    pub policy_deadline_ms: Option<u64>,
     /// Unipile DSN (base URL), e.g. https://api8.unipile.com:13851.
     #[arg(long, env = "ACCORD_UNIPILE_DSN")]
     pub unipile_dsn: Option<String>,
@@ -125,6 +128,12 @@ impl HostArgs {
                 return Err(invalid("ACCORD_POLICY_MEMORY_MIB", "1 to 1024"));
             }
             limits.memory_bytes = mib << 20;
+        }
+        if let Some(ms) = self.policy_deadline_ms {
+            if !(10..=60_000).contains(&ms) {
+                return Err(invalid("ACCORD_POLICY_DEADLINE_MS", "10 to 60000"));
+            }
+            limits.deadline_ms = ms;
         }
         let mut config = AppConfig::new(url.clone());
         config.cache_dir = Some(self.cache_dir.clone());

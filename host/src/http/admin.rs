@@ -11,9 +11,10 @@ use super::api::{bearer_matches, unauthorized};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::App;
 use crate::ingest::inbox::ReplayReport;
+use crate::pipeline::rekey;
 use crate::policy::{PolicyModule, Slot, builtin};
 use crate::store::jobs::{self, Job};
-use crate::store::{StoreError, policies, prospects};
+use crate::store::{StoreError, policies};
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
@@ -27,9 +28,6 @@ use std::sync::Arc;
 
 /// Largest policy module accepted, bytes.
 pub const MAX_MODULE_BYTES: usize = 16 << 20;
-
-/// Prospects re-keyed per transaction.
-const REKEY_PAGE: i64 = 500;
 
 /// The `/admin` routes (to be nested under `/admin`), behind the admin token.
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
@@ -113,10 +111,11 @@ pub struct PolicySwap {
     pub origin: String,
     /// The module it replaced.
     pub previous_sha256: String,
-    /// Prospects whose match keys were recomputed (match slot only).
+    /// Prospects whose match keys now come from the new module (match
+    /// slot only).
     pub rekeyed: u64,
-    /// Of those, how many the new module failed on (stored with no keys,
-    /// traced as `policy_failure`).
+    /// Prospects the new module failed on: they keep their previous keys,
+    /// traced as `policy_failure`.
     pub rekey_failures: u64,
 }
 
@@ -127,7 +126,9 @@ fn parse_slot(s: &str) -> ApiResult<Slot> {
 
 /// Uploads a module (the raw `.wasm` component as the body), validates it
 /// against the slot's world, stores and assigns it in one transaction,
-/// activates it, and for the match slot re-keys every prospect.
+/// activates it, and for the match slot re-keys every prospect: a match
+/// module that fails on most prospects' keys is refused before anything
+/// changes, and each prospect's old keys stay until its new ones are in.
 #[utoipa::path(
     put, path = "/admin/policies/{slot}", tag = "admin",
     params(("slot" = String, Path, description = "`match`, `routing` or `preflight`")),
@@ -139,7 +140,7 @@ fn parse_slot(s: &str) -> ApiResult<Slot> {
         (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
         (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
         (status = 413, description = "Module over 16 MiB (`payload_too_large`)", body = ErrorBody),
-        (status = 422, description = "Not a valid module for the slot (`invalid_policy`, with the loader's reason)", body = ErrorBody),
+        (status = 422, description = "Not a valid module for the slot (`invalid_policy`, with the loader's reason), or a match module that fails on most prospects' keys (`rekey_failed`)", body = ErrorBody),
     )
 )]
 pub async fn upload_policy(
@@ -190,6 +191,19 @@ pub async fn upload_policy(
             e.to_string(),
         )
     })?;
+    let staged = if slot == Slot::Match {
+        let check = rekey::check(&app.db, &app.policies, &module).await?;
+        if check.refused() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rekey_failed",
+                format!("{check}; it was not activated and every prospect keeps its keys"),
+            ));
+        }
+        rekey::stage(&app.db, &app.policies, &app.clock, &module).await?
+    } else {
+        0
+    };
     let now = app.clock.now_ms();
     let mut tx = app.db.begin().await?;
     policies::store_module(
@@ -203,7 +217,7 @@ pub async fn upload_policy(
     .await?;
     policies::assign(&mut tx, slot.as_str(), module.sha256(), now).await?;
     tx.commit().await?;
-    Ok(Json(activate(&app, module).await?))
+    Ok(Json(activate(&app, module, staged).await?))
 }
 
 /// Puts a slot back on its built-in default (and re-keys every prospect
@@ -230,18 +244,25 @@ pub async fn reset_policy(
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| ApiError::internal(&e))?;
+    let staged = if slot == Slot::Match {
+        rekey::stage(&app.db, &app.policies, &app.clock, &module).await?
+    } else {
+        0
+    };
     let mut tx = app.db.begin().await?;
     policies::unassign(&mut tx, slot.as_str()).await?;
     tx.commit().await?;
-    Ok(Json(activate(&app, module).await?))
+    Ok(Json(activate(&app, module, staged).await?))
 }
 
-/// Activates a stored module and, for the match slot, re-keys.
-async fn activate(app: &App, module: Arc<PolicyModule>) -> ApiResult<PolicySwap> {
+/// Activates a stored module and, for the match slot, finishes the re-key
+/// `rekey::stage` began (`staged` prospects got keys there).
+async fn activate(app: &App, module: Arc<PolicyModule>, staged: u64) -> ApiResult<PolicySwap> {
     let previous = app.policies.activate(module.clone());
     broadcast_policy_change(app, module.slot()).await;
     let (rekeyed, rekey_failures) = if module.slot() == Slot::Match {
-        rekey(app, &module).await?
+        let (keyed, failures) = rekey::finish(&app.db, &app.policies, &app.clock, &module).await?;
+        (staged + keyed, failures)
     } else {
         (0, 0)
     };
@@ -253,54 +274,6 @@ async fn activate(app: &App, module: Arc<PolicyModule>) -> ApiResult<PolicySwap>
         rekeyed,
         rekey_failures,
     })
-}
-
-/// Recomputes every prospect's match keys with `module`, a page per
-/// transaction. Stops early when another swap replaced `module` meanwhile
-/// (that swap re-keys with its own module).
-async fn rekey(app: &App, module: &Arc<PolicyModule>) -> Result<(u64, u64), StoreError> {
-    let (mut rekeyed, mut failures) = (0u64, 0u64);
-    let mut after = String::new();
-    loop {
-        if app.policies.active(Slot::Match).sha256() != module.sha256() {
-            tracing::info!(
-                module_sha256 = module.sha256(),
-                "re-key stopped: the match policy changed again"
-            );
-            break;
-        }
-        let now = app.clock.now_ms();
-        let mut tx = app.db.begin().await?;
-        let ids = prospects::ids_after(&mut tx, &after, REKEY_PAGE).await?;
-        let Some(last) = ids.last().cloned() else {
-            tx.commit().await?;
-            break;
-        };
-        for id in &ids {
-            let Some(prospect) = prospects::get(&mut tx, id).await? else {
-                continue;
-            };
-            let keys = app
-                .policies
-                .runtime()
-                .prospect_keys(module, &prospect.identity(None));
-            if !crate::http::api::prospects::store_keys(&mut tx, &prospect, &keys, now).await? {
-                failures += 1;
-            }
-            rekeyed += 1;
-        }
-        tx.commit().await?;
-        after = last;
-    }
-    tracing::info!(
-        module_sha256 = module.sha256(),
-        rekeyed,
-        failures,
-        "prospects re-keyed"
-    );
-    // Every key changed: the planner's picture of match_keys is stale.
-    app.db.refresh_statistics_soon();
-    Ok((rekeyed, failures))
 }
 
 /// Query of `POST /admin/inbox/replay`.

@@ -19,6 +19,7 @@
 mod accept;
 mod batch;
 mod dispatch;
+pub mod rekey;
 
 pub use accept::{MatchReport, SignalOutcome, StampOutcome};
 pub use batch::Batch;

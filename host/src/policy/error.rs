@@ -40,6 +40,20 @@ pub enum LoadError {
     /// The component's imports or export signatures do not fit the host.
     #[error("incompatible module: {0}")]
     Incompatible(String),
+    /// An exported function has the contract's name but another type.
+    #[error(
+        "incompatible export: `{function}` in {interface} has {found}, the contract requires {expected}"
+    )]
+    ExportType {
+        /// The function, e.g. `prospect-keys`.
+        function: String,
+        /// The interface exporting it, with its version.
+        interface: String,
+        /// The differing part of the module's signature.
+        found: String,
+        /// The same part of the contract's signature.
+        expected: String,
+    },
     /// The slot could not be inferred and was not given.
     #[error("cannot tell the slot: {0}")]
     AmbiguousSlot(String),
@@ -75,11 +89,33 @@ pub enum PolicyError {
         /// The per-call fuel.
         limit: u64,
     },
+    /// The decision ran past its wall-clock deadline (time spent in host
+    /// calls, which fuel does not count, or a busy host).
+    #[error("deadline exceeded: the decision ran longer than {limit_ms} ms")]
+    DeadlineExceeded {
+        /// The deadline.
+        limit_ms: u64,
+    },
+    /// The guest tried to wait (a sleep, a timer, a blocking poll).
+    #[error(
+        "the policy tried to wait ({0}); a policy may not wait: it gets no clock and decides at once"
+    )]
+    Wait(String),
     /// The guest tried to grow its memory past the cap.
     #[error("memory limit: the guest asked for {requested} bytes, the limit is {limit}")]
     MemoryLimit {
         /// The bytes asked for.
         requested: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The guest passed more bytes to the host in one call (a `log`
+    /// message, or its answer) than the per-call transfer cap; refused
+    /// before they were copied.
+    #[error(
+        "transfer too large: the policy passed more than {limit} bytes to the host in one call (a log message or its answer)"
+    )]
+    TransferTooLarge {
         /// The cap.
         limit: usize,
     },
@@ -122,7 +158,10 @@ impl PolicyError {
         match self {
             PolicyError::Trap { .. } => "trap",
             PolicyError::FuelExhausted { .. } => "fuel_exhausted",
+            PolicyError::DeadlineExceeded { .. } => "deadline",
+            PolicyError::Wait(_) => "wait",
             PolicyError::MemoryLimit { .. } => "memory_limit",
+            PolicyError::TransferTooLarge { .. } => "transfer_too_large",
             PolicyError::InputTooLarge { .. } => "input_too_large",
             PolicyError::OutputTooLarge { .. } => "output_too_large",
             PolicyError::InvalidOutput(_) => "invalid_output",

@@ -2,8 +2,8 @@
 //! module loading and validation, the compile cache, and the call path.
 
 use super::bindings::{match_world, preflight_world, routing_world};
-use super::sandbox::{CallState, Limits};
-use super::{LoadError, PolicyError, Slot, convert};
+use super::sandbox::{CallState, Limits, WaitRefused};
+use super::{LoadError, PolicyError, Slot, builtin, convert};
 use accord_policy_core::{
     AcceptSignal, CampaignStep, Enrollment, MatchOutcome, PreflightDecision, PreflightInput,
     ProspectIdentity, Route, RoutingInput, SkipReason, StampOnlyReason,
@@ -11,10 +11,10 @@ use accord_policy_core::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 /// One line of a decision trace.
@@ -50,6 +50,10 @@ pub struct Decision<T> {
     pub value: T,
     /// Why the policy's own answer was not used.
     pub error: Option<PolicyError>,
+    /// Part of the policy's answer the host dropped as invalid while using
+    /// the rest (say one over-long key among good ones); `value` is the
+    /// rest. `None` when the whole answer was used, or none of it.
+    pub dropped: Option<PolicyError>,
     /// Lines the policy logged (and the host's notes).
     pub trace: Vec<TraceLine>,
     /// Cost of the call.
@@ -108,6 +112,9 @@ pub struct PolicyRuntime {
     limits: Limits,
     cache_dir: Option<PathBuf>,
     engine_tag: String,
+    /// Each slot's built-in module, compiled on first need: the reference
+    /// whose export types a module must match.
+    references: [OnceLock<Component>; 3],
 }
 
 impl PolicyRuntime {
@@ -117,13 +124,8 @@ impl PolicyRuntime {
         let engine = Engine::new(&engine_config(&limits))
             .map_err(|e| LoadError::Config(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| LoadError::Config(format!("{e:#}")))?;
-        match_world::accord::policy::host::add_to_linker::<CallState, HasSelf<CallState>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(|e| LoadError::Config(format!("{e:#}")))?;
+        super::sandbox::link(&mut linker).map_err(|e| LoadError::Config(format!("{e:#}")))?;
+        start_epoch_ticker(&engine)?;
         let engine_tag = engine_tag(&engine);
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir).map_err(|source| LoadError::Io {
@@ -137,6 +139,7 @@ impl PolicyRuntime {
             limits,
             cache_dir,
             engine_tag,
+            references: Default::default(),
         })
     }
 
@@ -171,6 +174,7 @@ impl PolicyRuntime {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component = self.compile(bytes, &sha256)?;
         let slot = self.check_exports(&component, slot)?;
+        self.check_export_types(&component, slot, bytes)?;
         self.check_imports(&component)?;
         let pre = self
             .linker
@@ -302,6 +306,55 @@ impl PolicyRuntime {
         }
     }
 
+    /// Every function of the slot's interface must have the contract's
+    /// full type. The bindings look functions up by name and check their
+    /// types only when instantiating, so without this a module with one
+    /// mistyped export loaded, became active and failed every call.
+    fn check_export_types(
+        &self,
+        component: &Component,
+        slot: Slot,
+        bytes: &[u8],
+    ) -> Result<(), LoadError> {
+        let (reference_bytes, _) = builtin::for_slot(slot);
+        let cell = &self.references[slot_index(slot)];
+        if bytes == reference_bytes {
+            // The built-in module is the reference itself.
+            let _ = cell.set(component.clone());
+            return Ok(());
+        }
+        let reference = match cell.get() {
+            Some(reference) => reference,
+            None => {
+                let sha256 = hex::encode(Sha256::digest(reference_bytes));
+                let compiled = self.compile(reference_bytes, &sha256)?;
+                cell.get_or_init(|| compiled)
+            }
+        };
+        let interface = slot.export_name();
+        let expected = exported_functions(&self.engine, reference, &interface);
+        let found = exported_functions(&self.engine, component, &interface);
+        for (name, want) in &expected {
+            let Some((_, have)) = found.iter().find(|(n, _)| n == name) else {
+                return Err(LoadError::ExportType {
+                    function: name.clone(),
+                    interface,
+                    found: "no such function".into(),
+                    expected: format!("`{}`", signature(want)),
+                });
+            };
+            if let Some((found, expected)) = signature_difference(have, want) {
+                return Err(LoadError::ExportType {
+                    function: name.clone(),
+                    interface,
+                    found,
+                    expected,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn check_imports(&self, component: &Component) -> Result<(), LoadError> {
         for (name, _) in component.component_type().imports(&self.engine) {
             if name.starts_with("wasi:") {
@@ -341,11 +394,10 @@ impl PolicyRuntime {
             Vec::new,
             |store, instance| {
                 let strategy = instance.accord_policy_match_strategy();
-                check_keys(
-                    strategy
-                        .call_prospect_keys(store, &input)
-                        .map_err(CallFailure::Wasm)?,
-                )
+                let keys = strategy
+                    .call_prospect_keys(&mut *store, &input)
+                    .map_err(CallFailure::Wasm)?;
+                check_keys(store.data_mut(), keys)
             },
         )
     }
@@ -359,11 +411,10 @@ impl PolicyRuntime {
         let input = convert::signal(signal);
         self.match_call(module, size::signal(signal), Vec::new, |store, instance| {
             let strategy = instance.accord_policy_match_strategy();
-            check_keys(
-                strategy
-                    .call_signal_keys(store, &input)
-                    .map_err(CallFailure::Wasm)?,
-            )
+            let keys = strategy
+                .call_signal_keys(&mut *store, &input)
+                .map_err(CallFailure::Wasm)?;
+            check_keys(store.data_mut(), keys)
         })
     }
 
@@ -488,6 +539,14 @@ impl PolicyRuntime {
         let mut store = Store::new(&self.engine, CallState::new(&self.limits));
         store.limiter(|state| &mut state.limiter);
         let fuel_set = store.set_fuel(self.limits.fuel);
+        // The ticker advances the epoch every EPOCH_TICK: the call traps
+        // once the deadline's ticks have passed, whatever it is doing.
+        store.set_epoch_deadline(deadline_ticks(self.limits.deadline_ms));
+        store.epoch_deadline_trap();
+        // wasmtime checks each guest-to-host transfer against this before
+        // copying it: a 14 MiB log message is refused, not lifted.
+        store.set_hostcall_fuel(self.limits.max_transfer_bytes);
+        store.set_max_component_handles(super::sandbox::MAX_HANDLES);
         let outcome = if input_size > self.limits.max_input_bytes {
             Err(PolicyError::InputTooLarge {
                 size: input_size,
@@ -518,15 +577,32 @@ impl PolicyRuntime {
             peak_memory_bytes: state.limiter.peak,
         };
         let mut trace = state.take_trace();
+        let dropped = state.dropped.take();
         module.calls.increment(1);
         match outcome {
-            Ok(value) => Decision {
-                value,
-                error: None,
-                trace,
-                stats,
-                module_sha256: module.sha256.clone(),
-            },
+            Ok(value) => {
+                if let Some(dropped) = &dropped {
+                    tracing::warn!(
+                        slot = slot.as_str(),
+                        module_sha256 = %module.sha256,
+                        module_origin = %module.origin,
+                        error = %dropped,
+                        "part of a policy's answer dropped; the rest is used"
+                    );
+                    trace.push(TraceLine {
+                        level: "warn".into(),
+                        message: format!("host: {dropped}"),
+                    });
+                }
+                Decision {
+                    value,
+                    error: None,
+                    dropped,
+                    trace,
+                    stats,
+                    module_sha256: module.sha256.clone(),
+                }
+            }
             Err(error) => {
                 tracing::warn!(
                     slot = slot.as_str(),
@@ -549,6 +625,7 @@ impl PolicyRuntime {
                 Decision {
                     value: fail_safe(),
                     error: Some(error),
+                    dropped: None,
                     trace,
                     stats,
                     module_sha256: module.sha256.clone(),
@@ -568,9 +645,25 @@ impl PolicyRuntime {
                 limit: self.limits.memory_bytes,
             };
         }
+        if let Some(refused) = err.downcast_ref::<WaitRefused>() {
+            return PolicyError::Wait(refused.to_string());
+        }
+        // wasmtime's error for an exhausted transfer cap is a private type:
+        // recognised by its text (wasmtime is pinned; a test pins the kind).
+        if err
+            .chain()
+            .any(|e| e.to_string().contains("fuel allocated for hostcalls"))
+        {
+            return PolicyError::TransferTooLarge {
+                limit: self.limits.max_transfer_bytes,
+            };
+        }
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => PolicyError::FuelExhausted {
                 limit: self.limits.fuel,
+            },
+            Some(Trap::Interrupt) => PolicyError::DeadlineExceeded {
+                limit_ms: self.limits.deadline_ms,
             },
             Some(trap) => PolicyError::Trap {
                 message: trap.to_string(),
@@ -606,21 +699,35 @@ fn invalid(msg: String) -> CallFailure {
     CallFailure::Policy(PolicyError::InvalidOutput(msg))
 }
 
-/// At most 16 keys of at most 256 bytes, none empty (the WIT contract).
-fn check_keys(keys: Vec<String>) -> Result<Vec<String>, CallFailure> {
-    if keys.len() > 16 {
+/// Keys per `prospect-keys` or `signal-keys` answer (the WIT contract).
+const MAX_KEYS: usize = 16;
+/// Bytes per key (the WIT contract).
+const MAX_KEY_BYTES: usize = 256;
+
+/// At most 16 keys of 1 to 256 bytes (the WIT contract). More than 16 is
+/// a malformed answer; a key of the wrong size is dropped and noted in
+/// `state`, and the others are used: one bad key (an over-long URL's,
+/// say) must not cost a prospect the keys it can be matched by.
+fn check_keys(state: &mut CallState, keys: Vec<String>) -> Result<Vec<String>, CallFailure> {
+    if keys.len() > MAX_KEYS {
         return Err(invalid(format!(
-            "{} keys returned, at most 16 are allowed",
+            "{} keys returned, at most {MAX_KEYS} are allowed",
             keys.len()
         )));
     }
-    if let Some(k) = keys.iter().find(|k| k.is_empty() || k.len() > 256) {
-        return Err(invalid(format!(
-            "key of {} bytes: keys must be 1 to 256 bytes",
-            k.len()
+    let returned = keys.len();
+    let (good, bad): (Vec<String>, Vec<String>) = keys
+        .into_iter()
+        .partition(|k| !k.is_empty() && k.len() <= MAX_KEY_BYTES);
+    if !bad.is_empty() {
+        let sizes: Vec<String> = bad.iter().map(|k| k.len().to_string()).collect();
+        state.dropped = Some(PolicyError::InvalidOutput(format!(
+            "{} of {returned} keys dropped, of {} bytes: keys must be 1 to {MAX_KEY_BYTES} bytes",
+            bad.len(),
+            sizes.join(", ")
         )));
     }
-    Ok(keys)
+    Ok(good)
 }
 
 /// Every match names a candidate and a kebab-case strategy.
@@ -712,6 +819,138 @@ fn json_size<T: Serialize + ?Sized>(value: &T) -> usize {
     }
 }
 
+fn slot_index(slot: Slot) -> usize {
+    match slot {
+        Slot::Match => 0,
+        Slot::Routing => 1,
+        Slot::Preflight => 2,
+    }
+}
+
+/// The functions `component` exports in `interface`, by name.
+fn exported_functions(
+    engine: &Engine,
+    component: &Component,
+    interface: &str,
+) -> Vec<(String, ComponentFunc)> {
+    let ty = component.component_type();
+    let Some(export) = ty.get_export(engine, interface) else {
+        return Vec::new();
+    };
+    let ComponentItem::ComponentInstance(instance) = export.ty else {
+        return Vec::new();
+    };
+    instance
+        .exports(engine)
+        .filter_map(|(name, item)| match item.ty {
+            ComponentItem::ComponentFunc(f) => Some((name.to_string(), f)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first part where `have` differs from `want`, described in WIT as
+/// (module's, contract's); `None` when the types are the same.
+fn signature_difference(have: &ComponentFunc, want: &ComponentFunc) -> Option<(String, String)> {
+    let (have_params, want_params): (Vec<_>, Vec<_>) =
+        (have.params().collect(), want.params().collect());
+    let (have_results, want_results): (Vec<_>, Vec<_>) =
+        (have.results().collect(), want.results().collect());
+    if have_params.len() != want_params.len() || have_results.len() != want_results.len() {
+        return Some((
+            format!("type `{}`", signature(have)),
+            format!("`{}`", signature(want)),
+        ));
+    }
+    for ((name, have), (_, want)) in have_params.iter().zip(&want_params) {
+        if have != want {
+            return Some((
+                format!("parameter `{name}` of type `{}`", wit_type(have)),
+                format!("`{}`", wit_type(want)),
+            ));
+        }
+    }
+    for (have, want) in have_results.iter().zip(&want_results) {
+        if have != want {
+            return Some((
+                format!("result type `{}`", wit_type(have)),
+                format!("`{}`", wit_type(want)),
+            ));
+        }
+    }
+    None
+}
+
+/// A function type in WIT syntax.
+fn signature(f: &ComponentFunc) -> String {
+    let params: Vec<String> = f
+        .params()
+        .map(|(name, ty)| format!("{name}: {}", wit_type(&ty)))
+        .collect();
+    let results: Vec<String> = f.results().map(|ty| wit_type(&ty)).collect();
+    match results.as_slice() {
+        [] => format!("func({})", params.join(", ")),
+        [one] => format!("func({}) -> {one}", params.join(", ")),
+        many => format!("func({}) -> ({})", params.join(", "), many.join(", ")),
+    }
+}
+
+/// A value type in WIT syntax (records, variants and enums spelled out:
+/// component types are structural and carry no names).
+fn wit_type(ty: &Type) -> String {
+    let list = |items: Vec<String>| items.join(", ");
+    match ty {
+        Type::Bool => "bool".into(),
+        Type::S8 => "s8".into(),
+        Type::U8 => "u8".into(),
+        Type::S16 => "s16".into(),
+        Type::U16 => "u16".into(),
+        Type::S32 => "s32".into(),
+        Type::U32 => "u32".into(),
+        Type::S64 => "s64".into(),
+        Type::U64 => "u64".into(),
+        Type::Float32 => "f32".into(),
+        Type::Float64 => "f64".into(),
+        Type::Char => "char".into(),
+        Type::String => "string".into(),
+        Type::List(l) => format!("list<{}>", wit_type(&l.ty())),
+        Type::Option(o) => format!("option<{}>", wit_type(&o.ty())),
+        Type::Result(r) => {
+            let side = |t: Option<Type>| t.map_or_else(|| "_".to_string(), |t| wit_type(&t));
+            format!("result<{}, {}>", side(r.ok()), side(r.err()))
+        }
+        Type::Tuple(t) => format!("tuple<{}>", list(t.types().map(|t| wit_type(&t)).collect())),
+        Type::Record(r) => format!(
+            "record {{ {} }}",
+            list(
+                r.fields()
+                    .map(|f| format!("{}: {}", f.name, wit_type(&f.ty)))
+                    .collect()
+            )
+        ),
+        Type::Variant(v) => format!(
+            "variant {{ {} }}",
+            list(
+                v.cases()
+                    .map(|c| match &c.ty {
+                        Some(t) => format!("{}({})", c.name, wit_type(t)),
+                        None => c.name.to_string(),
+                    })
+                    .collect()
+            )
+        ),
+        Type::Enum(e) => format!(
+            "enum {{ {} }}",
+            list(e.names().map(str::to_string).collect())
+        ),
+        Type::Flags(f) => format!(
+            "flags {{ {} }}",
+            list(f.names().map(str::to_string).collect())
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
 /// `accord:policy/match-strategy@0.1.0` → (`match-strategy`, `0.1.0`).
 fn parse_accord_name(name: &str) -> Option<(&str, &str)> {
     let rest = name.strip_prefix("accord:policy/")?;
@@ -748,8 +987,38 @@ fn engine_config(limits: &Limits) -> Config {
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .consume_fuel(true)
+        .epoch_interruption(true)
         .max_wasm_stack(limits.max_wasm_stack);
     config
+}
+
+/// How often the engine's epoch advances: the deadline's granularity.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Epoch ticks until a call's deadline (at least one: a store without a
+/// deadline is interrupted at once). The call traps between
+/// `deadline - EPOCH_TICK` and the deadline.
+fn deadline_ticks(deadline_ms: u64) -> u64 {
+    deadline_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1)
+}
+
+/// One thread per engine advances its epoch every [`EPOCH_TICK`]; it ends
+/// once the engine is dropped (it holds only a weak reference).
+fn start_epoch_ticker(engine: &Engine) -> Result<(), LoadError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("accord-policy-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| LoadError::Config(format!("cannot start the epoch ticker: {e}")))
 }
 
 /// A stable tag of everything that makes a compiled artifact (in)valid for

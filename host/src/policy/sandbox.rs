@@ -1,13 +1,19 @@
 //! The per-call sandbox: limits, the store's state, a WASI context that
-//! grants nothing, and the `log` import.
+//! grants nothing, clocks and polls that never wait, and the `log` import.
 
 use super::bindings::wit_host;
 use super::runtime::TraceLine;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{HasData, HasSelf, Linker, Resource, ResourceTable, WasmStr};
+use wasmtime::{ResourceLimiter, StoreContextMut, Trap};
+use wasmtime_wasi::p2::bindings::clocks::monotonic_clock;
+use wasmtime_wasi::p2::bindings::io::poll as async_poll;
+use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 /// Per-call limits. Every decision runs under all of them.
@@ -29,6 +35,15 @@ pub struct Limits {
     /// Bytes of each pooled linear memory kept resident between calls
     /// (avoids page faults on the next instantiation).
     pub keep_resident_bytes: usize,
+    /// Wall-clock deadline per call, milliseconds: fuel counts the guest's
+    /// instructions, not the time its host calls take, so each decision
+    /// also stops (trap, fail-safe) once this much time has passed.
+    pub deadline_ms: u64,
+    /// Bytes the guest may pass to the host in one call (a `log` message,
+    /// or the decision it returns), refused before they are copied. At
+    /// least a few times `max_output_bytes`: the check counts each list
+    /// element at its size in host memory.
+    pub max_transfer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -41,6 +56,8 @@ impl Default for Limits {
             max_wasm_stack: 512 << 10,
             max_concurrent: 256,
             keep_resident_bytes: 2 << 20,
+            deadline_ms: 500,
+            max_transfer_bytes: 256 << 10,
         }
     }
 }
@@ -49,6 +66,15 @@ impl Default for Limits {
 const MAX_LOG_LINES: usize = 64;
 /// Bytes per trace line; longer lines are cut.
 const MAX_LOG_LINE: usize = 1024;
+/// Fuel each `log` call costs the guest, besides one per byte of a kept
+/// line: about what the host spends on a call, so a stream of dropped
+/// lines ends on the guest's own budget.
+const LOG_CALL_FUEL: u64 = 1_000;
+/// Largest `get-random-bytes` answer: the host allocates it whole.
+const MAX_RANDOM_BYTES: u64 = 64 << 10;
+/// Resource handles a call may hold at once (WASI streams, pollables): a
+/// policy needs a few; each is host memory.
+pub(crate) const MAX_HANDLES: usize = 1024;
 /// Bytes of guest stderr kept (for panic messages).
 const STDERR_CAPACITY: usize = 8 << 10;
 
@@ -59,6 +85,8 @@ pub(crate) struct CallState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) trace: Vec<TraceLine>,
     dropped_lines: usize,
+    /// Part of the answer the host dropped (see `Decision::dropped`).
+    pub(crate) dropped: Option<super::PolicyError>,
     pub(crate) stderr: MemoryOutputPipe,
 }
 
@@ -75,6 +103,7 @@ impl CallState {
             },
             trace: Vec::new(),
             dropped_lines: 0,
+            dropped: None,
             stderr,
         }
     }
@@ -103,6 +132,134 @@ impl CallState {
     }
 }
 
+/// Links what a policy may import: WASI (granting nothing, see
+/// [`deny_all_wasi`]) with its monotonic clock and `wasi:io/poll`
+/// replaced by versions that never wait, and `accord:policy/host`.
+pub(crate) fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    // Replace wasmtime-wasi's clock and poll: its timers wait in real time
+    // inside a host call, where neither fuel nor the epoch deadline reach.
+    linker.allow_shadowing(true);
+    monotonic_clock::add_to_linker::<CallState, HasSelf<CallState>>(linker, |s| s)?;
+    sync_poll::add_to_linker::<CallState, NoWait>(linker, |s| NoWaitTable(&mut s.table))?;
+    linker.allow_shadowing(false);
+    linker
+        .instance(&format!("accord:policy/host@{}", super::CONTRACT_VERSION))?
+        .func_wrap("log", log)?;
+    Ok(())
+}
+
+/// Why the host refused to let a guest wait. Returned from the host call,
+/// it traps the guest; the runtime reports it as [`super::PolicyError::Wait`].
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WaitRefused {
+    /// A timer on the monotonic clock (`std::thread::sleep` and the like).
+    #[error("a sleep or timer of {} ms", nanos / 1_000_000)]
+    Timer {
+        /// How long the guest asked to wait.
+        nanos: u64,
+    },
+    /// A poll or block on something that is not ready yet.
+    #[error("`{0}` on a pollable that is not ready")]
+    Pollable(&'static str),
+}
+
+/// The monotonic clock a policy sees: frozen at 0, and a timer for any
+/// later instant is refused rather than waited on. A zero timer (a
+/// non-blocking poll) is ready at once.
+impl monotonic_clock::Host for CallState {
+    fn now(&mut self) -> wasmtime::Result<monotonic_clock::Instant> {
+        Ok(0)
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<monotonic_clock::Duration> {
+        Ok(1_000_000_000)
+    }
+
+    fn subscribe_instant(
+        &mut self,
+        when: monotonic_clock::Instant,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        // `now` is always 0, so an instant is also the wait until it.
+        self.timer(when)
+    }
+
+    fn subscribe_duration(
+        &mut self,
+        duration: monotonic_clock::Duration,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        self.timer(duration)
+    }
+}
+
+impl CallState {
+    fn timer(&mut self, nanos: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        if nanos > 0 {
+            return Err(wasmtime::Error::new(WaitRefused::Timer { nanos }));
+        }
+        let ready = self.table.push(Ready)?;
+        subscribe(&mut self.table, ready)
+    }
+}
+
+/// A pollable that is always ready.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+/// `wasi:io/poll` over the store's resource table, never waiting: each
+/// poll looks once, and a guest that would have to wait traps instead.
+struct NoWait;
+
+impl HasData for NoWait {
+    type Data<'a> = NoWaitTable<'a>;
+}
+
+struct NoWaitTable<'a>(&'a mut ResourceTable);
+
+impl sync_poll::Host for NoWaitTable<'_> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        now_or_refuse("poll", async_poll::Host::poll(&mut *self.0, pollables))?
+    }
+}
+
+impl sync_poll::HostPollable for NoWaitTable<'_> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        now_or_refuse(
+            "ready",
+            async_poll::HostPollable::ready(&mut *self.0, pollable),
+        )?
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        now_or_refuse(
+            "block",
+            async_poll::HostPollable::block(&mut *self.0, pollable),
+        )?
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        async_poll::HostPollable::drop(&mut *self.0, pollable)
+    }
+}
+
+/// Polls `future` once: its value if it is ready, a [`WaitRefused`]
+/// otherwise. Every pollable a policy can make (a zero timer, stdio) is
+/// ready at once, so this only refuses what would have waited.
+fn now_or_refuse<T>(what: &'static str, future: impl Future<Output = T>) -> wasmtime::Result<T> {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(value) => Ok(value),
+        Poll::Pending => Err(wasmtime::Error::new(WaitRefused::Pollable(what))),
+    }
+}
+
 /// A WASI context that grants nothing: no preopened directories, no
 /// environment or arguments, no network, stdin empty, stdout discarded,
 /// stderr captured (for panic messages). Clocks are frozen at the epoch and
@@ -114,6 +271,7 @@ fn deny_all_wasi(stderr: MemoryOutputPipe) -> WasiCtx {
         .stderr(stderr)
         .wall_clock(FrozenClock)
         .monotonic_clock(FrozenClock)
+        .max_random_size(MAX_RANDOM_BYTES)
         .secure_random(ZeroRng)
         .insecure_random(ZeroRng)
         .insecure_random_seed(0)
@@ -168,33 +326,68 @@ impl WasiView for CallState {
     }
 }
 
-impl wit_host::Host for CallState {
-    fn log(&mut self, level: wit_host::Level, message: String) {
-        if self.trace.len() >= MAX_LOG_LINES {
-            self.dropped_lines += 1;
-            return;
-        }
-        let mut message = message;
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
-        let level = match level {
-            wit_host::Level::Trace => "trace",
-            wit_host::Level::Debug => "debug",
-            wit_host::Level::Info => "info",
-            wit_host::Level::Warn => "warn",
-            wit_host::Level::Error => "error",
-        };
-        self.trace.push(TraceLine {
-            level: level.into(),
-            message,
-        });
+/// `accord:policy/host.log`. Defined by hand rather than through the
+/// bindings: they copy the whole message into a `String` before the host
+/// sees it, while here the message stays in guest memory ([`WasmStr`]),
+/// only a kept line's first [`MAX_LOG_LINE`] bytes are copied, and each
+/// call is charged to the guest's fuel.
+fn log(
+    mut cx: StoreContextMut<'_, CallState>,
+    (level, message): (wit_host::Level, WasmStr),
+) -> wasmtime::Result<()> {
+    if cx.data().trace.len() >= MAX_LOG_LINES {
+        // A dropped line is never read: it costs the host the call alone.
+        charge(&mut cx, LOG_CALL_FUEL)?;
+        cx.data_mut().dropped_lines += 1;
+        return Ok(());
     }
+    // Validating the message reads all of it (at most the store's
+    // per-call transfer cap), so its bytes are charged too.
+    let (len, message) = {
+        let text = message.to_str(&cx)?;
+        (text.len(), kept_prefix(&text))
+    };
+    charge(&mut cx, LOG_CALL_FUEL.saturating_add(len as u64))?;
+    let level = match level {
+        wit_host::Level::Trace => "trace",
+        wit_host::Level::Debug => "debug",
+        wit_host::Level::Info => "info",
+        wit_host::Level::Warn => "warn",
+        wit_host::Level::Error => "error",
+    };
+    cx.data_mut().trace.push(TraceLine {
+        level: level.into(),
+        message,
+    });
+    Ok(())
+}
+
+/// A new string of the first [`MAX_LOG_LINE`] bytes of `text` (cut on a
+/// char boundary, `…` appended when cut), so a kept line holds no more
+/// than it shows.
+fn kept_prefix(text: &str) -> String {
+    if text.len() <= MAX_LOG_LINE {
+        return text.to_string();
+    }
+    let mut cut = MAX_LOG_LINE;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut kept = String::with_capacity(cut + '…'.len_utf8());
+    kept.push_str(&text[..cut]);
+    kept.push('…');
+    kept
+}
+
+/// Takes `fuel` from the guest's budget; out of fuel is the same trap as
+/// running out in wasm code.
+fn charge(cx: &mut StoreContextMut<'_, CallState>, fuel: u64) -> wasmtime::Result<()> {
+    let left = cx.get_fuel()?;
+    if left < fuel {
+        cx.set_fuel(0)?;
+        return Err(Trap::OutOfFuel.into());
+    }
+    cx.set_fuel(left - fuel)
 }
 
 /// Caps linear memory and remembers the peak and any refused growth, so a

@@ -69,21 +69,6 @@ pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Prospect>, St
     .await?)
 }
 
-/// Every prospect id (for re-keying after a match policy change), in pages.
-pub async fn ids_after(
-    c: &mut AnyConnection,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT id FROM prospects WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(c)
-            .await?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
-}
-
 /// Replaces a prospect's match keys.
 pub async fn set_keys(
     c: &mut AnyConnection,
@@ -106,4 +91,105 @@ pub async fn set_keys(
         .await?;
     }
     Ok(())
+}
+
+/// A page of prospects in id order, after `after`, for re-keying: each
+/// with the provider id an invite of it went to, if any (its invite-bridge
+/// key).
+pub async fn page_for_keys(
+    c: &mut AnyConnection,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(Prospect, Option<String>)>, StoreError> {
+    let page: Vec<Prospect> = sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM prospects WHERE id > $1 ORDER BY id LIMIT $2"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *c)
+    .await?;
+    let Some(last) = page.last() else {
+        return Ok(Vec::new());
+    };
+    let invited: Vec<(String, String)> = sqlx::query_as(
+        "SELECT prospect_id, MAX(invited_provider_id) FROM enrollments \
+         WHERE prospect_id > $1 AND prospect_id <= $2 AND invited_provider_id IS NOT NULL \
+         GROUP BY prospect_id",
+    )
+    .bind(after)
+    .bind(&last.id)
+    .fetch_all(&mut *c)
+    .await?;
+    let invited: std::collections::HashMap<String, String> = invited.into_iter().collect();
+    Ok(page
+        .into_iter()
+        .map(|p| {
+            let target = invited.get(&p.id).cloned();
+            (p, target)
+        })
+        .collect())
+}
+
+/// Adds keys to a prospect's, stamped with `policy_sha256` (a key it
+/// already has takes the new stamp): while a match policy is swapped,
+/// the old and new policies' keys live side by side.
+pub async fn add_keys(
+    c: &mut AnyConnection,
+    prospect_id: &str,
+    keys: &[String],
+    policy_sha256: &str,
+) -> Result<(), StoreError> {
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO match_keys (prospect_id, key, policy_sha256) VALUES ($1, $2, $3) \
+             ON CONFLICT (prospect_id, key) DO UPDATE SET policy_sha256 = excluded.policy_sha256",
+        )
+        .bind(prospect_id)
+        .bind(key)
+        .bind(policy_sha256)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Of the prospects with ids in (`after`, `last`], those with at least one
+/// key from the policy `policy_sha256`.
+pub async fn keyed_by(
+    c: &mut AnyConnection,
+    after: &str,
+    last: &str,
+    policy_sha256: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT prospect_id FROM match_keys \
+         WHERE prospect_id > $1 AND prospect_id <= $2 AND policy_sha256 = $3",
+    )
+    .bind(after)
+    .bind(last)
+    .bind(policy_sha256)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Deletes, for the prospects with ids in (`after`, `last`] that have keys
+/// from the policy `policy_sha256`, every key from another policy.
+pub async fn drop_superseded_keys(
+    c: &mut AnyConnection,
+    after: &str,
+    last: &str,
+    policy_sha256: &str,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM match_keys WHERE prospect_id > $1 AND prospect_id <= $2 \
+         AND policy_sha256 <> $3 AND prospect_id IN (SELECT prospect_id FROM match_keys \
+         WHERE prospect_id > $1 AND prospect_id <= $2 AND policy_sha256 = $3)",
+    )
+    .bind(after)
+    .bind(last)
+    .bind(policy_sha256)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected())
 }

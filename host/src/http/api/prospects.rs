@@ -115,20 +115,22 @@ fn identity_keys(
 /// Stores a prospect's match keys from a `prospect-keys` decision. A
 /// failed call stores no keys (the slot's fail-safe: the prospect is never
 /// matched wrongly, the heal ticks can still find it) and is traced as a
-/// `policy_failure`. Returns whether the policy answered.
+/// `policy_failure`, as are keys the host dropped (the others are stored).
+/// Returns whether the policy answered.
 pub(crate) async fn store_keys(
     c: &mut sqlx::AnyConnection,
     prospect: &Prospect,
     keys: &Decision<Vec<String>>,
     now: Millis,
 ) -> Result<bool, StoreError> {
-    if let Some(error) = &keys.error {
+    if let Some(error) = keys.error.as_ref().or(keys.dropped.as_ref()) {
         let trace = NewTrace {
             workspace_id: Some(&prospect.workspace_id),
             kind: "policy_failure",
             detail: serde_json::json!({
                 "slot": "match", "call": "prospect_keys", "prospect_id": prospect.id,
                 "kind": error.kind(), "error": error.to_string(),
+                "fail_safe": keys.error.is_some(),
             }),
             module_sha256: Some(&keys.module_sha256),
             ..NewTrace::default()

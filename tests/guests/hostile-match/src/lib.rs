@@ -1,6 +1,7 @@
 //! A match policy that misbehaves on demand. The mode is the signal's
-//! `full-name` (or the identity's `public-identifier`); any other value
-//! matches every candidate with strategy `hostile`.
+//! `full-name` (or the identity's `public-identifier` up to its first `.`,
+//! so several prospects can share a mode); any other value matches every
+//! candidate with strategy `hostile`.
 wit_bindgen::generate!({ path: "../../../wit", world: "match-policy" });
 
 #[path = "../../behaviour.rs"]
@@ -15,6 +16,8 @@ struct Hostile;
 fn keys_for(mode: &str) -> Vec<String> {
     match mode {
         "many-keys" => (0..17).map(|i| format!("k{i}")).collect(),
+        // A good key and one over the contract's 256 bytes.
+        "long-key" => vec!["good-key".into(), behaviour::huge(300)],
         "log-flood" => {
             let long = behaviour::huge(1100);
             for i in 0..200 {
@@ -22,13 +25,30 @@ fn keys_for(mode: &str) -> Vec<String> {
             }
             vec!["flooded".into()]
         }
+        // One message as large as guest memory allows, logged again and
+        // again: each call is a few instructions for the guest.
+        "log-huge" => {
+            let huge = behaviour::huge(1 << 20);
+            for _ in 0..100 {
+                log(Level::Info, &huge);
+            }
+            vec!["flooded".into()]
+        }
+        // An endless stream of 200 KiB messages.
+        "log-stream" => {
+            let big = behaviour::huge(200 << 10);
+            loop {
+                log(Level::Info, &big);
+            }
+        }
         _ => vec![behaviour::misbehave(mode).unwrap_or_else(|| "hostile".into())],
     }
 }
 
 impl Guest for Hostile {
     fn prospect_keys(identity: ProspectIdentity) -> Vec<String> {
-        keys_for(identity.public_identifier.as_deref().unwrap_or(""))
+        let mode = identity.public_identifier.as_deref().unwrap_or("");
+        keys_for(mode.split('.').next().unwrap_or(mode))
     }
 
     fn signal_keys(signal: AcceptSignal) -> Vec<String> {
