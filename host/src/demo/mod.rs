@@ -377,6 +377,16 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
 /// order), each column written out.
 async fn event_digest(db: &crate::store::Db) -> anyhow::Result<String> {
     use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for line in audit_log_lines(db).await? {
+        hash.update(format!("{line}\n").as_bytes());
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+/// Every audit row in id order, each column written out: what the demo's
+/// and the simulation's digests hash.
+pub(crate) async fn audit_log_lines(db: &crate::store::Db) -> anyhow::Result<Vec<String>> {
     type Row = (
         String,
         String,
@@ -392,11 +402,7 @@ async fn event_digest(db: &crate::store::Db) -> anyhow::Result<String> {
         )
         .fetch_all(db.pool())
         .await?;
-    let mut hash = sha2::Sha256::new();
-    for row in rows {
-        hash.update(format!("{row:?}\n").as_bytes());
-    }
-    Ok(hex::encode(hash.finalize()))
+    Ok(rows.into_iter().map(|row| format!("{row:?}")).collect())
 }
 
 impl Demo {

@@ -29,22 +29,8 @@ pub async fn of_run(sim: &SimHandle, db: &Db) -> anyhow::Result<String> {
             .as_bytes(),
         );
     }
-    type Event = (
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-        i64,
-    );
-    let events: Vec<Event> = sqlx::query_as(
-        "SELECT id, kind, enrollment_id, source, strategy, detail, occurred_at FROM linkedin_events ORDER BY id",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    for e in events {
-        hash.update(format!("event {e:?}\n").as_bytes());
+    for line in crate::demo::audit_log_lines(db).await? {
+        hash.update(format!("event {line}\n").as_bytes());
     }
     Ok(hex::encode(hash.finalize()))
 }
