@@ -338,6 +338,53 @@ async fn import_fields_are_bounded_to_what_can_be_keyed(kind: Kind) {
     assert!(message.contains("`prospects[0].full_name`"), "{message}");
 }
 
+/// An account's provider id is the `account_id` of its webhooks, which
+/// are bounded at 200 bytes: the API bounds it the same way, in bytes
+/// (found by the fuzzer: it counted characters, so 101 `é`, 202 bytes,
+/// made an account whose every webhook was refused as over-long, stored
+/// and never processed). The own member id, compared with the webhooks'
+/// `account_info.user_id`, is bounded the same way. At the bound, the
+/// account is created and its webhooks are processed.
+async fn account_ids_are_bounded_like_webhook_ids(kind: Kind) {
+    let e = edge(kind).await;
+    let path = format!("/api/workspaces/{}/accounts", e.w.workspace.id);
+    let before = count(&e, "SELECT COUNT(*) FROM linkedin_accounts").await;
+    let account = |provider: &str, own: Option<String>| {
+        json!({"provider_account_id": provider, "display_name": "Sales", "time_zone": "UTC",
+            "own_member_id": own})
+        .to_string()
+    };
+    for (body, code) in [
+        (
+            account(&"é".repeat(101), None),
+            "invalid_provider_account_id",
+        ),
+        (
+            account("acct-ok", Some("A".repeat(201))),
+            "invalid_own_member_id",
+        ),
+    ] {
+        let a = api(&e, "POST", &path, &body).await;
+        assert_eq!((a.status, a.code().as_str()), (422, code), "{a:?}");
+    }
+    assert_eq!(
+        count(&e, "SELECT COUNT(*) FROM linkedin_accounts").await,
+        before
+    );
+    let at_bound = "é".repeat(100);
+    let a = api(
+        &e,
+        "POST",
+        &path,
+        &account(&at_bound, Some("B".repeat(200))),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = webhook(&e, &relation(&e, &at_bound, JULIEN)).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["refused"], false, "{a:?}");
+}
+
 /// The hostile corpus (tests/corpus/hostile, see its README): every
 /// case through the real listener. Never a 5xx; every refusal a JSON
 /// error with the stable code `expected.txt` pins (the same on both
@@ -474,4 +521,5 @@ crate::on_both_databases!(
     wrong_types_name_the_field,
     endless_event_names_are_labelled_other,
     import_fields_are_bounded_to_what_can_be_keyed,
+    account_ids_are_bounded_like_webhook_ids,
 );

@@ -118,13 +118,42 @@ fn has_nul(v: &Value) -> bool {
     }
 }
 
-/// A text field the handler trims and bounds to `max` characters:
-/// clean, or a fault at `stage` with `code`.
+/// How a text field is bounded.
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    /// Free text: characters.
+    Chars(usize),
+    /// An id: bytes (a webhook's bound on the ids it carries).
+    Bytes(usize),
+}
+
+/// `clean` padded to exactly `bound`: `é` (two bytes) then `a`.
+fn at_bound(clean: &str, bound: Bound) -> String {
+    let mut s = clean.to_string();
+    match bound {
+        Bound::Chars(max) => s.extend(std::iter::repeat_n(
+            'é',
+            max.saturating_sub(clean.chars().count()),
+        )),
+        Bound::Bytes(max) => {
+            while s.len() + 2 <= max {
+                s.push('é');
+            }
+            while s.len() < max {
+                s.push('a');
+            }
+        }
+    }
+    s
+}
+
+/// A text field the handler trims and bounds: clean, or a fault at
+/// `stage` with `code`.
 fn text(
     rng: &mut Rng,
     f: &mut Faults,
     clean: String,
-    max: usize,
+    bound: Bound,
     stage: u8,
     code: &'static str,
     hostile: bool,
@@ -139,13 +168,13 @@ fn text(
         }
         1 => {
             f.add(stage, 422, code);
-            J::s("n".repeat(rng.range(max + 1, max * 3)))
+            J::Str(match bound {
+                Bound::Chars(max) => "n".repeat(rng.range(max + 1, max * 3)),
+                // Fewer characters than the bound, more bytes.
+                Bound::Bytes(max) => "é".repeat(rng.range(max / 2 + 1, max)),
+            })
         }
-        // Exactly the bound, in characters (more bytes), still unique.
-        2 => J::Str(format!(
-            "{clean}{}",
-            "é".repeat(max.saturating_sub(clean.chars().count()))
-        )),
+        2 => J::Str(at_bound(&clean, bound)),
         3 => {
             f.add(NUL, 422, "invalid_text");
             J::Str(format!("{clean}\u{0}"))
@@ -291,7 +320,7 @@ pub fn generate(rng: &mut Rng, w: &mut World) -> Sent {
                 rng,
                 &mut f,
                 w.unique("Workspace "),
-                200,
+                Bound::Chars(200),
                 HANDLER,
                 "invalid_name",
                 hostile,
@@ -343,27 +372,38 @@ fn account(rng: &mut Rng, w: &mut World, f: &mut Faults, hostile: bool) -> Parts
         Some(J::Str(rng.pick(w.provider_accounts.all()).clone()))
     } else {
         let fresh = w.unique("fuzz-acct-");
-        text(
-            rng,
-            f,
-            fresh,
-            200,
-            HANDLER,
-            "invalid_provider_account_id",
-            hostile,
-        )
+        let code = "invalid_provider_account_id";
+        text(rng, f, fresh, Bound::Bytes(200), HANDLER, code, hostile)
+    };
+    let own = if rng.chance(0.5) {
+        let clean = member_id(w);
+        Some(match rng.below(if hostile { 8 } else { 4 }) {
+            0..=3 => J::Str(clean),
+            4 => {
+                f.add(HANDLER + 1, 422, "invalid_own_member_id");
+                J::Str(format!("{clean}{}", "b".repeat(200)))
+            }
+            5 => J::Str(at_bound(&clean, Bound::Bytes(200))),
+            6 => J::s(rng.pick(&["", "  "]).to_string()),
+            _ => {
+                f.add(TYPES, 400, "invalid_field");
+                J::n(7)
+            }
+        })
+    } else {
+        None
     };
     let display = text(
         rng,
         f,
         "Sales – Fuzz".into(),
-        200,
-        HANDLER + 1,
+        Bound::Chars(200),
+        HANDLER + 2,
         "invalid_display_name",
         hostile,
     );
     let zone = if hostile && rng.chance(0.1) {
-        f.add(HANDLER + 2, 422, "invalid_time_zone");
+        f.add(HANDLER + 3, 422, "invalid_time_zone");
         J::s(rng.pick(BAD_ZONES).to_string())
     } else {
         J::s(rng.pick(ZONES).to_string())
@@ -372,10 +412,8 @@ fn account(rng: &mut Rng, w: &mut World, f: &mut Faults, hostile: bool) -> Parts
         ("provider_account_id", provider),
         ("display_name", display),
         ("time_zone", Some(zone)),
+        ("own_member_id", own),
     ];
-    if rng.chance(0.5) {
-        members.push(("own_member_id", Some(J::s(member_id(w)))));
-    }
     let caps = [
         ("daily_invite_cap", "invalid_daily_invite_cap", 20),
         ("weekly_invite_cap", "invalid_weekly_invite_cap", 100),
@@ -389,7 +427,7 @@ fn account(rng: &mut Rng, w: &mut World, f: &mut Faults, hostile: bool) -> Parts
                 f,
                 clean,
                 (0, 100_000),
-                HANDLER + 3 + i as u8,
+                HANDLER + 4 + i as u8,
                 code,
                 hostile,
             );
@@ -402,7 +440,7 @@ fn account(rng: &mut Rng, w: &mut World, f: &mut Faults, hostile: bool) -> Parts
             f,
             90,
             (0, 86_400),
-            HANDLER + 7,
+            HANDLER + 8,
             "invalid_min_spacing_seconds",
             hostile,
         );
@@ -410,7 +448,7 @@ fn account(rng: &mut Rng, w: &mut World, f: &mut Faults, hostile: bool) -> Parts
     }
     if rng.chance(0.5) {
         let status = if hostile && rng.chance(0.2) {
-            f.add(HANDLER + 8, 422, "invalid_status");
+            f.add(HANDLER + 9, 422, "invalid_status");
             J::s(rng.pick(&["bogus", "", "CONNECTED", "deleted"]).to_string())
         } else {
             J::s(rng.pick(STATUSES).to_string())
@@ -418,7 +456,7 @@ fn account(rng: &mut Rng, w: &mut World, f: &mut Faults, hostile: bool) -> Parts
         members.push(("status", Some(status)));
     }
     if target == Target::Unknown {
-        f.add(HANDLER + 10, 404, "not_found");
+        f.add(HANDLER + 15, 404, "not_found");
     }
     let mut members = doc(members);
     unknown_member(rng, f, &mut members, hostile);
@@ -628,7 +666,7 @@ fn campaign(rng: &mut Rng, w: &mut World, f: &mut Faults, hostile: bool) -> Part
         rng,
         f,
         w.unique("Campaign "),
-        200,
+        Bound::Chars(200),
         HANDLER,
         "invalid_name",
         hostile,

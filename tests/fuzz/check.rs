@@ -31,6 +31,7 @@ pub const CODES: &[(&str, &[u16])] = &[
     ("no_prospects_with_linkedin_url", &[409]),
     ("invalid_name", &[422]),
     ("invalid_provider_account_id", &[422]),
+    ("invalid_own_member_id", &[422]),
     ("invalid_display_name", &[422]),
     ("invalid_time_zone", &[422]),
     ("invalid_daily_invite_cap", &[422]),
