@@ -385,6 +385,65 @@ async fn account_ids_are_bounded_like_webhook_ids(kind: Kind) {
     assert_eq!(a.json()["refused"], false, "{a:?}");
 }
 
+/// A profile URL or public identifier is percent-decoded when it is
+/// keyed, so `%00` is a NUL character like `\u0000`: refused at the edge
+/// the same way (found by the fuzzer: the webhook was answered 200, then
+/// its processing failed on PostgreSQL, five times, and it ended
+/// `failed`; an import item with one failed the whole import with a
+/// 503). On both databases: the webhook is a 400 `invalid_text` naming
+/// the field, the import item alone is rejected, nothing else changes.
+async fn percent_encoded_nul_characters_are_refused(kind: Kind) {
+    let e = edge(kind).await;
+    let account = e.w.account.provider_account_id.clone();
+    let mut with_slug = relation(&e, &account, JULIEN);
+    with_slug["user_public_identifier"] = json!("julien%00crepieux");
+    let mut with_url = relation(&e, &account, JULIEN);
+    with_url["user_profile_url"] = json!("https://www.linkedin.com/in/julien%00crepieux/");
+    let mut with_sender_url = message(&account, "m-nul", "ACoAAprospect");
+    with_sender_url["sender"]["attendee_profile_url"] = json!("https://www.linkedin.com/in/a%00b");
+    let mut with_sender_slug = message(&account, "m-nul-2", "ACoAAprospect");
+    with_sender_slug["sender"]["attendee_public_identifier"] = json!("%00");
+    for (body, field) in [
+        (with_slug, "user_public_identifier"),
+        (with_url, "user_profile_url"),
+        (with_sender_url, "sender.attendee_profile_url"),
+        (with_sender_slug, "sender.attendee_public_identifier"),
+    ] {
+        let a = webhook(&e, &body).await;
+        assert_eq!(
+            (a.status, a.code().as_str()),
+            (400, "invalid_text"),
+            "{body}: {a:?}"
+        );
+        let message = a.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains(&format!("`{field}`")), "{message}");
+    }
+    assert_eq!(e.inbox_rows().await, 0);
+
+    let items = json!({"prospects": [
+        {"member_id": "ACoAAB1111111111", "profile_url": "https://www.linkedin.com/in/a%00b"},
+        {"member_id": "ACoAAC2222222222", "public_identifier": "x%00"},
+        {"full_name": "Good", "member_id": "ACoAAD3333333333"},
+    ]});
+    let path = format!("/api/campaigns/{}/prospects", e.w.campaign.id);
+    let a = api(&e, "POST", &path, &items.to_string()).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let report = a.json();
+    assert_eq!(report["imported"], 1, "{report}");
+    let codes: Vec<(u64, &str)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [(0, "invalid_text"), (1, "invalid_text")],
+        "{report}"
+    );
+    assert_eq!(count(&e, "SELECT COUNT(*) FROM prospects").await, 1);
+}
+
 /// The hostile corpus (tests/corpus/hostile, see its README): every
 /// case through the real listener. Never a 5xx; every refusal a JSON
 /// error with the stable code `expected.txt` pins (the same on both
@@ -522,4 +581,5 @@ crate::on_both_databases!(
     endless_event_names_are_labelled_other,
     import_fields_are_bounded_to_what_can_be_keyed,
     account_ids_are_bounded_like_webhook_ids,
+    percent_encoded_nul_characters_are_refused,
 );
