@@ -461,10 +461,12 @@ async fn the_hostile_corpus(kind: Kind) {
         paths
     };
     let import = format!("/api/campaigns/{}/prospects", e.w.campaign.id);
+    let accounts = format!("/api/workspaces/{}/accounts", e.w.workspace.id);
     let mut requests: Vec<(String, Vec<u8>)> = Vec::new();
     for (dir, path) in [
         ("webhook", None),
         ("api-workspaces", Some("/api/workspaces")),
+        ("api-accounts", Some(accounts.as_str())),
         ("api-import", Some(import.as_str())),
     ] {
         for file in files(dir) {

@@ -780,7 +780,7 @@ fn item(
         J::Obj(m)
     };
     let url = |s: String| J::Str(format!("https://www.linkedin.com/in/{s}"));
-    match rng.below(20) {
+    match rng.below(21) {
         0 => (with("full_name", J::s("Bad\u{0}Name")), Err("invalid_text")),
         1 => (with("member_id", J::s("ACoAA\u{0}x")), Err("invalid_text")),
         2 => {
@@ -856,6 +856,15 @@ fn item(
                 ("profile_url", J::Null),
             ]);
             (only, Ok(Some(member)))
+        }
+        17 => {
+            // `%00` is a NUL once the slug is decoded to be keyed.
+            let (key, value) = match rng.below(3) {
+                0 => ("profile_url", url(format!("{slug}%00"))),
+                1 => ("public_identifier", J::Str(format!("a%00{slug}"))),
+                _ => ("sales_nav_lead_url", url(format!("%00{slug}"))),
+            };
+            (with(key, value), Err("invalid_text"))
         }
         16 => {
             // A Sales Navigator URL only: imported, with no member id.

@@ -23,6 +23,7 @@ pub struct Seed {
 pub struct Corpus {
     pub webhooks: Vec<Seed>,
     pub workspaces: Vec<Seed>,
+    pub accounts: Vec<Seed>,
     pub imports: Vec<Seed>,
 }
 
@@ -63,13 +64,19 @@ impl Corpus {
         Ok(Corpus {
             webhooks: dir("webhook")?,
             workspaces: dir("api-workspaces")?,
+            accounts: dir("api-accounts")?,
             imports: dir("api-import")?,
         })
     }
 
     /// Every body, for splicing.
     pub fn any<'a>(&'a self, rng: &mut Rng) -> &'a [u8] {
-        let all = [&self.webhooks, &self.workspaces, &self.imports];
+        let all = [
+            &self.webhooks,
+            &self.workspaces,
+            &self.accounts,
+            &self.imports,
+        ];
         let set = rng.pick(&all);
         if set.is_empty() {
             return b"{}";
@@ -92,7 +99,7 @@ pub fn tree(v: &Value) -> J {
 
 /// A corpus file, as it is (its pinned answer expected) or mutated.
 pub fn generate(rng: &mut Rng, w: &mut World, corpus: &Corpus, secret: &str) -> Sent {
-    let (family, set, target, route) = match rng.weighted(&[60, 20, 20]) {
+    let (family, set, target, route) = match rng.weighted(&[60, 15, 10, 15]) {
         0 => (
             "corpus-webhook",
             &corpus.webhooks,
@@ -105,6 +112,15 @@ pub fn generate(rng: &mut Rng, w: &mut World, corpus: &Corpus, secret: &str) -> 
             "/api/workspaces".to_string(),
             Route::CreateWorkspace,
         ),
+        2 => {
+            let workspace = w.workspaces.get(0).cloned().unwrap_or_default();
+            (
+                "corpus-accounts",
+                &corpus.accounts,
+                format!("/api/workspaces/{workspace}/accounts"),
+                Route::CreateAccount,
+            )
+        }
         _ => {
             let campaign = w.campaigns.get(0).cloned().unwrap_or_default();
             (
@@ -132,6 +148,12 @@ pub fn generate(rng: &mut Rng, w: &mut World, corpus: &Corpus, secret: &str) -> 
         Some((status, Some(code))) => Expect {
             statuses: vec![*status],
             codes: vec![code_of(code)],
+            ..Expect::default()
+        },
+        // An account is created once: sent again, its id exists.
+        Some((201, None)) if matches!(route, Route::CreateAccount) => Expect {
+            statuses: vec![201, 409],
+            codes: vec!["account_exists"],
             ..Expect::default()
         },
         Some((status, None)) => Expect::status(*status),

@@ -267,19 +267,7 @@ fn expect_of(o: &Oracle) -> Expect {
         e.codes.extend(&o.errors);
     } else {
         e.statuses.push(200);
-        e.refused = if o.over {
-            Some(true)
-        } else if o.unsure {
-            None
-        } else {
-            Some(false)
-        };
-    }
-    if o.unsure {
-        if !e.statuses.contains(&400) {
-            e.statuses.push(400);
-        }
-        e.codes.extend(&o.unsure_codes);
+        e.refused = Some(o.over);
     }
     e
 }
@@ -603,7 +591,9 @@ impl Host {
                         self.report.webhooks_refused += 1;
                     }
                 }
-                w.remember_delivery(sent.body.clone(), event == "AccountStatus");
+                // A status change is applied each time it comes, unless it
+                // was refused (deduplicated on its body then).
+                w.remember_delivery(sent.body.clone(), event == "AccountStatus" && !refused);
             }
             (Route::CreateWorkspace, 201) => {
                 w.workspaces.push(id);

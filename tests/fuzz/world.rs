@@ -101,7 +101,7 @@ pub struct World {
     pub campaigns: Pool<String>,
     pub campaign: HashMap<String, CampaignModel>,
     /// Webhook bodies answered 200, and whether each was an account
-    /// status (never deduplicated), for exact re-deliveries.
+    /// status change (never deduplicated), for exact re-deliveries.
     pub delivered: VecDeque<(Vec<u8>, bool)>,
     pub message_ids: VecDeque<String>,
     /// Rows each table must hold: what the set-up and every accepted
