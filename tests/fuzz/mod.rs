@@ -20,6 +20,7 @@ pub mod corpus;
 pub mod json;
 pub mod mutate;
 pub mod other;
+pub mod raw;
 pub mod rng;
 pub mod run;
 pub mod webhook;

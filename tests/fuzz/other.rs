@@ -109,6 +109,16 @@ pub fn generate(rng: &mut Rng, w: &mut World) -> Sent {
     }
 }
 
+/// A read of a known or unknown id, or of the traces (no state changes).
+pub fn read(rng: &mut Rng, w: &mut World) -> Sent {
+    loop {
+        let sent = generate(rng, w);
+        if sent.method == "GET" && matches!(sent.family, "read" | "read-traces" | "health") {
+            return sent;
+        }
+    }
+}
+
 /// A query for `/api/traces` and its faults; false when its answer is
 /// not pinned (an empty or repeated parameter).
 fn traces_query(rng: &mut Rng, f: &mut Faults) -> (String, bool) {

@@ -197,6 +197,9 @@ pub fn run_blocking(options: &Options) -> Result<Report, String> {
 /// The fuzzed host and what is known of it.
 struct Host {
     app: Arc<App>,
+    /// The real listener's address (`raw` inputs).
+    addr: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
     clock: Arc<ManualClock>,
     router: Router,
     world: World,
@@ -215,10 +218,22 @@ pub async fn run(options: &Options) -> Result<Report, String> {
     let mut index = 0;
     while index < options.inputs && host.report.failures.len() < options.max_failures {
         let mut rng = Rng::for_input(options.seed, index);
-        let sent = input(&mut rng, &mut host.world, &corpus);
-        host.send(Some(index), &sent).await;
+        if rng.chance(0.04) {
+            // Over the socket, the HTTP layer's framing fuzzed too.
+            let base = if rng.chance(0.8) {
+                webhook_input(&mut rng, &mut host.world, &corpus)
+            } else {
+                other::read(&mut rng, &mut host.world)
+            };
+            let raw = super::raw::generate(&mut rng, &base, &host.addr);
+            host.send_raw(index, &base, &raw).await;
+            *host.report.families.entry("raw").or_default() += 1;
+        } else {
+            let sent = input(&mut rng, &mut host.world, &corpus);
+            host.send(Some(index), &sent).await;
+            *host.report.families.entry(sent.family).or_default() += 1;
+        }
         host.report.inputs += 1;
-        *host.report.families.entry(sent.family).or_default() += 1;
         index += 1;
         // Time moves on (7 s per input: a million inputs are 81 days).
         host.clock.advance(7_000);
@@ -380,13 +395,37 @@ impl Host {
         let world = World::new(options.seed);
         config.webhook_secret = Some(SECRET.into());
         config.api_token = Some(world.api_token.clone());
+        // Short bounds: a raw request whose body never comes is answered
+        // (or cut off) within them.
+        config.edge = accord::http::server::EdgeConfig {
+            header_read_timeout: Duration::from_secs(2),
+            body_read_timeout: Duration::from_secs(2),
+            max_connections: 512,
+        };
         let clock = ManualClock::new(1_791_642_600_000);
         let app = App::start(config, clock.clone())
             .await
             .map_err(|e| format!("start: {e}"))?;
         let router = accord::http::router(app.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("listen: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("listen: {e}"))?
+            .to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(accord::http::server::serve(
+            listener,
+            app.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         let mut host = Host {
             app,
+            addr,
+            _stop: stop,
             clock,
             router,
             world,
@@ -560,6 +599,61 @@ impl Host {
         Some(answer)
     }
 
+    /// Sends a raw request to the listener and checks every answer; a
+    /// webhook's receipt (the request may hold several) is learnt from.
+    async fn send_raw(&mut self, index: u64, base: &Sent, raw: &super::raw::Raw) {
+        let mut sent = base.clone();
+        sent.family = "raw";
+        sent.body = raw.bytes.clone();
+        let answers = match super::raw::exchange(&self.addr, &raw.bytes).await {
+            Ok(answers) => answers,
+            Err(problem) => {
+                self.fail(Some(index), &sent, None, problem);
+                return;
+            }
+        };
+        if answers.is_empty() {
+            *self.report.answers.entry("0 -".into()).or_default() += 1;
+            if !raw.mutated {
+                let problem = "a well-formed request got no answer".to_string();
+                self.fail(Some(index), &sent, None, problem);
+            }
+        }
+        for (i, answer) in answers.iter().enumerate() {
+            let code = match check::answer(answer) {
+                Ok(code) => code,
+                Err(problem) => {
+                    self.fail(Some(index), &sent, Some(answer), problem);
+                    None
+                }
+            };
+            *self
+                .report
+                .answers
+                .entry(format!(
+                    "{} {}",
+                    answer.status,
+                    code.as_deref().unwrap_or("-")
+                ))
+                .or_default() += 1;
+            let mut problems = Vec::new();
+            if i == 0 && !raw.mutated {
+                problems.extend(expected(base, answer, code.as_deref()));
+            }
+            let receipt = answer
+                .json()
+                .is_some_and(|j| j.get("inbox_id").is_some() && j.get("duplicate").is_some());
+            if answer.status == 200 && receipt {
+                let mut webhook = sent.clone();
+                webhook.route = Route::Webhook;
+                problems.extend(self.learn(&webhook, answer));
+            }
+            for problem in problems {
+                self.fail(Some(index), &sent, Some(answer), problem);
+            }
+        }
+    }
+
     /// Updates the model from an accepted request; returns what does not
     /// add up.
     fn learn(&mut self, sent: &Sent, a: &Answer) -> Vec<String> {
@@ -593,7 +687,9 @@ impl Host {
                 }
                 // A status change is applied each time it comes, unless it
                 // was refused (deduplicated on its body then).
-                w.remember_delivery(sent.body.clone(), event == "AccountStatus" && !refused);
+                if sent.family != "raw" {
+                    w.remember_delivery(sent.body.clone(), event == "AccountStatus" && !refused);
+                }
             }
             (Route::CreateWorkspace, 201) => {
                 w.workspaces.push(id);
@@ -648,6 +744,7 @@ impl Host {
                         if let Some(m) = member
                             && !rejected.contains(&i)
                         {
+                            w.members.push(m.clone());
                             model.usable = true;
                             if model.members.len() >= 16 {
                                 model.members.pop_front();

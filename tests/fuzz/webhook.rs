@@ -296,8 +296,11 @@ const READ_KEYS: &[&str] = &[
 /// A member id for an accept or a reply: an imported one (matches) or a
 /// fresh one (a bridge miss).
 fn member(rng: &mut Rng, w: &mut World) -> String {
-    if rng.chance(0.6) {
+    let roll = rng.below(100);
+    if roll < 30 {
         rng.pick(MEMBERS).to_string()
+    } else if roll < 65 && w.members.len() > 0 {
+        rng.pick(w.members.all()).clone()
     } else {
         let fresh = w.unique("");
         format!(

@@ -100,6 +100,9 @@ pub struct World {
     /// action, so accept webhooks keep finding a running campaign.
     pub campaigns: Pool<String>,
     pub campaign: HashMap<String, CampaignModel>,
+    /// Member ids the fuzzer imported: accepts and replies from them
+    /// match, stamp and enqueue.
+    pub members: Pool<String>,
     /// Webhook bodies answered 200, and whether each was an account
     /// status change (never deduplicated), for exact re-deliveries.
     pub delivered: VecDeque<(Vec<u8>, bool)>,
