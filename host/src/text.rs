@@ -24,6 +24,14 @@ pub fn has_nul(s: &str) -> bool {
     s.contains('\0')
 }
 
+/// Whether a profile reference holds a NUL character: a `%00` in a
+/// profile URL or public identifier, decoded when it is keyed.
+pub fn ref_has_nul(r: &ProfileRef) -> bool {
+    match r {
+        ProfileRef::Slug(s) | ProfileRef::ProviderId(s) => has_nul(s),
+    }
+}
+
 /// `s` cut to at most `max` bytes (on a character boundary), with `…`
 /// when something was cut: what an answer echoes of a value.
 pub fn echo(s: &str, max: usize) -> String {

@@ -389,10 +389,46 @@ async fn http_layer_refusals_are_json(kind: Kind) {
     assert_eq!(e.inbox_rows().await, 0);
 }
 
+/// A client that closes its write side once its request is sent (a
+/// half-close, as `nc -N` or a shell script does) still gets its answer
+/// (found by the fuzzer: the listener closed such connections without
+/// answering, though it had stored the webhook), and a body cut short
+/// by the half-close is a JSON 400 `invalid_body`.
+async fn a_half_closed_request_is_answered(kind: Kind) {
+    let e = Edge::start(kind, short_bounds()).await;
+    for i in 0..10 {
+        let mut body: serde_json::Value =
+            serde_json::from_str(&e.w.new_relation(JULIEN, "julien-crepieux")).unwrap();
+        body["user_provider_id"] = format!("ACoAAhalf{i:04}closed").into();
+        let request = e.webhook(body.to_string().as_bytes());
+        let mut s = TcpStream::connect(e.addr).await.unwrap();
+        s.write_all(&request).await.unwrap();
+        s.shutdown().await.unwrap();
+        let answer = read_answer(&mut s, Duration::from_secs(3)).await;
+        assert_eq!(answer.status, 200, "request {i}: {answer:?}");
+        assert_eq!(answer.json()["duplicate"], false, "{answer:?}");
+    }
+    assert_eq!(e.inbox_rows().await, 10);
+    let head = e.head(
+        "POST",
+        "/webhooks/unipile",
+        &format!("Unipile-Auth: {SECRET}\r\nContent-Length: 100\r\n"),
+    );
+    let mut s = TcpStream::connect(e.addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(b"{\"event\":").await.unwrap();
+    s.shutdown().await.unwrap();
+    let answer = read_answer(&mut s, Duration::from_secs(3)).await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    assert_eq!(answer.code(), "invalid_body");
+    assert_eq!(e.inbox_rows().await, 10);
+}
+
 crate::on_both_databases!(
     a_stalled_head_is_cut_off,
     a_stalled_body_is_refused,
     an_oversize_declared_length_is_refused_at_once,
     slow_clients_over_the_cap_do_not_starve_real_requests,
     http_layer_refusals_are_json,
+    a_half_closed_request_is_answered,
 );

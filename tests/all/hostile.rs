@@ -338,6 +338,112 @@ async fn import_fields_are_bounded_to_what_can_be_keyed(kind: Kind) {
     assert!(message.contains("`prospects[0].full_name`"), "{message}");
 }
 
+/// An account's provider id is the `account_id` of its webhooks, which
+/// are bounded at 200 bytes: the API bounds it the same way, in bytes
+/// (found by the fuzzer: it counted characters, so 101 `é`, 202 bytes,
+/// made an account whose every webhook was refused as over-long, stored
+/// and never processed). The own member id, compared with the webhooks'
+/// `account_info.user_id`, is bounded the same way. At the bound, the
+/// account is created and its webhooks are processed.
+async fn account_ids_are_bounded_like_webhook_ids(kind: Kind) {
+    let e = edge(kind).await;
+    let path = format!("/api/workspaces/{}/accounts", e.w.workspace.id);
+    let before = count(&e, "SELECT COUNT(*) FROM linkedin_accounts").await;
+    let account = |provider: &str, own: Option<String>| {
+        json!({"provider_account_id": provider, "display_name": "Sales", "time_zone": "UTC",
+            "own_member_id": own})
+        .to_string()
+    };
+    for (body, code) in [
+        (
+            account(&"é".repeat(101), None),
+            "invalid_provider_account_id",
+        ),
+        (
+            account("acct-ok", Some("A".repeat(201))),
+            "invalid_own_member_id",
+        ),
+    ] {
+        let a = api(&e, "POST", &path, &body).await;
+        assert_eq!((a.status, a.code().as_str()), (422, code), "{a:?}");
+    }
+    assert_eq!(
+        count(&e, "SELECT COUNT(*) FROM linkedin_accounts").await,
+        before
+    );
+    let at_bound = "é".repeat(100);
+    let a = api(
+        &e,
+        "POST",
+        &path,
+        &account(&at_bound, Some("B".repeat(200))),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = webhook(&e, &relation(&e, &at_bound, JULIEN)).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.json()["refused"], false, "{a:?}");
+}
+
+/// A profile URL or public identifier is percent-decoded when it is
+/// keyed, so `%00` is a NUL character like `\u0000`: refused at the edge
+/// the same way (found by the fuzzer: the webhook was answered 200, then
+/// its processing failed on PostgreSQL, five times, and it ended
+/// `failed`; an import item with one failed the whole import with a
+/// 503). On both databases: the webhook is a 400 `invalid_text` naming
+/// the field, the import item alone is rejected, nothing else changes.
+async fn percent_encoded_nul_characters_are_refused(kind: Kind) {
+    let e = edge(kind).await;
+    let account = e.w.account.provider_account_id.clone();
+    let mut with_slug = relation(&e, &account, JULIEN);
+    with_slug["user_public_identifier"] = json!("julien%00crepieux");
+    let mut with_url = relation(&e, &account, JULIEN);
+    with_url["user_profile_url"] = json!("https://www.linkedin.com/in/julien%00crepieux/");
+    let mut with_sender_url = message(&account, "m-nul", "ACoAAprospect");
+    with_sender_url["sender"]["attendee_profile_url"] = json!("https://www.linkedin.com/in/a%00b");
+    let mut with_sender_slug = message(&account, "m-nul-2", "ACoAAprospect");
+    with_sender_slug["sender"]["attendee_public_identifier"] = json!("%00");
+    for (body, field) in [
+        (with_slug, "user_public_identifier"),
+        (with_url, "user_profile_url"),
+        (with_sender_url, "sender.attendee_profile_url"),
+        (with_sender_slug, "sender.attendee_public_identifier"),
+    ] {
+        let a = webhook(&e, &body).await;
+        assert_eq!(
+            (a.status, a.code().as_str()),
+            (400, "invalid_text"),
+            "{body}: {a:?}"
+        );
+        let message = a.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains(&format!("`{field}`")), "{message}");
+    }
+    assert_eq!(e.inbox_rows().await, 0);
+
+    let items = json!({"prospects": [
+        {"member_id": "ACoAAB1111111111", "profile_url": "https://www.linkedin.com/in/a%00b"},
+        {"member_id": "ACoAAC2222222222", "public_identifier": "x%00"},
+        {"full_name": "Good", "member_id": "ACoAAD3333333333"},
+    ]});
+    let path = format!("/api/campaigns/{}/prospects", e.w.campaign.id);
+    let a = api(&e, "POST", &path, &items.to_string()).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let report = a.json();
+    assert_eq!(report["imported"], 1, "{report}");
+    let codes: Vec<(u64, &str)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [(0, "invalid_text"), (1, "invalid_text")],
+        "{report}"
+    );
+    assert_eq!(count(&e, "SELECT COUNT(*) FROM prospects").await, 1);
+}
+
 /// The hostile corpus (tests/corpus/hostile, see its README): every
 /// case through the real listener. Never a 5xx; every refusal a JSON
 /// error with the stable code `expected.txt` pins (the same on both
@@ -355,10 +461,12 @@ async fn the_hostile_corpus(kind: Kind) {
         paths
     };
     let import = format!("/api/campaigns/{}/prospects", e.w.campaign.id);
+    let accounts = format!("/api/workspaces/{}/accounts", e.w.workspace.id);
     let mut requests: Vec<(String, Vec<u8>)> = Vec::new();
     for (dir, path) in [
         ("webhook", None),
         ("api-workspaces", Some("/api/workspaces")),
+        ("api-accounts", Some(accounts.as_str())),
         ("api-import", Some(import.as_str())),
     ] {
         for file in files(dir) {
@@ -474,4 +582,6 @@ crate::on_both_databases!(
     wrong_types_name_the_field,
     endless_event_names_are_labelled_other,
     import_fields_are_bounded_to_what_can_be_keyed,
+    account_ids_are_bounded_like_webhook_ids,
+    percent_encoded_nul_characters_are_refused,
 );

@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod edge;
 mod engine;
+mod fuzz;
 mod heal;
 mod heal_scale;
 mod hostile;

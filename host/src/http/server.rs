@@ -74,6 +74,10 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(edge.header_read_timeout)
+        // A client that closes its write side after its request still
+        // gets the answer (hyper otherwise drops the connection at the
+        // EOF, answered or not); a body cut short by it is `invalid_body`.
+        .half_close(true)
         // One flat buffer per write, so JsonRefusals sees hyper's own
         // answers whole.
         .writev(false);

@@ -11,7 +11,7 @@
 //! retry a refusal forever) but never processed.
 
 use crate::text::{self, MAX_ID_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES};
-use accord_policy_core::linkedin::{normalize_slug, parse_profile_url};
+use accord_policy_core::linkedin::{ProfileRef, normalize_slug, parse_profile_url};
 use accord_policy_core::{AcceptSignal, SignalSource};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -52,8 +52,9 @@ pub enum WebhookError {
         /// What it was.
         got: &'static str,
     },
-    /// A field Accord reads holds a NUL character.
-    #[error("`{event}` event: `{field}` contains a NUL character (U+0000)")]
+    /// A field Accord reads holds a NUL character (or, in a profile URL
+    /// or public identifier, a `%00`).
+    #[error("`{event}` event: `{field}` contains a NUL character (U+0000, or %00 in a profile)")]
     InvalidText {
         /// The event.
         event: String,
@@ -273,7 +274,9 @@ impl Fields<'_> {
         key: &str,
     ) -> Result<Option<String>, WebhookError> {
         let url = self.text(obj, path, key, MAX_TEXT_BYTES)?;
-        if let Some(r) = url.as_deref().and_then(parse_profile_url)
+        let profile = url.as_deref().and_then(parse_profile_url);
+        self.decoded_nul(profile.as_ref(), path, key)?;
+        if let Some(r) = profile
             && text::ref_len(&r) > MAX_ID_BYTES
             && self.over.is_none()
         {
@@ -292,7 +295,9 @@ impl Fields<'_> {
         key: &str,
     ) -> Result<Option<String>, WebhookError> {
         let slug = self.text(obj, path, key, MAX_TEXT_BYTES)?;
-        if let Some(r) = slug.as_deref().and_then(normalize_slug)
+        let profile = slug.as_deref().and_then(normalize_slug);
+        self.decoded_nul(profile.as_ref(), path, key)?;
+        if let Some(r) = profile
             && text::ref_len(&r) > MAX_ID_BYTES
             && self.over.is_none()
         {
@@ -301,6 +306,23 @@ impl Fields<'_> {
             ));
         }
         Ok(slug)
+    }
+
+    /// Refuses a profile whose decoded slug holds a NUL character (`%00`):
+    /// it is keyed decoded, and PostgreSQL cannot store or look it up.
+    fn decoded_nul(
+        &self,
+        profile: Option<&ProfileRef>,
+        path: &str,
+        key: &str,
+    ) -> Result<(), WebhookError> {
+        match profile {
+            Some(r) if text::ref_has_nul(r) => Err(WebhookError::InvalidText {
+                event: self.event.to_string(),
+                field: format!("{path}{key}"),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// An optional object (absent or null: none).

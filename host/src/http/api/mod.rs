@@ -16,6 +16,7 @@ pub mod workspaces;
 
 use crate::app::App;
 use crate::http::error::{ApiError, ApiResult};
+use crate::text::MAX_ID_BYTES;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -137,6 +138,23 @@ pub(crate) fn required_text(
         return Err(invalid(
             code,
             format!("`{field}` must be 1 to {max} characters, got {n}"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// Checks a required id: trimmed, 1 to [`MAX_ID_BYTES`] bytes, the bound
+/// webhooks put on the ids they carry (an id the API took over it would
+/// make every webhook naming it refused).
+pub(crate) fn required_id(code: &'static str, field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > MAX_ID_BYTES {
+        return Err(invalid(
+            code,
+            format!(
+                "`{field}` must be 1 to {MAX_ID_BYTES} bytes, got {}",
+                value.len()
+            ),
         ));
     }
     Ok(value.to_string())

@@ -141,6 +141,18 @@ pub(crate) async fn store_keys(
     Ok(keys.error.is_none())
 }
 
+/// Whether an item's field holds a NUL character, literally or, in a
+/// profile URL or public identifier, as a `%00` the match policy decodes
+/// when it keys the prospect.
+fn holds_nul(field: &str, value: &str) -> bool {
+    let profile = match field {
+        "profile_url" | "sales_nav_lead_url" => parse_profile_url(value),
+        "public_identifier" => normalize_slug(value),
+        _ => None,
+    };
+    crate::text::has_nul(value) || profile.as_ref().is_some_and(crate::text::ref_has_nul)
+}
+
 /// Why an item's fields could not all be stored and keyed, if so: text
 /// over [`MAX_TEXT_BYTES`](crate::text::MAX_TEXT_BYTES), a member id
 /// over [`MAX_ID_BYTES`](crate::text::MAX_ID_BYTES), or a profile slug or
@@ -269,11 +281,13 @@ pub async fn import_prospects(
         ];
         if let Some((field, _)) = fields
             .iter()
-            .find(|(_, v)| v.as_deref().is_some_and(crate::text::has_nul))
+            .find(|(field, v)| v.as_deref().is_some_and(|v| holds_nul(field, v)))
         {
             reject(
                 "invalid_text",
-                format!("`{field}` contains a NUL character (U+0000), which Accord does not store"),
+                format!(
+                    "`{field}` contains a NUL character (U+0000, or %00 in a profile), which Accord does not store"
+                ),
             );
             continue;
         }

@@ -1,7 +1,7 @@
 //! Workspaces and their LinkedIn accounts.
 
 use super::extract::{JsonBody, Path};
-use super::{conn, invalid, optional_text, required_text};
+use super::{conn, invalid, optional_text, required_id, required_text};
 use crate::app::App;
 use crate::clock::new_id;
 use crate::domain::Named;
@@ -95,13 +95,15 @@ pub(crate) async fn load_account(c: &mut sqlx::AnyConnection, id: &str) -> ApiRe
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
-    /// The provider's account id (Unipile `account_id`); unique.
+    /// The provider's account id (Unipile `account_id`); unique, at most
+    /// 200 bytes (a webhook's bound on it).
     pub provider_account_id: String,
     /// A label.
     pub display_name: String,
     /// IANA time zone, e.g. `Europe/Paris`.
     pub time_zone: String,
-    /// Our own member id (`ACo…`), to recognise our own messages.
+    /// Our own member id (`ACo…`), to recognise our own messages; at
+    /// most 200 bytes.
     #[serde(default)]
     pub own_member_id: Option<String>,
     /// Invites per day before the warm-up ramp (default 20).
@@ -173,7 +175,7 @@ pub(crate) fn check_time_zone(tz: &str) -> ApiResult<String> {
         (status = 401, description = "Missing or wrong API token", body = ErrorBody),
         (status = 404, description = "Unknown workspace (`not_found`)", body = ErrorBody),
         (status = 409, description = "The provider account id is taken (`account_exists`)", body = ErrorBody),
-        (status = 422, description = "`invalid_provider_account_id`, `invalid_display_name`, `invalid_time_zone`, `invalid_<cap>`, `invalid_min_spacing_seconds`, `invalid_status`", body = ErrorBody),
+        (status = 422, description = "`invalid_provider_account_id` (empty or over 200 bytes), `invalid_own_member_id` (over 200 bytes), `invalid_display_name`, `invalid_time_zone`, `invalid_<cap>`, `invalid_min_spacing_seconds`, `invalid_status`", body = ErrorBody),
     )
 )]
 pub async fn create_account(
@@ -181,12 +183,14 @@ pub async fn create_account(
     Path(workspace_id): Path<String>,
     JsonBody(body): JsonBody<NewAccount>,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
-    let provider_account_id = required_text(
+    let provider_account_id = required_id(
         "invalid_provider_account_id",
         "provider_account_id",
         &body.provider_account_id,
-        200,
     )?;
+    let own_member_id = optional_text(body.own_member_id)
+        .map(|id| required_id("invalid_own_member_id", "own_member_id", &id))
+        .transpose()?;
     let display_name = required_text(
         "invalid_display_name",
         "display_name",
@@ -234,7 +238,7 @@ pub async fn create_account(
         id: new_id(),
         workspace_id,
         provider_account_id,
-        own_member_id: optional_text(body.own_member_id),
+        own_member_id,
         display_name,
         status: status.as_str().to_string(),
         time_zone,
