@@ -745,15 +745,17 @@ impl Host {
                             && !rejected.contains(&i)
                         {
                             w.members.push(m.clone());
-                            model.usable = true;
                             if model.members.len() >= 16 {
                                 model.members.pop_front();
                             }
                             model.members.push_back(m.clone());
                         }
                     }
-                    // The corpus's imports: the items are not known.
-                    if members.is_empty() && imported > 0 {
+                    // An item is imported only with an identifier, and
+                    // only when each it has is valid: any imported item
+                    // lets the campaign start (whether its items are
+                    // known, or the body was mutated or from the corpus).
+                    if imported > 0 {
                         model.usable = true;
                     }
                 }

@@ -98,8 +98,38 @@ pub fn field(
         return flag_field(rng, o, hostile);
     }
     if !hostile || rng.chance(0.7) {
+        o.over |= over_bound(kind, &clean);
         return Some(J::Str(clean));
     }
+    let value = hostile_field(rng, o, kind, clean)?;
+    // Whatever made the value (a padded id at the bound, an appended
+    // character), its length is judged as Accord judges it.
+    if let J::Str(s) = &value {
+        o.over |= over_bound(kind, s);
+    }
+    Some(value)
+}
+
+/// Whether Accord refuses `s` in a field of this kind as over its bound:
+/// the text's bytes, and for a URL or public identifier the profile in
+/// it once parsed (README: ids are bounded).
+fn over_bound(kind: Field, s: &str) -> bool {
+    use accord_policy_core::linkedin::{ProfileRef, normalize_slug, parse_profile_url};
+    if s.len() > kind.bound() {
+        return true;
+    }
+    let profile = match kind {
+        Field::Url => parse_profile_url(s),
+        Field::Slug => normalize_slug(s),
+        _ => None,
+    };
+    profile.is_some_and(|r| match r {
+        ProfileRef::Slug(x) | ProfileRef::ProviderId(x) => x.len() > ID_BOUND,
+    })
+}
+
+/// A hostile value for a field (see [`field`]); `None` leaves it out.
+fn hostile_field(rng: &mut Rng, o: &mut Oracle, kind: Field, clean: String) -> Option<J> {
     let bound = kind.bound();
     Some(match rng.below(16) {
         0 | 1 => {
@@ -134,9 +164,8 @@ pub fn field(
             Field::Slug => fill('b', ID_BOUND),
             _ => fill('A', bound),
         }),
-        // Over the bound: stored and refused.
+        // Over the bound: stored and refused (judged by the caller).
         5 | 6 => {
-            o.over = true;
             J::Str(match kind {
                 Field::Url if rng.chance(0.5) => format!(
                     "https://www.linkedin.com/in/{}/",
