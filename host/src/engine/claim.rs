@@ -15,6 +15,7 @@ use crate::store::jobs::Job;
 use crate::store::{Backend, Tx, sql};
 use crate::window::jitter;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 /// A job this worker holds, with the fence its completion must present.
 #[derive(Debug, Clone)]
@@ -73,6 +74,12 @@ impl Engine {
 
     /// Claims up to `batch` jobs that pass every gate.
     pub async fn claim(&self) -> Result<Vec<Claimed>, EngineError> {
+        Ok(self.claim_batch().await?.0)
+    }
+
+    /// Claims up to `batch` jobs that pass every gate; also says whether
+    /// the candidates filled the batch (more may be due: claim again).
+    pub(crate) async fn claim_batch(&self) -> Result<(Vec<Claimed>, bool), EngineError> {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
         let lock = match self.db.backend() {
@@ -84,17 +91,24 @@ impl Engine {
             .map(|c| format!("j.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // Driven by the accounts that may act now and their running
+        // campaigns (SQLite keeps a CROSS JOIN's order), each campaign's due
+        // jobs read through its own index range: the jobs of accounts
+        // waiting out their spacing and of paused campaigns stay due and
+        // are never walked.
         let candidates: Vec<Job> = sqlx::query_as(sql(format!(
-            "SELECT {cols} FROM campaign_send_jobs j \
-             JOIN linkedin_accounts a ON a.id = j.linkedin_account_id JOIN campaigns c ON c.id = j.campaign_id \
-             WHERE j.status = 'pending' AND j.run_at <= $1 AND a.status = 'connected' AND c.status = 'running' \
-             AND a.next_action_at <= $1 AND (a.breaker_open_until IS NULL OR a.breaker_open_until <= $1) \
+            "SELECT {cols} FROM linkedin_accounts a CROSS JOIN campaigns c CROSS JOIN campaign_send_jobs j \
+             WHERE a.status = 'connected' AND a.next_action_at <= $1 \
+             AND (a.breaker_open_until IS NULL OR a.breaker_open_until <= $1) \
+             AND c.linkedin_account_id = a.id AND c.status = 'running' \
+             AND j.campaign_id = c.id AND j.linkedin_account_id = a.id AND j.status = 'pending' AND j.run_at <= $1 \
              ORDER BY j.run_at, j.id LIMIT $2{lock}"
         )))
         .bind(now)
         .bind(self.config.batch as i64)
         .fetch_all(&mut *tx)
         .await?;
+        let full = candidates.len() >= self.config.batch;
         let mut by_account: Vec<(String, Vec<Job>)> = Vec::new();
         for job in candidates {
             match by_account
@@ -143,7 +157,7 @@ impl Engine {
             claimed.extend(got);
         }
         tx.commit().await?;
-        Ok(claimed)
+        Ok((claimed, full))
     }
 
     async fn claim_for_account(
@@ -298,44 +312,42 @@ async fn reschedule(
 
 impl Engine {
     /// Records why due jobs are held by their account or campaign, so the
-    /// prospect detail can say why a job waits. Once per round, not per
-    /// claim batch.
+    /// prospect detail can say why a job waits. At most once per
+    /// `explain_waits_every_ms` of the clock: a pass reads every due job,
+    /// and rounds come every few seconds while a label is read by people.
     pub(crate) async fn explain_waits(&self) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
-        let mut tx = self.db.begin().await?;
-        explain_waits(&mut tx, now).await?;
-        tx.commit().await?;
+        let last = self.waits_explained_at.load(Ordering::Relaxed);
+        if last != i64::MIN && (last..last + self.config.explain_waits_every_ms).contains(&now) {
+            return Ok(());
+        }
+        explain_waits(self.db.pool(), now).await?;
+        self.waits_explained_at.store(now, Ordering::Relaxed);
         Ok(())
     }
 }
 
-async fn explain_waits(tx: &mut Tx, now: Millis) -> Result<(), EngineError> {
-    for (reason, condition) in [
-        (
-            "campaign",
-            "campaign_id IN (SELECT id FROM campaigns WHERE status <> 'running')",
-        ),
-        (
-            "account",
-            "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE status <> 'connected')",
-        ),
-        (
-            "breaker",
-            "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE breaker_open_until > $2)",
-        ),
-        (
-            "spacing",
-            "linkedin_account_id IN (SELECT id FROM linkedin_accounts WHERE next_action_at > $2)",
-        ),
-    ] {
-        sqlx::query(sql(format!(
-            "UPDATE campaign_send_jobs SET wait_reason = $1 WHERE status = 'pending' AND run_at <= $2 \
-             AND (wait_reason IS NULL OR wait_reason <> $1) AND {condition}"
-        )))
-        .bind(reason)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
+/// One statement labels every due job held by its campaign or account
+/// with the one reason that holds it, the most lasting first (a paused
+/// campaign outlasts a disconnected account, which outlasts an open
+/// breaker, which outlasts the spacing), and writes only labels that
+/// change: one label per cause, so a job held by two causes is not
+/// relabelled back and forth every round.
+async fn explain_waits(db: &sqlx::AnyPool, now: Millis) -> Result<(), EngineError> {
+    sqlx::query(
+        "UPDATE campaign_send_jobs SET wait_reason = w.reason FROM ( \
+           SELECT j.id, CASE WHEN c.status <> 'running' THEN 'campaign' \
+             WHEN a.status <> 'connected' THEN 'account' \
+             WHEN a.breaker_open_until > $1 THEN 'breaker' \
+             WHEN a.next_action_at > $1 THEN 'spacing' END AS reason \
+           FROM campaign_send_jobs j JOIN campaigns c ON c.id = j.campaign_id \
+           JOIN linkedin_accounts a ON a.id = j.linkedin_account_id \
+           WHERE j.status = 'pending' AND j.run_at <= $1) w \
+         WHERE campaign_send_jobs.id = w.id AND w.reason IS NOT NULL \
+         AND (campaign_send_jobs.wait_reason IS NULL OR campaign_send_jobs.wait_reason <> w.reason)",
+    )
+    .bind(now)
+    .execute(db)
+    .await?;
     Ok(())
 }

@@ -29,6 +29,7 @@ use crate::provider::LinkedinProvider;
 use crate::sabotage::Sabotage;
 use crate::store::{Db, StoreError};
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use tokio::sync::watch;
 
 /// Engine settings; every number is configurable.
@@ -59,6 +60,9 @@ pub struct EngineConfig {
     pub poll_relations_every_ms: Millis,
     /// Random extra delay of each account's next poll.
     pub poll_jitter_ms: Millis,
+    /// How often the wait reasons of held jobs are brought up to date
+    /// (each pass reads every due job; a label may lag this long).
+    pub explain_waits_every_ms: Millis,
     /// Guards switched off, for `accord simulate run --sabotage` only.
     pub sabotage: Sabotage,
 }
@@ -86,6 +90,7 @@ impl Default for EngineConfig {
             heals_enabled: true,
             poll_relations_every_ms: 30 * MINUTE_MS,
             poll_jitter_ms: 5 * MINUTE_MS,
+            explain_waits_every_ms: MINUTE_MS,
             sabotage: Sabotage::NONE,
         }
     }
@@ -117,6 +122,8 @@ pub struct Engine {
     pub(crate) provider: Arc<dyn LinkedinProvider>,
     pub(crate) config: Arc<EngineConfig>,
     pub(crate) worker_id: String,
+    /// When this worker last labelled the held jobs (`i64::MIN`: never).
+    pub(crate) waits_explained_at: Arc<AtomicI64>,
 }
 
 impl Engine {
@@ -133,6 +140,7 @@ impl Engine {
             provider,
             config: Arc::new(config),
             worker_id: crate::clock::new_id(),
+            waits_explained_at: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
 
@@ -141,6 +149,7 @@ impl Engine {
     pub fn clone_as_new_worker(&self) -> Self {
         Engine {
             worker_id: crate::clock::new_id(),
+            waits_explained_at: Arc::new(AtomicI64::new(i64::MIN)),
             ..self.clone()
         }
     }
@@ -162,13 +171,16 @@ impl Engine {
         }
         let mut ran = 0;
         loop {
-            let claimed = self.claim().await?;
-            if claimed.is_empty() {
-                break;
-            }
+            let (claimed, full) = self.claim_batch().await?;
+            // A batch short of full saw every job due now (what these
+            // sends enqueue is the next round's); an empty one took none.
+            let again = full && !claimed.is_empty();
             for job in claimed {
                 self.execute(job).await?;
                 ran += 1;
+            }
+            if !again {
+                break;
             }
         }
         Ok(ran)
