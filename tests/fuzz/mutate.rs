@@ -131,7 +131,7 @@ pub fn bytes(rng: &mut Rng, body: &mut Vec<u8>, other: &[u8], cap: usize) {
             10 => {
                 // A whitespace run.
                 let n = rng.range(1, 64);
-                let ws = vec![*rng.pick(&[b' ', b'\n', b'\t', b'\r']); n];
+                let ws = vec![*rng.pick(b" \n\t\r"); n];
                 body.splice(at..at, ws);
             }
             _ => {
@@ -231,7 +231,7 @@ pub fn tree(rng: &mut Rng, doc: &mut J) {
             if let J::Str(s) = node {
                 let at = rng.below(s.len() + 1);
                 let at = (0..=at).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
-                let piece: &str = *rng.pick(&["\u{0}", "\u{1}", "%00", "\u{202e}", "\u{fffd}"]);
+                let piece = *rng.pick(&["\u{0}", "\u{1}", "%00", "\u{202e}", "\u{fffd}"]);
                 s.insert_str(at, piece);
             } else {
                 *node = J::Raw(

@@ -165,16 +165,14 @@ fn hostile_field(rng: &mut Rng, o: &mut Oracle, kind: Field, clean: String) -> O
             _ => fill('A', bound),
         }),
         // Over the bound: stored and refused (judged by the caller).
-        5 | 6 => {
-            J::Str(match kind {
-                Field::Url if rng.chance(0.5) => format!(
-                    "https://www.linkedin.com/in/{}/",
-                    fill('a', rng.range(ID_BOUND + 1, 1500))
-                ),
-                Field::Slug if rng.chance(0.5) => fill('b', rng.range(ID_BOUND + 1, TEXT_BOUND)),
-                _ => fill('A', rng.range(bound + 1, bound * 3)),
-            })
-        }
+        5 | 6 => J::Str(match kind {
+            Field::Url if rng.chance(0.5) => format!(
+                "https://www.linkedin.com/in/{}/",
+                fill('a', rng.range(ID_BOUND + 1, 1500))
+            ),
+            Field::Slug if rng.chance(0.5) => fill('b', rng.range(ID_BOUND + 1, TEXT_BOUND)),
+            _ => fill('A', rng.range(bound + 1, bound * 3)),
+        }),
         7 | 8 => {
             o.error("invalid_field");
             match rng.below(5) {
