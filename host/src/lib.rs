@@ -13,7 +13,6 @@ pub mod http;
 pub mod ingest;
 pub mod notify;
 pub mod pipeline;
-pub mod policy;
 pub mod provider;
 pub mod runtime;
 pub mod sabotage;
@@ -23,6 +22,10 @@ pub mod store;
 pub mod text;
 pub mod window;
 pub mod workflow;
+
+/// The policy runtime, its own crate (`host/policy`): a leaf that knows
+/// no database and no HTTP.
+pub use accord_policy as policy;
 
 /// mimalloc for every binary that links the host (the `accord` binary, its
 /// tests and benches): the write path allocates many small short-lived

@@ -10,7 +10,7 @@
 /// The `match-policy` world.
 pub mod match_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "match-policy",
     });
 }
@@ -18,7 +18,7 @@ pub mod match_world {
 /// The `routing-policy` world.
 pub mod routing_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "routing-policy",
         with: {
             "accord:policy/types": super::match_world::accord::policy::types,
@@ -30,7 +30,7 @@ pub mod routing_world {
 /// The `preflight-policy` world.
 pub mod preflight_world {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "preflight-policy",
         with: {
             "accord:policy/types": super::match_world::accord::policy::types,
