@@ -5,9 +5,7 @@
 
 pub mod app;
 pub mod cli;
-pub mod clock;
 pub mod demo;
-pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod ingest;
@@ -18,10 +16,11 @@ pub mod runtime;
 pub mod sabotage;
 pub mod simulate;
 pub mod simulator;
-pub mod store;
-pub mod text;
-pub mod window;
-pub mod workflow;
+
+/// The vocabulary without I/O, its own crate (`host/domain`).
+pub use accord_domain::{clock, domain, text, window, workflow};
+/// The database, its own crate (`host/store`): no wasmtime, no HTTP.
+pub use accord_store as store;
 
 /// The policy runtime, its own crate (`host/policy`): a leaf that knows
 /// no database and no HTTP.

@@ -11,7 +11,8 @@ use std::str::FromStr;
 pub enum Gate {
     /// Daily and weekly caps.
     Cap,
-    /// The campaign's sending window in the account's time zone.
+    /// The campaign's sending window in the account's time zone: where a job
+    /// is placed when it is enqueued, and the check when it is claimed.
     Window,
     /// The warm-up ramp (the full cap from day 1).
     Ramp,

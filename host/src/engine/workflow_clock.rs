@@ -6,6 +6,7 @@ use super::{Engine, EngineError};
 use crate::clock::Millis;
 use crate::domain::Named;
 use crate::pipeline::{DispatchOutcome, DispatchRequest};
+use crate::sabotage::Gate;
 use crate::store::accounts::{self, Account};
 use crate::store::campaigns::{self, Campaign};
 use crate::store::enrollments::{self, EnrollmentRow};
@@ -113,8 +114,12 @@ impl Engine {
         match landing.action {
             StepAction::None => Ok(false),
             StepAction::SendInvite => {
-                let window = campaign.window()?;
-                let run_at = window.next_slot(now, &e.id, self.config.window_jitter_ms);
+                let run_at = if self.config.sabotage.is_off(Gate::Window) {
+                    now
+                } else {
+                    let window = campaign.window()?;
+                    window.next_slot(now, &e.id, self.config.window_jitter_ms)
+                };
                 let job = jobs::NewJob {
                     enrollment_id: &e.id,
                     campaign_id: &campaign.id,

@@ -303,8 +303,13 @@ impl Pipeline {
                 detail,
             )));
         }
-        let window = campaign.window()?;
-        let run_at = window.next_slot(not_before, &e.id, self.jitter_ms);
+        let run_at = if self.sabotage.is_off(crate::sabotage::Gate::Window) {
+            not_before
+        } else {
+            campaign
+                .window()?
+                .next_slot(not_before, &e.id, self.jitter_ms)
+        };
         let wait_reason = (run_at > now).then_some(if run_at > not_before {
             "window"
         } else {

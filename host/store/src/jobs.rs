@@ -55,7 +55,8 @@ pub struct Job {
     pub operator_verdict: Option<String>,
 }
 
-pub(crate) const COLUMNS: &str = "id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, source, status, \
+/// The job columns as [`Job`] reads them.
+pub const COLUMNS: &str = "id, enrollment_id, campaign_id, linkedin_account_id, step_index, action, source, status, \
     run_at, attempts, wait_reason, lease_owner, lease_expires_at, fence, claimed_at, last_error, created_at, updated_at, completed_at, \
     outcome_unknown_at, operator_verdict";
 

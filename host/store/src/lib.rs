@@ -22,6 +22,8 @@ pub mod prospects;
 pub mod skips;
 pub mod traces;
 
+// The vocabulary, under the names the statements' modules use.
+use accord_domain::{clock, domain, window, workflow};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor, Transaction};
 use std::str::FromStr;
@@ -275,8 +277,8 @@ impl Connect {
     }
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 impl Db {
     /// Connects to `url`: `sqlite://path?mode=rwc` or `postgres://…`.
@@ -560,7 +562,7 @@ pub fn values_rows(rows: usize, first: usize, row: &str) -> String {
 /// `sqlite3_bind_parameter_name`, a linear scan per bind (quadratic in
 /// a multi-row statement's hundreds of parameters: 11 % of processing
 /// time), while bare ones bind in order. Any other shape is left as is.
-pub(crate) fn sql_for(c: &AnyConnection, statement: String) -> sqlx::AssertSqlSafe<String> {
+pub fn sql_for(c: &AnyConnection, statement: String) -> sqlx::AssertSqlSafe<String> {
     if c.backend_name() != "SQLite" {
         return sql(statement);
     }
@@ -593,7 +595,7 @@ fn positional(statement: &str) -> Option<String> {
 /// Marks a statement assembled with `format!` as safe. Only constant
 /// column lists and generated `$n` placeholders are ever interpolated;
 /// every value is bound.
-pub(crate) fn sql(statement: String) -> sqlx::AssertSqlSafe<String> {
+pub fn sql(statement: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(statement)
 }
 

@@ -136,7 +136,8 @@ fn corrupt(reason: String) -> StoreError {
     }
 }
 
-pub(crate) const COLUMNS: &str = "e.id, e.campaign_id, e.prospect_id, e.linkedin_account_id, e.linkedin_status, \
+/// The enrollment columns as [`EnrollmentRow`] reads them (table alias `e`).
+pub const COLUMNS: &str = "e.id, e.campaign_id, e.prospect_id, e.linkedin_account_id, e.linkedin_status, \
     e.workflow_state, e.step_index, e.next_run_at, e.invited_provider_id, e.invited_at, e.linkedin_accepted_at, \
     e.accept_source, e.accept_strategy, e.linkedin_replied_at, e.late_accept_observed_at, \
     e.late_accept_followup_sent_at, e.followup_sent_at, e.created_at, e.updated_at";

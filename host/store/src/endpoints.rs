@@ -204,7 +204,7 @@ pub fn validate_url(url: &str) -> Result<(), EndpointError> {
         )));
     }
     let parsed =
-        reqwest::Url::parse(url).map_err(|e| EndpointError::InvalidUrl(format!("{url}: {e}")))?;
+        url::Url::parse(url).map_err(|e| EndpointError::InvalidUrl(format!("{url}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(EndpointError::InvalidUrl(format!(
             "{url}: the scheme must be http or https"
