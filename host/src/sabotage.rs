@@ -3,6 +3,8 @@
 //! For simulations only: nothing outside `accord simulate run --sabotage`
 //! sets them, and every guard is on by default.
 
+use crate::clock::Millis;
+use crate::window::SendingWindow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -92,5 +94,21 @@ impl Sabotage {
     /// The gate switched off, if any.
     pub fn gate(self) -> Option<Gate> {
         self.off
+    }
+
+    /// Where a job enqueued for `at` is placed: the window's next open
+    /// slot (jittered by `seed`), or `at` itself with the window guard off.
+    pub fn place(
+        self,
+        window: &SendingWindow,
+        at: Millis,
+        seed: &str,
+        max_jitter_ms: Millis,
+    ) -> Millis {
+        if self.is_off(Gate::Window) {
+            at
+        } else {
+            window.next_slot(at, seed, max_jitter_ms)
+        }
     }
 }

@@ -114,7 +114,7 @@ pub fn field(
 /// the text's bytes, and for a URL or public identifier the profile in
 /// it once parsed (README: ids are bounded).
 fn over_bound(kind: Field, s: &str) -> bool {
-    use accord_policy_core::linkedin::{ProfileRef, normalize_slug, parse_profile_url};
+    use accord_policy_core::linkedin::{normalize_slug, parse_profile_url};
     if s.len() > kind.bound() {
         return true;
     }
@@ -123,9 +123,7 @@ fn over_bound(kind: Field, s: &str) -> bool {
         Field::Slug => normalize_slug(s),
         _ => None,
     };
-    profile.is_some_and(|r| match r {
-        ProfileRef::Slug(x) | ProfileRef::ProviderId(x) => x.len() > ID_BOUND,
-    })
+    profile.is_some_and(|r| accord::text::ref_len(&r) > ID_BOUND)
 }
 
 /// A hostile value for a field (see [`field`]); `None` leaves it out.

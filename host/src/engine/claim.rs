@@ -315,39 +315,35 @@ impl Engine {
     /// prospect detail can say why a job waits. At most once per
     /// `explain_waits_every_ms` of the clock: a pass reads every due job,
     /// and rounds come every few seconds while a label is read by people.
+    ///
+    /// One statement labels every due job held by its campaign or account
+    /// with the one reason that holds it, the most lasting first (a paused
+    /// campaign outlasts a disconnected account, which outlasts an open
+    /// breaker, which outlasts the spacing), and writes only labels that
+    /// change: a job held by two causes is not relabelled back and forth.
     pub(crate) async fn explain_waits(&self) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
+        // `i64::MIN` (never) starts a range no clock reading falls in.
         let last = self.waits_explained_at.load(Ordering::Relaxed);
-        if last != i64::MIN && (last..last + self.config.explain_waits_every_ms).contains(&now) {
+        if (last..last.saturating_add(self.config.explain_waits_every_ms)).contains(&now) {
             return Ok(());
         }
-        explain_waits(self.db.pool(), now).await?;
+        sqlx::query(
+            "UPDATE campaign_send_jobs SET wait_reason = w.reason FROM ( \
+               SELECT j.id, CASE WHEN c.status <> 'running' THEN 'campaign' \
+                 WHEN a.status <> 'connected' THEN 'account' \
+                 WHEN a.breaker_open_until > $1 THEN 'breaker' \
+                 WHEN a.next_action_at > $1 THEN 'spacing' END AS reason \
+               FROM campaign_send_jobs j JOIN campaigns c ON c.id = j.campaign_id \
+               JOIN linkedin_accounts a ON a.id = j.linkedin_account_id \
+               WHERE j.status = 'pending' AND j.run_at <= $1) w \
+             WHERE campaign_send_jobs.id = w.id AND w.reason IS NOT NULL \
+             AND (campaign_send_jobs.wait_reason IS NULL OR campaign_send_jobs.wait_reason <> w.reason)",
+        )
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
         self.waits_explained_at.store(now, Ordering::Relaxed);
         Ok(())
     }
-}
-
-/// One statement labels every due job held by its campaign or account
-/// with the one reason that holds it, the most lasting first (a paused
-/// campaign outlasts a disconnected account, which outlasts an open
-/// breaker, which outlasts the spacing), and writes only labels that
-/// change: one label per cause, so a job held by two causes is not
-/// relabelled back and forth every round.
-async fn explain_waits(db: &sqlx::AnyPool, now: Millis) -> Result<(), EngineError> {
-    sqlx::query(
-        "UPDATE campaign_send_jobs SET wait_reason = w.reason FROM ( \
-           SELECT j.id, CASE WHEN c.status <> 'running' THEN 'campaign' \
-             WHEN a.status <> 'connected' THEN 'account' \
-             WHEN a.breaker_open_until > $1 THEN 'breaker' \
-             WHEN a.next_action_at > $1 THEN 'spacing' END AS reason \
-           FROM campaign_send_jobs j JOIN campaigns c ON c.id = j.campaign_id \
-           JOIN linkedin_accounts a ON a.id = j.linkedin_account_id \
-           WHERE j.status = 'pending' AND j.run_at <= $1) w \
-         WHERE campaign_send_jobs.id = w.id AND w.reason IS NOT NULL \
-         AND (campaign_send_jobs.wait_reason IS NULL OR campaign_send_jobs.wait_reason <> w.reason)",
-    )
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(())
 }

@@ -6,7 +6,6 @@ use super::{Engine, EngineError};
 use crate::clock::Millis;
 use crate::domain::Named;
 use crate::pipeline::{DispatchOutcome, DispatchRequest};
-use crate::sabotage::Gate;
 use crate::store::accounts::{self, Account};
 use crate::store::campaigns::{self, Campaign};
 use crate::store::enrollments::{self, EnrollmentRow};
@@ -114,12 +113,12 @@ impl Engine {
         match landing.action {
             StepAction::None => Ok(false),
             StepAction::SendInvite => {
-                let run_at = if self.config.sabotage.is_off(Gate::Window) {
-                    now
-                } else {
-                    let window = campaign.window()?;
-                    window.next_slot(now, &e.id, self.config.window_jitter_ms)
-                };
+                let run_at = self.config.sabotage.place(
+                    &campaign.window()?,
+                    now,
+                    &e.id,
+                    self.config.window_jitter_ms,
+                );
                 let job = jobs::NewJob {
                     enrollment_id: &e.id,
                     campaign_id: &campaign.id,

@@ -303,13 +303,9 @@ impl Pipeline {
                 detail,
             )));
         }
-        let run_at = if self.sabotage.is_off(crate::sabotage::Gate::Window) {
-            not_before
-        } else {
-            campaign
-                .window()?
-                .next_slot(not_before, &e.id, self.jitter_ms)
-        };
+        let run_at = self
+            .sabotage
+            .place(&campaign.window()?, not_before, &e.id, self.jitter_ms);
         let wait_reason = (run_at > now).then_some(if run_at > not_before {
             "window"
         } else {
