@@ -3,9 +3,9 @@
 //! exactly its candidates (late accepts owed a follow-up; accepts 1–14
 //! days old, unreplied, never followed up, not blocked by an open
 //! unrecoverable skip), at most 200 a run. The table is the heal
-//! benchmark's mix, written in bulk (`host/benches/common/heal_data.rs`).
+//! benchmark's mix, written in bulk (`host/accord/benches/common/heal_data.rs`).
 
-#[path = "../../host/benches/common/mod.rs"]
+#[path = "../../host/accord/benches/common/mod.rs"]
 mod common;
 
 use crate::on_both_databases;

@@ -11,6 +11,7 @@ mod heal;
 mod heal_scale;
 mod hostile;
 mod inbox_instances;
+mod match_keys;
 mod migrations;
 mod notify;
 mod pipeline;

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Builds `tests/guests` once per test run and returns the path of

@@ -225,7 +225,7 @@ fn engine_on(rig: &Rig, clock: Arc<ManualClock>) -> Engine {
     let app = &rig.w.app;
     let pipeline = Pipeline::new(
         app.db.clone(),
-        app.pipeline.policies().clone(),
+        app.policies.clone(),
         clock,
         app.pipeline.wakers().clone(),
     );

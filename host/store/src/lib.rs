@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod arrays;
+pub mod broadcast;
 pub mod campaigns;
 mod deferred;
 pub mod deliveries;

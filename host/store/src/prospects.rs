@@ -27,7 +27,8 @@ pub struct Prospect {
 }
 
 impl Prospect {
-    /// The identity the match policy sees (plus the invite target, if any).
+    /// The identity the match policy sees, with one invite target (see
+    /// `accord_core::pipeline::keys` for a prospect with several).
     pub fn identity(&self, invited_provider_id: Option<String>) -> ProspectIdentity {
         ProspectIdentity {
             profile_url: self.profile_url.clone(),
@@ -93,14 +94,30 @@ pub async fn set_keys(
     Ok(())
 }
 
+/// The provider ids invites of a prospect went to (its invite-bridge
+/// keys), in order, each once.
+pub async fn invite_targets(
+    c: &mut AnyConnection,
+    prospect_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT invited_provider_id FROM enrollments \
+         WHERE prospect_id = $1 AND invited_provider_id IS NOT NULL ORDER BY invited_provider_id",
+    )
+    .bind(prospect_id)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// A page of prospects in id order, after `after`, for re-keying: each
-/// with the provider id an invite of it went to, if any (its invite-bridge
-/// key).
+/// with the provider ids invites of it went to (its invite-bridge keys),
+/// as [`invite_targets`] gives them.
 pub async fn page_for_keys(
     c: &mut AnyConnection,
     after: &str,
     limit: i64,
-) -> Result<Vec<(Prospect, Option<String>)>, StoreError> {
+) -> Result<Vec<(Prospect, Vec<String>)>, StoreError> {
     let page: Vec<Prospect> = sqlx::query_as(super::sql(format!(
         "SELECT {COLUMNS} FROM prospects WHERE id > $1 ORDER BY id LIMIT $2"
     )))
@@ -112,20 +129,24 @@ pub async fn page_for_keys(
         return Ok(Vec::new());
     };
     let invited: Vec<(String, String)> = sqlx::query_as(
-        "SELECT prospect_id, MAX(invited_provider_id) FROM enrollments \
+        "SELECT DISTINCT prospect_id, invited_provider_id FROM enrollments \
          WHERE prospect_id > $1 AND prospect_id <= $2 AND invited_provider_id IS NOT NULL \
-         GROUP BY prospect_id",
+         ORDER BY prospect_id, invited_provider_id",
     )
     .bind(after)
     .bind(&last.id)
     .fetch_all(&mut *c)
     .await?;
-    let invited: std::collections::HashMap<String, String> = invited.into_iter().collect();
+    let mut targets: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    for (prospect_id, target) in invited {
+        targets.entry(prospect_id).or_default().push(target);
+    }
     Ok(page
         .into_iter()
         .map(|p| {
-            let target = invited.get(&p.id).cloned();
-            (p, target)
+            let invited = targets.remove(&p.id).unwrap_or_default();
+            (p, invited)
         })
         .collect())
 }

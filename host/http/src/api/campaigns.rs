@@ -1,0 +1,234 @@
+//! Campaigns over HTTP: creation and the state machine's moves call
+//! [`crate::lifecycle::campaigns`]; lists and live stats read the store.
+
+use super::conn;
+use super::extract::{JsonBody, Path};
+use super::workspaces::load_workspace;
+use crate::app::App;
+use crate::error::{ApiResult, ErrorBody};
+use crate::lifecycle::campaigns::{self as lifecycle, Action, CampaignTransition, NewCampaign};
+use crate::store::campaigns::{self, Campaign};
+use crate::store::enrollments::{self, CampaignStats};
+use crate::store::{jobs, skips, traces};
+use accord_policy_core::CampaignStatus;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Creates a campaign in status `draft`.
+#[utoipa::path(
+    post, path = "/api/workspaces/{id}/campaigns", tag = "campaigns",
+    params(("id" = String, Path, description = "Workspace id")),
+    request_body = NewCampaign,
+    security(("api_token" = [])),
+    responses(
+        (status = 201, description = "Created (draft)", body = Campaign),
+        (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "Unknown workspace (`not_found`)", body = ErrorBody),
+        (status = 422, description = "`invalid_name`, `invalid_linkedin_account_id`, `invalid_steps`, `invalid_window`, `invalid_time_zone`", body = ErrorBody),
+    )
+)]
+pub async fn create_campaign(
+    State(app): State<Arc<App>>,
+    Path(workspace_id): Path<String>,
+    JsonBody(body): JsonBody<NewCampaign>,
+) -> ApiResult<(StatusCode, Json<Campaign>)> {
+    let campaign = lifecycle::create(&app, &workspace_id, body, "api").await?;
+    Ok((StatusCode::CREATED, Json(campaign)))
+}
+
+/// The campaigns of a workspace, oldest first.
+#[utoipa::path(
+    get, path = "/api/workspaces/{id}/campaigns", tag = "campaigns",
+    params(("id" = String, Path, description = "Workspace id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, body = Vec<Campaign>),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    )
+)]
+pub async fn list_campaigns(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Campaign>>> {
+    let mut c = conn(&app).await?;
+    load_workspace(&mut c, &id).await?;
+    Ok(Json(campaigns::of_workspace(&mut c, &id).await?))
+}
+
+/// A campaign.
+#[utoipa::path(
+    get, path = "/api/campaigns/{id}", tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, body = Campaign),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    )
+)]
+pub async fn get_campaign(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Campaign>> {
+    let mut c = conn(&app).await?;
+    Ok(Json(load_campaign(&mut c, &id).await?))
+}
+
+/// The campaign `id`, or 404.
+pub(crate) async fn load_campaign(c: &mut sqlx::AnyConnection, id: &str) -> ApiResult<Campaign> {
+    Ok(lifecycle::load(c, id).await?)
+}
+
+/// Starts a draft campaign (409 `no_prospects_with_linkedin_url` when no
+/// enrolled prospect has a usable LinkedIn URL).
+#[utoipa::path(
+    post, path = "/api/campaigns/{id}/start", tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, description = "Running", body = CampaignTransition),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition` (not a draft) or `no_prospects_with_linkedin_url`", body = ErrorBody),
+    )
+)]
+pub async fn start_campaign(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignTransition>> {
+    Ok(Json(
+        lifecycle::transition(&app, &id, Action::Start, "api").await?,
+    ))
+}
+
+/// Pauses a running campaign: follow-ups are not enqueued while paused
+/// (recoverable `campaign_paused` skips, retried on resume).
+#[utoipa::path(
+    post, path = "/api/campaigns/{id}/pause", tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, description = "Paused", body = CampaignTransition),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition` (not running)", body = ErrorBody),
+    )
+)]
+pub async fn pause_campaign(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignTransition>> {
+    Ok(Json(
+        lifecycle::transition(&app, &id, Action::Pause, "api").await?,
+    ))
+}
+
+/// Resumes a paused campaign, then runs the resume sweep over its open
+/// recoverable skips.
+#[utoipa::path(
+    post, path = "/api/campaigns/{id}/resume", tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, description = "Running, with `resume_sweep`", body = CampaignTransition),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition` (not paused) or `no_prospects_with_linkedin_url`", body = ErrorBody),
+    )
+)]
+pub async fn resume_campaign(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignTransition>> {
+    Ok(Json(
+        lifecycle::transition(&app, &id, Action::Resume, "api").await?,
+    ))
+}
+
+/// Stops a campaign for good (from draft, running or paused) and cancels
+/// its pending jobs.
+#[utoipa::path(
+    post, path = "/api/campaigns/{id}/stop", tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, description = "Stopped, with `cancelled_jobs`", body = CampaignTransition),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`invalid_transition` (already stopped or completed)", body = ErrorBody),
+    )
+)]
+pub async fn stop_campaign(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignTransition>> {
+    Ok(Json(
+        lifecycle::transition(&app, &id, Action::Stop, "api").await?,
+    ))
+}
+
+/// A campaign's live counters.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CampaignStatsView {
+    /// The campaign.
+    pub campaign_id: String,
+    /// Its status.
+    #[schema(value_type = String)]
+    pub status: CampaignStatus,
+    /// Enrollment counters, computed from the rows.
+    #[serde(flatten)]
+    pub enrollments: CampaignStats,
+    /// Accept signals no strategy could attribute, in the campaign's
+    /// workspace (`bridge_miss_all_strategies` traces).
+    pub bridge_misses: i64,
+    /// Webhooks that arrived while the workspace had no running campaign
+    /// (`orphan_webhook` traces).
+    pub orphan_webhooks: i64,
+    /// Recoverable pre-flight skips not yet resolved.
+    pub open_recoverable_skips: i64,
+    /// Send jobs per status (`pending`, `processing`, `succeeded`, `failed`, `cancelled`).
+    pub jobs: BTreeMap<String, i64>,
+}
+
+/// Live stats of a campaign (computed on each call).
+#[utoipa::path(
+    get, path = "/api/campaigns/{id}/stats", tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, body = CampaignStatsView),
+        (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    )
+)]
+pub async fn campaign_stats(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignStatsView>> {
+    let mut c = conn(&app).await?;
+    let campaign = load_campaign(&mut c, &id).await?;
+    let mut jobs_by_status: BTreeMap<String, i64> =
+        ["pending", "processing", "succeeded", "failed", "cancelled"]
+            .into_iter()
+            .map(|s| (s.to_string(), 0))
+            .collect();
+    for (status, n) in jobs::count_by_status_of_campaign(&mut c, &id).await? {
+        jobs_by_status.insert(status, n);
+    }
+    Ok(Json(CampaignStatsView {
+        enrollments: enrollments::stats(&mut c, &id).await?,
+        bridge_misses: traces::count(&mut c, &campaign.workspace_id, "bridge_miss_all_strategies")
+            .await?,
+        orphan_webhooks: traces::count(&mut c, &campaign.workspace_id, "orphan_webhook").await?,
+        open_recoverable_skips: skips::count_open_recoverable(&mut c, &id).await?,
+        jobs: jobs_by_status,
+        campaign_id: campaign.id,
+        status: campaign.status,
+    }))
+}

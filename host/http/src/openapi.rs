@@ -1,0 +1,123 @@
+//! The OpenAPI document of the whole HTTP surface, served at
+//! `GET /openapi.json`.
+
+use super::{admin, api, error, health, webhooks};
+use axum::Json;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The OpenAPI description of Accord's HTTP API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Accord",
+        description = "Detects LinkedIn invite accepts, stamps them once, and dispatches follow-ups safely. \
+                       Errors are `{\"error\": {\"code\", \"message\"}}` with a stable `code`."
+    ),
+    paths(
+        webhooks::unipile,
+        health::healthz,
+        health::readyz,
+        health::metrics,
+        openapi_json,
+        api::workspaces::create_workspace,
+        api::workspaces::get_workspace,
+        api::workspaces::create_account,
+        api::workspaces::list_accounts,
+        api::workspaces::get_account,
+        api::workspaces::set_account_status,
+        api::campaigns::create_campaign,
+        api::campaigns::list_campaigns,
+        api::campaigns::get_campaign,
+        api::campaigns::start_campaign,
+        api::campaigns::pause_campaign,
+        api::campaigns::resume_campaign,
+        api::campaigns::stop_campaign,
+        api::campaigns::campaign_stats,
+        api::prospects::import_prospects,
+        api::prospects::get_prospect,
+        api::prospects::resync_prospect,
+        api::prospects::get_resync,
+        api::prospects::list_traces,
+        admin::list_policies,
+        admin::upload_policy,
+        admin::reset_policy,
+        admin::replay_inbox,
+        admin::list_held_jobs,
+        admin::give_verdict,
+    ),
+    components(schemas(
+        error::ErrorBody,
+        error::ErrorDetail,
+        crate::store::accounts::Workspace,
+        crate::store::accounts::Account,
+        crate::store::campaigns::Campaign,
+        crate::store::prospects::Prospect,
+        crate::store::enrollments::EnrollmentRow,
+        crate::store::enrollments::CampaignStats,
+        crate::store::events::Event,
+        crate::store::jobs::Job,
+        crate::store::skips::SkipRow,
+        crate::store::traces::Trace,
+        crate::domain::StepDef,
+        api::workspaces::NewWorkspace,
+        api::workspaces::NewAccount,
+        api::workspaces::StatusChange,
+        crate::lifecycle::campaigns::NewCampaign,
+        crate::lifecycle::campaigns::WindowSpec,
+        crate::lifecycle::campaigns::CampaignTransition,
+        crate::lifecycle::campaigns::ResumeSweep,
+        api::campaigns::CampaignStatsView,
+        crate::lifecycle::prospects::ProspectInput,
+        crate::lifecycle::prospects::ImportRequest,
+        crate::lifecycle::prospects::ImportReport,
+        crate::lifecycle::prospects::RejectedItem,
+        api::prospects::ProspectDetail,
+        crate::engine::ResyncOutcome,
+        crate::engine::ResyncStatus,
+        api::prospects::EnrollmentDetail,
+        api::prospects::ScheduledRun,
+        admin::ActivePolicy,
+        crate::lifecycle::policies::PolicySwap,
+        admin::Verdict,
+        admin::VerdictBody,
+        crate::ingest::inbox::ReplayReport,
+        crate::ingest::inbox::Receipt,
+        health::Health,
+        health::Check,
+    )),
+    modifiers(&BearerSchemes),
+    tags(
+        (name = "workspaces", description = "Workspaces"),
+        (name = "accounts", description = "LinkedIn accounts and their status"),
+        (name = "campaigns", description = "Campaigns, their lifecycle and live stats"),
+        (name = "prospects", description = "Prospect import and the prospect page"),
+        (name = "traces", description = "Decisions worth explaining"),
+        (name = "admin", description = "Policy hot-swap and inbox replay (admin token)"),
+        (name = "webhooks", description = "Provider webhooks"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the two bearer schemes: `api_token` (`/api/*`) and
+/// `admin_token` (`/admin/*`).
+struct BearerSchemes;
+
+impl Modify for BearerSchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for name in ["api_token", "admin_token"] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+        }
+    }
+}
+
+/// The OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "This document (OpenAPI 3.1)")))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
