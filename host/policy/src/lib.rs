@@ -10,14 +10,16 @@
 
 mod bindings;
 mod convert;
+mod decision;
 mod error;
 mod registry;
 mod runtime;
 mod sandbox;
 
+pub use decision::{CallStats, Decision, TraceLine};
 pub use error::{LoadError, PolicyError};
 pub use registry::PolicyRegistry;
-pub use runtime::{CallStats, Decision, PolicyModule, PolicyRuntime, TraceLine, calls_together};
+pub use runtime::{PolicyModule, PolicyRuntime, calls_together};
 pub use sandbox::Limits;
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
 //! The active module of each slot, swapped atomically.
 
-use super::runtime::{Decision, PolicyModule, PolicyRuntime};
+use super::decision::Decision;
+use super::runtime::{PolicyModule, PolicyRuntime};
 use super::{LoadError, Slot, builtin};
 use accord_policy_core::{
     AcceptSignal, Enrollment, MatchOutcome, PreflightDecision, PreflightInput, ProspectIdentity,

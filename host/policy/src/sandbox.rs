@@ -2,7 +2,7 @@
 //! grants nothing, clocks and polls that never wait, and the `log` import.
 
 use super::bindings::wit_host;
-use super::runtime::TraceLine;
+use super::decision::TraceLine;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
