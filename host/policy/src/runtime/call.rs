@@ -7,10 +7,10 @@ use super::outside_async::outside_async;
 use super::{PolicyModule, PolicyRuntime, SlotPre};
 use crate::Slot;
 use crate::bindings::match_world;
-use crate::convert;
 use crate::decision::{CallStats, Decision, TraceLine};
 use crate::error::PolicyError;
 use crate::sandbox::{CallState, MAX_HANDLES, WaitRefused};
+use accord_policy_core::convert::Convert;
 use accord_policy_core::{
     AcceptSignal, Enrollment, MatchOutcome, PreflightDecision, PreflightInput, ProspectIdentity,
     Route, RoutingInput, SkipReason, StampOnlyReason,
@@ -27,7 +27,7 @@ impl PolicyRuntime {
         module: &PolicyModule,
         identity: &ProspectIdentity,
     ) -> Decision<Vec<String>> {
-        let input = convert::identity(identity);
+        let input = identity.clone().convert();
         self.match_call(
             module,
             size::identity(identity),
@@ -48,7 +48,7 @@ impl PolicyRuntime {
         module: &PolicyModule,
         signal: &AcceptSignal,
     ) -> Decision<Vec<String>> {
-        let input = convert::signal(signal);
+        let input = signal.clone().convert();
         self.match_call(module, size::signal(signal), Vec::new, |store, instance| {
             let strategy = instance.accord_policy_match_strategy();
             let keys = strategy
@@ -84,16 +84,15 @@ impl PolicyRuntime {
         candidates: &[Enrollment],
     ) -> Decision<MatchOutcome> {
         let size = size::signal(signal) + candidates.iter().map(size::enrollment).sum::<usize>();
-        let wit_signal = convert::signal(signal);
-        let wit_candidates: Vec<_> = candidates.iter().map(convert::enrollment).collect();
+        let wit_signal = signal.clone().convert();
+        let wit_candidates: Vec<_> = candidates.to_vec().convert();
         let mut decision =
             self.match_call(module, size, MatchOutcome::default, |store, instance| {
                 let strategy = instance.accord_policy_match_strategy();
                 let outcome = strategy
                     .call_resolve(store, &wit_signal, &wit_candidates)
                     .map_err(CallFailure::Wasm)?;
-                check_outcome(convert::match_outcome(outcome), candidates)
-                    .map_err(CallFailure::Policy)
+                check_outcome(outcome.convert(), candidates).map_err(CallFailure::Policy)
             });
         let trace = std::mem::take(&mut decision.value.trace);
         decision
@@ -107,7 +106,7 @@ impl PolicyRuntime {
 
     /// Late-accept routing. Fail-safe: stamp only, no auto-fire.
     pub fn route(&self, module: &PolicyModule, input: &RoutingInput) -> Decision<Route> {
-        let wit_input = convert::routing_input(input);
+        let wit_input = input.clone().convert();
         let fail_safe = || Route::StampOnly {
             reason: StampOnlyReason::PolicyError,
             detail:
@@ -128,7 +127,7 @@ impl PolicyRuntime {
                     .accord_policy_late_accept_routing()
                     .call_route(&mut *store, &wit_input)
                     .map_err(CallFailure::Wasm)?;
-                check_route(convert::route(route), input).map_err(CallFailure::Policy)
+                check_route(route.convert(), input).map_err(CallFailure::Policy)
             },
         )
     }
@@ -140,7 +139,7 @@ impl PolicyRuntime {
         module: &PolicyModule,
         input: &PreflightInput,
     ) -> Decision<PreflightDecision> {
-        let wit_input = convert::preflight_input(input);
+        let wit_input = input.clone().convert();
         let fail_safe = || PreflightDecision::Skip {
             reason: SkipReason::PolicyError,
             recoverable: true,
@@ -160,8 +159,7 @@ impl PolicyRuntime {
                     .accord_policy_dispatch_preflight()
                     .call_check(&mut *store, &wit_input)
                     .map_err(CallFailure::Wasm)?;
-                check_preflight(convert::preflight_decision(decision), input)
-                    .map_err(CallFailure::Policy)
+                check_preflight(decision.convert(), input).map_err(CallFailure::Policy)
             },
         )
     }
