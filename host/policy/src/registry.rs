@@ -1,8 +1,10 @@
 //! The active module of each slot, swapped atomically.
 
+use super::builtin;
 use super::decision::Decision;
+use super::error::LoadError;
 use super::runtime::{PolicyModule, PolicyRuntime};
-use super::{LoadError, Slot, builtin};
+use super::slot::Slot;
 use accord_policy_core::{
     AcceptSignal, Enrollment, MatchOutcome, PreflightDecision, PreflightInput, ProspectIdentity,
     Route, RoutingInput,

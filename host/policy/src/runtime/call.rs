@@ -5,11 +5,11 @@ use super::answers::{check_keys, check_outcome, check_preflight, check_route, js
 use super::engine::deadline_ticks;
 use super::outside_async::outside_async;
 use super::{PolicyModule, PolicyRuntime, SlotPre};
-use crate::Slot;
 use crate::bindings::match_world;
 use crate::decision::{CallStats, Decision, TraceLine};
 use crate::error::PolicyError;
 use crate::sandbox::{CallState, MAX_HANDLES, WaitRefused};
+use crate::slot::Slot;
 use accord_policy_core::convert::Convert;
 use accord_policy_core::{
     AcceptSignal, Enrollment, MatchOutcome, PreflightDecision, PreflightInput, ProspectIdentity,

@@ -3,7 +3,7 @@
 //! export types, and no import the host does not provide.
 
 use crate::error::LoadError;
-use crate::{CONTRACT_VERSION, Slot};
+use crate::slot::{CONTRACT_VERSION, Slot};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::{ComponentFunc, ComponentItem, Type};

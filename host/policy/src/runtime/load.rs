@@ -3,8 +3,9 @@
 
 use super::{PolicyModule, PolicyRuntime, SlotPre, contract};
 use crate::bindings::{match_world, preflight_world, routing_world};
+use crate::builtin;
 use crate::error::LoadError;
-use crate::{Slot, builtin};
+use crate::slot::Slot;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::Arc;

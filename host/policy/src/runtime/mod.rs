@@ -10,10 +10,10 @@ mod outside_async;
 
 pub use outside_async::calls_together;
 
-use crate::Slot;
 use crate::bindings::{match_world, preflight_world, routing_world};
 use crate::error::LoadError;
 use crate::sandbox::{self, CallState, Limits};
+use crate::slot::Slot;
 use engine::{engine_config, engine_tag, start_epoch_ticker};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
