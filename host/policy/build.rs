@@ -35,7 +35,6 @@ fn run() -> Result<(), String> {
         "wit",
         "guest-policies/Cargo.toml",
         "guest-policies/.cargo/config.toml",
-        "guest-policies/convert.rs",
         "guest-policies/core/src",
         "guest-policies/core/Cargo.toml",
         "guest-policies/match-default/src",

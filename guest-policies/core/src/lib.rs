@@ -5,8 +5,11 @@
 //! `preflight-default`) are thin wit-bindgen shells around [`defaults`]; the
 //! host uses [`types`] as its own view of the contract and as the JSON
 //! format of `accord policy run` inputs and fixtures. Compiling the same
-//! logic natively also gives the benchmarks their baseline.
+//! logic natively also gives the benchmarks their baseline. Both sides
+//! convert between [`types`] and their generated bindings with one
+//! description, [`wit_conversions!`].
 
+pub mod convert;
 pub mod defaults;
 pub mod linkedin;
 pub mod types;

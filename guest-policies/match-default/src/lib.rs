@@ -3,43 +3,37 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "match-policy" });
 
-#[path = "../../convert.rs"]
-mod convert;
+accord_policy_core::wit_conversions!(types = crate::accord::policy::types);
+accord_policy_core::wit_conversions!(
+    match_strategy = crate::exports::accord::policy::match_strategy
+);
 
 use accord::policy::host::{Level, log};
 use accord::policy::types::{AcceptSignal, Enrollment, ProspectIdentity};
-use accord_policy_core::defaults;
-use exports::accord::policy::match_strategy::{Guest, MatchOutcome, Matched};
+use accord_policy_core::{self as core, convert::Convert, defaults};
+use exports::accord::policy::match_strategy::{Guest, MatchOutcome};
 
 struct DefaultMatch;
 
 impl Guest for DefaultMatch {
     fn prospect_keys(identity: ProspectIdentity) -> Vec<String> {
-        defaults::prospect_keys(&convert::identity(identity))
+        let identity: core::ProspectIdentity = identity.convert();
+        defaults::prospect_keys(&identity)
     }
 
     fn signal_keys(signal: AcceptSignal) -> Vec<String> {
-        defaults::signal_keys(&convert::signal(signal))
+        let signal: core::AcceptSignal = signal.convert();
+        defaults::signal_keys(&signal)
     }
 
     fn resolve(signal: AcceptSignal, candidates: Vec<Enrollment>) -> MatchOutcome {
-        let signal = convert::signal(signal);
-        let candidates: Vec<_> = candidates.into_iter().map(convert::enrollment).collect();
+        let signal: core::AcceptSignal = signal.convert();
+        let candidates: Vec<core::Enrollment> = candidates.convert();
         let outcome = defaults::resolve(&signal, &candidates);
         if outcome.matches.is_empty() {
             log(Level::Info, "no strategy matched any candidate");
         }
-        MatchOutcome {
-            matches: outcome
-                .matches
-                .into_iter()
-                .map(|m| Matched {
-                    enrollment_id: m.enrollment_id,
-                    strategy: m.strategy,
-                })
-                .collect(),
-            trace: outcome.trace,
-        }
+        outcome.convert()
     }
 }
 

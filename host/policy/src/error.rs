@@ -1,6 +1,6 @@
 //! Typed errors of the policy host.
 
-use super::Slot;
+use super::slot::{CONTRACT_VERSION, Slot};
 
 /// Why a module was refused at load time. Nothing is activated.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +13,7 @@ pub enum LoadError {
         "this is a core WebAssembly module, not a component; build the policy for \
          wasm32-wasip2 (cargo build --target wasm32-wasip2) so it implements a world of \
          accord:policy@{}",
-        super::CONTRACT_VERSION
+        CONTRACT_VERSION
     )]
     CoreModule,
     /// wasmtime could not compile the component.

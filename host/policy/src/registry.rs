@@ -1,7 +1,10 @@
 //! The active module of each slot, swapped atomically.
 
-use super::runtime::{Decision, PolicyModule, PolicyRuntime};
-use super::{LoadError, Slot, builtin};
+use super::builtin;
+use super::decision::Decision;
+use super::error::LoadError;
+use super::runtime::{PolicyModule, PolicyRuntime};
+use super::slot::Slot;
 use accord_policy_core::{
     AcceptSignal, Enrollment, MatchOutcome, PreflightDecision, PreflightInput, ProspectIdentity,
     Route, RoutingInput,

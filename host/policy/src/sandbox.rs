@@ -2,7 +2,9 @@
 //! grants nothing, clocks and polls that never wait, and the `log` import.
 
 use super::bindings::wit_host;
-use super::runtime::TraceLine;
+use super::decision::TraceLine;
+use super::error::PolicyError;
+use super::slot::CONTRACT_VERSION;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
@@ -86,7 +88,7 @@ pub(crate) struct CallState {
     pub(crate) trace: Vec<TraceLine>,
     dropped_lines: usize,
     /// Part of the answer the host dropped (see `Decision::dropped`).
-    pub(crate) dropped: Option<super::PolicyError>,
+    pub(crate) dropped: Option<PolicyError>,
     pub(crate) stderr: MemoryOutputPipe,
 }
 
@@ -144,13 +146,13 @@ pub(crate) fn link(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     sync_poll::add_to_linker::<CallState, NoWait>(linker, |s| NoWaitTable(&mut s.table))?;
     linker.allow_shadowing(false);
     linker
-        .instance(&format!("accord:policy/host@{}", super::CONTRACT_VERSION))?
+        .instance(&format!("accord:policy/host@{}", CONTRACT_VERSION))?
         .func_wrap("log", log)?;
     Ok(())
 }
 
 /// Why the host refused to let a guest wait. Returned from the host call,
-/// it traps the guest; the runtime reports it as [`super::PolicyError::Wait`].
+/// it traps the guest; the runtime reports it as [`PolicyError::Wait`].
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WaitRefused {
     /// A timer on the monotonic clock (`std::thread::sleep` and the like).
