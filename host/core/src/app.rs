@@ -177,6 +177,15 @@ impl App {
 }
 
 impl App {
+    /// The parts the policy lifecycle works on.
+    pub fn policy_host(&self) -> crate::lifecycle::policies::PolicyHost<'_> {
+        crate::lifecycle::policies::PolicyHost {
+            db: &self.db,
+            decisions: self.pipeline.decisions(),
+            clock: &self.clock,
+        }
+    }
+
     /// Makes the active modules match the assignments stored in the
     /// database (after another instance activated a policy); slots without
     /// an assignment return to the built-in default.

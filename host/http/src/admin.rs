@@ -158,7 +158,7 @@ pub async fn upload_policy(
     // Checked after the read: an answer given before the body is read
     // costs a large upload its connection (see `http::unread_body`).
     let slot = parse_slot(&slot)?;
-    let swap = policies::upload(&app, slot, bytes.to_vec())
+    let swap = policies::upload(app.policy_host(), slot, bytes.to_vec())
         .await
         .map_err(LifecycleError::from)?;
     Ok(Json(swap))
@@ -182,7 +182,7 @@ pub async fn reset_policy(
     Path(slot): Path<String>,
 ) -> ApiResult<Json<PolicySwap>> {
     let slot = parse_slot(&slot)?;
-    let swap = policies::reset(&app, slot)
+    let swap = policies::reset(app.policy_host(), slot)
         .await
         .map_err(LifecycleError::from)?;
     Ok(Json(swap))

@@ -2,6 +2,7 @@
 //! with the claim's fence (a stale worker's completion is refused).
 
 use super::claim::Claimed;
+use super::context::{Context, breaker_failure, breaker_success, event, stale};
 use super::reconcile::Reconciled;
 use super::{Engine, EngineError};
 use crate::clock::Millis;
@@ -9,23 +10,14 @@ use crate::domain::{Named, StepDef};
 use crate::pipeline::keys::{self, KeyedOn};
 use crate::provider::{ErrorClass, InviteSent, ProviderError};
 use crate::store::Tx;
-use crate::store::accounts::{self, Account};
-use crate::store::campaigns::{self, Campaign};
-use crate::store::enrollments::{self, EnrollmentRow};
-use crate::store::events::{self, NewEvent};
+use crate::store::accounts;
+use crate::store::campaigns;
+use crate::store::enrollments;
 use crate::store::prospects::{self, Prospect};
 use crate::workflow::{self, StepAction};
 use accord_policy_core::{
     AcceptSignal, AccountStatus, DispatchSource, LinkedinStatus, SignalSource,
 };
-
-/// Everything a job needs, loaded once.
-pub(super) struct Context {
-    pub(super) account: Account,
-    pub(super) campaign: Campaign,
-    pub(super) enrollment: EnrollmentRow,
-    pub(super) prospect: Prospect,
-}
 
 impl Engine {
     /// Runs one claimed job. A claim another worker has taken over since
@@ -521,12 +513,6 @@ fn lookup_identifier(p: &Prospect) -> (String, bool) {
     }
 }
 
-pub(super) fn stale(claimed: &Claimed) -> Result<(), EngineError> {
-    tracing::warn!(job = %claimed.job.id, fence = claimed.fence, "stale claim: another worker owns this job now; outcome discarded");
-    metrics::counter!("accord_stale_completions_total").increment(1);
-    Ok(())
-}
-
 /// Completes a job if this claim still holds it.
 async fn complete(
     tx: &mut Tx,
@@ -571,58 +557,4 @@ async fn retry(
     .execute(&mut **tx)
     .await?;
     Ok(r.rows_affected() == 1)
-}
-
-async fn breaker_success(tx: &mut Tx, account_id: &str) -> Result<(), EngineError> {
-    sqlx::query("UPDATE linkedin_accounts SET consecutive_failures = 0, breaker_open_until = NULL WHERE id = $1 AND consecutive_failures > 0")
-        .bind(account_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// Counts a transient failure; opens the breaker at the threshold.
-/// Returns whether this failure opened it.
-pub(super) async fn breaker_failure(
-    tx: &mut Tx,
-    account_id: &str,
-    threshold: i64,
-    until: Millis,
-) -> Result<bool, EngineError> {
-    let (failures,): (i64,) = sqlx::query_as(
-        "UPDATE linkedin_accounts SET consecutive_failures = consecutive_failures + 1 WHERE id = $1 RETURNING consecutive_failures",
-    )
-    .bind(account_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    if failures >= threshold {
-        sqlx::query("UPDATE linkedin_accounts SET breaker_open_until = $1 WHERE id = $2")
-            .bind(until)
-            .bind(account_id)
-            .execute(&mut **tx)
-            .await?;
-        tracing::warn!(account = %account_id, failures, "circuit breaker opened");
-        return Ok(true);
-    }
-    Ok(false)
-}
-
-pub(super) async fn event(
-    tx: &mut Tx,
-    ctx: &Context,
-    kind: &str,
-    detail: serde_json::Value,
-    now: Millis,
-) -> Result<(), EngineError> {
-    let e = NewEvent {
-        workspace_id: &ctx.account.workspace_id,
-        linkedin_account_id: Some(&ctx.account.id),
-        enrollment_id: Some(&ctx.enrollment.id),
-        kind,
-        source: Some("engine"),
-        detail: Some(detail),
-        ..NewEvent::default()
-    };
-    events::record(tx, e, now).await?;
-    Ok(())
 }

@@ -8,6 +8,7 @@
 //! and a per-account circuit breaker.
 
 mod claim;
+mod context;
 mod execute;
 pub mod gates;
 mod lease;

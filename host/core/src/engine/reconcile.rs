@@ -6,7 +6,7 @@
 //! record shows nothing, and held for an operator when it cannot be read.
 
 use super::claim::Claimed;
-use super::execute::{Context, breaker_failure, event, stale};
+use super::context::{Context, breaker_failure, event, stale};
 use super::{Engine, EngineError};
 use crate::clock::{MINUTE_MS, Millis};
 use crate::provider::{ChatMessage, ProviderError, SentInvitesPage};

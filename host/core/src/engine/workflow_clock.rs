@@ -15,7 +15,7 @@ use crate::workflow::{self, Landing, StepAction};
 use accord_policy_core::{DispatchSource, WorkflowState};
 
 /// Enrollments handled per round.
-const BATCH: i64 = 200;
+const ENROLLMENTS_PER_PAGE: i64 = 200;
 
 impl Engine {
     /// Starts pending enrollments of running campaigns and moves
@@ -35,7 +35,7 @@ impl Engine {
              ORDER BY next_run_at, id LIMIT $2"
         )))
         .bind(now)
-        .bind(BATCH)
+        .bind(ENROLLMENTS_PER_PAGE)
         .fetch_all(self.db.pool())
         .await?;
         let mut moved = 0;

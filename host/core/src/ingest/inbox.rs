@@ -24,11 +24,11 @@ use tokio::sync::{Notify, watch};
 
 /// Most inbox rows processed in one transaction: a batch pays its
 /// look-ups, deferred inserts and commit once.
-pub const BATCH: usize = 128;
+pub const ROWS_PER_TRANSACTION: usize = 128;
 
 /// Pending rows the processor reads at a time: whole batches for every
 /// lane.
-const FETCH: i64 = (BATCH * LANES) as i64;
+const FETCH: i64 = (ROWS_PER_TRANSACTION * LANES) as i64;
 
 /// Batches processed at once on PostgreSQL.
 pub const LANES: usize = 4;
@@ -169,7 +169,7 @@ impl Inbox {
         })
     }
 
-    /// Processes up to `limit` pending rows, up to [`BATCH`] rows per
+    /// Processes up to `limit` pending rows, up to [`ROWS_PER_TRANSACTION`] rows per
     /// transaction; returns how many it took (processed, or failed and
     /// recorded). Each transaction first claims its rows
     /// ([`inbox::claim`]): a row another instance holds or has processed
@@ -190,7 +190,7 @@ impl Inbox {
         // fetch waits for).
         let lanes = match self.pipeline.db().backend() {
             Backend::Sqlite => 1,
-            Backend::Postgres => rows.len().div_ceil(BATCH).clamp(1, LANES),
+            Backend::Postgres => rows.len().div_ceil(ROWS_PER_TRANSACTION).clamp(1, LANES),
         };
         let mut split: Vec<Vec<Pending>> = (0..lanes).map(|_| Vec::new()).collect();
         for row in rows {
@@ -241,7 +241,7 @@ impl Inbox {
         Ok(taken)
     }
 
-    /// Processes the first rows of `rows` (up to [`BATCH`]) in one
+    /// Processes the first rows of `rows` (up to [`ROWS_PER_TRANSACTION`]) in one
     /// transaction ([`run_rows`]), those it can claim ([`inbox::claim`],
     /// in the same transaction, so each row is processed by one
     /// transaction at a time and, once pending no more, never again by
@@ -252,7 +252,7 @@ impl Inbox {
         rows: &[Pending],
         claim: Claim,
     ) -> Result<(usize, usize), (usize, PipelineError)> {
-        let rows = &rows[..rows.len().min(BATCH)];
+        let rows = &rows[..rows.len().min(ROWS_PER_TRANSACTION)];
         let mut tx = self.pipeline.begin().await.map_err(|e| (1, e))?;
         let ids: Vec<&str> = rows.iter().map(|p| p.row.id.as_str()).collect();
         let claimed = inbox::claim(&mut tx, &ids, claim)
@@ -370,7 +370,9 @@ impl Inbox {
     /// left by a crash are picked up too).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
-            self.arrivals.linger(self.window(), BATCH).await;
+            self.arrivals
+                .linger(self.window(), ROWS_PER_TRANSACTION)
+                .await;
             self.arrivals.take();
             match self.process_pending(FETCH).await {
                 Ok(n) if n > 0 => continue,
@@ -389,7 +391,7 @@ impl Inbox {
     }
 }
 
-/// Runs the first rows of `rows` (up to [`BATCH`]) through the pipeline
+/// Runs the first rows of `rows` (up to [`ROWS_PER_TRANSACTION`]) through the pipeline
 /// in `tx`, their outcomes recorded in it (written at commit).
 /// Consecutive accept signals go through the pipeline together (one
 /// candidate look-up, one stamp statement, one enqueue for all); an
@@ -402,7 +404,7 @@ async fn run_rows(
     batch: &mut Batch,
     rows: &[&Pending],
 ) -> Result<Vec<(String, &'static str)>, (usize, PipelineError)> {
-    let rows = &rows[..rows.len().min(BATCH)];
+    let rows = &rows[..rows.len().min(ROWS_PER_TRANSACTION)];
     let mut finished = Vec::with_capacity(rows.len());
     let mut signals = Vec::new();
     for (i, Pending { task, row }) in rows.iter().copied().enumerate() {
@@ -492,7 +494,7 @@ impl Processed {
 }
 
 /// Processes freshly stored rows inside the transaction that stored them
-/// (the writer's write-through), [`BATCH`] at a time. Any error leaves
+/// (the writer's write-through), [`ROWS_PER_TRANSACTION`] at a time. Any error leaves
 /// the transaction to be rolled back.
 pub(crate) async fn process_in(
     pipeline: &Pipeline,
@@ -505,7 +507,7 @@ pub(crate) async fn process_in(
         batch: Batch::new(),
         rows: Vec::with_capacity(count),
     };
-    for chunk in pending.chunks(BATCH) {
+    for chunk in pending.chunks(ROWS_PER_TRANSACTION) {
         let chunk: Vec<&Pending> = chunk.iter().collect();
         let processed = run_rows(pipeline, tx, &mut done.batch, &chunk)
             .await

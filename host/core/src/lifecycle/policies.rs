@@ -4,13 +4,27 @@
 //! never fails a decision in flight (see the registry's promise).
 
 use super::LifecycleError;
-use crate::app::App;
+use crate::clock::SharedClock;
+use crate::decisions::Decisions;
 use crate::pipeline::rekey;
 use crate::policy::{LoadError, PolicyModule, PolicyRegistry, Slot, builtin};
 use crate::store::broadcast::{Broadcaster, POLICIES_CHANNEL};
 use crate::store::{Db, StoreError, policies};
 use serde::Serialize;
 use std::sync::Arc;
+
+/// What the policy lifecycle works on: the database, the decision seam
+/// (whose registry it activates modules in) and the clock. Borrowed from
+/// the host, so the lifecycle needs no `App`.
+#[derive(Clone, Copy)]
+pub struct PolicyHost<'a> {
+    /// The database.
+    pub db: &'a Db,
+    /// The decision seam.
+    pub decisions: &'a Decisions,
+    /// The clock.
+    pub clock: &'a SharedClock,
+}
 
 /// What a policy swap did.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -85,18 +99,18 @@ async fn load(
 /// and assigns it in one transaction, activates it, tells the other
 /// instances, and finishes the re-key.
 pub async fn upload(
-    app: &App,
+    app: PolicyHost<'_>,
     slot: Slot,
     bytes: Vec<u8>,
 ) -> Result<PolicySwap, PolicyLifecycleError> {
-    let (module, bytes) = load(&app.policies, bytes, "upload", slot).await?;
-    let decisions = app.pipeline.decisions();
+    let (module, bytes) = load(app.decisions.registry(), bytes, "upload", slot).await?;
+    let decisions = app.decisions;
     let staged = if slot == Slot::Match {
-        let check = rekey::check(&app.db, decisions, &module).await?;
+        let check = rekey::check(app.db, decisions, &module).await?;
         if check.refused() {
             return Err(PolicyLifecycleError::RekeyRefused(check));
         }
-        rekey::stage(&app.db, decisions, &app.clock, &module).await?
+        rekey::stage(app.db, decisions, app.clock, &module).await?
     } else {
         0
     };
@@ -118,13 +132,13 @@ pub async fn upload(
 
 /// Puts a slot back on its built-in default (re-keying every prospect
 /// for the match slot).
-pub async fn reset(app: &App, slot: Slot) -> Result<PolicySwap, PolicyLifecycleError> {
+pub async fn reset(app: PolicyHost<'_>, slot: Slot) -> Result<PolicySwap, PolicyLifecycleError> {
     let (bytes, origin) = builtin::for_slot(slot);
-    let (module, _) = load(&app.policies, bytes.to_vec(), origin, slot)
+    let (module, _) = load(app.decisions.registry(), bytes.to_vec(), origin, slot)
         .await
         .map_err(|e| PolicyLifecycleError::Internal(e.to_string()))?;
     let staged = if slot == Slot::Match {
-        rekey::stage(&app.db, app.pipeline.decisions(), &app.clock, &module).await?
+        rekey::stage(app.db, app.decisions, app.clock, &module).await?
     } else {
         0
     };
@@ -138,21 +152,20 @@ pub async fn reset(app: &App, slot: Slot) -> Result<PolicySwap, PolicyLifecycleE
 /// match slot finishes the re-key `rekey::stage` began (`staged`
 /// prospects got keys there).
 async fn activate(
-    app: &App,
+    app: PolicyHost<'_>,
     module: Arc<PolicyModule>,
     staged: u64,
 ) -> Result<PolicySwap, PolicyLifecycleError> {
-    let previous = app.policies.activate(module.clone());
+    let previous = app.decisions.registry().activate(module.clone());
     let slot = module.slot();
-    if let Err(e) = Broadcaster::for_db(&app.db)
+    if let Err(e) = Broadcaster::for_db(app.db)
         .send(POLICIES_CHANNEL, slot.as_str())
         .await
     {
         tracing::warn!(error = %e, "policy change broadcast failed; other instances pick it up on restart");
     }
     let (rekeyed, rekey_failures) = if slot == Slot::Match {
-        let (keyed, failures) =
-            rekey::finish(&app.db, app.pipeline.decisions(), &app.clock, &module).await?;
+        let (keyed, failures) = rekey::finish(app.db, app.decisions, app.clock, &module).await?;
         (staged + keyed, failures)
     } else {
         (0, 0)

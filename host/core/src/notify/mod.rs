@@ -32,7 +32,7 @@ pub const LEASE_MS: Millis = 60_000;
 /// How often [`Notifier::run`] looks for due deliveries when not woken.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Deliveries claimed per pass by [`Notifier::run`] (sent concurrently).
-pub const BATCH: usize = 32;
+pub const DELIVERIES_PER_ROUND: usize = 32;
 /// The longest excerpt of a failed response's body kept as the reason.
 pub const BODY_EXCERPT_CHARS: usize = 200;
 
@@ -239,8 +239,8 @@ impl Notifier {
             if *shutdown.borrow_and_update() {
                 break;
             }
-            let full = match self.deliver_due(BATCH).await {
-                Ok(report) => report.claimed >= BATCH,
+            let full = match self.deliver_due(DELIVERIES_PER_ROUND).await {
+                Ok(report) => report.claimed >= DELIVERIES_PER_ROUND,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox delivery pass failed");
                     false

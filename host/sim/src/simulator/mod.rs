@@ -17,8 +17,8 @@ pub mod state;
 
 pub use state::{
     AccountState, CallRecord, CreatedAtUnit, DeliveryAttempt, PersonSpec, SimAccount, SimAction,
-    SimFailure, SimInvite, SimMessage, SimPerson, TickReport, WEBHOOK_RETRY_DELAYS_MS, WebhookFate,
-    WebhookKind, World, encode_member_id,
+    SimFailure, SimInvite, SimMessage, SimPerson, SimTickReport, SimWorld, WEBHOOK_RETRY_DELAYS_MS,
+    WebhookFate, WebhookKind, encode_member_id,
 };
 
 use crate::clock::{Millis, SharedClock};
@@ -132,7 +132,7 @@ pub enum SimStartError {
 
 /// State shared by the server, the ticker and the handle.
 pub(crate) struct Shared {
-    world: Mutex<World>,
+    world: Mutex<SimWorld>,
     clock: SharedClock,
     api_key: String,
     webhook: Option<WebhookTarget>,
@@ -141,14 +141,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn world(&self) -> MutexGuard<'_, World> {
+    fn world(&self) -> MutexGuard<'_, SimWorld> {
         self.world.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn tick(&self) -> TickReport {
+    async fn tick(&self) -> SimTickReport {
         let _one_at_a_time = self.tick_lock.lock().await;
         let now = self.clock.now_ms();
-        let mut report = TickReport::default();
+        let mut report = SimTickReport::default();
         let due = self.world().run_due(now, &mut report);
         for delivery in due {
             let (status, error) = match &self.webhook {
@@ -226,7 +226,7 @@ impl Simulator {
             .user_agent("unipile-simulator")
             .build()?;
         let shared = Arc::new(Shared {
-            world: Mutex::new(World::new(&config.webhook_name)),
+            world: Mutex::new(SimWorld::new(&config.webhook_name)),
             clock: config.clock.clone(),
             api_key: config.api_key.clone(),
             webhook: config.webhook.clone(),
@@ -309,13 +309,13 @@ impl SimHandle {
     }
 
     /// Runs `f` on the world (any scripting or reading not wrapped here).
-    pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut SimWorld) -> R) -> R {
         f(&mut self.shared.world())
     }
 
     /// Performs everything due at the clock's now: accepts, replies, webhook
     /// deliveries (and their retries).
-    pub async fn tick(&self) -> TickReport {
+    pub async fn tick(&self) -> SimTickReport {
         self.shared.tick().await
     }
 

@@ -451,7 +451,7 @@ pub struct DueDelivery {
 
 /// The whole simulated world.
 #[derive(Debug)]
-pub struct World {
+pub struct SimWorld {
     accounts: Vec<Account>,
     people: Vec<Person>,
     index: HashMap<String, usize>,
@@ -472,7 +472,7 @@ pub struct World {
 
 /// What a tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TickReport {
+pub struct SimTickReport {
     /// Invites accepted.
     pub accepted: usize,
     /// Replies received.
@@ -589,7 +589,7 @@ fn paginate<T>(
 
 // ------------------------------------------------------------------ world
 
-impl World {
+impl SimWorld {
     /// An empty world; webhooks carry `webhook_name`.
     pub fn new(webhook_name: &str) -> Self {
         let fates = HashMap::from([
@@ -606,7 +606,7 @@ impl World {
                 WebhookFate::Deliver { delay_ms: 0 },
             ),
         ]);
-        World {
+        SimWorld {
             accounts: Vec::new(),
             people: Vec::new(),
             index: HashMap::new(),
@@ -870,7 +870,7 @@ impl World {
         self.push_fault(0, n, failure, scope, false);
     }
 
-    /// Like [`World::add_fault`], but the call is carried out first and
+    /// Like [`SimWorld::add_fault`], but the call is carried out first and
     /// its answer replaced by the failure (a timeout after acting).
     pub fn add_fault_after_acting(&mut self, n: u32, failure: SimFailure, scope: Option<&str>) {
         self.push_fault(0, n, failure, scope, true);
@@ -1684,7 +1684,7 @@ impl World {
     /// Performs the accepts and replies due at `now`, then hands out the
     /// webhook deliveries due (events of a disconnected or restricted
     /// account wait for its reconnection, except its status changes).
-    pub fn run_due(&mut self, now: Millis, report: &mut TickReport) -> Vec<DueDelivery> {
+    pub fn run_due(&mut self, now: Millis, report: &mut SimTickReport) -> Vec<DueDelivery> {
         loop {
             let mut due: Vec<Scheduled> = Vec::new();
             self.scheduled.retain(|s| {
@@ -1752,7 +1752,7 @@ impl World {
         status: Option<u16>,
         error: Option<String>,
         now: Millis,
-        report: &mut TickReport,
+        report: &mut SimTickReport,
     ) {
         self.attempts.push(DeliveryAttempt {
             delivery_id: delivery.id,
