@@ -206,7 +206,7 @@ impl World {
             &campaign.id,
             &prospect.id,
             &campaign.linkedin_account_id,
-            T0,
+            accord::clock::Clock::now_ms(&*self.clock),
         );
         assert!(enrollments::insert(&mut c, &row).await.unwrap());
         if let Some(provider_id) = invited {
@@ -274,13 +274,7 @@ impl World {
 
     /// The new_relation payload of unipile.md for `member`.
     pub fn new_relation(&self, member: &str, slug: &str) -> String {
-        serde_json::json!({
-            "event": "new_relation", "account_id": self.account.provider_account_id, "account_type": "LINKEDIN",
-            "webhook_name": "", "user_full_name": "Julien Crépieux", "user_provider_id": member,
-            "user_public_identifier": slug, "user_profile_url": format!("https://www.linkedin.com/in/{slug}/"),
-            "user_picture_url": "https://media.licdn.com/x"
-        })
-        .to_string()
+        new_relation_of(&self.account.provider_account_id, member, slug)
     }
 
     /// Stores a webhook in the inbox and processes the inbox.
@@ -288,4 +282,16 @@ impl World {
         self.app.inbox.receive(body.as_bytes()).await.unwrap();
         while self.app.inbox.process_pending(100).await.unwrap() > 0 {}
     }
+}
+
+/// The new_relation payload of unipile.md for `member`, of `account` (a
+/// provider account id).
+pub fn new_relation_of(account: &str, member: &str, slug: &str) -> String {
+    serde_json::json!({
+            "event": "new_relation", "account_id": account, "account_type": "LINKEDIN",
+            "webhook_name": "", "user_full_name": "Julien Crépieux", "user_provider_id": member,
+            "user_public_identifier": slug, "user_profile_url": format!("https://www.linkedin.com/in/{slug}/"),
+            "user_picture_url": "https://media.licdn.com/x"
+        })
+        .to_string()
 }
