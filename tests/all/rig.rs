@@ -166,23 +166,6 @@ impl Rig {
         }
     }
 
-    /// Moves enrollments along without running any job: the account's
-    /// spacing is pushed far out for one round, so jobs stay queued.
-    pub async fn settle_workflow_only(&self) {
-        sqlx::query("UPDATE linkedin_accounts SET next_action_at = $1 WHERE id = $2")
-            .bind(i64::MAX / 2)
-            .bind(&self.w.account.id)
-            .execute(self.w.app.db.pool())
-            .await
-            .unwrap();
-        self.engine.run_once().await.unwrap();
-        sqlx::query("UPDATE linkedin_accounts SET next_action_at = 0 WHERE id = $1")
-            .bind(&self.w.account.id)
-            .execute(self.w.app.db.pool())
-            .await
-            .unwrap();
-    }
-
     /// Moves the clock in `step` increments up to `total`, settling at
     /// each step, running the ticks too.
     pub async fn run_for(&self, total: i64, step: i64) {
@@ -213,14 +196,6 @@ impl Rig {
     pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
         self.w.count(sql, bind).await
     }
-}
-
-/// Sets the main account's settings directly.
-pub async fn set_account(rig: &Rig, assignments: &'static str) {
-    let sql: &'static str = Box::leak(
-        format!("UPDATE linkedin_accounts SET {assignments} WHERE id = $1").into_boxed_str(),
-    );
-    rig.w.exec(sql, &[&rig.w.account.id]).await;
 }
 
 /// Oct 1 2026 10:00 UTC, a Thursday.
