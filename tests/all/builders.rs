@@ -403,7 +403,7 @@ impl<'a> Story<'a> {
             let before = rig.sim.calls().len();
             for cast in &self.queued {
                 rig.w
-                    .enroll(&cast.campaign, &cast.id, cast.prospect.clone(), None)
+                    .enroll(&cast.campaign, &cast.id, cast.prospect.clone())
                     .await;
             }
             let ids: Vec<&str> = self.queued.iter().map(|c| c.campaign.id.as_str()).collect();
@@ -442,7 +442,7 @@ pub async fn pass_time(rig: &Rig, to: i64) {
 async fn invite(rig: &Rig, casts: &[&Cast]) {
     for cast in casts {
         rig.w
-            .enroll(&cast.campaign, &cast.id, cast.prospect.clone(), None)
+            .enroll(&cast.campaign, &cast.id, cast.prospect.clone())
             .await;
     }
     let ids: Vec<&str> = casts.iter().map(|c| c.campaign.id.as_str()).collect();

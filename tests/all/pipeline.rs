@@ -195,7 +195,6 @@ async fn member_id_match(kind: Kind) {
         &w.campaign,
         "e-member",
         w.prospect(None, Some(JULIEN), None),
-        None,
     )
     .await;
     w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
@@ -212,7 +211,6 @@ async fn sales_nav_decode(kind: Kind) {
         &w.campaign,
         "e-salesnav",
         w.prospect(None, None, Some(&lead)),
-        None,
     )
     .await;
     w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
@@ -225,15 +223,10 @@ async fn sales_nav_decode(kind: Kind) {
 async fn public_identifier_with_url_normalisation(kind: Kind) {
     let w = World::new(kind).await;
     let url = "https://uk.linkedin.com/in/Julien-Crepieux/?trk=public_profile#about";
-    w.enroll(
-        &w.campaign,
-        "e-slug",
-        w.prospect(Some(url), None, None),
-        None,
-    )
-    .await;
+    w.enroll(&w.campaign, "e-slug", w.prospect(Some(url), None, None))
+        .await;
     let pct = w.prospect(Some("linkedin.com/in/j%C3%BCrgen-m%C3%BCller"), None, None);
-    w.enroll(&w.campaign, "e-pct", pct, None).await;
+    w.enroll(&w.campaign, "e-pct", pct).await;
     w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
     w.webhook(&w.new_relation("ACoAABRqAmsKxxxxxxxxxxxx", "jürgen-müller"))
         .await;
@@ -744,13 +737,8 @@ async fn a_reply_after_the_accept_cancels_the_queued_follow_up(kind: Kind) {
 async fn unmatched_accepts_leave_traces(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
     let w = &rig.w;
-    w.enroll(
-        &w.campaign,
-        "e-x",
-        w.prospect(None, Some(JULIEN), None),
-        None,
-    )
-    .await;
+    w.enroll(&w.campaign, "e-x", w.prospect(None, Some(JULIEN), None))
+        .await;
     let stranger = w
         .app
         .pipeline

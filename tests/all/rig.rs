@@ -148,7 +148,7 @@ impl Rig {
             full_name: Some(person.full_name()),
             ..self.w.prospect(Some(&person.profile_url()), None, None)
         };
-        self.w.enroll(campaign, enrollment_id, prospect, None).await;
+        self.w.enroll(campaign, enrollment_id, prospect).await;
         person
     }
 

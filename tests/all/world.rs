@@ -183,21 +183,19 @@ impl World {
     }
 
     /// Imports a prospect with its match keys and enrolls it in
-    /// `campaign` with id `enrollment_id`, invited at `invited` (or not
-    /// invited), waiting on its accept.
+    /// `campaign` with id `enrollment_id`, pending (the engine starts its
+    /// workflow once the campaign runs), through the store's statements
+    /// the API's import uses; an id of the test's choosing, where the
+    /// import would make one.
     pub async fn enroll(
         &self,
         campaign: &Campaign,
         enrollment_id: &str,
         prospect: Prospect,
-        invited: Option<&str>,
     ) -> EnrollmentRow {
         let mut c = self.app.db.pool().acquire().await.unwrap();
         prospects::insert(&mut c, &prospect).await.unwrap();
-        let keys = self
-            .app
-            .policies
-            .prospect_keys(&prospect.identity(invited.map(str::to_string)));
+        let keys = self.app.policies.prospect_keys(&prospect.identity(None));
         prospects::set_keys(&mut c, &prospect.id, &keys.value, &keys.module_sha256)
             .await
             .unwrap();
@@ -209,19 +207,6 @@ impl World {
             accord::clock::Clock::now_ms(&*self.clock),
         );
         assert!(enrollments::insert(&mut c, &row).await.unwrap());
-        if let Some(provider_id) = invited {
-            sqlx::query(
-                "UPDATE enrollments SET linkedin_status = 'invited', workflow_state = 'waiting_accept', step_index = 1, \
-                 invited_provider_id = $1, invited_at = $2, next_run_at = $3 WHERE id = $4",
-            )
-            .bind(provider_id)
-            .bind(T0 - DAY_MS)
-            .bind(T0 + 6 * DAY_MS)
-            .bind(enrollment_id)
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        }
         enrollments::get(&mut c, enrollment_id, "")
             .await
             .unwrap()
