@@ -71,8 +71,7 @@ async fn a_killed_host_loses_no_acknowledged_webhook() {
     let w = World::new(Kind::Sqlite).await;
     for i in 0..PROSPECTS {
         let prospect = w.prospect(None, Some(&member(i)), None);
-        w.enroll(&w.campaign, &format!("e-{i:05}"), prospect, None)
-            .await;
+        w.enroll(&w.campaign, &format!("e-{i:05}"), prospect).await;
     }
     let database_url = w.app.config.database_url.clone();
     let bodies: Vec<String> = (0..PROSPECTS)

@@ -3,11 +3,13 @@
 //! resync coalescing, and every gate (window across DST, caps with two
 //! workers, ramp, spacing, disconnect pause and resume, circuit breaker).
 
+use crate::builders::*;
 use crate::on_both_databases;
 use crate::rig::*;
 use crate::world::Kind;
 use accord::clock::{Clock, DAY_MS, HOUR_MS, MINUTE_MS};
 use accord::simulator::{PersonSpec, SimAction, WebhookFate};
+use serde_json::json;
 
 async fn at(rig: &Rig, ms: i64) {
     rig.w.clock.set(ms);
@@ -223,16 +225,23 @@ async fn resync_clicks_coalesce(kind: Kind) {
 async fn daily_caps_hold(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
     at(&rig, OCT1_10AM).await;
-    set_account(&rig, "daily_invite_cap = 5, min_spacing_ms = 0").await;
+    let sender = Sender::connected(
+        &rig,
+        json!({"daily_invite_cap": 5, "min_spacing_seconds": 0}),
+        json!({}),
+    )
+    .await;
     for i in 0..8 {
-        rig.enroll(
-            &format!("e-cap-{i}"),
-            PersonSpec::new("Cap", &format!("P{i}")),
-        )
-        .await;
+        sender
+            .enroll(
+                &rig,
+                &format!("e-cap-{i}"),
+                PersonSpec::new("Cap", &format!("P{i}")),
+            )
+            .await;
     }
     rig.run_for(6 * HOUR_MS, 10 * MINUTE_MS).await;
-    assert_eq!(rig.sim.invites(&rig.w.account.provider_account_id).len(), 5);
+    assert_eq!(sender.invites(&rig).len(), 5);
     assert_eq!(
         rig.count(
             "SELECT COUNT(*) FROM campaign_send_jobs WHERE status = 'pending' AND wait_reason = $1",
@@ -243,7 +252,7 @@ async fn daily_caps_hold(kind: Kind) {
     );
     rig.run_for(DAY_MS, HOUR_MS).await;
     assert_eq!(
-        rig.sim.invites(&rig.w.account.provider_account_id).len(),
+        sender.invites(&rig).len(),
         8,
         "the rest went out the next day"
     );
@@ -255,20 +264,22 @@ async fn daily_caps_hold(kind: Kind) {
 async fn weekly_caps_hold(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
     at(&rig, OCT1_10AM).await;
-    set_account(
+    let sender = Sender::connected(
         &rig,
-        "daily_invite_cap = 5, weekly_invite_cap = 6, min_spacing_ms = 0",
+        json!({"daily_invite_cap": 5, "weekly_invite_cap": 6, "min_spacing_seconds": 0}),
+        json!({}),
     )
     .await;
     for i in 0..9 {
-        rig.enroll(
-            &format!("e-week-{i}"),
-            PersonSpec::new("Week", &format!("P{i}")),
-        )
-        .await;
+        sender
+            .enroll(
+                &rig,
+                &format!("e-week-{i}"),
+                PersonSpec::new("Week", &format!("P{i}")),
+            )
+            .await;
     }
-    let account = rig.w.account.provider_account_id.clone();
-    let sent = || rig.sim.invites(&account);
+    let sent = || sender.invites(&rig);
     rig.run_for(3 * DAY_MS, HOUR_MS).await;
     assert_eq!(
         sent().len(),
@@ -312,24 +323,24 @@ async fn weekly_caps_hold(kind: Kind) {
 async fn the_warm_up_ramp_holds(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
     at(&rig, OCT1_10AM).await;
-    let warmup: &'static str = Box::leak(
-        format!("warmup_started_at = {OCT1_10AM}, daily_invite_cap = 20, min_spacing_ms = 0")
-            .into_boxed_str(),
-    );
-    set_account(&rig, warmup).await;
+    // Connected now: day 1 of its warm-up.
+    let sender = Sender::connected_now(
+        &rig,
+        json!({"daily_invite_cap": 20, "min_spacing_seconds": 0}),
+        json!({}),
+    )
+    .await;
     for i in 0..8 {
-        rig.enroll(
-            &format!("e-ramp-{i}"),
-            PersonSpec::new("Ramp", &format!("P{i}")),
-        )
-        .await;
+        sender
+            .enroll(
+                &rig,
+                &format!("e-ramp-{i}"),
+                PersonSpec::new("Ramp", &format!("P{i}")),
+            )
+            .await;
     }
     rig.run_for(6 * HOUR_MS, 10 * MINUTE_MS).await;
-    assert_eq!(
-        rig.sim.invites(&rig.w.account.provider_account_id).len(),
-        5,
-        "25% of 20"
-    );
+    assert_eq!(sender.invites(&rig).len(), 5, "25% of 20");
     assert_eq!(
         rig.count(
             "SELECT COUNT(*) FROM campaign_send_jobs WHERE status = 'pending' AND wait_reason = $1",
@@ -344,21 +355,18 @@ async fn the_warm_up_ramp_holds(kind: Kind) {
 async fn spacing_holds(kind: Kind) {
     let rig = Rig::new(kind, |c| c.spacing_jitter_ms = 0).await;
     at(&rig, OCT1_10AM).await;
-    set_account(&rig, "min_spacing_ms = 120000").await;
+    let sender = Sender::connected(&rig, json!({"min_spacing_seconds": 120}), json!({})).await;
     for i in 0..4 {
-        rig.enroll(
-            &format!("e-space-{i}"),
-            PersonSpec::new("Space", &format!("P{i}")),
-        )
-        .await;
+        sender
+            .enroll(
+                &rig,
+                &format!("e-space-{i}"),
+                PersonSpec::new("Space", &format!("P{i}")),
+            )
+            .await;
     }
     rig.run_for(30 * MINUTE_MS, 30_000).await;
-    let mut times: Vec<i64> = rig
-        .sim
-        .invites(&rig.w.account.provider_account_id)
-        .iter()
-        .map(|i| i.sent_at_ms)
-        .collect();
+    let mut times: Vec<i64> = sender.invites(&rig).iter().map(|i| i.sent_at_ms).collect();
     times.sort();
     assert_eq!(times.len(), 4);
     for pair in times.windows(2) {
@@ -409,9 +417,10 @@ async fn the_circuit_breaker_opens_and_closes(kind: Kind) {
     })
     .await;
     at(&rig, OCT1_10AM).await;
-    set_account(&rig, "min_spacing_ms = 0").await;
+    let sender = Sender::connected(&rig, json!({"min_spacing_seconds": 0}), json!({})).await;
     rig.sim.fail_next(20, 500, None);
-    rig.enroll("e-breaker", PersonSpec::new("Break", "Er"))
+    sender
+        .enroll(&rig, "e-breaker", PersonSpec::new("Break", "Er"))
         .await;
     rig.minutes(10).await;
     let actions = || {
@@ -438,29 +447,20 @@ async fn the_circuit_breaker_opens_and_closes(kind: Kind) {
     assert_eq!(actions(), calls, "no calls while open");
     rig.sim.clear_faults();
     rig.minutes(30).await;
-    assert_eq!(
-        rig.sim.invites(&rig.w.account.provider_account_id).len(),
-        1,
-        "sent after the cooldown"
-    );
+    assert_eq!(sender.invites(&rig).len(), 1, "sent after the cooldown");
 }
 
 /// The window clamp across the end of summer time in Paris.
 async fn the_window_clamp_follows_dst(kind: Kind) {
     let rig = Rig::new(kind, |c| c.window_jitter_ms = 0).await;
-    rig.w
-        .exec(
-            "UPDATE campaigns SET time_zone = 'Europe/Paris' WHERE id = $1",
-            &[&rig.w.campaign.id],
-        )
-        .await;
+    let paris = draft_campaign(&rig, json!({"time_zone": "Europe/Paris"})).await;
     // Saturday 2026-10-24 20:00 UTC = 22:00 Paris (summer time).
     let saturday_evening = "2026-10-24T20:00:00Z"
         .parse::<jiff::Timestamp>()
         .unwrap()
         .as_millisecond();
     at(&rig, saturday_evening).await;
-    rig.enroll("e-dst", PersonSpec::new("Dst", "Paris")).await;
+    enroll_in(&rig, &paris, "e-dst", PersonSpec::new("Dst", "Paris")).await;
     rig.settle().await;
     let (run_at,): (i64,) =
         sqlx::query_as("SELECT run_at FROM campaign_send_jobs WHERE enrollment_id = 'e-dst'")
@@ -486,13 +486,20 @@ async fn the_window_clamp_follows_dst(kind: Kind) {
 async fn two_workers_never_exceed_the_caps(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
     at(&rig, OCT1_10AM).await;
-    set_account(&rig, "daily_invite_cap = 7, min_spacing_ms = 0").await;
+    let sender = Sender::connected(
+        &rig,
+        json!({"daily_invite_cap": 7, "min_spacing_seconds": 0}),
+        json!({}),
+    )
+    .await;
     for i in 0..20 {
-        rig.enroll(
-            &format!("e-two-{i}"),
-            PersonSpec::new("Two", &format!("W{i}")),
-        )
-        .await;
+        sender
+            .enroll(
+                &rig,
+                &format!("e-two-{i}"),
+                PersonSpec::new("Two", &format!("W{i}")),
+            )
+            .await;
     }
     let second = accord::engine::Engine::new(
         rig.w.app.pipeline.clone(),
@@ -515,7 +522,7 @@ async fn two_workers_never_exceed_the_caps(kind: Kind) {
         a.unwrap();
         b.unwrap();
     }
-    assert_eq!(rig.sim.invites(&rig.w.account.provider_account_id).len(), 7);
+    assert_eq!(sender.invites(&rig).len(), 7);
     let now = rig.w.clock.now_ms();
     assert!(now > OCT1_10AM);
 }
@@ -541,10 +548,19 @@ on_both_databases!(
 /// reclaims the job (the fence moves on) and sends it; the dead worker's
 /// late attempt sends nothing and records nothing.
 async fn an_expired_lease_is_reclaimed_and_fenced(kind: Kind) {
-    let rig = Rig::new(kind, |c| c.lease_ms = 5 * MINUTE_MS).await;
-    at(&rig, OCT1_10AM).await;
-    rig.enroll("e-lease", PersonSpec::new("Lea", "Se")).await;
-    rig.settle_workflow_only().await;
+    let rig = Rig::new(kind, |c| {
+        c.lease_ms = 5 * MINUTE_MS;
+        c.window_jitter_ms = 0;
+    })
+    .await;
+    // Enrolled before the window opens: the invite is queued for 09:00.
+    let lea = Cast::new(&rig, "e-lease", "Lea", "Se");
+    let opening = OCT1_10AM - HOUR_MS;
+    Story::new(&rig)
+        .queued(&lea)
+        .until(opening - 10 * MINUTE_MS)
+        .await;
+    at(&rig, opening).await;
     let dead = rig.engine.clone_as_new_worker();
     let claims = dead.claim().await.unwrap();
     assert_eq!(claims.len(), 1);

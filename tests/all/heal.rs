@@ -1,19 +1,19 @@
 //! The backstops: the late-accepts heal, the stuck post-accepts heal, the
 //! hourly skip-retry, their leases, and the switch that turns heals off.
 
+use crate::builders::*;
 use crate::on_both_databases;
 use crate::rig::*;
-use crate::world::{JULIEN, Kind, T0};
-use accord::clock::{DAY_MS, HOUR_MS};
+use crate::world::{Kind, T0};
+use accord::clock::{DAY_MS, HOUR_MS, MINUTE_MS};
 use accord::engine::Ticks;
-use accord::pipeline::DispatchOutcome;
 use accord_policy_core::{AcceptSignal, SignalSource};
 
-fn signal(rig: &Rig) -> AcceptSignal {
+fn signal(rig: &Rig, member: &str) -> AcceptSignal {
     AcceptSignal {
         source: SignalSource::Webhook,
         linkedin_account_id: rig.w.account.provider_account_id.clone(),
-        member_id: Some(JULIEN.into()),
+        member_id: Some(member.into()),
         public_identifier: None,
         profile_url: None,
         full_name: Some("Julien".into()),
@@ -21,18 +21,27 @@ fn signal(rig: &Rig) -> AcceptSignal {
     }
 }
 
-async fn late(rig: &Rig, id: &str) {
-    rig.w
-        .enroll(
-            &rig.w.campaign,
-            id,
-            rig.w.prospect(None, Some(JULIEN), None),
-            Some(JULIEN),
-        )
-        .await;
-    rig.w
-        .exec("UPDATE enrollments SET workflow_state = 'condition_skipped', step_index = 6 WHERE id = $1", &[id])
-        .await;
+/// Julien as `id` of the world's campaign, invited Oct 1 and unanswered:
+/// `condition_skipped` since Oct 8; the clock stands at T0.
+async fn late(rig: &Rig, id: &str) -> Cast {
+    let julien = Cast::new(rig, id, "Julien", "Late");
+    Story::new(rig).unanswered(&julien).until(T0).await;
+    assert_eq!(
+        julien.enrollment(rig).await.workflow_state,
+        "condition_skipped"
+    );
+    julien
+}
+
+/// The person accepts on LinkedIn; their `new_relation` webhook arrives.
+async fn accepts(rig: &Rig, cast: &Cast) {
+    assert!(
+        rig.sim
+            .accept_now(&rig.w.account.provider_account_id, &cast.person.provider_id)
+    );
+    rig.w.clock.advance(5_000);
+    rig.settle().await;
+    assert!(cast.enrollment(rig).await.linkedin_accepted_at.is_some());
 }
 
 async fn active_jobs(rig: &Rig, id: &str) -> i64 {
@@ -44,38 +53,24 @@ async fn active_jobs(rig: &Rig, id: &str) -> i64 {
 /// reconnect the late-accepts heal dispatches the follow-up, once.
 async fn heal_late_dispatches_after_a_reconnect(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
-    late(&rig, "e-heal").await;
-    rig.w
-        .exec(
-            "UPDATE linkedin_accounts SET status = 'disconnected' WHERE id = $1",
-            &[&rig.w.account.id],
+    let julien = late(&rig, "e-heal").await;
+    account_status(&rig, &rig.w.account.id, "disconnected").await;
+    accepts(&rig, &julien).await;
+    assert_eq!(
+        rig.count(
+            "SELECT COUNT(*) FROM skips WHERE enrollment_id = $1 AND reason = 'account_not_connected' AND recoverable = 1",
+            "e-heal"
         )
-        .await;
-    let out = rig
-        .w
-        .app
-        .pipeline
-        .accept_signal(&signal(&rig))
-        .await
-        .unwrap();
-    assert!(matches!(
-        out.matches[0].dispatch,
-        Some(DispatchOutcome::Skipped {
-            recoverable: true,
-            ..
-        })
-    ));
+        .await,
+        1,
+        "a recoverable skip"
+    );
     assert_eq!(
         rig.ticks.heal_late().await.unwrap().enqueued,
         0,
         "still disconnected: skipped again"
     );
-    rig.w
-        .exec(
-            "UPDATE linkedin_accounts SET status = 'connected' WHERE id = $1",
-            &[&rig.w.account.id],
-        )
-        .await;
+    account_status(&rig, &rig.w.account.id, "connected").await;
     let report = rig.ticks.heal_late().await.unwrap();
     assert_eq!((report.rows, report.enqueued), (1, 1));
     assert_eq!(active_jobs(&rig, "e-heal").await, 1);
@@ -91,32 +86,24 @@ async fn heal_late_dispatches_after_a_reconnect(kind: Kind) {
     .await
     .unwrap();
     assert_eq!(resolved, 1);
+    rig.minutes(10).await;
+    assert_eq!(
+        rig.sent_messages(&julien.person).len(),
+        1,
+        "the provider got the follow-up once"
+    );
 }
 
-/// An in-time accept whose follow-up job vanished (a transient failure)
-/// is found 24 h later by the stuck post-accepts heal.
+/// An in-time accept whose follow-up failed for good (the provider
+/// answered 500 until its retries were spent) is found 24 h later by the
+/// stuck post-accepts heal; once the accept is over 14 days old it is left
+/// alone.
 async fn heal_stuck_finds_accepts_without_follow_up(kind: Kind) {
-    let rig = Rig::new(kind, |_| {}).await;
-    rig.w
-        .enroll(
-            &rig.w.campaign,
-            "e-stuck",
-            rig.w.prospect(None, Some(JULIEN), None),
-            Some(JULIEN),
-        )
-        .await;
-    rig.w
-        .app
-        .pipeline
-        .accept_signal(&signal(&rig))
-        .await
-        .unwrap();
-    rig.w
-        .exec(
-            "DELETE FROM campaign_send_jobs WHERE enrollment_id = $1",
-            &["e-stuck"],
-        )
-        .await;
+    let rig = Rig::new(kind, |c| c.retry_backoff_ms = vec![MINUTE_MS]).await;
+    let julien = Cast::new(&rig, "e-stuck", "Julien", "Stuck");
+    Story::new(&rig).invited(&julien).until(T0).await;
+    accepts(&rig, &julien).await;
+    follow_up_failed_for_good(&rig, "e-stuck", &julien.person).await;
     assert_eq!(rig.ticks.heal_stuck().await.unwrap().rows, 0, "too recent");
     rig.w.clock.set(T0 + DAY_MS + HOUR_MS);
     let report = rig.ticks.heal_stuck().await.unwrap();
@@ -126,13 +113,9 @@ async fn heal_stuck_finds_accepts_without_follow_up(kind: Kind) {
         0,
         "a job is queued now"
     );
+    // The heal's follow-up fails the same way.
+    follow_up_failed_for_good(&rig, "e-stuck", &julien.person).await;
     rig.w.clock.set(T0 + 15 * DAY_MS);
-    rig.w
-        .exec(
-            "DELETE FROM campaign_send_jobs WHERE enrollment_id = $1",
-            &["e-stuck"],
-        )
-        .await;
     assert_eq!(
         rig.ticks.heal_stuck().await.unwrap().rows,
         0,
@@ -172,23 +155,19 @@ async fn heal_stuck_leaves_a_sent_follow_up_alone(kind: Kind) {
     assert_eq!(heal_jobs, 0, "the stuck heal never dispatched it");
 }
 
-/// A late accept on a paused campaign is a recoverable skip; after the
-/// resume, the hourly skip-retry tick enqueues it.
+/// A late accept on a paused campaign is a recoverable skip. The resume's
+/// own sweep cannot send it while the account is disconnected; once the
+/// account is back, the hourly skip-retry tick enqueues it.
 async fn skip_retry_picks_up_after_resume(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
-    let second = rig.w.second_campaign().await;
-    let _ = second;
-    late(&rig, "e-skip").await;
-    rig.w
-        .exec(
-            "UPDATE campaigns SET status = 'paused' WHERE id = $1",
-            &[&rig.w.campaign.id],
-        )
-        .await;
+    rig.w.second_campaign().await; // keeps the workspace "running"
+    let julien = late(&rig, "e-skip").await;
+    let campaign = rig.w.campaign.id.clone();
+    campaign_action(&rig, &campaign, "pause").await;
     rig.w
         .app
         .pipeline
-        .accept_signal(&signal(&rig))
+        .accept_signal(&signal(&rig, &julien.person.provider_id))
         .await
         .unwrap();
     assert_eq!(
@@ -196,12 +175,15 @@ async fn skip_retry_picks_up_after_resume(kind: Kind) {
         0,
         "still paused"
     );
-    rig.w
-        .exec(
-            "UPDATE campaigns SET status = 'running' WHERE id = $1",
-            &[&rig.w.campaign.id],
-        )
-        .await;
+    account_status(&rig, &rig.w.account.id, "disconnected").await;
+    let resumed = campaign_action(&rig, &campaign, "resume").await;
+    assert_eq!(resumed["resume_sweep"]["skipped"], 1, "{resumed}");
+    assert_eq!(
+        rig.ticks.skip_retry().await.unwrap().enqueued,
+        0,
+        "still disconnected"
+    );
+    account_status(&rig, &rig.w.account.id, "connected").await;
     let report = rig.ticks.skip_retry().await.unwrap();
     assert_eq!((report.rows, report.enqueued), (1, 1));
     assert_eq!(active_jobs(&rig, "e-skip").await, 1);

@@ -3,7 +3,9 @@
 //! overwritten, and account-status webhooks apply in the order they were
 //! received whichever instance processes them, and in whatever order.
 
+use crate::builders::*;
 use crate::on_both_databases;
+use crate::rig::Rig;
 use crate::world::*;
 use accord::app::App;
 use accord::clock::MINUTE_MS;
@@ -43,23 +45,6 @@ async fn second_instance(w: &World) -> Arc<App> {
         .unwrap()
 }
 
-/// Enrolls `n` invited prospects as `e-inst-<i>`; returns their member ids.
-async fn enroll(w: &World, n: u64) -> Vec<String> {
-    let mut members = Vec::new();
-    for i in 1..=n {
-        let member = accord::simulator::encode_member_id(false, 300_000_000 + i);
-        w.enroll(
-            &w.campaign,
-            &format!("e-inst-{i}"),
-            w.prospect(None, Some(&member), None),
-            Some(&member),
-        )
-        .await;
-        members.push(member);
-    }
-    members
-}
-
 /// Processes the inbox until this instance finds nothing it can take.
 async fn drain(app: Arc<App>) {
     while app.inbox.process_pending(512).await.unwrap() > 0 {}
@@ -77,9 +62,10 @@ async fn two_postgres_instances_process_each_row_once() {
         return;
     }
     const N: usize = 1_000;
-    let w = World::processor_only(Kind::Postgres).await;
-    let other = second_instance(&w).await;
-    let members = enroll(&w, N as u64).await;
+    let rig = Rig::processor_only(Kind::Postgres).await;
+    let w = &rig.w;
+    let (sender, people) = invited_crowd(&rig, N).await;
+    let other = second_instance(w).await;
     let instances = [w.app.clone(), other.clone()];
     let urls = [serve(&instances[0]).await, serve(&instances[1]).await];
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -91,10 +77,11 @@ async fn two_postgres_instances_process_each_row_once() {
     // 32 senders at a time, alternating instances, as behind a load
     // balancer.
     let client = reqwest::Client::new();
-    let bodies: Vec<String> = members
+    let account = &sender.account.provider_account_id;
+    let bodies: Vec<String> = people
         .iter()
         .enumerate()
-        .map(|(i, m)| w.new_relation(m, &format!("inst-{i}")))
+        .map(|(i, p)| new_relation_of(account, &p.provider_id, &format!("inst-{i}")))
         .collect();
     for (round, chunk) in bodies.chunks(32).enumerate() {
         let mut sending = tokio::task::JoinSet::new();
@@ -187,8 +174,12 @@ async fn status(w: &World) -> String {
 /// replay of every row changes nothing, and an accept that follows gets
 /// its follow-up queued.
 async fn status_webhooks_apply_in_receipt_order(kind: Kind) {
-    let w = World::processor_only(kind).await;
-    let other = second_instance(&w).await;
+    let rig = Rig::processor_only(kind).await;
+    let w = &rig.w;
+    // Invited the day before, before any of the status webhooks.
+    let member = Cast::new(&rig, "e-after-status", "After", "Status");
+    Story::new(&rig).invited(&member).until(T0).await;
+    let other = second_instance(w).await;
     let urls = [serve(&w.app).await, serve(&other).await];
     let client = reqwest::Client::new();
     let status_body = |m: &str| {
@@ -215,7 +206,7 @@ async fn status_webhooks_apply_in_receipt_order(kind: Kind) {
     other.inbox.process(&ok).await.unwrap();
     w.app.inbox.process(&credentials).await.unwrap();
     assert_eq!(
-        status(&w).await,
+        status(w).await,
         "connected",
         "the older CREDENTIALS came last"
     );
@@ -237,20 +228,13 @@ async fn status_webhooks_apply_in_receipt_order(kind: Kind) {
     // Everything again, oldest first: nothing changes.
     let report = other.inbox.replay(true).await.unwrap();
     assert_eq!((report.processed, report.failed), (2, 0));
-    assert_eq!(status(&w).await, "connected");
+    assert_eq!(status(w).await, "connected");
     assert_eq!(changes().await, 0);
     assert_eq!(row(credentials.id).await.outcome, credentials.outcome);
 
     // The account is usable: an accept gets its follow-up queued.
-    let member = accord::simulator::encode_member_id(false, 300_500_000);
-    w.enroll(
-        &w.campaign,
-        "e-after-status",
-        w.prospect(None, Some(&member), None),
-        Some(&member),
-    )
-    .await;
-    post(&client, &urls[1], w.new_relation(&member, "after-status")).await;
+    let relation = w.new_relation(&member.person.provider_id, "after-status");
+    post(&client, &urls[1], relation).await;
     while other.inbox.process_pending(100).await.unwrap() > 0 {}
     assert_eq!(
         w.count(

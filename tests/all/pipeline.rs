@@ -3,11 +3,16 @@
 //! once under concurrency, crash safety, reply-inferred accepts, traces,
 //! failing policies.
 
+use crate::builders::*;
 use crate::on_both_databases;
+use crate::rig::{OCT1_10AM, Rig};
 use crate::world::*;
+use accord::clock::HOUR_MS;
 use accord::pipeline::{DispatchOutcome, StampOutcome};
 use accord::policy::Slot;
+use accord::simulator::PersonSpec;
 use accord_policy_core::{AcceptSignal, SignalSource};
+use serde_json::json;
 
 const SALES_NAV_JULIEN: &str = "ACwAAAh_Ffqss54sqAGQOD8u7sl5of04y9_3AwyM";
 
@@ -101,21 +106,69 @@ async fn active_jobs(w: &World, enrollment: &str) -> i64 {
     .await
 }
 
+/// Julien Crépieux on the simulated LinkedIn, as `enrollment` of the
+/// world's campaign (known to the host by member id).
+fn julien(rig: &Rig, enrollment: &str) -> Cast {
+    Cast::of(
+        rig,
+        enrollment,
+        PersonSpec::new("Julien", "Crépieux").slug("julien-crepieux"),
+    )
+}
+
+/// The cast's `new_relation` webhook (unipile.md's payload).
+fn relation(w: &World, cast: &Cast) -> String {
+    w.new_relation(&cast.person.provider_id, &cast.person.public_identifier)
+}
+
+/// One person per `i` in 1..=n, each invited by the engine the day before
+/// T0 as `e-<tag>-<i>` of the world's campaign.
+async fn invited_members(rig: &Rig, tag: &str, n: u64) -> Vec<Cast> {
+    let cast: Vec<Cast> = (1..=n)
+        .map(|i| {
+            Cast::new(
+                rig,
+                &format!("e-{tag}-{i}"),
+                "Member",
+                &format!("{tag} {i}"),
+            )
+        })
+        .collect();
+    let mut story = Story::new(rig);
+    for member in &cast {
+        story = story.invited(member);
+    }
+    story.until(T0).await;
+    cast
+}
+
+/// Julien was invited under the profile URL he had then and changed it
+/// before accepting: only the invite bridge (the invite's target) finds
+/// him.
 async fn invite_bridge_via_webhook(kind: Kind) {
-    let w = World::new(kind).await;
-    let p = w.prospect(
-        Some("https://www.linkedin.com/in/someone-else/"),
-        None,
-        None,
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let julien = Cast::of(
+        &rig,
+        "e-bridge",
+        PersonSpec::new("Julien", "Crépieux").slug("someone-else"),
+    )
+    .by_profile_url();
+    Story::new(&rig).invited(&julien).until(T0).await;
+    let invites = rig.sim.invites(&w.account.provider_account_id);
+    assert_eq!(invites.len(), 1, "the engine invited him");
+    assert!(
+        rig.sim
+            .change_slug(&julien.person.provider_id, "julien-crepieux")
     );
-    w.enroll(&w.campaign, "e-bridge", p, Some(JULIEN)).await;
-    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
-    let (at, source, strategy, status) = accepted_by(&w, "e-bridge").await;
+    w.webhook(&w.new_relation(&julien.person.provider_id, "julien-crepieux"))
+        .await;
+    let (at, source, strategy, status) = accepted_by(w, "e-bridge").await;
     assert_eq!(at, Some(T0));
     assert_eq!(source.as_deref(), Some("webhook"));
     assert_eq!(strategy.as_deref(), Some("invite-bridge"));
     assert_eq!(status, "connected");
-    assert_eq!(outbox_rows(&w, "e-bridge").await, 1);
+    assert_eq!(outbox_rows(w, "e-bridge").await, 1);
     // In time: the workflow advanced to the message, enqueued at once
     // (14:30 UTC is inside 09:00-17:00).
     let e = w.enrollment("e-bridge").await;
@@ -142,7 +195,6 @@ async fn member_id_match(kind: Kind) {
         &w.campaign,
         "e-member",
         w.prospect(None, Some(JULIEN), None),
-        None,
     )
     .await;
     w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
@@ -159,7 +211,6 @@ async fn sales_nav_decode(kind: Kind) {
         &w.campaign,
         "e-salesnav",
         w.prospect(None, None, Some(&lead)),
-        None,
     )
     .await;
     w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
@@ -172,15 +223,10 @@ async fn sales_nav_decode(kind: Kind) {
 async fn public_identifier_with_url_normalisation(kind: Kind) {
     let w = World::new(kind).await;
     let url = "https://uk.linkedin.com/in/Julien-Crepieux/?trk=public_profile#about";
-    w.enroll(
-        &w.campaign,
-        "e-slug",
-        w.prospect(Some(url), None, None),
-        None,
-    )
-    .await;
+    w.enroll(&w.campaign, "e-slug", w.prospect(Some(url), None, None))
+        .await;
     let pct = w.prospect(Some("linkedin.com/in/j%C3%BCrgen-m%C3%BCller"), None, None);
-    w.enroll(&w.campaign, "e-pct", pct, None).await;
+    w.enroll(&w.campaign, "e-pct", pct).await;
     w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
     w.webhook(&w.new_relation("ACoAABRqAmsKxxxxxxxxxxxx", "jürgen-müller"))
         .await;
@@ -194,42 +240,32 @@ async fn public_identifier_with_url_normalisation(kind: Kind) {
     );
 }
 
+/// Julien is in two campaigns of one account: the world's invited him; the
+/// second, which sends on weekdays only, has his invite queued for Monday
+/// (one account holds one pending invite per person). His accept matches
+/// both: each is stamped, notified and gets its follow-up.
 async fn one_accept_matches_several_campaigns(kind: Kind) {
-    let w = World::new(kind).await;
-    let second = w.second_campaign().await;
-    w.enroll(
-        &w.campaign,
-        "e-a",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    w.enroll(
-        &second,
-        "e-b",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
-    assert_eq!(outbox_rows(&w, "e-a").await, 1);
-    assert_eq!(outbox_rows(&w, "e-b").await, 1);
-    assert_eq!(active_jobs(&w, "e-a").await, 1);
-    assert_eq!(active_jobs(&w, "e-b").await, 1);
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let second = draft_campaign(&rig, json!({"name": "Second", "window": weekdays()})).await;
+    let a = julien(&rig, "e-a");
+    let b = a.again("e-b").in_campaign(&second);
+    Story::new(&rig).invited(&a).queued(&b).until(T0).await;
+    w.webhook(&relation(w, &a)).await;
+    assert_eq!(outbox_rows(w, "e-a").await, 1);
+    assert_eq!(outbox_rows(w, "e-b").await, 1);
+    assert_eq!(active_jobs(w, "e-a").await, 1);
+    assert_eq!(active_jobs(w, "e-b").await, 1);
 }
 
 /// The same accept through every path, 50 tasks at once, plus provider
 /// retries of the webhook: one stamp, one notification, at most one job.
 async fn fifty_concurrent_signals_stamp_once(kind: Kind) {
-    let w = std::sync::Arc::new(World::new(kind).await);
-    w.enroll(
-        &w.campaign,
-        "e-race",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    let body = w.new_relation(JULIEN, "julien-crepieux");
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let julien = julien(&rig, "e-race");
+    Story::new(&rig).invited(&julien).until(T0).await;
+    let body = relation(w, &julien);
     let sources = [
         SignalSource::Webhook,
         SignalSource::Polling,
@@ -238,14 +274,14 @@ async fn fifty_concurrent_signals_stamp_once(kind: Kind) {
     ];
     let tasks: Vec<_> = (0..50)
         .map(|i| {
-            let (w, body) = (w.clone(), body.clone());
+            let (app, body) = (w.app.clone(), body.clone());
+            let s = signal(w, sources[i % sources.len()], &julien.person.provider_id);
             tokio::spawn(async move {
                 if i % 5 == 0 {
-                    w.app.inbox.receive(body.as_bytes()).await.unwrap();
-                    w.app.inbox.process_pending(10).await.unwrap();
+                    app.inbox.receive(body.as_bytes()).await.unwrap();
+                    app.inbox.process_pending(10).await.unwrap();
                 } else {
-                    let s = signal(&w, sources[i % sources.len()], JULIEN);
-                    w.app.pipeline.accept_signal(&s).await.unwrap();
+                    app.pipeline.accept_signal(&s).await.unwrap();
                 }
             })
         })
@@ -254,13 +290,13 @@ async fn fifty_concurrent_signals_stamp_once(kind: Kind) {
         t.await.unwrap();
     }
     while w.app.inbox.process_pending(100).await.unwrap() > 0 {}
-    assert_eq!(stamps(&w, "e-race").await, 1, "exactly one stamp");
+    assert_eq!(stamps(w, "e-race").await, 1, "exactly one stamp");
     assert_eq!(
-        outbox_rows(&w, "e-race").await,
+        outbox_rows(w, "e-race").await,
         1,
         "exactly one notification"
     );
-    assert_eq!(active_jobs(&w, "e-race").await, 1, "one follow-up job");
+    assert_eq!(active_jobs(w, "e-race").await, 1, "one follow-up job");
     assert_eq!(
         w.count(
             "SELECT COUNT(*) FROM webhook_inbox WHERE natural_key LIKE $1",
@@ -271,17 +307,12 @@ async fn fifty_concurrent_signals_stamp_once(kind: Kind) {
     );
 }
 
-/// Enrolls Julien (invited) as `enrollment` in the world's campaign and
-/// receives his `new_relation` webhook.
-async fn enroll_julien_and_receive(w: &World, enrollment: &str) -> accord::ingest::inbox::Receipt {
-    w.enroll(
-        &w.campaign,
-        enrollment,
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    receive(w, &w.new_relation(JULIEN, "julien-crepieux")).await
+/// Julien, invited by the engine the day before T0 as `enrollment` of the
+/// world's campaign, accepts: his `new_relation` webhook is received.
+async fn invite_julien_and_receive(rig: &Rig, enrollment: &str) -> accord::ingest::inbox::Receipt {
+    let julien = julien(rig, enrollment);
+    Story::new(rig).invited(&julien).until(T0).await;
+    receive(&rig.w, &relation(&rig.w, &julien)).await
 }
 
 /// Receives one webhook body through the inbox.
@@ -292,14 +323,11 @@ async fn receive(w: &World, body: &str) -> accord::ingest::inbox::Receipt {
 /// Processing stops after the inbox write (a crash); a restarted host
 /// replays: stamped once, nothing lost; replaying again changes nothing.
 async fn crash_after_inbox_write_then_replay(kind: Kind) {
-    let w = World::processor_only(kind).await;
-    let receipt = enroll_julien_and_receive(&w, "e-crash").await;
+    let rig = Rig::processor_only(kind).await;
+    let w = &rig.w;
+    let receipt = invite_julien_and_receive(&rig, "e-crash").await;
     assert!(!receipt.duplicate);
-    assert_eq!(
-        accepted_by(&w, "e-crash").await.0,
-        None,
-        "not processed yet"
-    );
+    assert_eq!(accepted_by(w, "e-crash").await.0, None, "not processed yet");
     // "Restart": a second host on the same database.
     let config = w.app.config.clone();
     let restarted = accord::app::App::start(config, w.clock.clone())
@@ -307,16 +335,16 @@ async fn crash_after_inbox_write_then_replay(kind: Kind) {
         .unwrap();
     let report = restarted.inbox.replay(false).await.unwrap();
     assert_eq!((report.processed, report.failed), (1, 0));
-    assert_eq!(stamps(&w, "e-crash").await, 1);
-    assert_eq!(outbox_rows(&w, "e-crash").await, 1);
+    assert_eq!(stamps(w, "e-crash").await, 1);
+    assert_eq!(outbox_rows(w, "e-crash").await, 1);
     let again = restarted.inbox.replay(true).await.unwrap();
     assert_eq!(again.processed, 1);
     assert_eq!(
-        stamps(&w, "e-crash").await,
+        stamps(w, "e-crash").await,
         1,
         "replaying everything is a no-op"
     );
-    assert_eq!(active_jobs(&w, "e-crash").await, 1);
+    assert_eq!(active_jobs(w, "e-crash").await, 1);
 }
 
 /// Rows processed in one batch: a row that fails (its campaign's steps
@@ -325,22 +353,27 @@ async fn crash_after_inbox_write_then_replay(kind: Kind) {
 /// of it was written. A concurrent duplicate of a stored webhook is
 /// answered as such by the group writer.
 async fn a_bad_row_fails_only_itself(kind: Kind) {
-    let w = World::processor_only(kind).await;
+    let rig = Rig::processor_only(kind).await;
+    let w = &rig.w;
     let broken = w.second_campaign().await;
-    let members: Vec<String> = (1..=3)
-        .map(|i| accord::simulator::encode_member_id(false, 100_000_000 + i))
+    let cast: Vec<Cast> = (0..3)
+        .map(|i| {
+            let member = Cast::new(&rig, &format!("e-batch-{i}"), "Batch", &format!("M{i}"));
+            if i == 1 {
+                member.in_campaign(&broken)
+            } else {
+                member
+            }
+        })
         .collect();
-    for (i, member) in members.iter().enumerate() {
-        let campaign = if i == 1 { &broken } else { &w.campaign };
-        let id = format!("e-batch-{i}");
-        w.enroll(
-            campaign,
-            &id,
-            w.prospect(None, Some(member), None),
-            Some(member),
-        )
+    Story::new(&rig)
+        .invited(&cast[0])
+        .invited(&cast[1])
+        .invited(&cast[2])
+        .until(T0)
         .await;
-    }
+    let members: Vec<&String> = cast.iter().map(|c| &c.person.provider_id).collect();
+    // Kept raw: a corrupt row is the point, and the API refuses such steps.
     w.exec(
         "UPDATE campaigns SET steps = 'not json' WHERE id = $1",
         &[Box::leak(broken.id.clone().into_boxed_str())],
@@ -366,13 +399,13 @@ async fn a_bad_row_fails_only_itself(kind: Kind) {
     assert_eq!(duplicates, 1, "{receipts:?}");
 
     assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), 3);
-    assert!(accepted_by(&w, "e-batch-0").await.0.is_some());
-    assert!(accepted_by(&w, "e-batch-2").await.0.is_some());
-    assert_eq!(active_jobs(&w, "e-batch-0").await, 1);
-    assert_eq!(active_jobs(&w, "e-batch-2").await, 1);
-    assert_eq!(accepted_by(&w, "e-batch-1").await.0, None, "rolled back");
-    assert_eq!(stamps(&w, "e-batch-1").await, 0);
-    assert_eq!(outbox_rows(&w, "e-batch-1").await, 0);
+    assert!(accepted_by(w, "e-batch-0").await.0.is_some());
+    assert!(accepted_by(w, "e-batch-2").await.0.is_some());
+    assert_eq!(active_jobs(w, "e-batch-0").await, 1);
+    assert_eq!(active_jobs(w, "e-batch-2").await, 1);
+    assert_eq!(accepted_by(w, "e-batch-1").await.0, None, "rolled back");
+    assert_eq!(stamps(w, "e-batch-1").await, 0);
+    assert_eq!(outbox_rows(w, "e-batch-1").await, 0);
     let (status, attempts, error): (String, i64, Option<String>) =
         sqlx::query_as("SELECT status, attempts, error FROM webhook_inbox WHERE body LIKE $1")
             .bind(format!("%{}%", members[1]))
@@ -395,23 +428,32 @@ async fn a_bad_row_fails_only_itself(kind: Kind) {
 /// (condition_skipped), accepted Oct 10 14:30: the follow-up is enqueued
 /// at once inside the window.
 async fn late_accept_after_timeout_auto_fires_once(kind: Kind) {
-    let w = World::new(kind).await;
-    w.enroll(
-        &w.campaign,
-        "e-late",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    w.exec(
-        "UPDATE enrollments SET workflow_state = 'condition_skipped', linkedin_status = 'condition_skipped', step_index = 6, next_run_at = NULL WHERE id = $1",
-        &["e-late"],
-    )
-    .await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let julien = julien(&rig, "e-late");
+    Story::new(&rig).unanswered(&julien).until(T0).await;
+    let e = w.enrollment("e-late").await;
+    assert_eq!(
+        (
+            e.workflow_state.as_str(),
+            e.linkedin_status.as_str(),
+            e.step_index,
+            e.next_run_at
+        ),
+        ("condition_skipped", "condition_skipped", 6, None)
+    );
+    let invite = &rig.sim.invites(&w.account.provider_account_id)[0];
+    assert!(
+        (OCT1_10AM..OCT1_10AM + HOUR_MS).contains(&invite.sent_at_ms),
+        "invited on Oct 1: {invite:?}"
+    );
+    let member = julien.person.provider_id.as_str();
+    // He accepts on LinkedIn; the signals below are how the host hears.
+    assert!(rig.sim.connect(&w.account.provider_account_id, member, T0));
     let outcome = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .accept_signal(&signal(w, SignalSource::Webhook, member))
         .await
         .unwrap();
     let report = &outcome.matches[0];
@@ -432,46 +474,51 @@ async fn late_accept_after_timeout_auto_fires_once(kind: Kind) {
         let again = w
             .app
             .pipeline
-            .accept_signal(&signal(&w, source, JULIEN))
+            .accept_signal(&signal(w, source, member))
             .await
             .unwrap();
         assert_eq!(again.matches[0].stamp, StampOutcome::AlreadyStamped);
     }
     assert_eq!(
         w.count(
-            "SELECT COUNT(*) FROM campaign_send_jobs WHERE enrollment_id = $1",
+            "SELECT COUNT(*) FROM campaign_send_jobs WHERE enrollment_id = $1 AND action = 'send_message'",
             "e-late"
         )
         .await,
         1
     );
     let source: (String,) =
-        sqlx::query_as("SELECT source FROM campaign_send_jobs WHERE enrollment_id = 'e-late'")
+        sqlx::query_as("SELECT source FROM campaign_send_jobs WHERE enrollment_id = 'e-late' AND action = 'send_message'")
             .fetch_one(w.app.db.pool())
             .await
             .unwrap();
     assert_eq!(source.0, "late_auto_fire");
+    rig.minutes(5).await;
+    assert_eq!(
+        rig.sent_messages(&julien.person).len(),
+        1,
+        "the provider got the follow-up, once"
+    );
 }
 
 async fn late_accept_outside_the_window_waits_for_it(kind: Kind) {
-    let w = World::new(kind).await;
-    w.clock.set(T0 + 8 * 3_600_000 + 30 * 60_000); // 23:00 UTC
-    w.enroll(
-        &w.campaign,
-        "e-night",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    w.exec(
-        "UPDATE enrollments SET workflow_state = 'timed_out', step_index = 6 WHERE id = $1",
-        &["e-night"],
-    )
-    .await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let campaign = draft_campaign(&rig, json!({"steps": without_condition()})).await;
+    let julien = julien(&rig, "e-night").in_campaign(&campaign);
+    Story::new(&rig)
+        .unanswered(&julien)
+        .until(T0 + 8 * 3_600_000 + 30 * 60_000) // 23:00 UTC
+        .await;
+    assert_eq!(w.enrollment("e-night").await.workflow_state, "timed_out");
     let outcome = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .accept_signal(&signal(
+            w,
+            SignalSource::Webhook,
+            &julien.person.provider_id,
+        ))
         .await
         .unwrap();
     let Some(DispatchOutcome::Enqueued { run_at, .. }) = &outcome.matches[0].dispatch else {
@@ -483,7 +530,7 @@ async fn late_accept_outside_the_window_waits_for_it(kind: Kind) {
         "09:00 plus jitter, got {run_at}"
     );
     let reason: (Option<String>,) = sqlx::query_as(
-        "SELECT wait_reason FROM campaign_send_jobs WHERE enrollment_id = 'e-night'",
+        "SELECT wait_reason FROM campaign_send_jobs WHERE enrollment_id = 'e-night' AND action = 'send_message'",
     )
     .fetch_one(w.app.db.pool())
     .await
@@ -492,28 +539,28 @@ async fn late_accept_outside_the_window_waits_for_it(kind: Kind) {
 }
 
 async fn late_accept_on_a_completed_campaign_auto_fires(kind: Kind) {
-    let w = World::new(kind).await;
-    w.enroll(
-        &w.campaign,
-        "e-done",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    w.exec(
-        "UPDATE enrollments SET workflow_state = 'completed', step_index = 6 WHERE id = $1",
-        &["e-done"],
-    )
-    .await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let done = draft_campaign(&rig, json!({"name": "Done", "steps": ending_in_a_wait()})).await;
+    let julien = julien(&rig, "e-done").in_campaign(&done);
+    Story::new(&rig).unanswered(&julien).until(T0).await;
+    assert_eq!(w.enrollment("e-done").await.workflow_state, "completed");
+    campaign_action(&rig, &w.campaign.id, "stop").await;
+    // Kept raw: nothing in the host moves a campaign to `completed` (no
+    // API action, no engine path), and that status is this test's subject.
     w.exec(
         "UPDATE campaigns SET status = 'completed' WHERE id = $1",
-        &[&w.campaign.id],
+        &[&done.id],
     )
     .await;
     let outcome = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Polling, JULIEN))
+        .accept_signal(&signal(
+            w,
+            SignalSource::Polling,
+            &julien.person.provider_id,
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -531,33 +578,26 @@ async fn late_accept_on_a_completed_campaign_auto_fires(kind: Kind) {
 }
 
 async fn late_accept_on_a_paused_campaign_is_a_recoverable_skip(kind: Kind) {
-    let w = World::new(kind).await;
-    w.second_campaign().await; // keeps the workspace "running"
-    w.enroll(
-        &w.campaign,
-        "e-paused",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    w.exec(
-        "UPDATE enrollments SET workflow_state = 'timed_out', step_index = 6 WHERE id = $1",
-        &["e-paused"],
-    )
-    .await;
-    w.exec(
-        "UPDATE campaigns SET status = 'paused' WHERE id = $1",
-        &[&w.campaign.id],
-    )
-    .await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    // The world's campaign keeps the workspace "running".
+    let campaign = draft_campaign(&rig, json!({"steps": without_condition()})).await;
+    let julien = julien(&rig, "e-paused").in_campaign(&campaign);
+    Story::new(&rig).unanswered(&julien).until(T0).await;
+    assert_eq!(w.enrollment("e-paused").await.workflow_state, "timed_out");
+    campaign_action(&rig, &campaign.id, "pause").await;
     let outcome = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .accept_signal(&signal(
+            w,
+            SignalSource::Webhook,
+            &julien.person.provider_id,
+        ))
         .await
         .unwrap();
     assert_skipped(&outcome, "campaign_paused", true);
-    assert_eq!(active_jobs(&w, "e-paused").await, 0);
+    assert_eq!(active_jobs(w, "e-paused").await, 0);
     assert_eq!(w.count("SELECT COUNT(*) FROM skips WHERE enrollment_id = $1 AND recoverable = 1 AND resolved_at IS NULL", "e-paused").await, 1);
     assert_eq!(
         w.enrollment("e-paused").await.late_accept_observed_at,
@@ -570,82 +610,86 @@ async fn late_accept_on_a_paused_campaign_is_a_recoverable_skip(kind: Kind) {
 /// status: a campaign paused after an accept went through is seen paused
 /// by the next one (a recoverable skip, no job).
 async fn a_campaign_paused_after_an_accept_is_seen_paused(kind: Kind) {
-    let w = World::new(kind).await;
-    w.second_campaign().await; // keeps the workspace "running"
-    let members = enroll_members(&w, "seen", 2).await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    // The world's campaign keeps the workspace "running".
+    let campaign = draft_campaign(&rig, json!({"steps": without_condition()})).await;
+    let first_member = Cast::new(&rig, "e-seen-1", "Seen", "First").in_campaign(&campaign);
+    let second_member = Cast::new(&rig, "e-seen-2", "Seen", "Second").in_campaign(&campaign);
+    Story::new(&rig)
+        .unanswered(&second_member)
+        .invited(&first_member)
+        .until(T0)
+        .await;
+    assert_eq!(w.enrollment("e-seen-2").await.workflow_state, "timed_out");
     let first = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, &members[0]))
+        .accept_signal(&signal(
+            w,
+            SignalSource::Webhook,
+            &first_member.person.provider_id,
+        ))
         .await
         .unwrap();
     assert_eq!(first.matches[0].stamp, StampOutcome::Stamped, "{first:?}");
-    w.exec(
-        "UPDATE enrollments SET workflow_state = 'timed_out', step_index = 6 WHERE id = $1",
-        &["e-seen-2"],
-    )
-    .await;
-    w.exec(
-        "UPDATE campaigns SET status = 'paused' WHERE id = $1",
-        &[&w.campaign.id],
-    )
-    .await;
+    campaign_action(&rig, &campaign.id, "pause").await;
     let second = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, &members[1]))
+        .accept_signal(&signal(
+            w,
+            SignalSource::Webhook,
+            &second_member.person.provider_id,
+        ))
         .await
         .unwrap();
     assert_skipped(&second, "campaign_paused", true);
-    assert_eq!(active_jobs(&w, "e-seen-2").await, 0);
+    assert_eq!(active_jobs(w, "e-seen-2").await, 0);
 }
 
 async fn late_accept_with_account_disconnected_is_a_recoverable_skip(kind: Kind) {
-    let w = World::new(kind).await;
-    w.enroll(
-        &w.campaign,
-        "e-disc",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    w.exec(
-        "UPDATE enrollments SET workflow_state = 'condition_skipped', step_index = 6 WHERE id = $1",
-        &["e-disc"],
-    )
-    .await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let julien = julien(&rig, "e-disc");
+    Story::new(&rig).unanswered(&julien).until(T0).await;
+    assert_eq!(
+        w.enrollment("e-disc").await.workflow_state,
+        "condition_skipped"
+    );
     let status = serde_json::json!({"AccountStatus": {"account_id": w.account.provider_account_id, "account_type": "LINKEDIN", "message": "CREDENTIALS"}});
     w.webhook(&status.to_string()).await;
     let outcome = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .accept_signal(&signal(
+            w,
+            SignalSource::Webhook,
+            &julien.person.provider_id,
+        ))
         .await
         .unwrap();
     assert_skipped(&outcome, "account_not_connected", true);
     assert_eq!(
-        outbox_rows(&w, "e-disc").await,
+        outbox_rows(w, "e-disc").await,
         1,
         "the team is still told about the accept"
     );
 }
 
 async fn reply_inferred_stamps_both_and_stops(kind: Kind) {
-    let w = World::new(kind).await;
-    w.enroll(
-        &w.campaign,
-        "e-reply",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    let message = |sender: &str, id: &str| reply_message(&w, sender, id);
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let julien = julien(&rig, "e-reply");
+    Story::new(&rig).invited(&julien).until(T0).await;
+    let member = julien.person.provider_id.as_str();
+    let message = |sender: &str, id: &str| reply_message(w, sender, id);
     // Our own echo changes nothing.
     w.webhook(&message("ACoAAOwnOwnOwnOwn", "m-echo")).await;
     assert_eq!(w.enrollment("e-reply").await.linkedin_accepted_at, None);
-    w.webhook(&message(JULIEN, "m-1")).await;
-    w.webhook(&message(JULIEN, "m-1")).await; // provider retry
-    w.webhook(&message(JULIEN, "m-2")).await; // a second reply
+    w.webhook(&message(member, "m-1")).await;
+    w.webhook(&message(member, "m-1")).await; // provider retry
+    w.webhook(&message(member, "m-2")).await; // a second reply
     let e = w.enrollment("e-reply").await;
     let at = 1_791_640_800_000; // 14:00 UTC, the message's own time
     assert_eq!(
@@ -657,73 +701,62 @@ async fn reply_inferred_stamps_both_and_stops(kind: Kind) {
         ("replied", "stopped")
     );
     assert_eq!(e.accept_source.as_deref(), Some("reply_inferred"));
-    assert_eq!(outbox_rows(&w, "e-reply").await, 1);
+    assert_eq!(outbox_rows(w, "e-reply").await, 1);
     // A late webhook for the same accept is a no-op.
-    w.webhook(&w.new_relation(JULIEN, "julien-crepieux")).await;
-    assert_eq!(outbox_rows(&w, "e-reply").await, 1);
+    w.webhook(&relation(w, &julien)).await;
+    assert_eq!(outbox_rows(w, "e-reply").await, 1);
     assert_eq!(
-        active_jobs(&w, "e-reply").await,
+        active_jobs(w, "e-reply").await,
         0,
         "a reply stops follow-ups"
     );
 }
 
 async fn a_reply_after_the_accept_cancels_the_queued_follow_up(kind: Kind) {
-    let w = World::new(kind).await;
-    w.enroll(
-        &w.campaign,
-        "e-rc",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let julien = julien(&rig, "e-rc");
+    Story::new(&rig).invited(&julien).until(T0).await;
+    let member = julien.person.provider_id.as_str();
     w.app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .accept_signal(&signal(w, SignalSource::Webhook, member))
         .await
         .unwrap();
-    assert_eq!(active_jobs(&w, "e-rc").await, 1);
+    assert_eq!(active_jobs(w, "e-rc").await, 1);
     w.app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::ReplyInferred, JULIEN))
+        .accept_signal(&signal(w, SignalSource::ReplyInferred, member))
         .await
         .unwrap();
-    assert_eq!(active_jobs(&w, "e-rc").await, 0);
-    assert_eq!(outbox_rows(&w, "e-rc").await, 1, "still one notification");
+    assert_eq!(active_jobs(w, "e-rc").await, 0);
+    assert_eq!(outbox_rows(w, "e-rc").await, 1, "still one notification");
     assert_eq!(w.enrollment("e-rc").await.linkedin_status, "replied");
 }
 
 async fn unmatched_accepts_leave_traces(kind: Kind) {
-    let w = World::new(kind).await;
-    w.enroll(
-        &w.campaign,
-        "e-x",
-        w.prospect(None, Some(JULIEN), None),
-        None,
-    )
-    .await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    w.enroll(&w.campaign, "e-x", w.prospect(None, Some(JULIEN), None))
+        .await;
     let stranger = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, "ACoAABRqAmsKstranger"))
+        .accept_signal(&signal(w, SignalSource::Webhook, "ACoAABRqAmsKstranger"))
         .await
         .unwrap();
     assert_eq!(stranger.trace, Some("bridge_miss_all_strategies"));
-    let mut unknown = signal(&w, SignalSource::Webhook, JULIEN);
+    let mut unknown = signal(w, SignalSource::Webhook, JULIEN);
     unknown.linkedin_account_id = "not-our-account".into();
     assert_eq!(
         w.app.pipeline.accept_signal(&unknown).await.unwrap().trace,
         Some("unknown_account")
     );
-    w.exec(
-        "UPDATE campaigns SET status = 'paused' WHERE id = $1",
-        &[&w.campaign.id],
-    )
-    .await;
+    campaign_action(&rig, &w.campaign.id, "pause").await;
     let orphan = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, "ACoAABRqAmsKother"))
+        .accept_signal(&signal(w, SignalSource::Webhook, "ACoAABRqAmsKother"))
         .await
         .unwrap();
     assert_eq!(orphan.trace, Some("orphan_webhook"));
@@ -754,32 +787,37 @@ async fn unmatched_accepts_leave_traces(kind: Kind) {
 }
 
 async fn failing_policies_take_their_fail_safe(kind: Kind) {
-    let w = World::new(kind).await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
     let rt = w.app.policies.runtime().clone();
     let load = |name: &str, slot| {
         rt.load_file(&crate::support::test_guest(name), Some(slot))
             .unwrap()
     };
+    // The guests read their mode from the enrollment id: "panic" waits on
+    // its accept, "loop" timed out.
+    let panic = julien(&rig, "panic");
+    let without = draft_campaign(&rig, json!({"steps": without_condition()})).await;
+    let looping = Cast::new(&rig, "loop", "Loop", "Member").in_campaign(&without);
+    Story::new(&rig)
+        .unanswered(&looping)
+        .invited(&panic)
+        .until(T0)
+        .await;
+    assert_eq!(w.enrollment("loop").await.workflow_state, "timed_out");
     // Routing traps on enrollment "panic": stamp only, notified, no job.
-    w.enroll(
-        &w.campaign,
-        "panic",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
     w.app
         .policies
         .activate(load("hostile_routing", Slot::Routing));
     let out = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, JULIEN))
+        .accept_signal(&signal(w, SignalSource::Webhook, &panic.person.provider_id))
         .await
         .unwrap();
     assert_eq!(out.matches[0].route.as_deref(), Some("stamp_only"));
-    assert_eq!(outbox_rows(&w, "panic").await, 1);
-    assert_eq!(active_jobs(&w, "panic").await, 0);
+    assert_eq!(outbox_rows(w, "panic").await, 1);
+    assert_eq!(active_jobs(w, "panic").await, 0);
     assert_eq!(
         w.count(
             "SELECT COUNT(*) FROM traces WHERE kind = 'policy_failure' AND enrollment_id = $1",
@@ -797,30 +835,21 @@ async fn failing_policies_take_their_fail_safe(kind: Kind) {
     w.app
         .policies
         .activate(load("hostile_preflight", Slot::Preflight));
-    let other = "ACoAABRqAmsKloopmember";
-    w.enroll(
-        &w.campaign,
-        "loop",
-        w.prospect(None, Some(other), None),
-        Some(other),
-    )
-    .await;
-    w.exec(
-        "UPDATE enrollments SET workflow_state = 'timed_out', step_index = 6 WHERE id = $1",
-        &["loop"],
-    )
-    .await;
     let out = w
         .app
         .pipeline
-        .accept_signal(&signal(&w, SignalSource::Webhook, other))
+        .accept_signal(&signal(
+            w,
+            SignalSource::Webhook,
+            &looping.person.provider_id,
+        ))
         .await
         .unwrap();
     assert_skipped(&out, "policy_error", true);
 
     // Match fails on a signal named "loop": unmatched, traced.
     w.app.policies.activate(load("hostile_match", Slot::Match));
-    let mut s = signal(&w, SignalSource::Webhook, "ACoAABRqAmsKnobody");
+    let mut s = signal(w, SignalSource::Webhook, "ACoAABRqAmsKnobody");
     s.full_name = Some("loop".into());
     let out = w.app.pipeline.accept_signal(&s).await.unwrap();
     assert!(out.matches.is_empty());
@@ -862,33 +891,15 @@ async fn account_status_webhooks_flip_the_account(kind: Kind) {
     assert_eq!(current(&w).await, "disconnected");
 }
 
-/// Enrolls one invited prospect per member as `e-<tag>-<i>`; returns the
-/// member ids.
-async fn enroll_members(w: &World, tag: &str, n: u64) -> Vec<String> {
-    let mut members = Vec::new();
-    for i in 1..=n {
-        let member = accord::simulator::encode_member_id(false, 200_000_000 + i);
-        let id = format!("e-{tag}-{i}");
-        w.enroll(
-            &w.campaign,
-            &id,
-            w.prospect(None, Some(&member), None),
-            Some(&member),
-        )
-        .await;
-        members.push(member);
-    }
-    members
-}
-
 /// `enqueue_many` reports, per job and in order, whether it went in: a
 /// job whose (enrollment, step) already has an active one is refused by
 /// the partial unique index, and only the others get ids (the statement
 /// returns no rows, so the refused case reads the ids back).
 async fn enqueue_many_reports_refused_jobs_in_order(kind: Kind) {
     use accord::store::jobs::{self, NewJob};
-    let w = World::new(kind).await;
-    enroll_members(&w, "q", 2).await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    invited_members(&rig, "q", 2).await;
     let job = |enrollment_id| NewJob {
         enrollment_id,
         campaign_id: &w.campaign.id,
@@ -911,8 +922,8 @@ async fn enqueue_many_reports_refused_jobs_in_order(kind: Kind) {
     assert_eq!(both[0], None, "e-q-1 already had an active job at step 3");
     let second = both[1].clone().expect("e-q-2 had none");
     assert_ne!(Some(second.clone()), first[0]);
-    assert_eq!(active_jobs(&w, "e-q-1").await, 1);
-    assert_eq!(active_jobs(&w, "e-q-2").await, 1);
+    assert_eq!(active_jobs(w, "e-q-1").await, 1);
+    assert_eq!(active_jobs(w, "e-q-2").await, 1);
     assert_eq!(
         w.count(
             "SELECT COUNT(*) FROM campaign_send_jobs WHERE id = $1",
@@ -1227,17 +1238,19 @@ async fn one_batch(w: &World, bodies: &[String]) {
 /// (a second round), and cancels the follow-up the accept just queued; a
 /// signal nobody matches leaves its trace; the others stamp and enqueue.
 async fn a_batch_is_processed_set_wise_in_order(kind: Kind) {
-    let w = World::processor_only(kind).await;
-    let m = enroll_members(&w, "set", 3).await;
+    let rig = Rig::processor_only(kind).await;
+    let w = &rig.w;
+    let cast = invited_members(&rig, "set", 3).await;
+    let m: Vec<&str> = cast.iter().map(|c| c.person.provider_id.as_str()).collect();
     let stranger = accord::simulator::encode_member_id(false, 299_999_999);
     one_batch(
-        &w,
+        w,
         &[
-            w.new_relation(&m[0], "set-1"),
-            w.new_relation(&m[1], "set-2"),
+            w.new_relation(m[0], "set-1"),
+            w.new_relation(m[1], "set-2"),
             w.new_relation(&stranger, "stranger"),
-            reply_message(&w, &m[0], "m-set-1"),
-            w.new_relation(&m[2], "set-3"),
+            reply_message(w, m[0], "m-set-1"),
+            w.new_relation(m[2], "set-3"),
         ],
     )
     .await;
@@ -1249,17 +1262,13 @@ async fn a_batch_is_processed_set_wise_in_order(kind: Kind) {
     );
     assert_eq!(first.linkedin_status, "replied");
     assert!(first.linkedin_replied_at.is_some());
-    assert_eq!(
-        active_jobs(&w, "e-set-1").await,
-        0,
-        "the reply cancelled it"
-    );
+    assert_eq!(active_jobs(w, "e-set-1").await, 0, "the reply cancelled it");
     for e in ["e-set-1", "e-set-2", "e-set-3"] {
-        assert_eq!(outbox_rows(&w, e).await, 1, "{e}");
-        assert_eq!(stamps(&w, e).await, 1, "{e}");
+        assert_eq!(outbox_rows(w, e).await, 1, "{e}");
+        assert_eq!(stamps(w, e).await, 1, "{e}");
     }
     for e in ["e-set-2", "e-set-3"] {
-        assert_eq!(active_jobs(&w, e).await, 1, "{e}");
+        assert_eq!(active_jobs(w, e).await, 1, "{e}");
         assert_eq!(w.enrollment(e).await.linkedin_status, "connected");
     }
     assert_eq!(
@@ -1283,20 +1292,21 @@ async fn a_batch_is_processed_set_wise_in_order(kind: Kind) {
 /// accept before it dispatches on a connected account, the one after it
 /// sees the account disconnected (a recoverable skip).
 async fn an_account_status_change_splits_a_batch(kind: Kind) {
-    let w = World::processor_only(kind).await;
-    let m = enroll_members(&w, "split", 2).await;
+    let rig = Rig::processor_only(kind).await;
+    let w = &rig.w;
+    let m = invited_members(&rig, "split", 2).await;
     let status = serde_json::json!({"AccountStatus": {"account_id": w.account.provider_account_id, "account_type": "LINKEDIN", "message": "CREDENTIALS"}});
     one_batch(
-        &w,
+        w,
         &[
-            w.new_relation(&m[0], "split-1"),
+            w.new_relation(&m[0].person.provider_id, "split-1"),
             status.to_string(),
-            w.new_relation(&m[1], "split-2"),
+            w.new_relation(&m[1].person.provider_id, "split-2"),
         ],
     )
     .await;
-    assert_eq!(active_jobs(&w, "e-split-1").await, 1);
-    assert_eq!(active_jobs(&w, "e-split-2").await, 0);
+    assert_eq!(active_jobs(w, "e-split-1").await, 1);
+    assert_eq!(active_jobs(w, "e-split-2").await, 0);
     assert!(
         w.enrollment("e-split-2")
             .await
@@ -1318,12 +1328,25 @@ async fn an_account_status_change_splits_a_batch(kind: Kind) {
 /// finds the stamp), and `dispatch_many` naming one enrollment twice
 /// queues one job.
 async fn many_signals_in_one_call_stamp_and_queue_once(kind: Kind) {
-    let w = World::new(kind).await;
-    let m = enroll_members(&w, "many", 2).await;
+    let rig = Rig::new(kind, |c| {
+        c.retry_backoff_ms = vec![accord::clock::MINUTE_MS]
+    })
+    .await;
+    let w = &rig.w;
+    let cast = invited_members(&rig, "many", 2).await;
+    // Both accepted on LinkedIn; the signals below are how the host hears.
+    for member in &cast {
+        assert!(rig.sim.connect(
+            &w.account.provider_account_id,
+            &member.person.provider_id,
+            T0
+        ));
+    }
+    let m: Vec<&str> = cast.iter().map(|c| c.person.provider_id.as_str()).collect();
     let signals = [
-        signal(&w, SignalSource::Webhook, &m[0]),
-        signal(&w, SignalSource::Polling, &m[0]),
-        signal(&w, SignalSource::Webhook, &m[1]),
+        signal(w, SignalSource::Webhook, m[0]),
+        signal(w, SignalSource::Polling, m[0]),
+        signal(w, SignalSource::Webhook, m[1]),
     ];
     let mut tx = w.app.pipeline.begin().await.unwrap();
     let mut batch = accord::pipeline::Batch::new();
@@ -1343,15 +1366,12 @@ async fn many_signals_in_one_call_stamp_and_queue_once(kind: Kind) {
             StampOutcome::Stamped
         ]
     );
-    assert_eq!(outbox_rows(&w, "e-many-1").await, 1);
-    assert_eq!(active_jobs(&w, "e-many-1").await, 1);
+    assert_eq!(outbox_rows(w, "e-many-1").await, 1);
+    assert_eq!(active_jobs(w, "e-many-1").await, 1);
 
-    // The follow-up job is cancelled, then dispatched twice in one call.
-    w.exec(
-        "UPDATE campaign_send_jobs SET status = 'cancelled' WHERE enrollment_id = $1",
-        &["e-many-2"],
-    )
-    .await;
+    // The follow-up fails at the provider until its retries are spent,
+    // then it is dispatched twice in one call.
+    follow_up_failed_for_good(&rig, "e-many-2", &cast[1].person).await;
     let e = w.enrollment("e-many-2").await;
     let request = accord::pipeline::DispatchRequest {
         source: accord_policy_core::DispatchSource::InTimeAdvance,
@@ -1379,7 +1399,7 @@ async fn many_signals_in_one_call_stamp_and_queue_once(kind: Kind) {
         !matches!(outcomes[1], DispatchOutcome::Enqueued { .. }),
         "{outcomes:?}"
     );
-    assert_eq!(active_jobs(&w, "e-many-2").await, 1);
+    assert_eq!(active_jobs(w, "e-many-2").await, 1);
 }
 
 /// Write-through (SQLite's default): a webhook is processed in the
@@ -1387,20 +1407,21 @@ async fn many_signals_in_one_call_stamp_and_queue_once(kind: Kind) {
 /// follow-up queued, its row settled; nothing is left for the processor.
 /// On PostgreSQL the same webhook waits, pending, for the processor.
 async fn write_through_processes_before_the_answer(kind: Kind) {
-    let w = World::new(kind).await;
-    let receipt = enroll_julien_and_receive(&w, "e-through").await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
+    let receipt = invite_julien_and_receive(&rig, "e-through").await;
     assert!(!receipt.duplicate);
     let inline = kind == Kind::Sqlite;
     assert_eq!(receipt.processed, inline, "{receipt:?}");
     if inline {
-        assert_eq!(stamps(&w, "e-through").await, 1);
-        assert_eq!(active_jobs(&w, "e-through").await, 1);
-        assert_eq!(outbox_rows(&w, "e-through").await, 1);
+        assert_eq!(stamps(w, "e-through").await, 1);
+        assert_eq!(active_jobs(w, "e-through").await, 1);
+        assert_eq!(outbox_rows(w, "e-through").await, 1);
         assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), 0);
     } else {
-        assert_eq!(stamps(&w, "e-through").await, 0, "not before the processor");
+        assert_eq!(stamps(w, "e-through").await, 0, "not before the processor");
         assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), 1);
-        assert_eq!(stamps(&w, "e-through").await, 1);
+        assert_eq!(stamps(w, "e-through").await, 1);
     }
     let (status, attempts): (String, i64) =
         sqlx::query_as("SELECT status, attempts FROM webhook_inbox WHERE id = $1")
@@ -1410,10 +1431,12 @@ async fn write_through_processes_before_the_answer(kind: Kind) {
             .unwrap();
     assert_eq!((status.as_str(), attempts), ("processed", 1));
     // The provider's retry: acknowledged as a duplicate, nothing again.
-    let retry = receive(&w, &w.new_relation(JULIEN, "julien-crepieux")).await;
+    let e = w.enrollment("e-through").await;
+    let invited = e.invited_provider_id.as_deref().unwrap();
+    let retry = receive(w, &w.new_relation(invited, "julien-crepieux")).await;
     assert!(retry.duplicate && !retry.processed, "{retry:?}");
-    assert_eq!(stamps(&w, "e-through").await, 1);
-    assert_eq!(outbox_rows(&w, "e-through").await, 1);
+    assert_eq!(stamps(w, "e-through").await, 1);
+    assert_eq!(outbox_rows(w, "e-through").await, 1);
 }
 
 /// When write-through processing fails (the campaign's steps are
@@ -1422,38 +1445,35 @@ async fn write_through_processes_before_the_answer(kind: Kind) {
 /// written, and the processor then records the failure on the row. A
 /// good webhook after it is processed as usual.
 async fn a_failed_write_through_leaves_the_row_for_the_processor(kind: Kind) {
-    let w = World::new(kind).await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
     let broken = w.second_campaign().await;
-    let good = accord::simulator::encode_member_id(false, 100_000_001);
-    let bad = accord::simulator::encode_member_id(false, 100_000_002);
-    w.enroll(
-        &w.campaign,
-        "e-good",
-        w.prospect(None, Some(&good), None),
-        Some(&good),
-    )
-    .await;
-    w.enroll(
-        &broken,
-        "e-bad",
-        w.prospect(None, Some(&bad), None),
-        Some(&bad),
-    )
-    .await;
+    let good_member = Cast::new(&rig, "e-good", "Good", "Member");
+    let bad_member = Cast::new(&rig, "e-bad", "Bad", "Member").in_campaign(&broken);
+    Story::new(&rig)
+        .invited(&good_member)
+        .invited(&bad_member)
+        .until(T0)
+        .await;
+    let (good, bad) = (
+        &good_member.person.provider_id,
+        &bad_member.person.provider_id,
+    );
+    // Kept raw: a corrupt row is the point, and the API refuses such steps.
     w.exec(
         "UPDATE campaigns SET steps = 'not json' WHERE id = $1",
         &[Box::leak(broken.id.clone().into_boxed_str())],
     )
     .await;
-    let bad_receipt = receive(&w, &w.new_relation(&bad, "bad")).await;
+    let bad_receipt = receive(w, &w.new_relation(bad, "bad")).await;
     assert!(
         !bad_receipt.duplicate && !bad_receipt.processed,
         "{bad_receipt:?}"
     );
-    let good_receipt = receive(&w, &w.new_relation(&good, "good")).await;
+    let good_receipt = receive(w, &w.new_relation(good, "good")).await;
     assert_eq!(good_receipt.processed, kind == Kind::Sqlite);
-    assert_eq!(stamps(&w, "e-bad").await, 0, "rolled back");
-    assert_eq!(outbox_rows(&w, "e-bad").await, 0);
+    assert_eq!(stamps(w, "e-bad").await, 0, "rolled back");
+    assert_eq!(outbox_rows(w, "e-bad").await, 0);
     let status = |id: String| {
         let pool = w.app.db.pool().clone();
         async move {
@@ -1476,9 +1496,9 @@ async fn a_failed_write_through_leaves_the_row_for_the_processor(kind: Kind) {
     let (state, attempts, error) = status(bad_id).await;
     assert_eq!((state.as_str(), attempts), ("pending", 1));
     assert!(error.unwrap().contains("campaigns"), "names the table");
-    assert_eq!(stamps(&w, "e-bad").await, 0);
-    assert_eq!(stamps(&w, "e-good").await, 1);
-    assert_eq!(active_jobs(&w, "e-good").await, 1);
+    assert_eq!(stamps(w, "e-bad").await, 0);
+    assert_eq!(stamps(w, "e-good").await, 1);
+    assert_eq!(active_jobs(w, "e-good").await, 1);
 }
 
 /// A write-through group over its time budget pauses write-through on the
@@ -1487,27 +1507,30 @@ async fn a_failed_write_through_leaves_the_row_for_the_processor(kind: Kind) {
 /// (PostgreSQL has no write-through: every webhook waits for the
 /// processor.)
 async fn a_slow_write_through_pauses_itself(kind: Kind) {
-    let w = World::configured(kind, |c| {
-        c.inbox_write_through_budget = std::time::Duration::ZERO;
-    })
+    let rig = Rig::configured(
+        kind,
+        |c| c.inbox_write_through_budget = std::time::Duration::ZERO,
+        |_| {},
+    )
     .await;
-    let m = enroll_members(&w, "slow", 3).await;
-    let member = |i: usize| w.new_relation(&m[i], &format!("slow-{i}"));
+    let w = &rig.w;
+    let m = invited_members(&rig, "slow", 3).await;
+    let member = |i: usize| w.new_relation(&m[i].person.provider_id, &format!("slow-{i}"));
     let sqlite = kind == Kind::Sqlite;
     assert_eq!(
-        receive(&w, &member(0)).await.processed,
+        receive(w, &member(0)).await.processed,
         sqlite,
         "before any group"
     );
     // Every group is over a zero budget: the first one paused it.
-    assert!(!receive(&w, &member(1)).await.processed);
-    assert_eq!(stamps(&w, "e-slow-2").await, 0, "waits for the processor");
+    assert!(!receive(w, &member(1)).await.processed);
+    assert_eq!(stamps(w, "e-slow-2").await, 0, "waits for the processor");
     let pending = if sqlite { 1 } else { 2 };
     assert_eq!(w.app.inbox.process_pending(100).await.unwrap(), pending);
-    assert_eq!(stamps(&w, "e-slow-2").await, 1);
+    assert_eq!(stamps(w, "e-slow-2").await, 1);
     w.clock.advance(accord::ingest::writer::PAUSE_MS);
     assert_eq!(
-        receive(&w, &member(2)).await.processed,
+        receive(w, &member(2)).await.processed,
         sqlite,
         "the pause is over"
     );

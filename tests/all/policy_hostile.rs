@@ -2,14 +2,15 @@
 //! sleeps costs its own webhook one fail-safe decision and never holds
 //! up another account's webhooks.
 
+use crate::builders::{Cast, Story};
 use crate::on_both_databases;
+use crate::rig::{RIG_ADMIN_TOKEN, Rig};
 use crate::support::test_guest;
 use crate::world::*;
 use accord::clock::new_id;
 use accord::policy::Slot;
 use accord::store::accounts::{self, Account, Workspace};
 use accord::store::campaigns::{self, Campaign};
-use accord::store::prospects::Prospect;
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "s3cret-header-value";
@@ -93,7 +94,8 @@ async fn stamped_within(w: &World, enrollment: &str, limit: Duration) -> Option<
 }
 
 async fn a_sleeping_policy_stalls_no_other_account(kind: Kind) {
-    let w = World::new(kind).await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let w = &rig.w;
     let hostile = w
         .app
         .policies
@@ -101,22 +103,20 @@ async fn a_sleeping_policy_stalls_no_other_account(kind: Kind) {
         .load_file(&test_guest("hostile_match"), Some(Slot::Match))
         .unwrap();
     w.app.policies.activate(hostile);
-    let (other, other_campaign) = other_workspace(&w).await;
-    let sleeper = Prospect {
-        id: new_id(),
-        ..w.prospect(None, Some(JULIEN), None)
-    };
-    w.enroll(&w.campaign, "e-sleeper", sleeper, Some(JULIEN))
+    let (other, other_campaign) = other_workspace(w).await;
+    rig.sim.add_account_with_id(&other.provider_account_id);
+    let sleeper = Cast::new(&rig, "e-sleeper", "Julien", "Sleeper");
+    let neighbour = Cast::new(&rig, "e-neighbour", "Bob", "Neighbour").in_campaign(&other_campaign);
+    Story::new(&rig)
+        .invited(&sleeper)
+        .invited(&neighbour)
+        .until(T0)
         .await;
-    let bob = "ACoAABobBobBobBobBob";
-    let neighbour = Prospect {
-        id: new_id(),
-        workspace_id: other.workspace_id.clone(),
-        ..w.prospect(None, Some(bob), None)
-    };
-    w.enroll(&other_campaign, "e-neighbour", neighbour, Some(bob))
-        .await;
-    let url = serve(&w).await;
+    let (julien, bob) = (
+        sleeper.person.provider_id.as_str(),
+        neighbour.person.provider_id.as_str(),
+    );
+    let url = serve(w).await;
     // The inbox processor, as `accord serve` runs it (PostgreSQL answers
     // once a webhook is stored and leaves the rest to it).
     let (_stop, stop) = tokio::sync::watch::channel(false);
@@ -127,7 +127,7 @@ async fn a_sleeping_policy_stalls_no_other_account(kind: Kind) {
     let started = Instant::now();
     let sleeping = tokio::spawn(post(
         url.clone(),
-        new_relation(&w.account.provider_account_id, JULIEN, "sleep"),
+        new_relation(&w.account.provider_account_id, julien, "sleep"),
     ));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (status, answer) = post(
@@ -136,7 +136,7 @@ async fn a_sleeping_policy_stalls_no_other_account(kind: Kind) {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
-    let stamped = stamped_within(&w, "e-neighbour", Duration::from_secs(5)).await;
+    let stamped = stamped_within(w, "e-neighbour", Duration::from_secs(5)).await;
     assert!(
         stamped.is_some() && started.elapsed() < Duration::from_secs(3),
         "the other workspace's accept waited on the sleeping policy: stamped {stamped:?}, {:?} after the sleeper's webhook",
@@ -207,17 +207,7 @@ impl Admin {
 
     /// `PUT /admin/policies/match` with a test guest.
     async fn upload_match(&self, guest: &str) -> (u16, serde_json::Value) {
-        let bytes = std::fs::read(test_guest(guest)).unwrap();
-        let resp = self
-            .client
-            .put(format!("{}/admin/policies/match", self.base))
-            .bearer_auth(ADMIN)
-            .header("content-type", "application/wasm")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        Admin::json(resp).await
+        upload_match(&self.client, &self.base, ADMIN, guest).await
     }
 
     /// Imports prospects into the world's campaign; returns their ids in
@@ -247,13 +237,37 @@ impl Admin {
 
     /// Every (prospect, key, module) row of match_keys, sorted.
     async fn keys(&self) -> Vec<(String, String, String)> {
-        sqlx::query_as(
-            "SELECT prospect_id, key, policy_sha256 FROM match_keys ORDER BY prospect_id, key",
-        )
-        .fetch_all(self.w.app.db.pool())
-        .await
-        .unwrap()
+        match_keys(&self.w).await
     }
+}
+
+/// `PUT /admin/policies/match` with a test guest, on the host at `base`.
+async fn upload_match(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    guest: &str,
+) -> (u16, serde_json::Value) {
+    let bytes = std::fs::read(test_guest(guest)).unwrap();
+    let resp = client
+        .put(format!("{base}/admin/policies/match"))
+        .bearer_auth(token)
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    Admin::json(resp).await
+}
+
+/// Every (prospect, key, module) row of match_keys, sorted.
+async fn match_keys(w: &World) -> Vec<(String, String, String)> {
+    sqlx::query_as(
+        "SELECT prospect_id, key, policy_sha256 FROM match_keys ORDER BY prospect_id, key",
+    )
+    .fetch_all(w.app.db.pool())
+    .await
+    .unwrap()
 }
 
 async fn an_upload_with_a_mistyped_export_is_refused(kind: Kind) {
@@ -373,34 +387,35 @@ async fn a_rekey_keeps_the_keys_of_prospects_it_fails_on(kind: Kind) {
 }
 
 async fn a_rekey_keeps_the_invite_bridge_key(kind: Kind) {
-    // The engine adds the invite target's key once an invite is sent; a
+    // The engine adds the invite target's key once it sent the invite; a
     // re-key must compute it again, not key the prospect as if uninvited.
-    let a = Admin::new(kind).await;
-    let prospect = a.w.prospect(
-        Some("https://www.linkedin.com/in/julien-crepieux"),
-        None,
-        None,
-    );
-    a.w.enroll(&a.w.campaign, "e1", prospect, Some(JULIEN))
-        .await;
-    let before = a.keys().await;
+    let rig = Rig::new(kind, |_| {}).await;
+    let julien = Cast::of(
+        &rig,
+        "e1",
+        accord::simulator::PersonSpec::new("Julien", "Crépieux").slug("julien-crepieux"),
+    )
+    .by_profile_url();
+    Story::new(&rig).invited(&julien).until(T0).await;
+    let target = julien.person.provider_id.as_str();
+    let before = match_keys(&rig.w).await;
     assert!(
-        before.iter().any(|(_, k, _)| k.contains(JULIEN)),
+        before.iter().any(|(_, k, _)| k.contains(target)),
         "the invite target is a key: {before:?}"
     );
-    let (status, swap) = a.upload_match("hostile_match").await;
+    let (status, swap) = upload_match(&rig.http, &rig.base, RIG_ADMIN_TOKEN, "hostile_match").await;
     assert_eq!(status, 200, "{swap}");
-    let resp = a
-        .client
-        .delete(format!("{}/admin/policies/match", a.base))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let (status, swap) = Admin::json(resp).await;
+    let (status, swap) = rig.api("DELETE", "/admin/policies/match", None).await;
     assert_eq!(status, 200, "{swap}");
     assert_eq!(swap["rekeyed"], 1, "{swap}");
-    assert_eq!(a.keys().await, before);
+    assert_eq!(match_keys(&rig.w).await, before);
+    // His accept, under a slug the prospect was never known by, still
+    // matches through the invite.
+    rig.w
+        .webhook(&rig.w.new_relation(target, "julien-renamed"))
+        .await;
+    let e = julien.enrollment(&rig).await;
+    assert_eq!(e.accept_strategy.as_deref(), Some("invite-bridge"), "{e:?}");
 }
 
 on_both_databases!(

@@ -4,11 +4,13 @@
 #![allow(dead_code)]
 
 use crate::world::{Kind, T0, World};
+use accord::app::AppConfig;
 use accord::clock::{Clock, MINUTE_MS};
 use accord::engine::{Engine, EngineConfig, Ticks};
 use accord::provider::LinkedinProvider;
 use accord::provider::unipile::UnipileClient;
 use accord::simulator::{PersonSpec, SimConfig, SimHandle, SimPerson, Simulator};
+use accord::store::campaigns::Campaign;
 use accord::store::prospects::Prospect;
 use std::sync::Arc;
 
@@ -35,7 +37,23 @@ impl Rig {
     /// A rig with the given engine settings (tests shorten nothing: the
     /// clock is manual).
     pub async fn new(kind: Kind, tune: impl FnOnce(&mut EngineConfig)) -> Rig {
-        let mut w = World::new(kind).await;
+        Rig::configured(kind, |_| {}, tune).await
+    }
+
+    /// A rig whose webhooks all wait for the inbox processor (no
+    /// write-through on SQLite), like [`World::processor_only`].
+    pub async fn processor_only(kind: Kind) -> Rig {
+        Rig::configured(kind, |c| c.inbox_write_through = false, |_| {}).await
+    }
+
+    /// A rig with `tweak` applied to the host's configuration and `tune`
+    /// to its engine settings.
+    pub async fn configured(
+        kind: Kind,
+        tweak: impl FnOnce(&mut AppConfig),
+        tune: impl FnOnce(&mut EngineConfig),
+    ) -> Rig {
+        let mut w = World::configured(kind, tweak).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let host = format!("{base}/webhooks/unipile");
@@ -114,14 +132,23 @@ impl Rig {
 
     /// A simulated person, enrolled in the main campaign by profile URL.
     pub async fn enroll(&self, enrollment_id: &str, spec: PersonSpec) -> SimPerson {
+        self.enroll_in(&self.w.campaign, enrollment_id, spec).await
+    }
+
+    /// A simulated person, enrolled in `campaign` by profile URL.
+    pub async fn enroll_in(
+        &self,
+        campaign: &Campaign,
+        enrollment_id: &str,
+        spec: PersonSpec,
+    ) -> SimPerson {
         let person = self.sim.add_person(spec);
         let prospect = Prospect {
+            workspace_id: campaign.workspace_id.clone(),
             full_name: Some(person.full_name()),
             ..self.w.prospect(Some(&person.profile_url()), None, None)
         };
-        self.w
-            .enroll(&self.w.campaign, enrollment_id, prospect, None)
-            .await;
+        self.w.enroll(campaign, enrollment_id, prospect).await;
         person
     }
 
@@ -137,23 +164,6 @@ impl Rig {
                 break;
             }
         }
-    }
-
-    /// Moves enrollments along without running any job: the account's
-    /// spacing is pushed far out for one round, so jobs stay queued.
-    pub async fn settle_workflow_only(&self) {
-        sqlx::query("UPDATE linkedin_accounts SET next_action_at = $1 WHERE id = $2")
-            .bind(i64::MAX / 2)
-            .bind(&self.w.account.id)
-            .execute(self.w.app.db.pool())
-            .await
-            .unwrap();
-        self.engine.run_once().await.unwrap();
-        sqlx::query("UPDATE linkedin_accounts SET next_action_at = 0 WHERE id = $1")
-            .bind(&self.w.account.id)
-            .execute(self.w.app.db.pool())
-            .await
-            .unwrap();
     }
 
     /// Moves the clock in `step` increments up to `total`, settling at
@@ -186,14 +196,6 @@ impl Rig {
     pub async fn count(&self, sql: &'static str, bind: &str) -> i64 {
         self.w.count(sql, bind).await
     }
-}
-
-/// Sets the main account's settings directly.
-pub async fn set_account(rig: &Rig, assignments: &'static str) {
-    let sql: &'static str = Box::leak(
-        format!("UPDATE linkedin_accounts SET {assignments} WHERE id = $1").into_boxed_str(),
-    );
-    rig.w.exec(sql, &[&rig.w.account.id]).await;
 }
 
 /// Oct 1 2026 10:00 UTC, a Thursday.

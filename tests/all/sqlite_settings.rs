@@ -54,6 +54,7 @@ async fn a_dedicated_pool_is_the_same_database_set_up_the_same_way() {
                 let db = if i % 2 == 0 { hot.clone() } else { db.clone() };
                 tokio::spawn(async move {
                     let mut tx = db.begin().await.unwrap();
+                    // Kept raw: a probe table of the test's own; the pools are the subject.
                     sqlx::query("INSERT INTO pool_probe (id) VALUES ($1)")
                         .bind(format!("row-{i}"))
                         .execute(&mut *tx)

@@ -1,7 +1,9 @@
 //! `POST /webhooks/unipile` over real HTTP: every rejection has its JSON
 //! code and writes nothing; accepted deliveries are stored before the 200.
 
+use crate::builders::{Cast, Story};
 use crate::on_both_databases;
+use crate::rig::Rig;
 use crate::world::*;
 
 async fn serve(w: &World) -> String {
@@ -198,19 +200,16 @@ on_both_databases!(
 /// The counters an operator graphs are exported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_exported() {
-    let w = World::new(Kind::Sqlite).await;
-    w.enroll(
-        &w.campaign,
-        "e-metrics",
-        w.prospect(None, Some(JULIEN), None),
-        Some(JULIEN),
-    )
-    .await;
-    let url = serve(&w).await;
+    let rig = Rig::new(Kind::Sqlite, |_| {}).await;
+    let w = &rig.w;
+    let julien = Cast::new(&rig, "e-metrics", "Julien", "Crépieux");
+    Story::new(&rig).invited(&julien).until(T0).await;
+    let url = serve(w).await;
     post(
         &url,
         Some(SECRET),
-        w.new_relation(JULIEN, "julien-crepieux").into_bytes(),
+        w.new_relation(&julien.person.provider_id, "julien-crepieux")
+            .into_bytes(),
     )
     .await;
     post(&url, None, b"{}".to_vec()).await;

@@ -183,21 +183,19 @@ impl World {
     }
 
     /// Imports a prospect with its match keys and enrolls it in
-    /// `campaign` with id `enrollment_id`, invited at `invited` (or not
-    /// invited), waiting on its accept.
+    /// `campaign` with id `enrollment_id`, pending (the engine starts its
+    /// workflow once the campaign runs), through the store's statements
+    /// the API's import uses; an id of the test's choosing, where the
+    /// import would make one.
     pub async fn enroll(
         &self,
         campaign: &Campaign,
         enrollment_id: &str,
         prospect: Prospect,
-        invited: Option<&str>,
     ) -> EnrollmentRow {
         let mut c = self.app.db.pool().acquire().await.unwrap();
         prospects::insert(&mut c, &prospect).await.unwrap();
-        let keys = self
-            .app
-            .policies
-            .prospect_keys(&prospect.identity(invited.map(str::to_string)));
+        let keys = self.app.policies.prospect_keys(&prospect.identity(None));
         prospects::set_keys(&mut c, &prospect.id, &keys.value, &keys.module_sha256)
             .await
             .unwrap();
@@ -206,22 +204,9 @@ impl World {
             &campaign.id,
             &prospect.id,
             &campaign.linkedin_account_id,
-            T0,
+            accord::clock::Clock::now_ms(&*self.clock),
         );
         assert!(enrollments::insert(&mut c, &row).await.unwrap());
-        if let Some(provider_id) = invited {
-            sqlx::query(
-                "UPDATE enrollments SET linkedin_status = 'invited', workflow_state = 'waiting_accept', step_index = 1, \
-                 invited_provider_id = $1, invited_at = $2, next_run_at = $3 WHERE id = $4",
-            )
-            .bind(provider_id)
-            .bind(T0 - DAY_MS)
-            .bind(T0 + 6 * DAY_MS)
-            .bind(enrollment_id)
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        }
         enrollments::get(&mut c, enrollment_id, "")
             .await
             .unwrap()
@@ -274,13 +259,7 @@ impl World {
 
     /// The new_relation payload of unipile.md for `member`.
     pub fn new_relation(&self, member: &str, slug: &str) -> String {
-        serde_json::json!({
-            "event": "new_relation", "account_id": self.account.provider_account_id, "account_type": "LINKEDIN",
-            "webhook_name": "", "user_full_name": "Julien Crépieux", "user_provider_id": member,
-            "user_public_identifier": slug, "user_profile_url": format!("https://www.linkedin.com/in/{slug}/"),
-            "user_picture_url": "https://media.licdn.com/x"
-        })
-        .to_string()
+        new_relation_of(&self.account.provider_account_id, member, slug)
     }
 
     /// Stores a webhook in the inbox and processes the inbox.
@@ -288,4 +267,16 @@ impl World {
         self.app.inbox.receive(body.as_bytes()).await.unwrap();
         while self.app.inbox.process_pending(100).await.unwrap() > 0 {}
     }
+}
+
+/// The new_relation payload of unipile.md for `member`, of `account` (a
+/// provider account id).
+pub fn new_relation_of(account: &str, member: &str, slug: &str) -> String {
+    serde_json::json!({
+            "event": "new_relation", "account_id": account, "account_type": "LINKEDIN",
+            "webhook_name": "", "user_full_name": "Julien Crépieux", "user_provider_id": member,
+            "user_public_identifier": slug, "user_profile_url": format!("https://www.linkedin.com/in/{slug}/"),
+            "user_picture_url": "https://media.licdn.com/x"
+        })
+        .to_string()
 }
