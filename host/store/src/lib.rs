@@ -17,6 +17,7 @@ pub mod enrollments;
 pub mod events;
 pub mod inbox;
 pub mod jobs;
+pub mod leases;
 pub mod outbox;
 pub mod policies;
 pub mod prospects;

@@ -11,13 +11,15 @@ mod claim;
 mod context;
 mod execute;
 pub mod gates;
-mod lease;
 mod polling;
 mod reconcile;
 pub mod resync;
 mod slot;
 mod ticks;
 mod workflow_clock;
+
+// Leases are rows: the store holds them; the ticks and polling take them.
+use crate::store::leases as lease;
 
 pub use claim::Claimed;
 pub use lease::Lease;

@@ -240,8 +240,11 @@ impl Resyncer {
                 .map(watch::Sender::subscribe);
             if let Some(mut rx) = waiting {
                 let _ = rx.wait_for(|done| *done).await;
-                row = self.load(&id).await?;
             }
+            // Read again whether or not there was a look-up to wait for:
+            // one that ended between the read above and the wait has left
+            // the in-flight map, and its answer is only in the row.
+            row = self.load(&id).await?;
         }
         if row.status == "failed" {
             return Err(ResyncError::Provider(row.error.unwrap_or_default()));

@@ -10,8 +10,8 @@
 //! past the TTL can be taken over; from then on its renewals and fences
 //! fail, so it commits nothing more.
 
+use super::{Db, StoreError};
 use crate::clock::Millis;
-use crate::store::{Db, StoreError};
 use sqlx::AnyConnection;
 
 /// A held lease.
@@ -37,7 +37,7 @@ pub async fn acquire(
     ttl_ms: Millis,
 ) -> Result<Option<Lease>, StoreError> {
     let mut tx = db.begin().await?;
-    let row: Option<(i64, i64)> = sqlx::query_as(crate::store::sql(format!(
+    let row: Option<(i64, i64)> = sqlx::query_as(super::sql(format!(
         "SELECT term, expires_at FROM leases WHERE name = $1{}",
         db.for_update()
     )))
