@@ -274,3 +274,28 @@ pub async fn apply_status_webhook(
     }
     Ok(StatusApplied::Applied { from, changed })
 }
+
+/// Takes the account's next provider-action slot at `now` if it is
+/// connected, its spacing has passed and its breaker is closed: charges
+/// `next_action_at` = now + spacing (+ `extra` jitter when the spacing is
+/// not zero) before the call is made. One statement, so two takers never
+/// both get the slot. Returns whether it was taken.
+pub async fn take_action_slot(
+    c: &mut AnyConnection,
+    account_id: &str,
+    now: Millis,
+    extra: Millis,
+) -> Result<bool, StoreError> {
+    let taken = sqlx::query(
+        "UPDATE linkedin_accounts SET next_action_at = $1 + min_spacing_ms + \
+         CASE WHEN min_spacing_ms > 0 THEN $2 ELSE 0 END \
+         WHERE id = $3 AND status = 'connected' AND next_action_at <= $1 \
+         AND (breaker_open_until IS NULL OR breaker_open_until <= $1)",
+    )
+    .bind(now)
+    .bind(extra)
+    .bind(account_id)
+    .execute(c)
+    .await?;
+    Ok(taken.rows_affected() == 1)
+}

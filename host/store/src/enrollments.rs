@@ -658,3 +658,28 @@ async fn prospects_by_key(
     }
     Ok(by_key)
 }
+
+/// Enrollments the workflow clock moves now, oldest due first, at most
+/// `limit`: pending ones of running campaigns, and those waiting on a step
+/// that fell due. Two selections, each read through its own partial index
+/// (an OR of the two is a scan of every enrollment), merged in one order.
+pub async fn due_for_workflow(
+    c: &mut AnyConnection,
+    now: Millis,
+    limit: i64,
+) -> Result<Vec<EnrollmentRow>, StoreError> {
+    let cols = COLUMNS;
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT * FROM (SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
+         WHERE c.status = 'running' AND e.workflow_state = 'pending' ORDER BY e.next_run_at, e.id LIMIT $2) pending \
+         UNION ALL \
+         SELECT * FROM (SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
+         WHERE c.status = 'running' AND e.workflow_state IN ('waiting_accept', 'active') AND e.next_run_at <= $1 \
+         ORDER BY e.next_run_at, e.id LIMIT $2) waiting \
+         ORDER BY next_run_at, id LIMIT $2"
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}

@@ -5,7 +5,7 @@
 //! previous one.
 
 use crate::clock::Millis;
-use crate::store::StoreError;
+use crate::store::{StoreError, accounts};
 use crate::window::jitter;
 use sqlx::AnyConnection;
 
@@ -21,16 +21,5 @@ pub(crate) async fn take(
     jitter_max_ms: Millis,
 ) -> Result<bool, StoreError> {
     let extra = jitter(&format!("{account_id}{now}"), jitter_max_ms);
-    let taken = sqlx::query(
-        "UPDATE linkedin_accounts SET next_action_at = $1 + min_spacing_ms + \
-         CASE WHEN min_spacing_ms > 0 THEN $2 ELSE 0 END \
-         WHERE id = $3 AND status = 'connected' AND next_action_at <= $1 \
-         AND (breaker_open_until IS NULL OR breaker_open_until <= $1)",
-    )
-    .bind(now)
-    .bind(extra)
-    .bind(account_id)
-    .execute(c)
-    .await?;
-    Ok(taken.rows_affected() == 1)
+    accounts::take_action_slot(c, account_id, now, extra).await
 }

@@ -10,7 +10,7 @@ use crate::store::accounts::{self, Account};
 use crate::store::campaigns::{self, Campaign};
 use crate::store::enrollments::{self, EnrollmentRow};
 use crate::store::events::{self, NewEvent};
-use crate::store::{Tx, jobs, sql};
+use crate::store::{Tx, jobs};
 use crate::workflow::{self, Landing, StepAction};
 use accord_policy_core::{DispatchSource, WorkflowState};
 
@@ -22,22 +22,10 @@ impl Engine {
     /// enrollments whose step fell due. Returns how many moved.
     pub(crate) async fn advance_due_enrollments(&self) -> Result<usize, EngineError> {
         let now = self.clock.now_ms();
-        let cols = enrollments::COLUMNS;
-        // Two selections, each read through its own partial index (an OR of
-        // the two is a scan of every enrollment), merged in one order.
-        let due: Vec<EnrollmentRow> = sqlx::query_as(sql(format!(
-            "SELECT * FROM (SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
-             WHERE c.status = 'running' AND e.workflow_state = 'pending' ORDER BY e.next_run_at, e.id LIMIT $2) pending \
-             UNION ALL \
-             SELECT * FROM (SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
-             WHERE c.status = 'running' AND e.workflow_state IN ('waiting_accept', 'active') AND e.next_run_at <= $1 \
-             ORDER BY e.next_run_at, e.id LIMIT $2) waiting \
-             ORDER BY next_run_at, id LIMIT $2"
-        )))
-        .bind(now)
-        .bind(ENROLLMENTS_PER_PAGE)
-        .fetch_all(self.db.pool())
-        .await?;
+        let due = {
+            let mut c = self.db.pool().acquire().await?;
+            enrollments::due_for_workflow(&mut c, now, ENROLLMENTS_PER_PAGE).await?
+        };
         let mut moved = 0;
         let mut enqueued = false;
         for row in due {
