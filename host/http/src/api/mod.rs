@@ -125,22 +125,15 @@ pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> ApiErro
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
-/// Checks a required text field: trimmed, 1 to `max` characters.
+/// Checks a required text field: trimmed, 1 to `max` characters (the
+/// lifecycles' own check).
 pub(crate) fn required_text(
     code: &'static str,
     field: &str,
     value: &str,
     max: usize,
 ) -> ApiResult<String> {
-    let value = value.trim();
-    let n = value.chars().count();
-    if n == 0 || n > max {
-        return Err(invalid(
-            code,
-            format!("`{field}` must be 1 to {max} characters, got {n}"),
-        ));
-    }
-    Ok(value.to_string())
+    Ok(crate::lifecycle::required_text(code, field, value, max)?)
 }
 
 /// Checks a required id: trimmed, 1 to [`MAX_ID_BYTES`] bytes, the bound
@@ -160,9 +153,4 @@ pub(crate) fn required_id(code: &'static str, field: &str, value: &str) -> ApiRe
     Ok(value.to_string())
 }
 
-/// An optional text field, trimmed; empty means absent.
-pub(crate) fn optional_text(value: Option<String>) -> Option<String> {
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
+pub(crate) use crate::lifecycle::optional_text;

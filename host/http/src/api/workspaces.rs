@@ -153,14 +153,7 @@ pub(crate) fn parse_account_status(s: &str) -> ApiResult<AccountStatus> {
 
 /// Checks an IANA time zone name (422 `invalid_time_zone` otherwise).
 pub(crate) fn check_time_zone(tz: &str) -> ApiResult<String> {
-    let tz = tz.trim();
-    if tz.is_empty() || jiff::tz::TimeZone::get(tz).is_err() {
-        return Err(invalid(
-            "invalid_time_zone",
-            format!("`time_zone` must be an IANA time zone such as Europe/Paris, got `{tz}`"),
-        ));
-    }
-    Ok(tz.to_string())
+    Ok(crate::lifecycle::time_zone(tz)?)
 }
 
 /// Connects a LinkedIn account to a workspace.
