@@ -14,7 +14,6 @@ use crate::ingest::inbox::ReplayReport;
 use crate::lifecycle::LifecycleError;
 use crate::lifecycle::policies::{self, PolicySwap};
 use crate::policy::{PolicyModule, Slot, builtin};
-use crate::store::StoreError;
 use crate::store::jobs::{self, Job};
 use axum::Json;
 use axum::Router;
@@ -229,7 +228,7 @@ pub async fn replay_inbox(
     )
 )]
 pub async fn list_held_jobs(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<Job>>> {
-    let mut c = app.db.pool().acquire().await.map_err(StoreError::from)?;
+    let mut c = app.db.acquire().await?;
     Ok(Json(jobs::held(&mut c, 500).await?))
 }
 
@@ -277,7 +276,7 @@ pub async fn give_verdict(
         Verdict::Reconcile => None,
     };
     let now = app.clock.now_ms();
-    let mut c = app.db.pool().acquire().await.map_err(StoreError::from)?;
+    let mut c = app.db.acquire().await?;
     let job = jobs::release_held(&mut c, &id, verdict, now)
         .await?
         .ok_or_else(|| ApiError::not_found("held job", &id))?;

@@ -101,12 +101,6 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        ApiError::from(crate::store::StoreError::from(e))
-    }
-}
-
 impl From<crate::pipeline::PipelineError> for ApiError {
     fn from(e: crate::pipeline::PipelineError) -> Self {
         match e {

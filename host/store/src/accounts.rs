@@ -299,3 +299,42 @@ pub async fn take_action_slot(
     .await?;
     Ok(taken.rows_affected() == 1)
 }
+
+/// A send went through: the account's failure count and breaker reset.
+pub async fn breaker_success(c: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE linkedin_accounts SET consecutive_failures = 0, breaker_open_until = NULL \
+         WHERE id = $1 AND consecutive_failures > 0",
+    )
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Counts one more consecutive transient failure; returns the count.
+pub async fn count_failure(c: &mut AnyConnection, id: &str) -> Result<i64, StoreError> {
+    let (failures,): (i64,) = sqlx::query_as(
+        "UPDATE linkedin_accounts SET consecutive_failures = consecutive_failures + 1 \
+         WHERE id = $1 RETURNING consecutive_failures",
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await?;
+    Ok(failures)
+}
+
+/// Opens the account's circuit breaker until `until`: it may not act
+/// before.
+pub async fn open_breaker(
+    c: &mut AnyConnection,
+    id: &str,
+    until: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE linkedin_accounts SET breaker_open_until = $1 WHERE id = $2")
+        .bind(until)
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}

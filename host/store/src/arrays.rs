@@ -31,6 +31,42 @@ pub(crate) fn unnest(first: usize, types: &[&str]) -> String {
     format!("unnest({}) AS v({})", arrays.join(", "), names.join(", "))
 }
 
+/// A statement that writes rows, as the multi-row inserts are.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// How a part's rows are written: SQLite binds every value
+/// (`Values(rows)`); PostgreSQL binds an array per column (`Arrays`).
+#[derive(Clone, Copy)]
+pub(crate) enum Shape {
+    /// `VALUES` of this many rows.
+    Values(usize),
+    /// One array per column.
+    Arrays,
+}
+
+pub(crate) fn shape(postgres: bool, rows: usize) -> Shape {
+    if postgres {
+        Shape::Arrays
+    } else {
+        Shape::Values(rows)
+    }
+}
+
+/// The rows of an insert: `VALUES (…), …` or `SELECT * FROM unnest(…)`.
+/// `template` is a SQLite row (`?` marks), `types` the PostgreSQL
+/// column types, in the same order.
+pub(crate) fn insert_rows(shape: Shape, first: usize, template: &str, types: &[&str]) -> String {
+    match shape {
+        Shape::Values(rows) => format!("VALUES {}", super::values_rows(rows, first, template)),
+        Shape::Arrays => format!("SELECT * FROM {}", unnest(first, types)),
+    }
+}
+
+/// Eight text columns and a time.
+pub(crate) const TEXTS_AND_TIME: [&str; 9] = [
+    "text", "text", "text", "text", "text", "text", "text", "text", "bigint",
+];
+
 /// A query reading rows, as the store's `IN`-list reads are.
 type AnyQueryAs<'q, O> = sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments>;
 

@@ -6,12 +6,12 @@
 //! for the lot); on SQLite one script of statements (one hand-off to its
 //! worker thread).
 
-use super::arrays::{int_array, is_postgres, text_array, unnest};
-use super::events::EventRow;
+use super::arrays::{
+    AnyQuery, Shape, insert_rows, int_array, is_postgres, shape, text_array, unnest,
+};
 use super::inbox::Finished;
 use super::outbox::NewOutbox;
-use super::traces::TraceRow;
-use super::{StoreError, sql_for, values_rows};
+use super::{StoreError, events, sql_for, traces, values_rows};
 use crate::clock::Millis;
 use sqlx::AnyConnection;
 
@@ -24,13 +24,11 @@ const CHUNK: usize = 200;
 /// by table, in chunks.
 const MAX_TOGETHER: usize = 30_000;
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
-
 /// The appends waiting for commit.
 #[derive(Default)]
 pub(crate) struct Deferred {
-    pub(crate) events: Vec<EventRow>,
-    pub(crate) traces: Vec<TraceRow>,
+    pub(crate) events: Vec<events::Event>,
+    pub(crate) traces: Vec<traces::Trace>,
     pub(crate) outbox: Vec<NewOutbox>,
     /// Inbox rows whose processing this transaction records, and when.
     pub(crate) finished: Vec<Finished>,
@@ -57,10 +55,10 @@ impl Deferred {
                 .await?;
         }
         for chunk in self.events.chunks(CHUNK) {
-            insert_events(c, chunk).await?;
+            events::insert(c, chunk).await?;
         }
         for chunk in self.traces.chunks(CHUNK) {
-            insert_traces(c, chunk).await?;
+            traces::insert(c, chunk).await?;
         }
         for chunk in self.outbox.chunks(CHUNK) {
             insert_outbox(c, chunk).await?;
@@ -83,11 +81,17 @@ impl Deferred {
             next += 1 + width(self.finished.len(), 3);
         }
         if !self.events.is_empty() {
-            parts.push(("e", events_sql(shape(postgres, self.events.len()), next)));
+            parts.push((
+                "e",
+                events::insert_sql(shape(postgres, self.events.len()), next),
+            ));
             next += width(self.events.len(), 9);
         }
         if !self.traces.is_empty() {
-            parts.push(("t", traces_sql(shape(postgres, self.traces.len()), next)));
+            parts.push((
+                "t",
+                traces::insert_sql(shape(postgres, self.traces.len()), next),
+            ));
             next += width(self.traces.len(), 9);
         }
         if !self.outbox.is_empty() {
@@ -142,10 +146,10 @@ impl Deferred {
             q = bind_finished(q, &self.finished, self.finished_at, postgres);
         }
         if !self.events.is_empty() {
-            q = bind_events(q, &self.events, postgres);
+            q = events::bind_rows(q, &self.events, postgres);
         }
         if !self.traces.is_empty() {
-            q = bind_traces(q, &self.traces, postgres);
+            q = traces::bind_rows(q, &self.traces, postgres);
         }
         if !self.outbox.is_empty() {
             q = bind_outbox(q, &self.outbox, postgres);
@@ -155,32 +159,6 @@ impl Deferred {
         }
         q.execute(c).await?;
         Ok(())
-    }
-}
-
-/// How a part's rows are written: SQLite binds every value
-/// (`Values(rows)`); PostgreSQL binds an array per column (`Arrays`).
-#[derive(Clone, Copy)]
-enum Shape {
-    Values(usize),
-    Arrays,
-}
-
-fn shape(postgres: bool, rows: usize) -> Shape {
-    if postgres {
-        Shape::Arrays
-    } else {
-        Shape::Values(rows)
-    }
-}
-
-/// The rows of an insert: `VALUES (…), …` or `SELECT * FROM unnest(…)`.
-/// `template` is a SQLite row (`?` marks), `types` the PostgreSQL
-/// column types, in the same order.
-fn insert_rows(shape: Shape, first: usize, template: &str, types: &[&str]) -> String {
-    match shape {
-        Shape::Values(rows) => format!("VALUES {}", values_rows(rows, first, template)),
-        Shape::Arrays => format!("SELECT * FROM {}", unnest(first, types)),
     }
 }
 
@@ -221,79 +199,6 @@ fn bind_finished<'q>(
     }
     rows.iter().fold(q, |q, r| {
         q.bind(&r.id).bind(r.status).bind(r.outcome.to_string())
-    })
-}
-
-/// Eight text columns and a time.
-const TEXTS_AND_TIME: [&str; 9] = [
-    "text", "text", "text", "text", "text", "text", "text", "text", "bigint",
-];
-
-fn events_sql(shape: Shape, first: usize) -> String {
-    format!(
-        "INSERT INTO linkedin_events (id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at) {}",
-        insert_rows(shape, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", &TEXTS_AND_TIME)
-    )
-}
-
-fn bind_events<'q>(q: AnyQuery<'q>, rows: &[EventRow], postgres: bool) -> AnyQuery<'q> {
-    if postgres {
-        let text = |f: fn(&EventRow) -> Option<&str>| text_array(rows.iter().map(f));
-        return q
-            .bind(text(|r| Some(&r.id)))
-            .bind(text(|r| Some(&r.workspace_id)))
-            .bind(text(|r| r.linkedin_account_id.as_deref()))
-            .bind(text(|r| r.enrollment_id.as_deref()))
-            .bind(text(|r| Some(&r.kind)))
-            .bind(text(|r| r.source.as_deref()))
-            .bind(text(|r| r.strategy.as_deref()))
-            .bind(text(|r| Some(&r.detail)))
-            .bind(int_array(rows.iter().map(|r| Some(r.occurred_at))));
-    }
-    rows.iter().fold(q, |q, r| {
-        q.bind(&r.id)
-            .bind(&r.workspace_id)
-            .bind(&r.linkedin_account_id)
-            .bind(&r.enrollment_id)
-            .bind(&r.kind)
-            .bind(&r.source)
-            .bind(&r.strategy)
-            .bind(&r.detail)
-            .bind(r.occurred_at)
-    })
-}
-
-fn traces_sql(shape: Shape, first: usize) -> String {
-    format!(
-        "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) {}",
-        insert_rows(shape, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", &TEXTS_AND_TIME)
-    )
-}
-
-fn bind_traces<'q>(q: AnyQuery<'q>, rows: &[TraceRow], postgres: bool) -> AnyQuery<'q> {
-    if postgres {
-        let text = |f: fn(&TraceRow) -> Option<&str>| text_array(rows.iter().map(f));
-        return q
-            .bind(text(|r| Some(&r.id)))
-            .bind(text(|r| r.workspace_id.as_deref()))
-            .bind(text(|r| r.linkedin_account_id.as_deref()))
-            .bind(text(|r| r.enrollment_id.as_deref()))
-            .bind(text(|r| Some(&r.kind)))
-            .bind(text(|r| r.signal.as_deref()))
-            .bind(text(|r| Some(&r.detail)))
-            .bind(text(|r| r.module_sha256.as_deref()))
-            .bind(int_array(rows.iter().map(|r| Some(r.created_at))));
-    }
-    rows.iter().fold(q, |q, r| {
-        q.bind(&r.id)
-            .bind(&r.workspace_id)
-            .bind(&r.linkedin_account_id)
-            .bind(&r.enrollment_id)
-            .bind(&r.kind)
-            .bind(&r.signal)
-            .bind(&r.detail)
-            .bind(&r.module_sha256)
-            .bind(r.created_at)
     })
 }
 
@@ -345,26 +250,6 @@ fn deliveries_sql(rows: usize, first: usize) -> String {
         "{DELIVERIES} FROM outbox o {DELIVERIES_JOIN} WHERE o.id IN ({}) ON CONFLICT DO NOTHING",
         super::placeholders(first, rows)
     )
-}
-
-pub(crate) async fn insert_events(
-    c: &mut AnyConnection,
-    rows: &[EventRow],
-) -> Result<(), StoreError> {
-    let postgres = is_postgres(c);
-    let q = sqlx::query(sql_for(c, events_sql(shape(postgres, rows.len()), 1)));
-    bind_events(q, rows, postgres).execute(c).await?;
-    Ok(())
-}
-
-pub(crate) async fn insert_traces(
-    c: &mut AnyConnection,
-    rows: &[TraceRow],
-) -> Result<(), StoreError> {
-    let postgres = is_postgres(c);
-    let q = sqlx::query(sql_for(c, traces_sql(shape(postgres, rows.len()), 1)));
-    bind_traces(q, rows, postgres).execute(c).await?;
-    Ok(())
 }
 
 /// The rows, then their deliveries in one INSERT … SELECT over the

@@ -683,3 +683,83 @@ pub async fn due_for_workflow(
     .fetch_all(c)
     .await?)
 }
+
+/// The provider refused the enrollment's action for good: its workflow
+/// stops, and a prospect never reached is marked unreachable.
+pub async fn stop_refused(c: &mut AnyConnection, id: &str, now: Millis) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE enrollments SET workflow_state = 'stopped', next_run_at = NULL, updated_at = $1, \
+         linkedin_status = CASE WHEN linkedin_accepted_at IS NULL THEN 'unreachable' ELSE linkedin_status END \
+         WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// The campaign's accepts by path (`accept_source`; `None` if unrecorded).
+pub async fn accepts_by_path(
+    c: &mut AnyConnection,
+    campaign_id: &str,
+) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT accept_source, COUNT(*) FROM enrollments WHERE campaign_id = $1 \
+         AND linkedin_accepted_at IS NOT NULL GROUP BY accept_source",
+    )
+    .bind(campaign_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// The campaign's accepted enrollments.
+pub async fn accepted_ids(
+    c: &mut AnyConnection,
+    campaign_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM enrollments WHERE campaign_id = $1 AND linkedin_accepted_at IS NOT NULL",
+    )
+    .bind(campaign_id)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// An accepted enrollment as the simulation's checker reads it.
+#[derive(Debug, Clone, FromRow)]
+pub struct AcceptedStamp {
+    /// The account's id at the provider.
+    pub provider_account_id: String,
+    /// The enrollment.
+    pub enrollment_id: String,
+    /// The path that stamped it.
+    pub accept_source: Option<String>,
+    /// Set if the accept came late.
+    pub late_accept_observed_at: Option<i64>,
+    /// When the `accept_stamped` event was recorded.
+    pub stamped_at: Option<i64>,
+    /// The invite's target.
+    pub invited_provider_id: Option<String>,
+    /// The prospect's member id.
+    pub member_id: Option<String>,
+    /// The prospect's Sales Navigator lead URL.
+    pub sales_nav_lead_url: Option<String>,
+    /// The prospect's profile URL.
+    pub profile_url: Option<String>,
+}
+
+/// Every accepted enrollment, with its prospect's identifiers and when its
+/// stamp was recorded.
+pub async fn accepted_stamps(c: &mut AnyConnection) -> Result<Vec<AcceptedStamp>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT a.provider_account_id, e.id AS enrollment_id, e.accept_source, e.late_accept_observed_at, \
+         (SELECT MIN(v.occurred_at) FROM linkedin_events v WHERE v.enrollment_id = e.id AND v.kind = 'accept_stamped') AS stamped_at, \
+         e.invited_provider_id, p.member_id, p.sales_nav_lead_url, p.profile_url \
+         FROM enrollments e JOIN linkedin_accounts a ON a.id = e.linkedin_account_id \
+         JOIN prospects p ON p.id = e.prospect_id WHERE e.linkedin_accepted_at IS NOT NULL",
+    )
+    .fetch_all(c)
+    .await?)
+}

@@ -247,3 +247,20 @@ pub async fn count(c: &mut AnyConnection, status: &str) -> Result<i64, StoreErro
         .await?;
     Ok(n)
 }
+
+/// The outcome and processing time of `event` rows processed from `at`
+/// on, oldest first.
+pub async fn processed_since(
+    c: &mut AnyConnection,
+    event: &str,
+    at: Millis,
+) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT outcome, processed_at FROM webhook_inbox WHERE event = $1 \
+         AND status = 'processed' AND processed_at >= $2 ORDER BY processed_at",
+    )
+    .bind(event)
+    .bind(at)
+    .fetch_all(c)
+    .await?)
+}

@@ -520,3 +520,112 @@ pub async fn release_held(
     .fetch_optional(c)
     .await?)
 }
+
+/// Whether `worker`'s claim (`fence`) still holds the job.
+pub async fn still_claimed(
+    c: &mut AnyConnection,
+    id: &str,
+    fence: i64,
+    worker: &str,
+) -> Result<bool, StoreError> {
+    let row: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM campaign_send_jobs WHERE id = $1 AND fence = $2 AND status = 'processing' AND lease_owner = $3",
+    )
+    .bind(id)
+    .bind(fence)
+    .bind(worker)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Completes a claimed job (`succeeded`, `failed`, `cancelled`) with its
+/// error, if the claim (`fence`) still holds it. Returns whether it did.
+pub async fn complete(
+    c: &mut AnyConnection,
+    id: &str,
+    fence: i64,
+    status: &str,
+    error: Option<&str>,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE campaign_send_jobs SET status = $1, last_error = $2, completed_at = $3, updated_at = $3, \
+         lease_owner = NULL, lease_expires_at = NULL WHERE id = $4 AND fence = $5 AND status = 'processing'",
+    )
+    .bind(status)
+    .bind(error)
+    .bind(now)
+    .bind(id)
+    .bind(fence)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Puts a claimed job back in the queue at `run_at`, saying why it waits,
+/// if the claim (`fence`) still holds it. Returns whether it did.
+pub async fn retry(
+    c: &mut AnyConnection,
+    id: &str,
+    fence: i64,
+    run_at: Millis,
+    reason: &str,
+    error: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE campaign_send_jobs SET status = 'pending', run_at = $1, wait_reason = $2, last_error = $3, updated_at = $4, \
+         lease_owner = NULL, lease_expires_at = NULL WHERE id = $5 AND fence = $6 AND status = 'processing'",
+    )
+    .bind(run_at)
+    .bind(reason)
+    .bind(error)
+    .bind(now)
+    .bind(id)
+    .bind(fence)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Gives back the attempt the claim counted (the job waits for its
+/// account, through no fault of its own).
+pub async fn refund_attempt(c: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE campaign_send_jobs SET attempts = attempts - 1 WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// How many pending jobs of `action` wait for `reason`.
+pub async fn count_waiting(
+    c: &mut AnyConnection,
+    action: &str,
+    reason: &str,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM campaign_send_jobs WHERE action = $1 AND status = 'pending' AND wait_reason = $2",
+    )
+    .bind(action)
+    .bind(reason)
+    .fetch_one(c)
+    .await?;
+    Ok(n)
+}
+
+/// When the campaign's invites were attempted (claimed), oldest first.
+pub async fn invite_attempt_times(
+    c: &mut AnyConnection,
+    campaign_id: &str,
+) -> Result<Vec<Millis>, StoreError> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT claimed_at FROM campaign_send_jobs WHERE campaign_id = $1 AND action = 'send_invite' \
+         AND claimed_at IS NOT NULL AND status IN ('processing', 'succeeded', 'failed') ORDER BY claimed_at",
+    )
+    .bind(campaign_id)
+    .fetch_all(c)
+    .await?;
+    Ok(rows.into_iter().map(|(at,)| at).collect())
+}

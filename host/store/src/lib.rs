@@ -10,19 +10,25 @@ pub mod accounts;
 mod arrays;
 pub mod broadcast;
 pub mod campaigns;
+pub mod claims;
 mod deferred;
 pub mod deliveries;
 pub mod endpoints;
 pub mod enrollments;
 pub mod events;
 pub mod inbox;
+pub mod invites;
 pub mod jobs;
 pub mod leases;
 pub mod outbox;
 pub mod policies;
+pub mod polling;
 pub mod prospects;
+pub mod resyncs;
 pub mod skips;
+pub mod ticks;
 pub mod traces;
+pub mod wakeups;
 
 // The vocabulary, under the names the statements' modules use.
 use accord_domain::{clock, domain, window, workflow};
@@ -30,6 +36,13 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// A connection the store's statements run on (a pooled one or a
+/// transaction's, through `&mut *`): the only database type callers name.
+pub type Connection = AnyConnection;
+
+/// A connection borrowed from the pool; dereferences to [`Connection`].
+pub type PooledConnection = sqlx::pool::PoolConnection<sqlx::Any>;
 
 /// Which database a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -486,6 +499,16 @@ impl Db {
         });
     }
 
+    /// A connection of the pool, for statements outside a transaction.
+    pub async fn acquire(&self) -> Result<PooledConnection, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Closes the pool: waits for the connections in use to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -517,6 +540,17 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+/// `FOR UPDATE` on a PostgreSQL connection, nothing on SQLite (whose
+/// write transaction already excludes other writers): for statements that
+/// get only the connection, not the [`Db`].
+pub fn for_update_on(c: &AnyConnection) -> &'static str {
+    if c.backend_name() == "SQLite" {
+        ""
+    } else {
+        " FOR UPDATE"
     }
 }
 

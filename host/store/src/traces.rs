@@ -1,7 +1,10 @@
 //! Traces: decisions worth explaining (bridge misses, orphan webhooks,
 //! policy failures).
 
-use super::StoreError;
+use super::arrays::{
+    AnyQuery, Shape, TEXTS_AND_TIME, insert_rows, int_array, is_postgres, shape, text_array,
+};
+use super::{StoreError, sql_for};
 use crate::clock::{Millis, new_id};
 use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
@@ -48,12 +51,9 @@ pub struct NewTrace<'a> {
     pub module_sha256: Option<&'a str>,
 }
 
-/// A trace as stored, id assigned.
-pub(crate) type TraceRow = Trace;
-
 impl NewTrace<'_> {
     /// The row, with a fresh id.
-    pub(crate) fn into_row(self, at: Millis) -> TraceRow {
+    pub(crate) fn into_row(self, at: Millis) -> Trace {
         Trace {
             id: new_id(),
             workspace_id: self.workspace_id.map(str::to_string),
@@ -71,7 +71,7 @@ impl NewTrace<'_> {
 /// Appends a trace now (see [`super::Tx::defer_trace`] to append it at
 /// commit with others).
 pub async fn record(c: &mut AnyConnection, t: NewTrace<'_>, at: Millis) -> Result<(), StoreError> {
-    super::deferred::insert_traces(c, &[t.into_row(at)]).await
+    insert(c, &[t.into_row(at)]).await
 }
 
 /// Recent traces, newest first, optionally of one kind and workspace.
@@ -106,4 +106,59 @@ pub async fn count(
             .fetch_one(c)
             .await?;
     Ok(n)
+}
+
+/// Traces from `at` on, oldest first.
+pub async fn since(c: &mut AnyConnection, at: Millis) -> Result<Vec<Trace>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at \
+         FROM traces WHERE created_at >= $1 ORDER BY created_at, id",
+    )
+    .bind(at)
+    .fetch_all(c)
+    .await?)
+}
+
+/// The multi-row insert of traces, parameters from `$first`.
+pub(crate) fn insert_sql(shape: Shape, first: usize) -> String {
+    format!(
+        "INSERT INTO traces (id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at) {}",
+        insert_rows(shape, first, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", &TEXTS_AND_TIME)
+    )
+}
+
+/// Binds the rows of [`insert_sql`].
+pub(crate) fn bind_rows<'q>(q: AnyQuery<'q>, rows: &[Trace], postgres: bool) -> AnyQuery<'q> {
+    if postgres {
+        let text = |f: fn(&Trace) -> Option<&str>| text_array(rows.iter().map(f));
+        return q
+            .bind(text(|r| Some(&r.id)))
+            .bind(text(|r| r.workspace_id.as_deref()))
+            .bind(text(|r| r.linkedin_account_id.as_deref()))
+            .bind(text(|r| r.enrollment_id.as_deref()))
+            .bind(text(|r| Some(&r.kind)))
+            .bind(text(|r| r.signal.as_deref()))
+            .bind(text(|r| Some(&r.detail)))
+            .bind(text(|r| r.module_sha256.as_deref()))
+            .bind(int_array(rows.iter().map(|r| Some(r.created_at))));
+    }
+    rows.iter().fold(q, |q, r| {
+        q.bind(&r.id)
+            .bind(&r.workspace_id)
+            .bind(&r.linkedin_account_id)
+            .bind(&r.enrollment_id)
+            .bind(&r.kind)
+            .bind(&r.signal)
+            .bind(&r.detail)
+            .bind(&r.module_sha256)
+            .bind(r.created_at)
+    })
+}
+
+/// Inserts the rows now, in one statement.
+pub(crate) async fn insert(c: &mut AnyConnection, rows: &[Trace]) -> Result<(), StoreError> {
+    let postgres = is_postgres(c);
+    let q = sqlx::query(sql_for(c, insert_sql(shape(postgres, rows.len()), 1)));
+    bind_rows(q, rows, postgres).execute(c).await?;
+    Ok(())
 }

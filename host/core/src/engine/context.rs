@@ -6,7 +6,7 @@ use super::EngineError;
 use super::claim::Claimed;
 use crate::clock::Millis;
 use crate::store::Tx;
-use crate::store::accounts::Account;
+use crate::store::accounts::{self, Account};
 use crate::store::campaigns::Campaign;
 use crate::store::enrollments::EnrollmentRow;
 use crate::store::events::{self, NewEvent};
@@ -29,10 +29,7 @@ pub(super) fn stale(claimed: &Claimed) -> Result<(), EngineError> {
 
 /// A send went through: the account's failure count and breaker reset.
 pub(super) async fn breaker_success(tx: &mut Tx, account_id: &str) -> Result<(), EngineError> {
-    sqlx::query("UPDATE linkedin_accounts SET consecutive_failures = 0, breaker_open_until = NULL WHERE id = $1 AND consecutive_failures > 0")
-        .bind(account_id)
-        .execute(&mut **tx)
-        .await?;
+    accounts::breaker_success(tx, account_id).await?;
     Ok(())
 }
 
@@ -44,18 +41,9 @@ pub(super) async fn breaker_failure(
     threshold: i64,
     until: Millis,
 ) -> Result<bool, EngineError> {
-    let (failures,): (i64,) = sqlx::query_as(
-        "UPDATE linkedin_accounts SET consecutive_failures = consecutive_failures + 1 WHERE id = $1 RETURNING consecutive_failures",
-    )
-    .bind(account_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let failures = accounts::count_failure(tx, account_id).await?;
     if failures >= threshold {
-        sqlx::query("UPDATE linkedin_accounts SET breaker_open_until = $1 WHERE id = $2")
-            .bind(until)
-            .bind(account_id)
-            .execute(&mut **tx)
-            .await?;
+        accounts::open_breaker(tx, account_id, until).await?;
         tracing::warn!(account = %account_id, failures, "circuit breaker opened");
         return Ok(true);
     }

@@ -14,6 +14,7 @@ use crate::store::accounts;
 use crate::store::campaigns;
 use crate::store::enrollments;
 use crate::store::prospects::{self, Prospect};
+use crate::store::{invites, jobs};
 use crate::workflow::{self, StepAction};
 use accord_policy_core::{
     AcceptSignal, AccountStatus, DispatchSource, LinkedinStatus, SignalSource,
@@ -43,19 +44,12 @@ impl Engine {
     }
 
     async fn still_owned(&self, claimed: &Claimed) -> Result<bool, EngineError> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM campaign_send_jobs WHERE id = $1 AND fence = $2 AND status = 'processing' AND lease_owner = $3",
-        )
-        .bind(&claimed.job.id)
-        .bind(claimed.fence)
-        .bind(&self.worker_id)
-        .fetch_optional(self.db.pool())
-        .await?;
-        Ok(row.is_some())
+        let mut c = self.db.acquire().await?;
+        Ok(jobs::still_claimed(&mut c, &claimed.job.id, claimed.fence, &self.worker_id).await?)
     }
 
     async fn context(&self, claimed: &Claimed) -> Result<Option<Context>, EngineError> {
-        let mut c = self.db.pool().acquire().await?;
+        let mut c = self.db.acquire().await?;
         let job = &claimed.job;
         let Some(enrollment) = enrollments::get(&mut c, &job.enrollment_id, "").await? else {
             return Ok(None);
@@ -350,17 +344,14 @@ impl Engine {
         now: Millis,
     ) -> Result<(), EngineError> {
         enrollments::record_invite(tx, &ctx.enrollment.id, target, now, now).await?;
-        sqlx::query(
-            "INSERT INTO invites (id, enrollment_id, linkedin_account_id, provider_id, invitation_id, sent_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        invites::record(
+            tx,
+            &ctx.enrollment.id,
+            &ctx.account.id,
+            target,
+            invitation_id,
+            now,
         )
-        .bind(crate::clock::new_id())
-        .bind(&ctx.enrollment.id)
-        .bind(&ctx.account.id)
-        .bind(target)
-        .bind(invitation_id)
-        .bind(now)
-        .execute(&mut **tx)
         .await?;
         // The invite target is a new key (the invite bridge), beside the
         // targets of the prospect's other invites.
@@ -422,21 +413,12 @@ impl Engine {
                 if !retry(&mut tx, claimed, now, "account", &e.to_string(), now).await? {
                     return stale(claimed);
                 }
-                sqlx::query("UPDATE campaign_send_jobs SET attempts = attempts - 1 WHERE id = $1")
-                    .bind(&claimed.job.id)
-                    .execute(&mut *tx)
-                    .await?;
+                jobs::refund_attempt(&mut tx, &claimed.job.id).await?;
                 if e.status == Some(422) {
                     // An account limit (limit_exceeded, insufficient_credits…):
                     // the account is fine but may not act until tomorrow.
                     let (_, tomorrow) = super::gates::local_day(&ctx.account.time_zone, now);
-                    sqlx::query(
-                        "UPDATE linkedin_accounts SET breaker_open_until = $1 WHERE id = $2",
-                    )
-                    .bind(tomorrow)
-                    .bind(&ctx.account.id)
-                    .execute(&mut *tx)
-                    .await?;
+                    accounts::open_breaker(&mut tx, &ctx.account.id, tomorrow).await?;
                     event(&mut tx, ctx, "account_limited", detail, now).await?;
                     tx.commit().await?;
                     return Ok(());
@@ -458,14 +440,7 @@ impl Engine {
                 if !complete(&mut tx, claimed, "failed", Some(&e.to_string()), now).await? {
                     return stale(claimed);
                 }
-                sqlx::query(
-                    "UPDATE enrollments SET workflow_state = 'stopped', next_run_at = NULL, updated_at = $1, \
-                     linkedin_status = CASE WHEN linkedin_accepted_at IS NULL THEN 'unreachable' ELSE linkedin_status END WHERE id = $2",
-                )
-                .bind(now)
-                .bind(&ctx.enrollment.id)
-                .execute(&mut *tx)
-                .await?;
+                enrollments::stop_refused(&mut tx, &ctx.enrollment.id, now).await?;
                 let kind = if e.class == ErrorClass::NoConnectionWithRecipient {
                     "message_refused_no_connection"
                 } else {
@@ -521,18 +496,7 @@ async fn complete(
     error: Option<&str>,
     now: Millis,
 ) -> Result<bool, EngineError> {
-    let r = sqlx::query(
-        "UPDATE campaign_send_jobs SET status = $1, last_error = $2, completed_at = $3, updated_at = $3, \
-         lease_owner = NULL, lease_expires_at = NULL WHERE id = $4 AND fence = $5 AND status = 'processing'",
-    )
-    .bind(status)
-    .bind(error)
-    .bind(now)
-    .bind(&claimed.job.id)
-    .bind(claimed.fence)
-    .execute(&mut **tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    Ok(jobs::complete(tx, &claimed.job.id, claimed.fence, status, error, now).await?)
 }
 
 /// Puts a job back in the queue at `run_at` if this claim still holds it.
@@ -544,17 +508,6 @@ async fn retry(
     error: &str,
     now: Millis,
 ) -> Result<bool, EngineError> {
-    let r = sqlx::query(
-        "UPDATE campaign_send_jobs SET status = 'pending', run_at = $1, wait_reason = $2, last_error = $3, updated_at = $4, \
-         lease_owner = NULL, lease_expires_at = NULL WHERE id = $5 AND fence = $6 AND status = 'processing'",
-    )
-    .bind(run_at)
-    .bind(reason)
-    .bind(error)
-    .bind(now)
-    .bind(&claimed.job.id)
-    .bind(claimed.fence)
-    .execute(&mut **tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let (id, fence) = (&claimed.job.id, claimed.fence);
+    Ok(jobs::retry(tx, id, fence, run_at, reason, error, now).await?)
 }

@@ -110,12 +110,6 @@ pub enum EngineError {
     Pipeline(#[from] PipelineError),
 }
 
-impl From<sqlx::Error> for EngineError {
-    fn from(e: sqlx::Error) -> Self {
-        EngineError::Store(StoreError::Sql(e))
-    }
-}
-
 /// The engine.
 #[derive(Clone)]
 pub struct Engine {

@@ -24,22 +24,13 @@ use super::ticks::TickReport;
 use super::{Engine, EngineError, lease, slot};
 use crate::clock::{MINUTE_MS, Millis};
 use crate::provider::Relation;
-use crate::store::sql;
+use crate::store::polling::{self, PassUpdate, PollState};
 use crate::window::jitter;
 use accord_policy_core::{AcceptSignal, SignalSource};
 
 const LEASE: &str = "tick:poll_relations";
 const LEASE_TTL: Millis = 10 * MINUTE_MS;
 const PAGE: u32 = 100;
-
-/// Where an account's relations polling stands.
-#[derive(Debug, sqlx::FromRow)]
-struct PollState {
-    provider_account_id: String,
-    last_relation_at: Option<i64>,
-    relations_cursor: Option<String>,
-    relations_pass_newest: Option<i64>,
-}
 
 /// What one page did to the pass.
 enum Step {
@@ -61,14 +52,10 @@ impl Engine {
             ..TickReport::default()
         };
         let now = self.clock.now_ms();
-        let due: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM linkedin_accounts WHERE status = 'connected' AND next_poll_at <= $1 \
-             AND next_action_at <= $1 AND (breaker_open_until IS NULL OR breaker_open_until <= $1) \
-             ORDER BY next_poll_at, id",
-        )
-        .bind(now)
-        .fetch_all(self.db.pool())
-        .await?;
+        let due = {
+            let mut c = self.db.acquire().await?;
+            polling::due(&mut c, now).await?
+        };
         if due.is_empty() {
             return Ok(report);
         }
@@ -77,7 +64,7 @@ impl Engine {
         else {
             return Ok(report); // another instance polls
         };
-        for (id,) in due {
+        for id in due {
             let now = self.clock.now_ms();
             // Renewed per account: a slow provider must not let the lease
             // lapse unnoticed while another instance takes over.
@@ -97,15 +84,7 @@ impl Engine {
     /// matches its signals found.
     async fn poll_account(&self, id: &str, now: Millis) -> Result<Option<usize>, EngineError> {
         let mut tx = self.db.begin().await?;
-        let state: Option<PollState> = sqlx::query_as(sql(format!(
-            "SELECT provider_account_id, last_relation_at, relations_cursor, relations_pass_newest \
-             FROM linkedin_accounts WHERE id = $1 AND next_poll_at <= $2{}",
-            self.db.for_update()
-        )))
-        .bind(id)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let state = polling::lock_due(&mut tx, id, now).await?;
         let Some(mut state) = state else {
             return Ok(None);
         };
@@ -175,20 +154,10 @@ impl Engine {
         tx: &mut crate::store::Tx,
         id: &str,
     ) -> Result<Option<i64>, EngineError> {
-        let (first,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MIN(claimed_at) FROM campaign_send_jobs WHERE linkedin_account_id = $1 \
-             AND claimed_at IS NOT NULL",
-        )
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
+        let first = polling::first_action_at(tx, id).await?;
         let watermark = first.map(|f| f - 1);
         if let Some(w) = watermark {
-            sqlx::query("UPDATE linkedin_accounts SET last_relation_at = $1 WHERE id = $2")
-                .bind(w)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+            polling::set_watermark(tx, id, w).await?;
         }
         Ok(watermark)
     }
@@ -205,26 +174,28 @@ impl Engine {
         let next_poll = now
             + self.config.poll_relations_every_ms
             + jitter(&format!("{id}{now}"), self.config.poll_jitter_ms);
-        let (watermark, cursor, newest, next_poll) = match step {
-            Step::More { cursor, newest } => (before.last_relation_at, Some(cursor), newest, None),
-            Step::Done { watermark } => (Some(watermark), None, None, Some(next_poll)),
-            Step::Failed => (before.last_relation_at, None, None, Some(next_poll)),
+        let update = match step {
+            Step::More { cursor, newest } => PassUpdate {
+                watermark: before.last_relation_at,
+                cursor: Some(cursor),
+                newest,
+                next_poll_at: None,
+            },
+            Step::Done { watermark } => PassUpdate {
+                watermark: Some(watermark),
+                cursor: None,
+                newest: None,
+                next_poll_at: Some(next_poll),
+            },
+            Step::Failed => PassUpdate {
+                watermark: before.last_relation_at,
+                cursor: None,
+                newest: None,
+                next_poll_at: Some(next_poll),
+            },
         };
         let mut tx = self.db.begin().await?;
-        sqlx::query(
-            "UPDATE linkedin_accounts SET last_relation_at = $1, relations_cursor = $2, \
-             relations_pass_newest = $3, next_poll_at = COALESCE($4, next_poll_at) \
-             WHERE id = $5 AND COALESCE(relations_cursor, '') = $6 AND COALESCE(last_relation_at, -1) = $7",
-        )
-        .bind(watermark)
-        .bind(cursor)
-        .bind(newest)
-        .bind(next_poll)
-        .bind(id)
-        .bind(before.relations_cursor.clone().unwrap_or_default())
-        .bind(before.last_relation_at.unwrap_or(-1))
-        .execute(&mut *tx)
-        .await?;
+        polling::record_pass(&mut tx, id, before, &update).await?;
         tx.commit().await?;
         Ok(())
     }

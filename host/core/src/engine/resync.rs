@@ -14,7 +14,8 @@
 
 use super::{Engine, EngineError, slot};
 use crate::clock::{Millis, new_id};
-use crate::store::{accounts, enrollments, prospects, sql};
+use crate::store::resyncs::{self, ResyncRequest};
+use crate::store::{accounts, enrollments, prospects};
 use accord_policy_core::linkedin::{ProfileRef, parse_profile_url};
 use accord_policy_core::{AcceptSignal, SignalSource};
 use serde::Serialize;
@@ -110,49 +111,26 @@ impl From<crate::store::StoreError> for ResyncError {
     }
 }
 
-impl From<sqlx::Error> for ResyncError {
-    fn from(e: sqlx::Error) -> Self {
-        ResyncError::Internal(e.to_string())
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct RequestRow {
-    id: String,
-    prospect_id: String,
-    status: String,
-    clicks: i64,
-    requested_at: i64,
-    linkedin_account_id: Option<String>,
-    checked_at: Option<i64>,
-    connected: Option<i64>,
-    stamped: Option<String>,
-    error: Option<String>,
-}
-
-const COLUMNS: &str = "r.id, r.prospect_id, r.status, r.clicks, r.requested_at, r.linkedin_account_id, \
-    r.checked_at, r.connected, r.stamped, r.error";
-
-impl RequestRow {
-    fn outcome(self, coalesced: bool, not_before: Option<Millis>) -> ResyncOutcome {
-        let status = ResyncStatus::parse(&self.status);
-        ResyncOutcome {
-            request_id: self.id,
-            prospect_id: self.prospect_id,
-            status,
-            coalesced,
-            clicks: self.clicks,
-            requested_at: self.requested_at,
-            not_before: not_before.filter(|_| status == ResyncStatus::Queued),
-            linkedin_account_id: self.linkedin_account_id,
-            connected: self.connected.map(|c| c == 1),
-            stamped: self
-                .stamped
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default(),
-            checked_at: self.checked_at,
-            error: self.error,
-        }
+/// What a click is answered: the request as stored, whether this click
+/// joined it, and (while queued) when it may be served.
+fn outcome(row: ResyncRequest, coalesced: bool, not_before: Option<Millis>) -> ResyncOutcome {
+    let status = ResyncStatus::parse(&row.status);
+    ResyncOutcome {
+        request_id: row.id,
+        prospect_id: row.prospect_id,
+        status,
+        coalesced,
+        clicks: row.clicks,
+        requested_at: row.requested_at,
+        not_before: not_before.filter(|_| status == ResyncStatus::Queued),
+        linkedin_account_id: row.linkedin_account_id,
+        connected: row.connected.map(|c| c == 1),
+        stamped: row
+            .stamped
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
+        checked_at: row.checked_at,
+        error: row.error,
     }
 }
 
@@ -198,7 +176,7 @@ impl Resyncer {
     /// [`ResyncError::Provider`].
     pub async fn resync(&self, prospect_id: &str) -> Result<ResyncOutcome, ResyncError> {
         let now = self.engine.clock.now_ms();
-        let mut c = self.engine.db.pool().acquire().await?;
+        let mut c = self.engine.db.acquire().await?;
         if prospects::get(&mut c, prospect_id).await?.is_none() {
             return Err(ResyncError::NotFound(prospect_id.to_string()));
         }
@@ -217,7 +195,7 @@ impl Resyncer {
         let mut opened = None;
         for _ in 0..3 {
             if let Some(row) = self.recent_answer(prospect_id, now).await? {
-                return Ok(row.outcome(true, None));
+                return Ok(outcome(row, true, None));
             }
             if let Some(found) = self.open(prospect_id, now).await? {
                 opened = Some(found);
@@ -249,23 +227,18 @@ impl Resyncer {
         if row.status == "failed" {
             return Err(ResyncError::Provider(row.error.unwrap_or_default()));
         }
-        Ok(row.outcome(coalesced, Some(not_before)))
+        Ok(outcome(row, coalesced, Some(not_before)))
     }
 
     /// The prospect's latest resync request, if any.
     pub async fn latest(&self, prospect_id: &str) -> Result<Option<ResyncOutcome>, ResyncError> {
         let now = self.engine.clock.now_ms();
-        let mut c = self.engine.db.pool().acquire().await?;
-        let row: Option<RequestRow> = sqlx::query_as(sql(format!(
-            "SELECT {COLUMNS} FROM resync_requests r WHERE r.prospect_id = $1 \
-             ORDER BY r.requested_at DESC, r.id DESC LIMIT 1"
-        )))
-        .bind(prospect_id)
-        .fetch_optional(&mut *c)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
+        let mut c = self.engine.db.acquire().await?;
+        let Some(row) = resyncs::latest(&mut c, prospect_id).await? else {
+            return Ok(None);
+        };
         let not_before = not_before(&mut c, prospect_id, now).await?;
-        Ok(Some(row.outcome(false, not_before)))
+        Ok(Some(outcome(row, false, not_before)))
     }
 
     /// A look-up of this prospect done within its account's spacing.
@@ -273,16 +246,9 @@ impl Resyncer {
         &self,
         prospect_id: &str,
         now: Millis,
-    ) -> Result<Option<RequestRow>, ResyncError> {
-        Ok(sqlx::query_as(sql(format!(
-            "SELECT {COLUMNS} FROM resync_requests r JOIN linkedin_accounts a ON a.id = r.linkedin_account_id \
-             WHERE r.prospect_id = $1 AND r.status = 'done' AND r.checked_at + a.min_spacing_ms > $2 \
-             ORDER BY r.checked_at DESC LIMIT 1"
-        )))
-        .bind(prospect_id)
-        .bind(now)
-        .fetch_optional(self.engine.db.pool())
-        .await?)
+    ) -> Result<Option<ResyncRequest>, ResyncError> {
+        let mut c = self.engine.db.acquire().await?;
+        Ok(resyncs::recent_answer(&mut c, prospect_id, now).await?)
     }
 
     /// The prospect's open request, joined (one more click) or opened; `None`
@@ -295,39 +261,18 @@ impl Resyncer {
         let id = new_id();
         let mut tx = self.engine.db.begin().await?;
         // Not while a look-up done within the spacing answers for it.
-        let inserted = sqlx::query(
-            "INSERT INTO resync_requests (id, prospect_id, status, clicks, requested_at) \
-             SELECT $1, $2, 'queued', 1, $3 WHERE NOT EXISTS (SELECT 1 FROM resync_requests r \
-             JOIN linkedin_accounts a ON a.id = r.linkedin_account_id WHERE r.prospect_id = $2 \
-             AND r.status = 'done' AND r.checked_at + a.min_spacing_ms > $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(&id)
-        .bind(prospect_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 1 {
+        if resyncs::open(&mut tx, &id, prospect_id, now).await? {
             tx.commit().await?;
             return Ok(Some((id, false)));
         }
-        let joined: Option<(String,)> = sqlx::query_as(
-            "UPDATE resync_requests SET clicks = clicks + 1 \
-             WHERE prospect_id = $1 AND status IN ('queued', 'checking') RETURNING id",
-        )
-        .bind(prospect_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let joined = resyncs::join(&mut tx, prospect_id).await?;
         tx.commit().await?;
-        Ok(joined.map(|(id,)| (id, true)))
+        Ok(joined.map(|id| (id, true)))
     }
 
-    async fn load(&self, id: &str) -> Result<RequestRow, ResyncError> {
-        let row: Option<RequestRow> = sqlx::query_as(sql(format!(
-            "SELECT {COLUMNS} FROM resync_requests r WHERE r.id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(self.engine.db.pool())
-        .await?;
+    async fn load(&self, id: &str) -> Result<ResyncRequest, ResyncError> {
+        let mut c = self.engine.db.acquire().await?;
+        let row = resyncs::get(&mut c, id).await?;
         row.ok_or_else(|| ResyncError::Internal(format!("resync request `{id}` vanished")))
     }
 }
@@ -335,17 +280,11 @@ impl Resyncer {
 /// The earliest time one of the prospect's connected accounts may act
 /// (not before `now`), or `None` if none is connected.
 async fn not_before(
-    c: &mut sqlx::AnyConnection,
+    c: &mut crate::store::Connection,
     prospect_id: &str,
     now: Millis,
 ) -> Result<Option<Millis>, ResyncError> {
-    let (earliest,): (Option<i64>,) = sqlx::query_as(
-        "SELECT MIN(a.next_action_at) FROM linkedin_accounts a WHERE a.status = 'connected' \
-         AND a.id IN (SELECT e.linkedin_account_id FROM enrollments e WHERE e.prospect_id = $1)",
-    )
-    .bind(prospect_id)
-    .fetch_one(c)
-    .await?;
+    let earliest = resyncs::earliest_account_slot(c, prospect_id).await?;
     Ok(earliest.map(|t| t.max(now)))
 }
 
@@ -355,15 +294,12 @@ impl Engine {
     /// account, so run before the job claim they go first.
     pub(crate) async fn serve_resyncs(&self) -> Result<usize, EngineError> {
         let now = self.clock.now_ms();
-        let due: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM resync_requests WHERE status = 'queued' \
-             OR (status = 'checking' AND checking_until < $1) ORDER BY requested_at, id LIMIT 100",
-        )
-        .bind(now)
-        .fetch_all(self.db.pool())
-        .await?;
+        let due = {
+            let mut c = self.db.acquire().await?;
+            resyncs::due(&mut c, now, 100).await?
+        };
         let mut served = 0;
-        for (id,) in due {
+        for id in due {
             if serve(self, &id, None).await? {
                 served += 1;
             }
@@ -384,13 +320,7 @@ async fn serve(
 ) -> Result<bool, EngineError> {
     let now = engine.clock.now_ms();
     let mut tx = engine.db.begin().await?;
-    let request: Option<(String, String, Option<i64>)> = sqlx::query_as(sql(format!(
-        "SELECT prospect_id, status, checking_until FROM resync_requests WHERE id = $1{}",
-        engine.db.for_update()
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let request = resyncs::lock(&mut tx, id).await?;
     let Some((prospect_id, status, checking_until)) = request else {
         return Ok(false);
     };
@@ -400,16 +330,9 @@ async fn serve(
         return Ok(false);
     }
     // Unlocked: taking a slot is one conditional update of its own.
-    let candidates: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT a.id, a.next_action_at FROM linkedin_accounts a WHERE a.status = 'connected' \
-         AND a.id IN (SELECT e.linkedin_account_id FROM enrollments e WHERE e.prospect_id = $1) \
-         ORDER BY a.next_action_at, a.id",
-    )
-    .bind(&prospect_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let candidates = resyncs::connected_accounts(&mut tx, &prospect_id).await?;
     let mut chosen = None;
-    for (account_id, _) in candidates {
+    for account_id in candidates {
         if slot::take(&mut tx, &account_id, now, engine.config.spacing_jitter_ms).await? {
             chosen = Some(account_id);
             break;
@@ -418,15 +341,13 @@ async fn serve(
     let Some(account_id) = chosen else {
         return Ok(false); // no slot yet: it stays queued
     };
-    sqlx::query(
-        "UPDATE resync_requests SET status = 'checking', checker = $1, checking_until = $2, \
-         linkedin_account_id = $3 WHERE id = $4",
+    resyncs::start_checking(
+        &mut tx,
+        id,
+        &engine.worker_id,
+        now + engine.config.lease_ms,
+        &account_id,
     )
-    .bind(&engine.worker_id)
-    .bind(now + engine.config.lease_ms)
-    .bind(&account_id)
-    .bind(id)
-    .execute(&mut *tx)
     .await?;
     // Registered before the commit: a click that reads `checking` finds it.
     let _guard = inflight.map(|map| {
@@ -446,30 +367,19 @@ async fn serve(
     let mut tx = engine.db.begin().await?;
     match answer {
         Ok((connected, stamped)) => {
-            sqlx::query(
-                "UPDATE resync_requests SET status = 'done', connected = $1, stamped = $2, checked_at = $3, \
-                 checker = NULL, checking_until = NULL WHERE id = $4 AND status = 'checking' AND checker = $5",
+            resyncs::finish_done(
+                &mut tx,
+                id,
+                &engine.worker_id,
+                connected,
+                &stamped,
+                checked_at,
             )
-            .bind(i64::from(connected))
-            .bind(serde_json::to_string(&stamped).unwrap_or_else(|_| "[]".into()))
-            .bind(checked_at)
-            .bind(id)
-            .bind(&engine.worker_id)
-            .execute(&mut *tx)
             .await?;
         }
         Err(error) => {
             tracing::warn!(request = id, prospect = %prospect_id, account = %account_id, %error, "resync failed");
-            sqlx::query(
-                "UPDATE resync_requests SET status = 'failed', error = $1, checked_at = $2, \
-                 checker = NULL, checking_until = NULL WHERE id = $3 AND status = 'checking' AND checker = $4",
-            )
-            .bind(error)
-            .bind(checked_at)
-            .bind(id)
-            .bind(&engine.worker_id)
-            .execute(&mut *tx)
-            .await?;
+            resyncs::finish_failed(&mut tx, id, &engine.worker_id, &error, checked_at).await?;
         }
     }
     tx.commit().await?;
@@ -485,7 +395,7 @@ async fn check(
     now: Millis,
 ) -> Result<(bool, Vec<String>), String> {
     let internal = |e: &dyn std::fmt::Display| format!("internal error: {e}");
-    let mut c = engine.db.pool().acquire().await.map_err(|e| internal(&e))?;
+    let mut c = engine.db.acquire().await.map_err(|e| internal(&e))?;
     let prospect = prospects::get(&mut c, prospect_id)
         .await
         .map_err(|e| internal(&e))?

@@ -5,9 +5,8 @@
 //! previous one.
 
 use crate::clock::Millis;
-use crate::store::{StoreError, accounts};
+use crate::store::{Connection, StoreError, accounts};
 use crate::window::jitter;
-use sqlx::AnyConnection;
 
 /// Takes `account_id`'s slot at `now` if the account is connected, its
 /// spacing has passed and its breaker is closed: charges `next_action_at`
@@ -15,7 +14,7 @@ use sqlx::AnyConnection;
 /// as the job claim does, before the call is made. Returns whether it was
 /// taken; one statement, so two takers never both get a slot.
 pub(crate) async fn take(
-    c: &mut AnyConnection,
+    c: &mut Connection,
     account_id: &str,
     now: Millis,
     jitter_max_ms: Millis,

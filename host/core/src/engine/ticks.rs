@@ -18,11 +18,10 @@ use super::{Engine, EngineError};
 use crate::clock::{DAY_MS, HOUR_MS, MINUTE_MS, Millis};
 use crate::domain::policy_steps;
 use crate::pipeline::{DispatchOutcome, DispatchRequest};
-use crate::store::enrollments::{self, EnrollmentRow};
-use crate::store::{Backend, campaigns, skips, sql};
+use crate::store::ticks::{self as schedule, Heal};
+use crate::store::{campaigns, skips};
 use accord_policy_core::{CampaignStep, DispatchSource};
 use serde::Serialize;
-use sqlx::Row;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
 
@@ -91,6 +90,16 @@ impl Tick {
 
     fn is_heal(self) -> bool {
         self != Tick::SkipRetry
+    }
+
+    /// The heal's selection at `now`; `None` for skip-retry, which reads
+    /// the open skips by their own index.
+    fn heal(self, now: Millis) -> Option<Heal> {
+        match self {
+            Tick::HealLate => Some(Heal::Late),
+            Tick::HealStuck => Some(Heal::Stuck { now }),
+            Tick::SkipRetry => None,
+        }
     }
 
     fn lease(self) -> String {
@@ -244,26 +253,17 @@ impl Ticks {
         if self.seeded.load(Ordering::Relaxed) {
             return Ok(());
         }
+        let mut c = self.engine.db.acquire().await?;
         for tick in Tick::ALL {
-            sqlx::query(
-                "INSERT INTO tick_schedule (name, next_due_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(tick.name())
-            .bind(self.started + tick.first_after())
-            .execute(self.engine.db.pool())
-            .await?;
+            schedule::seed(&mut c, tick.name(), self.started + tick.first_after()).await?;
         }
         self.seeded.store(true, Ordering::Relaxed);
         Ok(())
     }
 
     async fn next_due(&self, tick: Tick) -> Result<Millis, EngineError> {
-        let (due,): (i64,) =
-            sqlx::query_as("SELECT next_due_at FROM tick_schedule WHERE name = $1")
-                .bind(tick.name())
-                .fetch_one(self.engine.db.pool())
-                .await?;
-        Ok(due)
+        let mut c = self.engine.db.acquire().await?;
+        Ok(schedule::next_due(&mut c, tick.name()).await?)
     }
 
     /// Reads the tick's rows under `lease` (released if that fails).
@@ -299,8 +299,8 @@ impl Ticks {
     }
 
     async fn work(&self, tick: Tick, now: Millis) -> Result<Vec<Work>, EngineError> {
-        let Some((query, binds)) = heal_selection(tick, now) else {
-            let mut c = self.engine.db.pool().acquire().await?;
+        let mut c = self.engine.db.acquire().await?;
+        let Some(heal) = tick.heal(now) else {
             let open = skips::open_recoverable(&mut c, None, now - DAY_MS, SKIP_RETRY_CAP).await?;
             return Ok(open
                 .into_iter()
@@ -310,16 +310,12 @@ impl Ticks {
                 })
                 .collect());
         };
-        let mut q = sqlx::query_as::<_, EnrollmentRow>(sql(query));
-        for b in binds {
-            q = q.bind(b);
-        }
-        Ok(q.fetch_all(self.engine.db.pool())
+        Ok(schedule::healable(&mut c, heal, HEAL_CAP)
             .await?
             .into_iter()
-            .map(|e| Work::Heal {
-                enrollment_id: e.id,
-                campaign_id: e.campaign_id,
+            .map(|(enrollment_id, campaign_id)| Work::Heal {
+                enrollment_id,
+                campaign_id,
             })
             .collect())
     }
@@ -335,29 +331,13 @@ impl Ticks {
     /// a test holds it to its indexes. `None` for skip-retry, which reads
     /// the open skips by their own index.
     pub async fn explain_selection(&self, tick: Tick) -> Result<Option<String>, EngineError> {
-        let db = &self.engine.db;
-        let Some((query, binds)) = heal_selection(tick, self.engine.clock.now_ms()) else {
+        let Some(heal) = tick.heal(self.engine.clock.now_ms()) else {
             return Ok(None);
         };
-        let postgres = db.backend() == Backend::Postgres;
-        let explain = if postgres {
-            "EXPLAIN"
-        } else {
-            "EXPLAIN QUERY PLAN"
-        };
-        let mut q = sqlx::query(sql(format!("{explain} {query}")));
-        for b in binds {
-            q = q.bind(b);
-        }
-        let rows = q.fetch_all(db.pool()).await?;
-        let column = if postgres { 0 } else { 3 };
-        let mut plan = String::new();
-        for row in rows {
-            let line: String = row.try_get(column)?;
-            plan.push_str(&line);
-            plan.push('\n');
-        }
-        Ok(Some(plan))
+        let mut c = self.engine.db.acquire().await?;
+        Ok(Some(
+            schedule::explain_healable(&mut c, heal, HEAL_CAP).await?,
+        ))
     }
 
     /// One dispatch in its own transaction, fenced by the tick's lease.
@@ -451,7 +431,7 @@ impl TickRun<'_> {
                 enrollment_id,
                 campaign_id,
             } => {
-                let mut c = engine.db.pool().acquire().await?;
+                let mut c = engine.db.acquire().await?;
                 let Some(campaign) = campaigns::get(&mut c, &campaign_id).await? else {
                     return Ok(TickStep::Row(None));
                 };
@@ -521,14 +501,7 @@ impl TickRun<'_> {
         if let Some(due) = self.due {
             let every = self.tick.every();
             let next = due + every * ((now - due).max(0) / every + 1);
-            sqlx::query(
-                "UPDATE tick_schedule SET next_due_at = $1 WHERE name = $2 AND next_due_at = $3",
-            )
-            .bind(next)
-            .bind(self.tick.name())
-            .bind(due)
-            .execute(&mut *tx)
-            .await?;
+            schedule::advance(&mut tx, self.tick.name(), due, next).await?;
         }
         tx.commit().await?;
         Ok(Some(self.report))
@@ -552,38 +525,6 @@ impl TickRun<'_> {
             }
         }
     }
-}
-
-/// A heal's selection (the skip-retry tick reads the open skips instead):
-/// enrollments in its condition with no active job and no open
-/// unrecoverable skip, oldest change first, capped. Migrations 0008 and
-/// 0010 give each an index holding only its candidates.
-fn heal_selection(tick: Tick, now: Millis) -> Option<(String, Vec<i64>)> {
-    let (condition, binds) = match tick {
-        Tick::HealLate => (
-            "e.late_accept_observed_at IS NOT NULL AND e.late_accept_followup_sent_at IS NULL \
-             AND e.linkedin_replied_at IS NULL AND e.workflow_state <> 'stopped' AND c.status <> 'stopped'",
-            vec![],
-        ),
-        Tick::HealStuck => (
-            "e.linkedin_accepted_at BETWEEN $1 AND $2 AND e.linkedin_accepted_at IS NOT NULL \
-             AND e.linkedin_replied_at IS NULL AND e.followup_sent_at IS NULL \
-             AND c.status = 'running' AND e.workflow_state <> 'stopped'",
-            vec![now - 14 * DAY_MS, now - DAY_MS],
-        ),
-        Tick::SkipRetry => return None,
-    };
-    let cap = binds.len() + 1;
-    let cols = enrollments::COLUMNS;
-    let query = format!(
-        "SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id WHERE {condition} \
-         AND NOT EXISTS (SELECT 1 FROM campaign_send_jobs j WHERE j.enrollment_id = e.id AND j.status IN ('pending', 'processing')) \
-         AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.enrollment_id = e.id AND k.recoverable = 0 AND k.resolved_at IS NULL) \
-         ORDER BY e.updated_at, e.id LIMIT ${cap}"
-    );
-    let mut binds = binds;
-    binds.push(HEAL_CAP);
-    Some((query, binds))
 }
 
 fn count(report: &mut TickReport, outcome: Option<DispatchOutcome>) {

@@ -23,7 +23,7 @@ impl Engine {
     pub(crate) async fn advance_due_enrollments(&self) -> Result<usize, EngineError> {
         let now = self.clock.now_ms();
         let due = {
-            let mut c = self.db.pool().acquire().await?;
+            let mut c = self.db.acquire().await?;
             enrollments::due_for_workflow(&mut c, now, ENROLLMENTS_PER_PAGE).await?
         };
         let mut moved = 0;

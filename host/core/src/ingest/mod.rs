@@ -2,5 +2,6 @@
 //! and processed from there (replayable, idempotent).
 
 pub mod inbox;
+mod process;
 pub mod unipile;
 pub mod writer;

@@ -252,7 +252,7 @@ async fn store_and_process(
         .map(|r| r.as_pending())
         .collect();
     let count = fresh.len();
-    match super::inbox::process_in(pipeline, &mut tx, fresh).await {
+    match super::process::process_in(pipeline, &mut tx, fresh).await {
         Ok(done) => {
             done.commit(pipeline, tx).await?;
             Ok((stored, true))
@@ -273,7 +273,7 @@ async fn store_group(
         // One statement (`insert_many` binds the rows as arrays) is its own
         // transaction: no BEGIN and COMMIT round trips while the group's
         // callers wait.
-        let mut conn = db.pool().acquire().await?;
+        let mut conn = db.acquire().await?;
         return inbox::insert_many(&mut conn, rows).await;
     }
     // SQLite: through its one writer's gate.

@@ -153,7 +153,7 @@ pub async fn create(
 }
 
 /// The campaign `id` (`not_found`).
-pub async fn load(c: &mut sqlx::AnyConnection, id: &str) -> Result<Campaign, LifecycleError> {
+pub async fn load(c: &mut crate::store::Connection, id: &str) -> Result<Campaign, LifecycleError> {
     campaigns::get(c, id)
         .await?
         .ok_or_else(|| LifecycleError::not_found("campaign", id))
@@ -274,7 +274,7 @@ pub fn has_usable_linkedin_url(p: &EnrolledIdentity) -> bool {
 /// Whether the campaign has at least one enrolled prospect with a usable
 /// LinkedIn URL (stops at the first one).
 async fn has_usable_prospect(
-    c: &mut sqlx::AnyConnection,
+    c: &mut crate::store::Connection,
     campaign_id: &str,
 ) -> Result<bool, LifecycleError> {
     let mut after = String::new();
@@ -365,7 +365,7 @@ pub async fn transition(
 pub async fn resume_sweep(app: &App, campaign_id: &str) -> ResumeSweep {
     let mut sweep = ResumeSweep::default();
     let open = async {
-        let mut c = app.db.pool().acquire().await?;
+        let mut c = app.db.acquire().await?;
         skips::open_recoverable(&mut c, Some(campaign_id), 0, 1000).await
     };
     let open = match open.await {

@@ -81,12 +81,6 @@ impl From<PipelineError> for LifecycleError {
     }
 }
 
-impl From<sqlx::Error> for LifecycleError {
-    fn from(e: sqlx::Error) -> Self {
-        LifecycleError::Store(StoreError::from(e))
-    }
-}
-
 /// A required text field, trimmed, 1 to `max` characters.
 pub fn required_text(
     code: &'static str,

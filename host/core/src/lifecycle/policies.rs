@@ -198,7 +198,7 @@ pub enum SyncError {
 /// sha256; unassigned ones the built-in default. Slots that already match
 /// are left alone.
 pub async fn sync(db: &Db, registry: &PolicyRegistry) -> Result<(), SyncError> {
-    let mut conn = db.pool().acquire().await.map_err(StoreError::from)?;
+    let mut conn = db.acquire().await?;
     let assigned = policies::assigned(&mut conn).await?;
     drop(conn);
     let runtime = registry.runtime();

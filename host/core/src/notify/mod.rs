@@ -180,7 +180,7 @@ impl Notifier {
     ) -> Result<(), StoreError> {
         let kind = EndpointKind::parse(&claim.kind).map_or("unknown", EndpointKind::as_str);
         let now = self.clock.now_ms();
-        let mut conn = self.db.pool().acquire().await?;
+        let mut conn = self.db.acquire().await?;
         let outcome = match attempt {
             Attempt::Delivered { status } => {
                 if deliveries::mark_delivered(&mut conn, claim, Some(i64::from(status)), now)

@@ -5,10 +5,10 @@
 
 use crate::decisions::Decisions;
 use crate::policy::{CallStats, Decision, PolicyError, PolicyModule};
+use crate::store::Connection;
 use crate::store::StoreError;
 use crate::store::prospects::{self, Prospect};
 use crate::store::traces::{self, NewTrace};
-use sqlx::AnyConnection;
 
 /// What a prospect was keyed on, named in its failure traces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ pub fn failed(keys: &Decision<Vec<String>>) -> Option<&PolicyError> {
 /// the failure is traced; keys the host dropped among good ones are traced
 /// too. Returns whether the keys were stored.
 pub async fn store(
-    c: &mut AnyConnection,
+    c: &mut Connection,
     prospect: &Prospect,
     keys: &Decision<Vec<String>>,
     on: KeyedOn,
@@ -112,7 +112,7 @@ pub async fn store(
 /// A `policy_failure` trace for a prospect's keys: the same wherever they
 /// were computed, but for `on`.
 pub async fn trace_failure(
-    c: &mut AnyConnection,
+    c: &mut Connection,
     prospect: &Prospect,
     keys: &Decision<Vec<String>>,
     error: &PolicyError,

@@ -47,12 +47,6 @@ pub enum PipelineError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for PipelineError {
-    fn from(e: sqlx::Error) -> Self {
-        PipelineError::Store(StoreError::Sql(e))
-    }
-}
-
 /// Wakes the workers that act on what the pipeline wrote.
 #[derive(Debug, Default, Clone)]
 pub struct Wakers {

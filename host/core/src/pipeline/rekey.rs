@@ -84,7 +84,7 @@ pub async fn check(
 ) -> Result<RekeyCheck, StoreError> {
     let mut report = RekeyCheck::default();
     let mut after = String::new();
-    let mut c = db.pool().acquire().await?;
+    let mut c = db.acquire().await?;
     loop {
         let page = prospects::page_for_keys(&mut c, &after, PAGE).await?;
         let Some((last, _)) = page.last() else {

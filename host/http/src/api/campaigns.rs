@@ -81,7 +81,10 @@ pub async fn get_campaign(
 }
 
 /// The campaign `id`, or 404.
-pub(crate) async fn load_campaign(c: &mut sqlx::AnyConnection, id: &str) -> ApiResult<Campaign> {
+pub(crate) async fn load_campaign(
+    c: &mut crate::store::Connection,
+    id: &str,
+) -> ApiResult<Campaign> {
     Ok(lifecycle::load(c, id).await?)
 }
 

@@ -24,8 +24,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
-use sqlx::Any;
-use sqlx::pool::PoolConnection;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
@@ -116,8 +114,8 @@ pub(crate) fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
 }
 
 /// A pooled connection for reads.
-pub(crate) async fn conn(app: &App) -> ApiResult<PoolConnection<Any>> {
-    Ok(app.db.pool().acquire().await?)
+pub(crate) async fn conn(app: &App) -> ApiResult<crate::store::PooledConnection> {
+    Ok(app.db.acquire().await?)
 }
 
 /// A 422 `code` naming the field.

@@ -78,14 +78,17 @@ pub async fn get_workspace(
 }
 
 /// The workspace `id`, or 404.
-pub(crate) async fn load_workspace(c: &mut sqlx::AnyConnection, id: &str) -> ApiResult<Workspace> {
+pub(crate) async fn load_workspace(
+    c: &mut crate::store::Connection,
+    id: &str,
+) -> ApiResult<Workspace> {
     accounts::workspace(c, id)
         .await?
         .ok_or_else(|| ApiError::not_found("workspace", id))
 }
 
 /// The account `id`, or 404.
-pub(crate) async fn load_account(c: &mut sqlx::AnyConnection, id: &str) -> ApiResult<Account> {
+pub(crate) async fn load_account(c: &mut crate::store::Connection, id: &str) -> ApiResult<Account> {
     accounts::account(c, id)
         .await?
         .ok_or_else(|| ApiError::not_found("LinkedIn account", id))

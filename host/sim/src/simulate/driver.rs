@@ -601,29 +601,10 @@ impl Run {
     /// a simulator event.
     async fn next_due(&self) -> anyhow::Result<Millis> {
         let now = self.clock.now_ms();
-        // Each part asks one index for its first instant after now (one MIN
-        // over a union read every enrollment and queued job at every step).
-        // A job due but held by its account's spacing is due again when the
-        // account's next action is: any account's next action is a step,
-        // which may find nothing to do but never misses a due instant.
-        let (due,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MIN(t) FROM ( \
-               SELECT MIN(run_at) AS t FROM campaign_send_jobs WHERE status = 'pending' AND run_at > $1 \
-               UNION ALL SELECT MIN(lease_expires_at) AS t FROM campaign_send_jobs \
-                 WHERE status = 'processing' AND lease_expires_at > $1 \
-               UNION ALL SELECT MIN(next_run_at) AS t FROM enrollments \
-                 WHERE workflow_state IN ('waiting_accept', 'active') AND next_run_at > $1 \
-               UNION ALL SELECT MIN(next_action_at) AS t FROM linkedin_accounts \
-                 WHERE status = 'connected' AND next_action_at > $1 \
-               UNION ALL SELECT MIN(next_poll_at) AS t FROM linkedin_accounts \
-                 WHERE status = 'connected' AND next_poll_at > $1 \
-               UNION ALL SELECT MIN(next_attempt_at) AS t FROM outbox_deliveries \
-                 WHERE status = 'pending' AND next_attempt_at > $1 \
-             ) due",
-        )
-        .bind(now)
-        .fetch_one(self.host(0)?.app.db.pool())
-        .await?;
+        let due = {
+            let mut c = self.host(0)?.app.db.pool().acquire().await?;
+            crate::store::wakeups::next_after(&mut c, now).await?
+        };
         let mut next = now + MAX_STEP_MS;
         for t in [due, self.sim.next_due_ms()].into_iter().flatten() {
             if t > now {
@@ -635,45 +616,35 @@ impl Run {
 
     /// Reads the evidence and checks it.
     async fn finish(mut self, spec: &WorldSpec) -> anyhow::Result<Report> {
-        type Row = (
-            String,
-            String,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT a.provider_account_id, e.id, e.accept_source, e.late_accept_observed_at, \
-             (SELECT MIN(v.occurred_at) FROM linkedin_events v WHERE v.enrollment_id = e.id AND v.kind = 'accept_stamped'), \
-             e.invited_provider_id, p.member_id, p.sales_nav_lead_url, p.profile_url \
-             FROM enrollments e JOIN linkedin_accounts a ON a.id = e.linkedin_account_id \
-             JOIN prospects p ON p.id = e.prospect_id WHERE e.linkedin_accepted_at IS NOT NULL",
-        )
-        .fetch_all(self.host(0)?.app.db.pool())
-        .await?;
+        let rows = {
+            let mut c = self.host(0)?.app.db.pool().acquire().await?;
+            crate::store::enrollments::accepted_stamps(&mut c).await?
+        };
         let mut stamps = Vec::with_capacity(rows.len());
-        for (account, enrollment_id, source, late, stamped, invited, member, lead, url) in rows {
+        for row in rows {
             // The person as LinkedIn knows them: the invite's target, else
             // whatever identifier the prospect was imported with.
-            let person = [invited, member, lead, url]
+            let identifiers = [
+                row.invited_provider_id,
+                row.member_id,
+                row.sales_nav_lead_url,
+                row.profile_url,
+            ];
+            let person = identifiers
                 .into_iter()
                 .flatten()
                 .find_map(|id| self.sim.person(&linkedin_key(&id)))
                 .map(|p| p.provider_id);
-            let (Some(person), Some(stamped_at)) = (person, stamped) else {
+            let (Some(person), Some(stamped_at)) = (person, row.stamped_at) else {
                 continue;
             };
             stamps.push(Stamp {
-                account,
+                account: row.provider_account_id,
                 person,
-                enrollment_id,
-                source: source.unwrap_or_else(|| "?".into()),
+                enrollment_id: row.enrollment_id,
+                source: row.accept_source.unwrap_or_else(|| "?".into()),
                 stamped_at,
-                late: late.is_some(),
+                late: row.late_accept_observed_at.is_some(),
             });
         }
         let digest = super::digest::of_run(&self.sim, &self.host(0)?.app.db).await?;
