@@ -16,20 +16,7 @@ pub(super) async fn event_digest(db: &crate::store::Db) -> anyhow::Result<String
 /// Every audit row in id order, each column written out: what the demo's
 /// and the simulation's digests hash.
 pub(crate) async fn audit_log_lines(db: &crate::store::Db) -> anyhow::Result<Vec<String>> {
-    type Row = (
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        String,
-        i64,
-    );
-    let rows: Vec<Row> =
-        sqlx::query_as(
-            "SELECT id, kind, enrollment_id, source, strategy, detail, occurred_at FROM linkedin_events ORDER BY id",
-        )
-        .fetch_all(db.pool())
-        .await?;
+    let mut c = db.acquire().await?;
+    let rows = crate::store::events::audit_rows(&mut c).await?;
     Ok(rows.into_iter().map(|row| format!("{row:?}")).collect())
 }

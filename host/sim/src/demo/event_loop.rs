@@ -15,20 +15,10 @@ impl Demo {
         let local = jiff::Timestamp::from_millisecond(now)?.to_zoned(self.tz.clone());
         let busy = local.weekday().to_monday_one_offset() <= 5 && (8..18).contains(&local.hour());
         let mut next = now + if busy { 5 * MINUTE_MS } else { 30 * MINUTE_MS };
-        let (due,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MIN(t) FROM ( \
-               SELECT CASE WHEN j.run_at > a.next_action_at THEN j.run_at ELSE a.next_action_at END AS t \
-                 FROM campaign_send_jobs j JOIN linkedin_accounts a ON a.id = j.linkedin_account_id WHERE j.status = 'pending' \
-               UNION ALL SELECT next_run_at AS t FROM enrollments \
-                 WHERE next_run_at IS NOT NULL AND workflow_state IN ('waiting_accept', 'active') \
-               UNION ALL SELECT CASE WHEN next_poll_at > next_action_at THEN next_poll_at ELSE next_action_at END AS t \
-                 FROM linkedin_accounts WHERE status = 'connected' \
-               UNION ALL SELECT next_attempt_at AS t FROM outbox_deliveries WHERE status = 'pending' \
-             ) due WHERE t > $1",
-        )
-        .bind(now)
-        .fetch_one(self.app.db.pool())
-        .await?;
+        let due = {
+            let mut c = self.app.db.acquire().await?;
+            crate::store::wakeups::next_action_after(&mut c, now).await?
+        };
         for t in [due, self.sim.next_due_ms()].into_iter().flatten() {
             if t > now {
                 next = next.min(t);

@@ -113,7 +113,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     }
     let mut report = demo.report(args, &database).await?;
     report.event_digest = event_digest(&demo.app.db).await?;
-    demo.app.db.pool().close().await;
+    demo.app.db.close().await;
     demo.sim.shutdown().await;
     report.wall = wall.elapsed();
     Ok(report)

@@ -5,6 +5,7 @@
 use super::Demo;
 use super::args::{DAILY_INVITE_CAP, DemoArgs, TIME_ZONE};
 use super::report::{DemoReport, PATHS};
+use crate::store::{enrollments, events, jobs};
 use crate::window::SendingWindow;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -17,7 +18,8 @@ impl Demo {
         database: &std::path::Path,
     ) -> anyhow::Result<DemoReport> {
         self.flush().await?;
-        let db = self.app.db.pool();
+        let mut c = self.app.db.acquire().await?;
+        let db = &mut *c;
         let campaign = self.campaign_id.clone();
         let stats = self
             .api
@@ -35,23 +37,12 @@ impl Demo {
         };
         let window = SendingWindow::new(TIME_ZONE, 9 * 60, 17 * 60, "1,2,3,4,5")?;
 
-        let invites: Vec<(i64,)> = sqlx::query_as(
-            "SELECT claimed_at FROM campaign_send_jobs WHERE campaign_id = $1 AND action = 'send_invite' \
-             AND claimed_at IS NOT NULL AND status IN ('processing', 'succeeded', 'failed') ORDER BY claimed_at",
-        )
-        .bind(&campaign)
-        .fetch_all(db)
-        .await?;
-        for (at,) in &invites {
+        let invites = jobs::invite_attempt_times(db, &campaign).await?;
+        for at in &invites {
             let day = self.story.fmt(*at, "%a %-d %b");
             *r.invites_per_day.entry(day).or_default() += 1;
         }
-        let sent: Vec<(String, Option<String>, String, i64)> = sqlx::query_as(
-            "SELECT kind, enrollment_id, detail, occurred_at FROM linkedin_events \
-             WHERE kind IN ('invite_sent', 'message_sent') ORDER BY occurred_at",
-        )
-        .fetch_all(db)
-        .await?;
+        let sent = events::sends(db).await?;
         let mut late_per_enrollment: HashMap<String, i64> = HashMap::new();
         for (kind, enrollment, detail, at) in &sent {
             if !window.is_open(*at) {
@@ -79,34 +70,19 @@ impl Demo {
         r.max_late_followups_per_enrollment =
             late_per_enrollment.values().copied().max().unwrap_or(0);
 
-        let paths: Vec<(Option<String>, i64)> = sqlx::query_as(
-            "SELECT accept_source, COUNT(*) FROM enrollments WHERE campaign_id = $1 \
-             AND linkedin_accepted_at IS NOT NULL GROUP BY accept_source",
-        )
-        .bind(&campaign)
-        .fetch_all(db)
-        .await?;
+        let paths = enrollments::accepts_by_path(db, &campaign).await?;
         for (path, n) in paths {
             r.accepted += n;
             r.accepts_by_path
                 .insert(path.unwrap_or_else(|| "?".into()), n);
         }
-        let (late, late_sent, replies): (i64, i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN late_accept_observed_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN late_accept_followup_sent_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN linkedin_replied_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
-             FROM enrollments WHERE campaign_id = $1",
-        )
-        .bind(&campaign)
-        .fetch_one(db)
-        .await?;
-        (r.late_accepts, r.late_followups_sent, r.replies) = (late, late_sent, replies);
-        let (refused,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM linkedin_events WHERE kind IN ('message_refused_no_connection', 'action_refused')",
-        )
-        .fetch_one(db)
-        .await?;
-        r.refused = refused;
+        let counted = enrollments::stats(db, &campaign).await?;
+        (r.late_accepts, r.late_followups_sent, r.replies) = (
+            counted.late_accepts,
+            counted.late_followups_sent,
+            counted.replied,
+        );
+        r.refused = events::count_refused(db).await?;
 
         // Notifications: each accepted enrollment exactly once, signed.
         let received = self.receiver.received();
@@ -118,13 +94,8 @@ impl Demo {
             e.1 &= d.signature_ok && d.event_type == "linkedin.invite_accepted";
         }
         r.notifications_distinct = by_id.len();
-        let accepted: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM enrollments WHERE campaign_id = $1 AND linkedin_accepted_at IS NOT NULL",
-        )
-        .bind(&campaign)
-        .fetch_all(db)
-        .await?;
-        for (id,) in &accepted {
+        let accepted = enrollments::accepted_ids(db, &campaign).await?;
+        for id in &accepted {
             let key = crate::store::outbox::accept_key(&self.sim_account, id);
             if by_id.get(key.as_str()) == Some(&(1, true)) {
                 r.accepted_notified_once += 1;

@@ -176,7 +176,7 @@ impl Demo {
                  ({DAILY_INVITE_CAP} invites/day, 90 s spacing, {TIME_ZONE})"
             ),
         );
-        let mut c = self.app.db.pool().acquire().await?;
+        let mut c = self.app.db.acquire().await?;
         let endpoint = endpoints::insert(
             &mut c,
             &NewEndpoint {
@@ -261,23 +261,22 @@ impl Demo {
         self.story
             .say(now, "API  POST /api/campaigns/{id}/start → running");
 
-        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT e.id, p.id, p.profile_url FROM enrollments e JOIN prospects p ON p.id = e.prospect_id \
-             WHERE e.campaign_id = $1",
-        )
-        .bind(&campaign_id)
-        .fetch_all(self.app.db.pool())
-        .await?;
-        for (enrollment_id, prospect_id, url) in rows {
+        let enrolled = {
+            let mut c = self.app.db.acquire().await?;
+            let all = self.cast.len() as i64 + 1;
+            crate::store::enrollments::identities_of_campaign(&mut c, &campaign_id, "", all).await?
+        };
+        for e in enrolled {
+            let url = e.profile_url;
             let Some((_, person)) = self.cast.iter().find(|(_, p)| Some(p.profile_url()) == url)
             else {
                 continue;
             };
             self.who.insert(
-                enrollment_id,
+                e.enrollment_id,
                 Who {
                     name: person.full_name(),
-                    prospect_id,
+                    prospect_id: e.prospect_id,
                     provider_id: person.provider_id.clone(),
                 },
             );

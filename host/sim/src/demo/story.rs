@@ -4,9 +4,9 @@
 
 use super::receiver::Receiver;
 use crate::clock::Millis;
-use crate::store::Db;
-use crate::store::events::Event;
-use crate::store::traces::Trace;
+use crate::store::events::{self, Event};
+use crate::store::traces;
+use crate::store::{Db, inbox, jobs};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -125,20 +125,9 @@ impl Story {
         truth: &HashMap<String, Millis>,
         now: Millis,
     ) -> anyhow::Result<()> {
-        let events: Vec<Event> = sqlx::query_as(
-            "SELECT id, workspace_id, linkedin_account_id, enrollment_id, kind, source, strategy, detail, occurred_at \
-             FROM linkedin_events WHERE occurred_at >= $1 ORDER BY occurred_at, id",
-        )
-        .bind(self.cursor)
-        .fetch_all(db.pool())
-        .await?;
-        let traces: Vec<Trace> = sqlx::query_as(
-            "SELECT id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at \
-             FROM traces WHERE created_at >= $1 ORDER BY created_at, id",
-        )
-        .bind(self.cursor)
-        .fetch_all(db.pool())
-        .await?;
+        let mut c = db.acquire().await?;
+        let events = events::since(&mut c, self.cursor).await?;
+        let traces = traces::since(&mut c, self.cursor).await?;
         let mut lines = Vec::new();
         let mut started = 0;
         let mut started_at = now;
@@ -161,17 +150,13 @@ impl Story {
             }
         }
         if started > 0 {
-            let queued: (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM campaign_send_jobs WHERE action = 'send_invite' AND status = 'pending' AND wait_reason = 'window'",
-            )
-            .fetch_one(db.pool())
-            .await?;
+            let queued = jobs::count_waiting(&mut c, "send_invite", "window").await?;
             lines.push(line(
                 started_at,
                 3,
                 format!(
                     "{started} enrollments started: {} invites queued for the sending window (09:00-17:00 {})",
-                    queued.0,
+                    queued,
                     self.tz.iana_name().unwrap_or("local")
                 ),
             ));
@@ -216,13 +201,7 @@ impl Story {
             ));
         }
         // Webhooks that arrived after their accept was already stamped.
-        let late: Vec<(Option<String>, i64)> = sqlx::query_as(
-            "SELECT outcome, processed_at FROM webhook_inbox WHERE event = 'new_relation' \
-             AND status = 'processed' AND processed_at >= $1 ORDER BY processed_at",
-        )
-        .bind(self.cursor)
-        .fetch_all(db.pool())
-        .await?;
+        let late = inbox::processed_since(&mut c, "new_relation", self.cursor).await?;
         for (outcome, at) in late {
             let outcome: Value = outcome
                 .as_deref()
@@ -263,11 +242,7 @@ impl Story {
             ));
         }
         self.delivered = received.len();
-        let (waiting,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM campaign_send_jobs WHERE action = 'send_invite' AND status = 'pending' AND wait_reason = 'cap'",
-        )
-        .fetch_one(db.pool())
-        .await?;
+        let waiting = jobs::count_waiting(&mut c, "send_invite", "cap").await?;
         if waiting > 0 && self.cap_waiting == 0 {
             lines.push(line(
                 now,

@@ -331,7 +331,7 @@ impl Run {
             .await?;
         let ws = field(&ws, "id")?;
         let now = self.clock.now_ms();
-        let mut c = self.host(0)?.app.db.pool().acquire().await?;
+        let mut c = self.host(0)?.app.db.acquire().await?;
         let endpoint = endpoints::insert(
             &mut c,
             &NewEndpoint {
@@ -602,7 +602,7 @@ impl Run {
     async fn next_due(&self) -> anyhow::Result<Millis> {
         let now = self.clock.now_ms();
         let due = {
-            let mut c = self.host(0)?.app.db.pool().acquire().await?;
+            let mut c = self.host(0)?.app.db.acquire().await?;
             crate::store::wakeups::next_after(&mut c, now).await?
         };
         let mut next = now + MAX_STEP_MS;
@@ -617,7 +617,7 @@ impl Run {
     /// Reads the evidence and checks it.
     async fn finish(mut self, spec: &WorldSpec) -> anyhow::Result<Report> {
         let rows = {
-            let mut c = self.host(0)?.app.db.pool().acquire().await?;
+            let mut c = self.host(0)?.app.db.acquire().await?;
             crate::store::enrollments::accepted_stamps(&mut c).await?
         };
         let mut stamps = Vec::with_capacity(rows.len());

@@ -88,6 +88,6 @@ impl Host {
         {
             server.abort();
         }
-        self.app.db.pool().close().await;
+        self.app.db.close().await;
     }
 }
