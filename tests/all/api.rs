@@ -79,7 +79,8 @@ const TABLES: &[&str] = &[
     "campaign_send_jobs",
     "skips",
     "policy_modules",
-    "policy_assignments",
+    "policy_bindings",
+    "policy_binding_history",
 ];
 
 struct Api {
@@ -1549,14 +1550,14 @@ async fn policy_upload_and_rekey(kind: Kind) {
     assert_eq!(
         swap,
         json!({
-            "slot": "match", "sha256": hostile_sha, "origin": "upload", "previous_sha256": builtin_match,
-            "rekeyed": 3, "rekey_failures": 0,
+            "slot": "match", "workspace_id": null, "mode": "active", "sha256": hostile_sha,
+            "origin": "upload", "previous_sha256": builtin_match, "rekeyed": 3, "rekey_failures": 0,
         })
     );
     assert_eq!(api.app.policies.active(Slot::Match).sha256(), hostile_sha);
     assert_eq!(api.count("SELECT COUNT(*) FROM policy_modules").await, 1);
     assert_eq!(
-        api.count(&format!("SELECT COUNT(*) FROM policy_assignments WHERE slot = 'match' AND sha256 = '{hostile_sha}'")).await,
+        api.count(&format!("SELECT COUNT(*) FROM policy_bindings WHERE scope = '' AND slot = 'match' AND mode = 'active' AND sha256 = '{hostile_sha}'")).await,
         1
     );
     let rekeyed = keys().await;
@@ -1592,10 +1593,7 @@ async fn policy_upload_and_rekey(kind: Kind) {
     assert_eq!(swap["sha256"], builtin_match);
     assert_eq!(swap["previous_sha256"], hostile_sha);
     assert_eq!(swap["rekeyed"], 4);
-    assert_eq!(
-        api.count("SELECT COUNT(*) FROM policy_assignments").await,
-        0
-    );
+    assert_eq!(api.count("SELECT COUNT(*) FROM policy_bindings").await, 0);
     assert_eq!(api.app.policies.active(Slot::Match).sha256(), builtin_match);
     let restored = keys().await;
     assert!(

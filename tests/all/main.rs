@@ -20,6 +20,7 @@ mod policy_cli;
 mod policy_hostile;
 mod policy_load;
 mod policy_sandbox;
+mod policy_scopes;
 mod policy_swap;
 mod polling;
 mod provider;

@@ -286,7 +286,7 @@ async fn an_upload_with_a_mistyped_export_is_refused(kind: Kind) {
     assert_eq!(a.w.app.policies.active(Slot::Match).sha256(), before);
     let stored = "SELECT COUNT(*) FROM policy_modules WHERE slot = $1";
     assert_eq!(a.w.count(stored, "match").await, 0, "nothing stored");
-    let assigned = "SELECT COUNT(*) FROM policy_assignments WHERE slot = $1";
+    let assigned = "SELECT COUNT(*) FROM policy_bindings WHERE slot = $1";
     assert_eq!(a.w.count(assigned, "match").await, 0, "nothing assigned");
 }
 

@@ -6,7 +6,7 @@
 //! log, per-workspace modules and shadow evaluation each hang on this one
 //! place.
 
-use crate::policy::{Decision, PolicyModule, PolicyRegistry, Slot};
+use crate::policy::{Decision, PolicyModule, PolicyRegistry, Scope, Slot};
 use accord_policy_core::{
     AcceptSignal, Enrollment, MatchOutcome, PreflightDecision, PreflightInput, ProspectIdentity,
     Route, RoutingInput,
@@ -30,11 +30,20 @@ impl Decisions {
         &self.registry
     }
 
-    /// The module that decides `slot` for `workspace_id` now.
-    pub fn module(&self, _workspace_id: &str, slot: Slot) -> Arc<PolicyModule> {
-        // One module per slot for every workspace today; this is where a
-        // workspace's own assignment will be looked up.
-        self.registry.active(slot)
+    /// The module that decides `slot` for `workspace_id` now: its own
+    /// active module, else the global one, else the built-in default.
+    pub fn module(&self, workspace_id: &str, slot: Slot) -> Arc<PolicyModule> {
+        self.registry.for_workspace(workspace_id, slot)
+    }
+
+    /// The module that decides `slot` for the prospects of `scope`: a
+    /// workspace's as [`Decisions::module`], the global one for the
+    /// workspaces without their own.
+    pub fn module_for_scope(&self, scope: &Scope, slot: Slot) -> Arc<PolicyModule> {
+        match scope.workspace() {
+            Some(w) => self.module(w, slot),
+            None => self.registry.active(slot),
+        }
     }
 
     /// `prospect-keys` for a prospect of `workspace_id`.

@@ -21,7 +21,7 @@ mod slot;
 
 pub use decision::{CallStats, Decision, TraceLine};
 pub use error::{LoadError, PolicyError};
-pub use registry::PolicyRegistry;
+pub use registry::{Mode, PolicyRegistry, Scope};
 pub use runtime::{PolicyModule, PolicyRuntime, calls_together};
 pub use sandbox::Limits;
 pub use slot::{CONTRACT_VERSION, Slot};

@@ -1,4 +1,6 @@
-//! The active module of each slot, swapped atomically.
+//! The modules that decide: the global active module of each slot, and
+//! the modules bound to one workspace (active) or run beside the active
+//! one (shadow), each swapped atomically.
 
 use super::builtin;
 use super::decision::Decision;
@@ -10,7 +12,87 @@ use accord_policy_core::{
     Route, RoutingInput,
 };
 use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Where a module is bound: for every workspace, or for one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Every workspace without a module of its own.
+    Global,
+    /// One workspace (by id).
+    Workspace(String),
+}
+
+impl Scope {
+    /// The scope of an optional workspace id.
+    pub fn of(workspace: Option<&str>) -> Scope {
+        match workspace {
+            Some(w) => Scope::Workspace(w.to_string()),
+            None => Scope::Global,
+        }
+    }
+
+    /// The stored form: `""` for global, else the workspace's id.
+    pub fn key(&self) -> &str {
+        match self {
+            Scope::Global => "",
+            Scope::Workspace(w) => w,
+        }
+    }
+
+    /// From the stored form.
+    pub fn from_key(key: &str) -> Scope {
+        if key.is_empty() {
+            Scope::Global
+        } else {
+            Scope::Workspace(key.to_string())
+        }
+    }
+
+    /// The workspace, for a workspace's scope.
+    pub fn workspace(&self) -> Option<&str> {
+        match self {
+            Scope::Global => None,
+            Scope::Workspace(w) => Some(w),
+        }
+    }
+}
+
+/// How a bound module takes part in decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// It decides.
+    Active,
+    /// It runs beside the active module; its decisions change nothing.
+    Shadow,
+}
+
+impl Mode {
+    /// `active` or `shadow`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Active => "active",
+            Mode::Shadow => "shadow",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(Mode::Active),
+            "shadow" => Ok(Mode::Shadow),
+            _ => Err(format!("unknown mode `{s}`: expected `active` or `shadow`")),
+        }
+    }
+}
+
+/// Modules bound to a scope other than the global active one, by (scope,
+/// slot, mode): the workspaces' own active modules and every shadow.
+type Bound = HashMap<(Scope, Slot, Mode), Arc<PolicyModule>>;
 
 /// The runtime plus the active module per slot.
 ///
@@ -22,6 +104,7 @@ pub struct PolicyRegistry {
     matcher: ArcSwap<PolicyModule>,
     routing: ArcSwap<PolicyModule>,
     preflight: ArcSwap<PolicyModule>,
+    bound: ArcSwap<Bound>,
 }
 
 impl PolicyRegistry {
@@ -35,6 +118,7 @@ impl PolicyRegistry {
             matcher: ArcSwap::new(load(Slot::Match)?),
             routing: ArcSwap::new(load(Slot::Routing)?),
             preflight: ArcSwap::new(load(Slot::Preflight)?),
+            bound: ArcSwap::from_pointee(Bound::new()),
             runtime,
         })
     }
@@ -69,6 +153,72 @@ impl PolicyRegistry {
             origin = current.origin(),
             previous_sha256 = previous.sha256(),
             "policy activated"
+        );
+        previous
+    }
+
+    /// The module that decides `slot` for `workspace_id`: the workspace's
+    /// own active module, else the global one (the built-in default when
+    /// none is bound).
+    pub fn for_workspace(&self, workspace_id: &str, slot: Slot) -> Arc<PolicyModule> {
+        let scope = Scope::Workspace(workspace_id.to_string());
+        match self.bound.load().get(&(scope, slot, Mode::Active)) {
+            Some(module) => module.clone(),
+            None => self.active(slot),
+        }
+    }
+
+    /// The module bound to (scope, slot, mode), if any; the global active
+    /// module is [`PolicyRegistry::active`].
+    pub fn bound(&self, scope: &Scope, slot: Slot, mode: Mode) -> Option<Arc<PolicyModule>> {
+        if *scope == Scope::Global && mode == Mode::Active {
+            return Some(self.active(slot));
+        }
+        self.bound.load().get(&(scope.clone(), slot, mode)).cloned()
+    }
+
+    /// Every module bound other than the global active ones.
+    pub fn all_bound(&self) -> Vec<(Scope, Slot, Mode, Arc<PolicyModule>)> {
+        let mut all: Vec<_> = self
+            .bound
+            .load()
+            .iter()
+            .map(|((scope, slot, mode), m)| (scope.clone(), *slot, *mode, m.clone()))
+            .collect();
+        all.sort_by(|a, b| {
+            (&a.0, a.1.as_str(), a.2.as_str()).cmp(&(&b.0, b.1.as_str(), b.2.as_str()))
+        });
+        all
+    }
+
+    /// Binds `module` to (scope, its slot, mode), or unbinds with `None`;
+    /// the global active module is [`PolicyRegistry::activate`]d instead.
+    /// Returns what was bound. Calls in flight keep the module they
+    /// loaded.
+    pub fn bind(
+        &self,
+        scope: &Scope,
+        slot: Slot,
+        mode: Mode,
+        module: Option<Arc<PolicyModule>>,
+    ) -> Option<Arc<PolicyModule>> {
+        let key = (scope.clone(), slot, mode);
+        let mut previous = None;
+        self.bound.rcu(|bound| {
+            let mut next = Bound::clone(bound);
+            previous = match &module {
+                Some(m) => next.insert(key.clone(), m.clone()),
+                None => next.remove(&key),
+            };
+            next
+        });
+        tracing::info!(
+            scope = scope.key(),
+            slot = slot.as_str(),
+            mode = mode.as_str(),
+            module_sha256 = module.as_ref().map(|m| m.sha256()),
+            previous_sha256 = previous.as_ref().map(|m| m.sha256()),
+            "policy bound"
         );
         previous
     }

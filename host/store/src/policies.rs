@@ -1,66 +1,286 @@
-//! Uploaded policy modules and the active one per slot.
+//! Policy modules (content-addressed, with their metadata), their
+//! bindings to a scope and slot in a mode, and the history of every
+//! binding change. The primary key of `policy_bindings` allows one active
+//! and one shadow module per scope and slot.
 
 use super::StoreError;
-use crate::clock::Millis;
-use sqlx::AnyConnection;
+use crate::clock::{Millis, new_id};
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
 
-/// Stores a module's bytes (idempotent on its sha256).
+/// The scope of the global bindings (a workspace's scope is its id).
+pub const GLOBAL: &str = "";
+
+/// A module to store.
+#[derive(Debug, Clone, Default)]
+pub struct NewModule<'a> {
+    /// Hex sha256 of the bytes: the module's identity.
+    pub sha256: &'a str,
+    /// Its slot.
+    pub slot: &'a str,
+    /// Where it came from (`upload`, `builtin:…`).
+    pub origin: &'a str,
+    /// The component's bytes.
+    pub bytes: &'a [u8],
+    /// A name given at upload.
+    pub name: Option<&'a str>,
+    /// A version label given at upload.
+    pub version_label: Option<&'a str>,
+    /// Notes given at upload.
+    pub notes: Option<&'a str>,
+    /// Who uploaded it (the token's name).
+    pub uploaded_by: Option<&'a str>,
+    /// The contract version it implements.
+    pub contract_version: &'a str,
+}
+
+/// A stored module's metadata.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct ModuleInfo {
+    /// Hex sha256: the module's identity.
+    pub sha256: String,
+    /// `match`, `routing` or `preflight`.
+    pub slot: String,
+    /// Where it came from.
+    pub origin: String,
+    /// Name given at upload.
+    pub name: Option<String>,
+    /// Version label given at upload.
+    pub version_label: Option<String>,
+    /// Notes given at upload.
+    pub notes: Option<String>,
+    /// Who uploaded it.
+    pub uploaded_by: Option<String>,
+    /// Size in bytes.
+    pub size_bytes: i64,
+    /// The contract version it implements.
+    pub contract_version: String,
+    /// When it was first uploaded, ms.
+    pub uploaded_at: i64,
+}
+
+/// A module bound to a scope and slot in a mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
+pub struct Binding {
+    /// `""` for global, else the workspace's id.
+    pub scope: String,
+    /// The slot.
+    pub slot: String,
+    /// `active` or `shadow`.
+    pub mode: String,
+    /// The module.
+    pub sha256: String,
+    /// When it was bound, ms.
+    pub assigned_at: i64,
+    /// Who bound it.
+    pub assigned_by: Option<String>,
+}
+
+/// One change of a binding.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct BindingChange {
+    /// Id (time-ordered).
+    pub id: String,
+    /// `""` for global, else the workspace's id.
+    pub scope: String,
+    /// The slot.
+    pub slot: String,
+    /// `active` or `shadow`.
+    pub mode: String,
+    /// `assign`, `promote`, `rollback` or `unassign`.
+    pub action: String,
+    /// The module bound before (`None`: none).
+    pub from_sha256: Option<String>,
+    /// The module bound after (`None`: none).
+    pub to_sha256: Option<String>,
+    /// Who changed it.
+    pub actor: Option<String>,
+    /// When, ms.
+    pub at: i64,
+}
+
+/// Stores a module with its metadata (idempotent on its sha256: the first
+/// upload's metadata stays).
 pub async fn store_module(
     c: &mut AnyConnection,
-    sha256: &str,
-    slot: &str,
-    origin: &str,
-    bytes: &[u8],
+    m: &NewModule<'_>,
     now: Millis,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO policy_modules (sha256, slot, origin, bytes, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        "INSERT INTO policy_modules (sha256, slot, origin, bytes, created_at, name, version_label, notes, \
+         uploaded_by, size_bytes, contract_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT DO NOTHING",
     )
-    .bind(sha256)
-    .bind(slot)
-    .bind(origin)
-    .bind(bytes.to_vec())
+    .bind(m.sha256)
+    .bind(m.slot)
+    .bind(m.origin)
+    .bind(m.bytes.to_vec())
     .bind(now)
+    .bind(m.name)
+    .bind(m.version_label)
+    .bind(m.notes)
+    .bind(m.uploaded_by)
+    .bind(m.bytes.len() as i64)
+    .bind(m.contract_version)
     .execute(c)
     .await?;
     Ok(())
 }
 
-/// Makes `sha256` the active module of `slot`.
-pub async fn assign(
-    c: &mut AnyConnection,
-    slot: &str,
-    sha256: &str,
-    now: Millis,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO policy_assignments (slot, sha256, activated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (slot) DO UPDATE SET sha256 = excluded.sha256, activated_at = excluded.activated_at",
-    )
-    .bind(slot)
-    .bind(sha256)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
-/// Removes a slot's assignment (back to the built-in default).
-pub async fn unassign(c: &mut AnyConnection, slot: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM policy_assignments WHERE slot = $1")
-        .bind(slot)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
-/// Every assignment with its module: (slot, sha256, origin, bytes).
-pub async fn assigned(
-    c: &mut AnyConnection,
-) -> Result<Vec<(String, String, String, Vec<u8>)>, StoreError> {
+/// Every stored module's metadata, newest first.
+pub async fn modules(c: &mut AnyConnection) -> Result<Vec<ModuleInfo>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT a.slot, a.sha256, m.origin, m.bytes FROM policy_assignments a JOIN policy_modules m ON m.sha256 = a.sha256",
+        "SELECT sha256, slot, origin, name, version_label, notes, uploaded_by, size_bytes, contract_version, \
+         created_at AS uploaded_at FROM policy_modules ORDER BY created_at DESC, sha256",
     )
     .fetch_all(c)
     .await?)
+}
+
+/// A stored module's (slot, origin, bytes).
+pub async fn module_bytes(
+    c: &mut AnyConnection,
+    sha256: &str,
+) -> Result<Option<(String, String, Vec<u8>)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT slot, origin, bytes FROM policy_modules WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(c)
+            .await?,
+    )
+}
+
+/// Every binding.
+pub async fn bindings(c: &mut AnyConnection) -> Result<Vec<Binding>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT scope, slot, mode, sha256, assigned_at, assigned_by FROM policy_bindings \
+         ORDER BY scope, slot, mode",
+    )
+    .fetch_all(c)
+    .await?)
+}
+
+/// The binding of (scope, slot, mode), if any.
+pub async fn binding(
+    c: &mut AnyConnection,
+    scope: &str,
+    slot: &str,
+    mode: &str,
+) -> Result<Option<Binding>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT scope, slot, mode, sha256, assigned_at, assigned_by FROM policy_bindings \
+         WHERE scope = $1 AND slot = $2 AND mode = $3",
+    )
+    .bind(scope)
+    .bind(slot)
+    .bind(mode)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// Binds `sha256` to (scope, slot, mode), replacing what was bound.
+pub async fn bind(c: &mut AnyConnection, b: &Binding) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO policy_bindings (scope, slot, mode, sha256, assigned_at, assigned_by) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, slot, mode) DO UPDATE SET \
+         sha256 = excluded.sha256, assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by",
+    )
+    .bind(&b.scope)
+    .bind(&b.slot)
+    .bind(&b.mode)
+    .bind(&b.sha256)
+    .bind(b.assigned_at)
+    .bind(&b.assigned_by)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Removes the binding of (scope, slot, mode); whether there was one.
+pub async fn unbind(
+    c: &mut AnyConnection,
+    scope: &str,
+    slot: &str,
+    mode: &str,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query("DELETE FROM policy_bindings WHERE scope = $1 AND slot = $2 AND mode = $3")
+        .bind(scope)
+        .bind(slot)
+        .bind(mode)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Records a binding change (its id is assigned here).
+#[allow(clippy::too_many_arguments)]
+pub async fn record_change(
+    c: &mut AnyConnection,
+    scope: &str,
+    slot: &str,
+    mode: &str,
+    action: &str,
+    from_sha256: Option<&str>,
+    to_sha256: Option<&str>,
+    actor: Option<&str>,
+    now: Millis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO policy_binding_history (id, scope, slot, mode, action, from_sha256, to_sha256, actor, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(scope)
+    .bind(slot)
+    .bind(mode)
+    .bind(action)
+    .bind(from_sha256)
+    .bind(to_sha256)
+    .bind(actor)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// The binding history, newest first, optionally of one scope and slot.
+pub async fn history(
+    c: &mut AnyConnection,
+    scope: Option<&str>,
+    slot: Option<&str>,
+    limit: i64,
+) -> Result<Vec<BindingChange>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, scope, slot, mode, action, from_sha256, to_sha256, actor, at FROM policy_binding_history \
+         WHERE ($1 IS NULL OR scope = $1) AND ($2 IS NULL OR slot = $2) ORDER BY at DESC, id DESC LIMIT $3",
+    )
+    .bind(scope)
+    .bind(slot)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+/// What a rollback of the active module of (scope, slot) goes back to:
+/// the module the active binding held before the latest change (other
+/// than a rollback) that made `current` active, so repeated rollbacks walk
+/// back through the history. `None`: no such change; `Some(None)`: back
+/// to no binding of the scope's own.
+pub async fn rollback_target(
+    c: &mut AnyConnection,
+    scope: &str,
+    slot: &str,
+    current: Option<&str>,
+) -> Result<Option<Option<String>>, StoreError> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT from_sha256 FROM policy_binding_history WHERE scope = $1 AND slot = $2 \
+         AND mode = 'active' AND action <> 'rollback' \
+         AND (to_sha256 = $3 OR ($3 IS NULL AND to_sha256 IS NULL)) ORDER BY at DESC, id DESC LIMIT 1",
+    )
+    .bind(scope)
+    .bind(slot)
+    .bind(current)
+    .fetch_optional(c)
+    .await?;
+    Ok(row.map(|(from,)| from))
 }

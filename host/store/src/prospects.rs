@@ -110,19 +110,27 @@ pub async fn invite_targets(
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-/// A page of prospects in id order, after `after`, for re-keying: each
-/// with the provider ids invites of it went to (its invite-bridge keys),
-/// as [`invite_targets`] gives them.
+/// A page of the prospects one match module keys (those of `workspace`,
+/// or with `None` those of every workspace without a match module of its
+/// own), in id order after `after`, for re-keying: each with the provider
+/// ids invites of it went to (its invite-bridge keys), as
+/// [`invite_targets`] gives them.
 pub async fn page_for_keys(
     c: &mut AnyConnection,
+    workspace: Option<&str>,
     after: &str,
     limit: i64,
 ) -> Result<Vec<(Prospect, Vec<String>)>, StoreError> {
+    // Global: the prospects of workspaces without a match module of their
+    // own, whose keys the global module decides.
     let page: Vec<Prospect> = sqlx::query_as(super::sql(format!(
-        "SELECT {COLUMNS} FROM prospects WHERE id > $1 ORDER BY id LIMIT $2"
+        "SELECT {COLUMNS} FROM prospects WHERE id > $1 AND (workspace_id = $3 OR ($3 IS NULL \
+         AND workspace_id NOT IN (SELECT scope FROM policy_bindings WHERE slot = 'match' AND mode = 'active'))) \
+         ORDER BY id LIMIT $2"
     )))
     .bind(after)
     .bind(limit)
+    .bind(workspace)
     .fetch_all(&mut *c)
     .await?;
     let Some(last) = page.last() else {

@@ -1,4 +1,6 @@
-//! Re-keying every prospect when the match policy changes.
+//! Re-keying a scope's prospects when its match policy changes (a
+//! workspace's, or the global module's: the prospects of every workspace
+//! without one of its own).
 //!
 //! The new module's keys must be in place before it decides (or its
 //! signals miss every prospect not yet re-keyed), and the old keys must
@@ -21,7 +23,7 @@
 use super::keys::{self, KeyedOn, failed};
 use crate::clock::SharedClock;
 use crate::decisions::Decisions;
-use crate::policy::{Decision, PolicyModule, calls_together};
+use crate::policy::{Decision, PolicyModule, Scope, Slot, calls_together};
 use crate::store::prospects::{self, Prospect};
 use crate::store::{Db, StoreError};
 use std::fmt;
@@ -76,17 +78,19 @@ fn keys_of(
     })
 }
 
-/// Pass 1: the module's keys for every prospect, written nowhere.
+/// Pass 1: the module's keys for every prospect of `scope`, written
+/// nowhere.
 pub async fn check(
     db: &Db,
     decisions: &Decisions,
     module: &PolicyModule,
+    scope: &Scope,
 ) -> Result<RekeyCheck, StoreError> {
     let mut report = RekeyCheck::default();
     let mut after = String::new();
     let mut c = db.acquire().await?;
     loop {
-        let page = prospects::page_for_keys(&mut c, &after, PAGE).await?;
+        let page = prospects::page_for_keys(&mut c, scope.workspace(), &after, PAGE).await?;
         let Some((last, _)) = page.last() else {
             return Ok(report);
         };
@@ -110,12 +114,13 @@ pub async fn stage(
     decisions: &Decisions,
     clock: &SharedClock,
     module: &PolicyModule,
+    scope: &Scope,
 ) -> Result<u64, StoreError> {
     let mut staged = 0;
     let mut after = String::new();
     loop {
         let mut tx = db.begin().await?;
-        let page = prospects::page_for_keys(&mut tx, &after, PAGE).await?;
+        let page = prospects::page_for_keys(&mut tx, scope.workspace(), &after, PAGE).await?;
         let Some((last, _)) = page.last() else {
             tx.commit().await?;
             return Ok(staged);
@@ -146,16 +151,12 @@ pub async fn finish(
     decisions: &Decisions,
     clock: &SharedClock,
     module: &PolicyModule,
+    scope: &Scope,
 ) -> Result<(u64, u64), StoreError> {
     let (mut keyed, mut failures) = (0u64, 0u64);
     let mut after = String::new();
     loop {
-        if decisions
-            .registry()
-            .active(crate::policy::Slot::Match)
-            .sha256()
-            != module.sha256()
-        {
+        if decisions.module_for_scope(scope, Slot::Match).sha256() != module.sha256() {
             tracing::info!(
                 module_sha256 = module.sha256(),
                 "re-key stopped: the match policy changed again"
@@ -163,7 +164,7 @@ pub async fn finish(
             break;
         }
         let mut tx = db.begin().await?;
-        let page = prospects::page_for_keys(&mut tx, &after, PAGE).await?;
+        let page = prospects::page_for_keys(&mut tx, scope.workspace(), &after, PAGE).await?;
         let Some((last, _)) = page.last() else {
             tx.commit().await?;
             break;
