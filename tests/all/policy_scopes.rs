@@ -372,3 +372,73 @@ on_both_databases!(
     two_workspaces_decide_one_signal_with_their_own_match_module,
     shadow_promote_rollback_and_history
 );
+
+/// PostgreSQL: another instance follows a workspace's binding as soon as
+/// it is told (LISTEN/NOTIFY), and its unassignment as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_follows_a_workspace_binding_within_a_second() {
+    if crate::world::postgres_url().is_none() {
+        eprintln!("skipped: ACCORD_TEST_POSTGRES_URL is unset");
+        return;
+    }
+    let rig = Rig::new(Kind::Postgres, |_| {}).await;
+    let (b, _, _) = second_workspace(&rig).await;
+    let other = accord::app::App::start(rig.w.app.config.clone(), rig.w.clock.clone())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = accord::workers::spawn_workers(&other, stopped);
+    let deciding = || {
+        other
+            .policies
+            .for_workspace(&b, accord::policy::Slot::Match)
+            .sha256()
+            .to_string()
+    };
+    let builtin = deciding();
+    // The listener connects in the background: give it a moment before
+    // the first notification, as a deployment's instances have.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let hostile = std::fs::read(test_guest("hostile_match")).unwrap();
+    let (s, swap) = put_module(
+        &rig,
+        &format!("/admin/policies/match?workspace={b}"),
+        hostile,
+    )
+    .await;
+    assert_eq!(s, 200, "{swap}");
+    let hostile_sha = swap["sha256"].as_str().unwrap().to_string();
+    let followed = |want: String| {
+        let deciding = &deciding;
+        async move {
+            // A second in production; the test's debug build compiles a
+            // module several times slower, on a machine running other
+            // tests: 5 s (0.6 s measured under load).
+            let start = tokio::time::Instant::now();
+            let deadline = start + std::time::Duration::from_secs(5);
+            while deciding() != want {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the other instance still decides with {}, not {want}",
+                    deciding()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    followed(hostile_sha).await;
+    let (s, swap) = rig
+        .api(
+            "DELETE",
+            &format!("/admin/policies/match?workspace={b}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{swap}");
+    followed(builtin).await;
+    let _ = stop.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+}
