@@ -1,4 +1,5 @@
-//! `accord policy run | test | check`: the policy author's tools.
+//! `accord policy run | test | check | new`: the policy author's tools
+//! (`new` lives in [`super::policy_new`]).
 
 use crate::policy::{Decision, Limits, LoadError, PolicyModule, PolicyRuntime, Slot, TraceLine};
 use accord_policy_core::fixture::{Fixture, MatchCall, MatchResult, match_pattern};
@@ -45,6 +46,9 @@ pub enum PolicyCommand {
         #[arg(long)]
         slot: Option<Slot>,
     },
+    /// Write a new policy crate that starts from the slot's default and
+    /// passes its fixtures: `accord policy new preflight my-policy`.
+    New(super::policy_new::NewArgs),
 }
 
 /// Sandbox limits for the author tools (the server's defaults otherwise).
@@ -96,6 +100,9 @@ pub enum ToolError {
     /// The input could not be read or parsed.
     #[error("{0}")]
     Input(String),
+    /// `policy new` could not write its crate.
+    #[error(transparent)]
+    Scaffold(#[from] super::policy_new::ScaffoldError),
 }
 
 /// Runs a policy subcommand; returns the process exit status.
@@ -152,6 +159,7 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
             print!("{report}");
             Ok(i32::from(report.failed() > 0))
         }
+        PolicyCommand::New(args) => super::policy_new::execute(&args),
     }
 }
 
