@@ -19,6 +19,7 @@ mod pipeline;
 mod policy_cli;
 mod policy_hostile;
 mod policy_load;
+mod policy_new;
 mod policy_sandbox;
 mod policy_scopes;
 mod policy_swap;

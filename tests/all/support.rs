@@ -18,34 +18,39 @@ pub fn test_guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let target = root().join("target").join("guests");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(root().join("tests").join("guests"))
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--target-dir",
-            ])
-            .arg(&target)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "building tests/guests failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(target.join("wasm32-wasip2").join("release"))
+        build_wasm(&root().join("tests").join("guests"), &target, &["--quiet"])
+            .map(|_| target.join("wasm32-wasip2").join("release"))
+            .map_err(|e| format!("building tests/guests failed:\n{e}"))
     });
     match dir {
         Ok(dir) => dir.join(format!("{name}.wasm")),
         Err(e) => panic!("{e}"),
+    }
+}
+
+/// `cargo build --release --target wasm32-wasip2` of the crate or
+/// workspace in `dir`, into `target_dir`, as a policy author runs it:
+/// the test run's own cargo settings (its target dir, its rustflags, which
+/// would replace the crate's `.cargo/config.toml` flags) are removed.
+/// Returns cargo's stderr, or it as the error when the build fails.
+pub fn build_wasm(dir: &Path, target_dir: &Path, extra: &[&str]) -> Result<String, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(dir)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(extra)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() {
+        Ok(stderr)
+    } else {
+        Err(stderr)
     }
 }
 

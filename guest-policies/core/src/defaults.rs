@@ -1,4 +1,9 @@
 //! The three default policies, as pure functions over [`crate::types`].
+//!
+//! `accord policy new` writes the same logic out as plain Rust over the
+//! generated bindings (host/accord/src/cli/templates/); the test suite
+//! runs every default fixture against those copies, so a rule changed
+//! here with a fixture shows there too.
 
 use crate::linkedin::{ProfileRef, decode_member_number, normalize_slug, parse_profile_url};
 use crate::types::*;

@@ -1,6 +1,7 @@
 //! The `accord` command line.
 
 pub mod policy;
+pub mod policy_new;
 pub mod serve;
 pub mod simulate;
 
@@ -29,7 +30,7 @@ pub enum Command {
     /// Work with the webhook inbox.
     #[command(subcommand)]
     Inbox(InboxCommand),
-    /// Policy author tooling: run, test and check `.wasm` policy modules.
+    /// Policy author tooling: start, run, test and check `.wasm` policy modules.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
     /// Run a provider simulator (local runs and tests).

@@ -1,4 +1,5 @@
-//! `accord policy run | test | check`: the policy author's tools.
+//! `accord policy run | test | check | new`: the policy author's tools
+//! (`new` lives in [`super::policy_new`]).
 
 use crate::policy::{Decision, Limits, LoadError, PolicyModule, PolicyRuntime, Slot, TraceLine};
 use accord_policy_core::fixture::{Fixture, MatchCall, MatchResult, match_pattern};
@@ -45,10 +46,13 @@ pub enum PolicyCommand {
         #[arg(long)]
         slot: Option<Slot>,
     },
+    /// Write a new policy crate that starts from the slot's default and
+    /// passes its fixtures: `accord policy new preflight my-policy`.
+    New(super::policy_new::NewArgs),
 }
 
 /// Sandbox limits for the author tools (the server's defaults otherwise).
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct LimitArgs {
     /// Fuel per call.
     #[arg(long)]
@@ -96,6 +100,9 @@ pub enum ToolError {
     /// The input could not be read or parsed.
     #[error("{0}")]
     Input(String),
+    /// `policy new` could not write its crate.
+    #[error(transparent)]
+    Scaffold(#[from] super::policy_new::ScaffoldError),
 }
 
 /// Runs a policy subcommand; returns the process exit status.
@@ -148,10 +155,11 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
             slot,
             limits,
         } => {
-            let runtime = runtime(limits.limits())?;
-            let module = load(&runtime, &module, slot)?;
-            test_fixtures(&runtime, &module, &fixtures)
+            let report = test(&module, &fixtures, slot, &limits)?;
+            print!("{report}");
+            Ok(i32::from(report.failed() > 0))
         }
+        PolicyCommand::New(args) => super::policy_new::execute(&args),
     }
 }
 
@@ -274,11 +282,62 @@ fn report<T, U: Serialize>(
     }
 }
 
+/// What `policy test` found: one result per fixture file, in file-name
+/// order. Its `Display` is what the command prints.
+#[derive(Debug)]
+pub struct TestReport {
+    /// Each fixture's name (its file stem) and outcome: the fuel used, or
+    /// why it failed.
+    pub results: Vec<(String, Result<u64, String>)>,
+}
+
+impl TestReport {
+    /// How many fixtures passed.
+    pub fn passed(&self) -> usize {
+        self.results.iter().filter(|(_, r)| r.is_ok()).count()
+    }
+
+    /// How many fixtures failed.
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+}
+
+impl std::fmt::Display for TestReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (name, result) in &self.results {
+            match result {
+                Ok(fuel) => writeln!(f, "ok    {name} (fuel {fuel})")?,
+                Err(why) => {
+                    writeln!(f, "FAIL  {name}")?;
+                    for line in why.lines() {
+                        writeln!(f, "      {line}")?;
+                    }
+                }
+            }
+        }
+        writeln!(f, "{} passed, {} failed", self.passed(), self.failed())
+    }
+}
+
+/// `accord policy test`: loads `module` (as `slot`, or the slot its
+/// exports name) and runs every `*.json` fixture of `dir` through it.
+pub fn test(
+    module: &Path,
+    dir: &Path,
+    slot: Option<Slot>,
+    limits: &LimitArgs,
+) -> Result<TestReport, ToolError> {
+    let runtime = runtime(limits.limits())?;
+    let module = load(&runtime, module, slot)?;
+    test_fixtures(&runtime, &module, dir)
+}
+
 fn test_fixtures(
     runtime: &PolicyRuntime,
     module: &PolicyModule,
     dir: &Path,
-) -> Result<i32, ToolError> {
+) -> Result<TestReport, ToolError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| ToolError::Input(format!("{}: {e}", dir.display())))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -291,28 +350,17 @@ fn test_fixtures(
             dir.display()
         )));
     }
-    let (mut passed, mut failed) = (0, 0);
-    for file in &files {
-        let name = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match check_fixture(runtime, module, file) {
-            Ok(fuel) => {
-                passed += 1;
-                println!("ok    {name} (fuel {fuel})");
-            }
-            Err(why) => {
-                failed += 1;
-                println!("FAIL  {name}");
-                for line in why.lines() {
-                    println!("      {line}");
-                }
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    Ok(i32::from(failed > 0))
+    let results = files
+        .iter()
+        .map(|file| {
+            let name = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, check_fixture(runtime, module, file))
+        })
+        .collect();
+    Ok(TestReport { results })
 }
 
 fn check_fixture(
