@@ -1322,7 +1322,11 @@ async fn authentication(kind: Kind) {
         Some(format!("Basic {API_TOKEN}")),
         Some(API_TOKEN.to_string()),
         Some("Bearer ".to_string()),
-        Some(format!("Bearer {ADMIN_TOKEN}")),
+        Some(format!("Bearer {ADMIN_TOKEN}x")),
+        Some(
+            "Bearer acc_ws_0000000000000000000000000000000000000000000000000000000000000000"
+                .to_string(),
+        ),
     ];
     for auth in &attempts {
         for (method, path, body) in [
@@ -1364,6 +1368,14 @@ async fn authentication(kind: Kind) {
     let resp = client
         .get(url(&format!("/api/workspaces/{ws}")))
         .header("authorization", format!("bearer {API_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    // The admin token opens the API too.
+    let resp = client
+        .get(url(&format!("/api/workspaces/{ws}")))
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
         .unwrap();
@@ -1671,6 +1683,9 @@ async fn openapi_document(kind: Kind) {
         ("/admin/policies/{slot}", "put"),
         ("/admin/policies/{slot}", "delete"),
         ("/admin/inbox/replay", "post"),
+        ("/admin/workspaces/{id}/tokens", "post"),
+        ("/admin/workspaces/{id}/tokens", "get"),
+        ("/admin/workspaces/{id}/tokens/{token_id}", "delete"),
         ("/webhooks/unipile", "post"),
         ("/healthz", "get"),
         ("/openapi.json", "get"),

@@ -33,4 +33,5 @@ mod sqlite_settings;
 mod support;
 mod ticks;
 mod webhooks_http;
+mod workspace_tokens;
 mod world;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod body;
+pub mod caller;
 pub mod error;
 pub mod health;
 pub mod openapi;

@@ -3,7 +3,7 @@
 
 use super::{admin, api, error, health, webhooks};
 use axum::Json;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 /// The OpenAPI description of Accord's HTTP API.
@@ -49,6 +49,9 @@ use utoipa::{Modify, OpenApi};
         admin::replay_inbox,
         admin::list_held_jobs,
         admin::give_verdict,
+        admin::tokens::create_token,
+        admin::tokens::list_tokens,
+        admin::tokens::revoke_token,
     ),
     components(schemas(
         error::ErrorBody,
@@ -87,6 +90,9 @@ use utoipa::{Modify, OpenApi};
         crate::lifecycle::policies::PolicySwap,
         admin::Verdict,
         admin::VerdictBody,
+        admin::tokens::NewWorkspaceToken,
+        crate::lifecycle::tokens::IssuedToken,
+        crate::store::tokens::WorkspaceToken,
         crate::ingest::inbox::ReplayReport,
         crate::ingest::inbox::Receipt,
         health::Health,
@@ -99,7 +105,7 @@ use utoipa::{Modify, OpenApi};
         (name = "campaigns", description = "Campaigns, their lifecycle and live stats"),
         (name = "prospects", description = "Prospect import and the prospect page"),
         (name = "traces", description = "Decisions worth explaining"),
-        (name = "admin", description = "Policies per scope (upload, promote, rollback, history), inbox replay, held sends (admin token)"),
+        (name = "admin", description = "Policies per scope (upload, promote, rollback, history), inbox replay, held sends, workspace tokens (admin token)"),
         (name = "webhooks", description = "Provider webhooks"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -113,11 +119,22 @@ struct BearerSchemes;
 impl Modify for BearerSchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        for name in ["api_token", "admin_token"] {
-            components.add_security_scheme(
-                name,
-                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-            );
+        for (name, description) in [
+            (
+                "api_token",
+                "The API token (`ACCORD_API_TOKEN`), the admin token, or a workspace token \
+                 (`acc_ws_…`, issued by `POST /admin/workspaces/{id}/tokens`). A workspace \
+                 token opens its own workspace only: another workspace's object answers \
+                 404 as a missing one would, lists show its own workspace's rows, and \
+                 creating a workspace is 403 `forbidden_for_workspace_token`.",
+            ),
+            ("admin_token", "The admin token (`ACCORD_ADMIN_TOKEN`)."),
+        ] {
+            let scheme = HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(description))
+                .build();
+            components.add_security_scheme(name, SecurityScheme::Http(scheme));
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod prospects;
 pub mod resyncs;
 pub mod skips;
 pub mod ticks;
+pub mod tokens;
 pub mod traces;
 pub mod wakeups;
 

@@ -7,6 +7,7 @@
 pub mod campaigns;
 pub mod policies;
 pub mod prospects;
+pub mod tokens;
 
 use crate::pipeline::PipelineError;
 use crate::store::StoreError;

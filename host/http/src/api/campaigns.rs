@@ -3,9 +3,11 @@
 
 use super::conn;
 use super::extract::{JsonBody, Path};
-use super::workspaces::load_workspace;
+use super::workspaces::{guard_workspace, load_workspace};
 use crate::app::App;
+use crate::caller::Caller;
 use crate::error::{ApiResult, ErrorBody};
+use crate::lifecycle::LifecycleError;
 use crate::lifecycle::campaigns::{self as lifecycle, Action, CampaignTransition, NewCampaign};
 use crate::store::campaigns::{self, Campaign};
 use crate::store::enrollments::{self, CampaignStats};
@@ -34,9 +36,11 @@ use std::sync::Arc;
 )]
 pub async fn create_campaign(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(workspace_id): Path<String>,
     JsonBody(body): JsonBody<NewCampaign>,
 ) -> ApiResult<(StatusCode, Json<Campaign>)> {
+    guard_workspace(&app, &caller, &workspace_id).await?;
     let campaign = lifecycle::create(&app, &workspace_id, body, "api").await?;
     Ok((StatusCode::CREATED, Json(campaign)))
 }
@@ -54,10 +58,11 @@ pub async fn create_campaign(
 )]
 pub async fn list_campaigns(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Campaign>>> {
     let mut c = conn(&app).await?;
-    load_workspace(&mut c, &id).await?;
+    load_workspace(&mut c, &caller, &id).await?;
     Ok(Json(campaigns::of_workspace(&mut c, &id).await?))
 }
 
@@ -74,18 +79,37 @@ pub async fn list_campaigns(
 )]
 pub async fn get_campaign(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Campaign>> {
     let mut c = conn(&app).await?;
-    Ok(Json(load_campaign(&mut c, &id).await?))
+    Ok(Json(load_campaign(&mut c, &caller, &id).await?))
 }
 
-/// The campaign `id`, or 404.
+/// The campaign `id`, or 404 when it does not exist or the caller may not
+/// see its workspace (the lifecycle's own `not_found`, so both read the
+/// same).
 pub(crate) async fn load_campaign(
     c: &mut crate::store::Connection,
+    caller: &Caller,
     id: &str,
 ) -> ApiResult<Campaign> {
-    Ok(lifecycle::load(c, id).await?)
+    let campaign = lifecycle::load(c, id).await?;
+    if !caller.may_see(&campaign.workspace_id) {
+        return Err(LifecycleError::not_found("campaign", id).into());
+    }
+    Ok(campaign)
+}
+
+/// Refuses, as missing (404), a campaign a workspace token may not see,
+/// before a lifecycle acts on it; other callers are not read here (the
+/// lifecycle finds a missing campaign itself).
+pub(crate) async fn guard_campaign(app: &App, caller: &Caller, id: &str) -> ApiResult<()> {
+    if caller.workspace().is_none() {
+        return Ok(());
+    }
+    let mut c = conn(app).await?;
+    load_campaign(&mut c, caller, id).await.map(drop)
 }
 
 /// Starts a draft campaign (409 `no_prospects_with_linkedin_url` when no
@@ -103,8 +127,10 @@ pub(crate) async fn load_campaign(
 )]
 pub async fn start_campaign(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignTransition>> {
+    guard_campaign(&app, &caller, &id).await?;
     Ok(Json(
         lifecycle::transition(&app, &id, Action::Start, "api").await?,
     ))
@@ -125,8 +151,10 @@ pub async fn start_campaign(
 )]
 pub async fn pause_campaign(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignTransition>> {
+    guard_campaign(&app, &caller, &id).await?;
     Ok(Json(
         lifecycle::transition(&app, &id, Action::Pause, "api").await?,
     ))
@@ -147,8 +175,10 @@ pub async fn pause_campaign(
 )]
 pub async fn resume_campaign(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignTransition>> {
+    guard_campaign(&app, &caller, &id).await?;
     Ok(Json(
         lifecycle::transition(&app, &id, Action::Resume, "api").await?,
     ))
@@ -169,8 +199,10 @@ pub async fn resume_campaign(
 )]
 pub async fn stop_campaign(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignTransition>> {
+    guard_campaign(&app, &caller, &id).await?;
     Ok(Json(
         lifecycle::transition(&app, &id, Action::Stop, "api").await?,
     ))
@@ -212,10 +244,11 @@ pub struct CampaignStatsView {
 )]
 pub async fn campaign_stats(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignStatsView>> {
     let mut c = conn(&app).await?;
-    let campaign = load_campaign(&mut c, &id).await?;
+    let campaign = load_campaign(&mut c, &caller, &id).await?;
     let mut jobs_by_status: BTreeMap<String, i64> =
         ["pending", "processing", "succeeded", "failed", "cancelled"]
             .into_iter()

@@ -2,6 +2,12 @@
 //! their lifecycle, prospect import, live stats, prospect timelines and
 //! traces.
 //!
+//! Every route takes the API token, the admin token, or a workspace token
+//! (see [`crate::caller`]): with a workspace token, another workspace's
+//! object is a 404 exactly like a missing one, lists show its workspace
+//! only, and creating a workspace is a 403
+//! `forbidden_for_workspace_token`.
+//!
 //! Every failure is an [`ApiError`] with a stable code: 400 `invalid_json`
 //! for a body that does not parse, 404 `not_found` for an unknown id, 422
 //! `invalid_<field>` for a value that parses but is not acceptable, 409
@@ -15,6 +21,7 @@ pub mod prospects;
 pub mod workspaces;
 
 use crate::app::App;
+use crate::caller::{Caller, bearer, token_matches};
 use crate::error::{ApiError, ApiResult};
 use crate::text::MAX_ID_BYTES;
 use axum::Router;
@@ -23,14 +30,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
 /// Largest JSON body the API reads (a 5,000-prospect import fits easily).
 pub const API_BODY_LIMIT: usize = 8 << 20;
 
-/// The `/api` routes (to be nested under `/api`), behind the API token.
+/// The `/api` routes (to be nested under `/api`), behind the API token,
+/// the admin token or a workspace token.
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .route("/workspaces", post(workspaces::create_workspace))
@@ -64,7 +70,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
             post(prospects::resync_prospect).get(prospects::get_resync),
         )
         .route("/traces", get(prospects::list_traces))
-        .route_layer(middleware::from_fn_with_state(app, require_api_token))
+        .route_layer(middleware::from_fn_with_state(app, require_api_caller))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             API_BODY_LIMIT,
@@ -72,15 +78,30 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         ))
 }
 
-/// Refuses `/api` requests without the configured bearer token (401
-/// `unauthorized`); lets everything through when no token is configured.
-async fn require_api_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    if let Some(token) = app.config.api_token.as_deref()
-        && !bearer_matches(req.headers(), token)
-    {
-        return unauthorized("missing or wrong `Authorization: Bearer <token>` header");
-    }
+/// Identifies the caller of an `/api` request and hands it to the
+/// handlers (the [`Caller`] extractor): the admin token and the API token
+/// open everything, a workspace token its workspace; anything else is a
+/// 401 `unauthorized`. Without a configured API token the API is open
+/// (anyone is the API token), except to a workspace token that is unknown
+/// or revoked: its holder is told it no longer opens anything.
+async fn require_api_caller(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+    let caller = match Caller::identify(&app, req.headers()).await {
+        Ok(Some(caller)) => caller,
+        Ok(None) if app.config.api_token.is_none() && !presents_workspace_token(req.headers()) => {
+            Caller::ApiToken
+        }
+        Ok(None) => {
+            return unauthorized("missing or wrong `Authorization: Bearer <token>` header");
+        }
+        Err(e) => return e.into_response(),
+    };
+    req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// Whether the request's bearer has the shape of a workspace token.
+fn presents_workspace_token(headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|t| t.starts_with(crate::lifecycle::tokens::TOKEN_PREFIX))
 }
 
 /// A 401 `unauthorized` with a `WWW-Authenticate: Bearer` challenge.
@@ -93,24 +114,10 @@ pub(crate) fn unauthorized(message: &str) -> Response {
     response
 }
 
-/// Whether the request carries `Authorization: Bearer <token>`. The
-/// comparison is constant-time over the sha256 of both values (so neither
-/// the content nor the length of the token leaks); an empty configured
-/// token matches nothing.
+/// Whether the request carries `Authorization: Bearer <token>` (compared
+/// in constant time, see [`token_matches`]).
 pub(crate) fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
-        .unwrap_or("");
-    let equal: bool = Sha256::digest(given.as_bytes())
-        .as_slice()
-        .ct_eq(Sha256::digest(token.as_bytes()).as_slice())
-        .into();
-    equal && !token.is_empty()
+    bearer(headers).is_some_and(|given| token_matches(given, Some(token)))
 }
 
 /// A pooled connection for reads.

@@ -1,9 +1,11 @@
 //! Prospects: import into a campaign, the prospect page (enrollments with
 //! their timeline, jobs and skips), and the decision traces.
 
+use super::campaigns::guard_campaign;
 use super::extract::{Path, Query, UncheckedTextJsonBody};
 use super::{conn, invalid, optional_text};
 use crate::app::App;
+use crate::caller::{Caller, ListScope};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::lifecycle::prospects::{ImportReport, ImportRequest, import};
 use crate::store::enrollments::{self, EnrollmentRow};
@@ -39,9 +41,11 @@ use std::sync::Arc;
 )]
 pub async fn import_prospects(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(campaign_id): Path<String>,
     UncheckedTextJsonBody(body): UncheckedTextJsonBody<ImportRequest>,
 ) -> ApiResult<Json<ImportReport>> {
+    guard_campaign(&app, &caller, &campaign_id).await?;
     Ok(Json(import(&app, &campaign_id, body, "api").await?))
 }
 
@@ -100,12 +104,11 @@ pub struct ProspectDetail {
 )]
 pub async fn get_prospect(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ProspectDetail>> {
     let mut c = conn(&app).await?;
-    let prospect = prospects::get(&mut c, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("prospect", &id))?;
+    let prospect = load_prospect(&mut c, &caller, &id).await?;
     let mut details = Vec::new();
     for enrollment in enrollments::of_prospect(&mut c, &id).await? {
         let jobs = jobs::of_enrollment(&mut c, &enrollment.id).await?;
@@ -136,11 +139,36 @@ pub async fn get_prospect(
     }))
 }
 
+/// The prospect `id`, or 404 when it does not exist or the caller may not
+/// see its workspace.
+pub(crate) async fn load_prospect(
+    c: &mut crate::store::Connection,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<Prospect> {
+    prospects::get(c, id)
+        .await?
+        .filter(|p| caller.may_see(&p.workspace_id))
+        .ok_or_else(|| ApiError::not_found("prospect", id))
+}
+
+/// Refuses, as missing (404), a prospect a workspace token may not see,
+/// before the resyncer acts on it; other callers are not read here (the
+/// resyncer finds a missing prospect itself).
+async fn guard_prospect(app: &App, caller: &Caller, id: &str) -> ApiResult<()> {
+    if caller.workspace().is_none() {
+        return Ok(());
+    }
+    let mut c = conn(app).await?;
+    load_prospect(&mut c, caller, id).await.map(drop)
+}
+
 /// Query of `GET /api/traces`.
 #[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TracesQuery {
-    /// Only this workspace's traces.
+    /// Only this workspace's traces (a workspace token always sees its
+    /// own workspace's only: naming another one lists nothing).
     pub workspace_id: Option<String>,
     /// Only this kind (`bridge_miss_all_strategies`, `orphan_webhook`,
     /// `unknown_account`, `policy_failure`, …).
@@ -163,6 +191,7 @@ pub struct TracesQuery {
 )]
 pub async fn list_traces(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Query(q): Query<TracesQuery>,
 ) -> ApiResult<Json<Vec<Trace>>> {
     let limit = q.limit.unwrap_or(100);
@@ -172,15 +201,15 @@ pub async fn list_traces(
             format!("`limit` must be 1 to 500, got {limit}"),
         ));
     }
+    let requested = optional_text(q.workspace_id);
+    let workspace = match caller.list_scope(requested.as_deref()) {
+        ListScope::All(workspace) => workspace,
+        ListScope::Only(own) => Some(own),
+        ListScope::Nothing => return Ok(Json(Vec::new())),
+    };
     let mut c = conn(&app).await?;
     Ok(Json(
-        traces::list(
-            &mut c,
-            optional_text(q.workspace_id).as_deref(),
-            optional_text(q.kind).as_deref(),
-            limit,
-        )
-        .await?,
+        traces::list(&mut c, workspace, optional_text(q.kind).as_deref(), limit).await?,
     ))
 }
 
@@ -209,10 +238,12 @@ pub async fn list_traces(
 )]
 pub async fn resync_prospect(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<(axum::http::StatusCode, Json<crate::engine::ResyncOutcome>)> {
     use crate::engine::ResyncStatus;
     use axum::http::StatusCode;
+    guard_prospect(&app, &caller, &id).await?;
     let resync = resyncer(&app)?;
     let outcome = resync.resync(&id).await.map_err(|e| resync_error(e, &id))?;
     let status = match outcome.status {
@@ -237,8 +268,10 @@ pub async fn resync_prospect(
 )]
 pub async fn get_resync(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<crate::engine::ResyncOutcome>> {
+    guard_prospect(&app, &caller, &id).await?;
     let resync = resyncer(&app)?;
     match resync.latest(&id).await.map_err(|e| resync_error(e, &id))? {
         Some(outcome) => Ok(Json(outcome)),

@@ -3,6 +3,7 @@
 use super::extract::{JsonBody, Path};
 use super::{conn, invalid, optional_text, required_id, required_text};
 use crate::app::App;
+use crate::caller::Caller;
 use crate::clock::new_id;
 use crate::domain::Named;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -32,13 +33,16 @@ pub struct NewWorkspace {
         (status = 201, description = "Created", body = Workspace),
         (status = 400, description = "Malformed JSON (`invalid_json`)", body = ErrorBody),
         (status = 401, description = "Missing or wrong API token", body = ErrorBody),
+        (status = 403, description = "A workspace token cannot create workspaces (`forbidden_for_workspace_token`)", body = ErrorBody),
         (status = 422, description = "`invalid_name`", body = ErrorBody),
     )
 )]
 pub async fn create_workspace(
     State(app): State<Arc<App>>,
+    caller: Caller,
     JsonBody(body): JsonBody<NewWorkspace>,
 ) -> ApiResult<(StatusCode, Json<Workspace>)> {
+    caller.forbid_workspace_token()?;
     let workspace = Workspace {
         id: new_id(),
         name: required_text("invalid_name", "name", &body.name, 200)?,
@@ -71,26 +75,48 @@ pub async fn create_workspace(
 )]
 pub async fn get_workspace(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Workspace>> {
     let mut c = conn(&app).await?;
-    Ok(Json(load_workspace(&mut c, &id).await?))
+    Ok(Json(load_workspace(&mut c, &caller, &id).await?))
 }
 
-/// The workspace `id`, or 404.
+/// The workspace `id`, or 404 when it does not exist or the caller may
+/// not see it (the same answer, so a workspace token learns nothing of
+/// other workspaces).
 pub(crate) async fn load_workspace(
     c: &mut crate::store::Connection,
+    caller: &Caller,
     id: &str,
 ) -> ApiResult<Workspace> {
     accounts::workspace(c, id)
         .await?
+        .filter(|w| caller.may_see(&w.id))
         .ok_or_else(|| ApiError::not_found("workspace", id))
 }
 
-/// The account `id`, or 404.
-pub(crate) async fn load_account(c: &mut crate::store::Connection, id: &str) -> ApiResult<Account> {
+/// Refuses, as missing (404), a workspace a workspace token may not see,
+/// before a lifecycle acts on it; other callers are not read here (the
+/// lifecycle finds a missing workspace itself).
+pub(crate) async fn guard_workspace(app: &App, caller: &Caller, id: &str) -> ApiResult<()> {
+    if caller.workspace().is_none() {
+        return Ok(());
+    }
+    let mut c = conn(app).await?;
+    load_workspace(&mut c, caller, id).await.map(drop)
+}
+
+/// The account `id`, or 404 when it does not exist or the caller may not
+/// see its workspace.
+pub(crate) async fn load_account(
+    c: &mut crate::store::Connection,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<Account> {
     accounts::account(c, id)
         .await?
+        .filter(|a| caller.may_see(&a.workspace_id))
         .ok_or_else(|| ApiError::not_found("LinkedIn account", id))
 }
 
@@ -176,6 +202,7 @@ pub(crate) fn check_time_zone(tz: &str) -> ApiResult<String> {
 )]
 pub async fn create_account(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(workspace_id): Path<String>,
     JsonBody(body): JsonBody<NewAccount>,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
@@ -249,7 +276,7 @@ pub async fn create_account(
         created_at: now,
     };
     let mut tx = app.db.begin().await?;
-    load_workspace(&mut tx, &account.workspace_id).await?;
+    load_workspace(&mut tx, &caller, &account.workspace_id).await?;
     if let Err(e) = accounts::insert_account(&mut tx, &account).await {
         if e.is_unique_violation() {
             return Err(ApiError::conflict(
@@ -290,10 +317,11 @@ pub async fn create_account(
 )]
 pub async fn list_accounts(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Account>>> {
     let mut c = conn(&app).await?;
-    load_workspace(&mut c, &id).await?;
+    load_workspace(&mut c, &caller, &id).await?;
     Ok(Json(accounts::accounts_of(&mut c, &id).await?))
 }
 
@@ -310,10 +338,11 @@ pub async fn list_accounts(
 )]
 pub async fn get_account(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Account>> {
     let mut c = conn(&app).await?;
-    Ok(Json(load_account(&mut c, &id).await?))
+    Ok(Json(load_account(&mut c, &caller, &id).await?))
 }
 
 /// Body of `POST /api/accounts/{id}/status`.
@@ -341,13 +370,14 @@ pub struct StatusChange {
 )]
 pub async fn set_account_status(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusChange>,
 ) -> ApiResult<Json<Account>> {
     let status = parse_account_status(body.status.trim())?;
     let now = app.clock.now_ms();
     let mut tx = app.db.begin().await?;
-    let before = load_account(&mut tx, &id).await?;
+    let before = load_account(&mut tx, &caller, &id).await?;
     let changed = accounts::set_status(&mut tx, &id, status, now).await?;
     if changed {
         let event = NewEvent {
@@ -360,7 +390,7 @@ pub async fn set_account_status(
         };
         events::record(&mut tx, event, now).await?;
     }
-    let after = load_account(&mut tx, &id).await?;
+    let after = load_account(&mut tx, &caller, &id).await?;
     tx.commit().await?;
     if changed {
         app.pipeline.wakers().wake_jobs();

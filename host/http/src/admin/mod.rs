@@ -2,16 +2,19 @@
 //! workspace) and mode (active or shadow): upload and bind, promote,
 //! rollback, unassign, the stored modules and the binding history (a
 //! match policy's change re-keys its scope's prospects); inbox replay;
-//! held sends.
+//! held sends; workspace tokens ([`tokens`]).
 //!
 //! Off (403 `admin_disabled`) unless an admin token is configured; then
 //! every request needs `Authorization: Bearer <admin token>` (401
 //! `unauthorized` otherwise).
 
+pub mod tokens;
+
 use super::api::extract::{JsonBody, Path, Query};
 use super::api::{bearer_matches, unauthorized};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::App;
+use crate::caller::Caller;
 use crate::ingest::inbox::ReplayReport;
 use crate::lifecycle::LifecycleError;
 use crate::lifecycle::policies::{self, PolicySwap, UploadMeta};
@@ -25,7 +28,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -47,10 +50,24 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/inbox/replay", post(replay_inbox))
         .route("/jobs/held", get(list_held_jobs))
         .route("/jobs/{id}/verdict", post(give_verdict))
+        .route(
+            "/workspaces/{id}/tokens",
+            post(tokens::create_token).get(tokens::list_tokens),
+        )
+        .route(
+            "/workspaces/{id}/tokens/{token_id}",
+            delete(tokens::revoke_token),
+        )
         .route_layer(middleware::from_fn_with_state(app, require_admin_token))
 }
 
-async fn require_admin_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+/// Refuses `/admin` requests without the admin token, and hands the
+/// handlers [`Caller::Admin`].
+async fn require_admin_token(
+    State(app): State<Arc<App>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(token) = app.config.admin_token.as_deref() else {
         return ApiError::new(
             StatusCode::FORBIDDEN,
@@ -62,6 +79,7 @@ async fn require_admin_token(State(app): State<Arc<App>>, req: Request, next: Ne
     if !bearer_matches(req.headers(), token) {
         return unauthorized("missing or wrong `Authorization: Bearer <admin token>` header");
     }
+    req.extensions_mut().insert(Caller::Admin);
     next.run(req).await
 }
 
