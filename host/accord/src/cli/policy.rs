@@ -159,7 +159,7 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
             print!("{report}");
             Ok(i32::from(report.failed() > 0))
         }
-        PolicyCommand::New(args) => super::policy_new::execute(&args),
+        PolicyCommand::New(args) => Ok(super::policy_new::execute(&args)?),
     }
 }
 

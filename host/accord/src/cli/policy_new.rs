@@ -112,7 +112,7 @@ impl Scaffold {
 }
 
 /// Runs `accord policy new`: writes the crate and prints what to run next.
-pub fn execute(args: &NewArgs) -> Result<i32, super::policy::ToolError> {
+pub fn execute(args: &NewArgs) -> Result<i32, ScaffoldError> {
     let scaffold = scaffold(args.slot.into(), &args.dir)?;
     let files: Vec<String> = scaffold
         .files
