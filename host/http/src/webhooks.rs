@@ -81,3 +81,21 @@ fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<()> {
         format!("missing or wrong `{}` header", app.config.webhook_header),
     ))
 }
+
+/// Whether `name` can be the webhook secret's header (checked when the
+/// host is configured, so a typo fails at start, not at every delivery).
+pub fn is_header_name(name: &str) -> bool {
+    axum::http::HeaderName::try_from(name).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_names_are_checked_as_http_does() {
+        assert!(super::is_header_name("x-unipile-secret"));
+        assert!(super::is_header_name("Authorization"));
+        assert!(!super::is_header_name("bad header"));
+        assert!(!super::is_header_name(""));
+        assert!(!super::is_header_name("é"));
+    }
+}

@@ -177,7 +177,7 @@ impl ServeArgs {
         config.webhook_secret = non_empty("ACCORD_WEBHOOK_SECRET", &self.webhook_secret)?;
         config.admin_token = non_empty("ACCORD_ADMIN_TOKEN", &self.admin_token)?;
         config.api_token = non_empty("ACCORD_API_TOKEN", &self.api_token)?;
-        if axum::http::HeaderName::try_from(self.webhook_header.as_str()).is_err() {
+        if !accord_http::webhooks::is_header_name(&self.webhook_header) {
             return Err(invalid(
                 "ACCORD_WEBHOOK_HEADER",
                 format!("`{}` is not a header name", self.webhook_header),
