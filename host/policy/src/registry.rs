@@ -161,8 +161,14 @@ impl PolicyRegistry {
     /// own active module, else the global one (the built-in default when
     /// none is bound).
     pub fn for_workspace(&self, workspace_id: &str, slot: Slot) -> Arc<PolicyModule> {
+        let bound = self.bound.load();
+        // Every decision asks: no key is built while no workspace has a
+        // module of its own.
+        if bound.is_empty() {
+            return self.active(slot);
+        }
         let scope = Scope::Workspace(workspace_id.to_string());
-        match self.bound.load().get(&(scope, slot, Mode::Active)) {
+        match bound.get(&(scope, slot, Mode::Active)) {
             Some(module) => module.clone(),
             None => self.active(slot),
         }

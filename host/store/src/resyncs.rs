@@ -109,27 +109,12 @@ pub async fn join(c: &mut AnyConnection, prospect_id: &str) -> Result<Option<Str
     Ok(joined.map(|(id,)| id))
 }
 
-/// The earliest `next_action_at` of the prospect's connected accounts (the
-/// accounts of its enrollments), or `None` if none is connected.
-pub async fn earliest_account_slot(
-    c: &mut AnyConnection,
-    prospect_id: &str,
-) -> Result<Option<Millis>, StoreError> {
-    let (earliest,): (Option<i64>,) = sqlx::query_as(
-        "SELECT MIN(a.next_action_at) FROM linkedin_accounts a WHERE a.status = 'connected' \
-         AND a.id IN (SELECT e.linkedin_account_id FROM enrollments e WHERE e.prospect_id = $1)",
-    )
-    .bind(prospect_id)
-    .fetch_one(c)
-    .await?;
-    Ok(earliest)
-}
-
-/// The prospect's connected accounts, the soonest free first.
+/// The prospect's connected accounts (the accounts of its enrollments)
+/// with their next free action slot, the soonest first.
 pub async fn connected_accounts(
     c: &mut AnyConnection,
     prospect_id: &str,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<(String, Millis)>, StoreError> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT a.id, a.next_action_at FROM linkedin_accounts a WHERE a.status = 'connected' \
          AND a.id IN (SELECT e.linkedin_account_id FROM enrollments e WHERE e.prospect_id = $1) \
@@ -138,7 +123,7 @@ pub async fn connected_accounts(
     .bind(prospect_id)
     .fetch_all(c)
     .await?;
-    Ok(rows.into_iter().map(|(id, _)| id).collect())
+    Ok(rows)
 }
 
 /// Requests to serve: queued, or checking by a checker whose time ran out

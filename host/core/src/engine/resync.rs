@@ -284,8 +284,8 @@ async fn not_before(
     prospect_id: &str,
     now: Millis,
 ) -> Result<Option<Millis>, ResyncError> {
-    let earliest = resyncs::earliest_account_slot(c, prospect_id).await?;
-    Ok(earliest.map(|t| t.max(now)))
+    let accounts = resyncs::connected_accounts(c, prospect_id).await?;
+    Ok(accounts.first().map(|(_, slot)| (*slot).max(now)))
 }
 
 impl Engine {
@@ -332,7 +332,7 @@ async fn serve(
     // Unlocked: taking a slot is one conditional update of its own.
     let candidates = resyncs::connected_accounts(&mut tx, &prospect_id).await?;
     let mut chosen = None;
-    for account_id in candidates {
+    for (account_id, _) in candidates {
         if slot::take(&mut tx, &account_id, now, engine.config.spacing_jitter_ms).await? {
             chosen = Some(account_id);
             break;
