@@ -1353,7 +1353,7 @@ async fn many_signals_in_one_call_stamp_and_queue_once(kind: Kind) {
     let outcomes = w
         .app
         .pipeline
-        .accept_many(&mut tx, &mut batch, &signals)
+        .accept_many(&mut tx, &mut batch, &signals, &[])
         .await
         .unwrap();
     w.app.pipeline.commit(tx, &batch).await.unwrap();

@@ -47,6 +47,8 @@ pub struct AppConfig {
     /// answered once stored and processed by the inbox processor.
     /// PostgreSQL always uses the processor.
     pub inbox_write_through: bool,
+    /// The decision log: on or off, retention, the shadow queue's bound.
+    pub decision_log: crate::decisions::DecisionLogConfig,
     /// A write-through group that takes longer than this pauses
     /// write-through for 30 s (see [`crate::ingest::writer::WriteThrough`]).
     pub inbox_write_through_budget: std::time::Duration,
@@ -69,6 +71,7 @@ impl AppConfig {
             unipile: None,
             engine: EngineConfig::default(),
             inbox_write_through: true,
+            decision_log: crate::decisions::DecisionLogConfig::default(),
             inbox_write_through_budget: std::time::Duration::from_millis(250),
         }
     }
@@ -153,7 +156,8 @@ impl App {
             clock.clone(),
             Wakers::for_db(&db),
         )
-        .with_sabotage(config.engine.sabotage);
+        .with_sabotage(config.engine.sabotage)
+        .with_decision_log(config.decision_log);
         let inbox = Inbox::new(
             pipeline.clone(),
             config

@@ -20,6 +20,20 @@ pub fn spawn_workers(app: &Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<Joi
         }
     }
     workers.extend(spawn_listener(app, shutdown.clone()));
+    let decisions = app.pipeline.decisions();
+    if let Some(shadow) = decisions.shadow().worker(
+        app.db.clone(),
+        app.policies.runtime().clone(),
+        app.clock.clone(),
+    ) {
+        workers.push(tokio::spawn(shadow.run(shutdown.clone())));
+    }
+    let retention = crate::decisions::retention::Retention::new(
+        app.db.clone(),
+        app.clock.clone(),
+        decisions.log_config().retention,
+    );
+    workers.push(tokio::spawn(retention.run(shutdown.clone())));
     if let Some(engine) = &app.engine {
         workers.push(tokio::spawn(engine.clone().run(shutdown.clone())));
         workers.push(tokio::spawn(

@@ -9,6 +9,7 @@
 //! call returns the slot's fail-safe default together with the error.
 
 pub mod builtin;
+pub mod logged;
 
 mod bindings;
 mod convert;

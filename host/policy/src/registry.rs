@@ -174,6 +174,26 @@ impl PolicyRegistry {
         }
     }
 
+    /// The shadow module that runs beside the active one when `slot`
+    /// decides for `workspace_id`: the workspace's own shadow (a candidate
+    /// for its own active module), else, while the global module decides
+    /// for it, the global shadow. A global shadow does not shadow a
+    /// workspace whose own module decides: it would never replace it.
+    pub fn shadow_for(&self, workspace_id: &str, slot: Slot) -> Option<Arc<PolicyModule>> {
+        let bound = self.bound.load();
+        if bound.is_empty() {
+            return None;
+        }
+        let own = Scope::Workspace(workspace_id.to_string());
+        if let Some(module) = bound.get(&(own.clone(), slot, Mode::Shadow)) {
+            return Some(module.clone());
+        }
+        if bound.contains_key(&(own, slot, Mode::Active)) {
+            return None;
+        }
+        bound.get(&(Scope::Global, slot, Mode::Shadow)).cloned()
+    }
+
     /// The module bound to (scope, slot, mode), if any; the global active
     /// module is [`PolicyRegistry::active`].
     pub fn bound(&self, scope: &Scope, slot: Slot, mode: Mode) -> Option<Arc<PolicyModule>> {

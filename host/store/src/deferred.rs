@@ -11,7 +11,7 @@ use super::arrays::{
 };
 use super::inbox::Finished;
 use super::outbox::NewOutbox;
-use super::{StoreError, events, sql_for, traces, values_rows};
+use super::{StoreError, decisions, events, sql_for, traces, values_rows};
 use crate::clock::Millis;
 use sqlx::AnyConnection;
 
@@ -30,6 +30,7 @@ pub(crate) struct Deferred {
     pub(crate) events: Vec<events::Event>,
     pub(crate) traces: Vec<traces::Trace>,
     pub(crate) outbox: Vec<NewOutbox>,
+    pub(crate) decisions: Vec<decisions::DecisionRow>,
     /// Inbox rows whose processing this transaction records, and when.
     pub(crate) finished: Vec<Finished>,
     pub(crate) finished_at: Millis,
@@ -63,6 +64,7 @@ impl Deferred {
         for chunk in self.outbox.chunks(CHUNK) {
             insert_outbox(c, chunk).await?;
         }
+        decisions::insert(c, &self.decisions).await?;
         Ok(())
     }
 
@@ -93,6 +95,13 @@ impl Deferred {
                 traces::insert_sql(shape(postgres, self.traces.len()), next),
             ));
             next += width(self.traces.len(), 9);
+        }
+        if !self.decisions.is_empty() {
+            parts.push((
+                "p",
+                decisions::insert_sql(shape(postgres, self.decisions.len()), next),
+            ));
+            next += width(self.decisions.len(), decisions::WIDTH);
         }
         if !self.outbox.is_empty() {
             let insert = outbox_sql(shape(postgres, self.outbox.len()), next);
@@ -150,6 +159,9 @@ impl Deferred {
         }
         if !self.traces.is_empty() {
             q = traces::bind_rows(q, &self.traces, postgres);
+        }
+        if !self.decisions.is_empty() {
+            q = decisions::bind_rows(q, &self.decisions, postgres);
         }
         if !self.outbox.is_empty() {
             q = bind_outbox(q, &self.outbox, postgres);

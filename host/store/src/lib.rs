@@ -11,6 +11,7 @@ mod arrays;
 pub mod broadcast;
 pub mod campaigns;
 pub mod claims;
+pub mod decisions;
 mod deferred;
 pub mod deliveries;
 pub mod endpoints;
@@ -116,6 +117,9 @@ impl StoreError {
 pub struct Tx {
     inner: Transaction<'static, sqlx::Any>,
     deferred: deferred::Deferred,
+    /// Run once the commit succeeded, in order (say, offering a decision
+    /// to the shadow worker: a rolled-back decision decided nothing).
+    after_commit: Vec<Box<dyn FnOnce() + Send>>,
     _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -124,7 +128,11 @@ impl Tx {
     pub async fn commit(mut self) -> Result<(), StoreError> {
         let deferred = std::mem::take(&mut self.deferred);
         deferred.write(&mut self.inner).await?;
+        let after_commit = std::mem::take(&mut self.after_commit);
         self.inner.commit().await?;
+        for hook in after_commit {
+            hook();
+        }
         Ok(())
     }
 
@@ -148,6 +156,27 @@ impl Tx {
     /// delivery per enabled endpoint of its workspace, at commit.
     pub fn defer_outbox(&mut self, row: outbox::NewOutbox) {
         self.deferred.outbox.push(row);
+    }
+
+    /// Appends a logged decision at commit; returns its place, for
+    /// [`Tx::set_decision_job`].
+    pub fn defer_decision(&mut self, row: decisions::DecisionRow) -> usize {
+        self.deferred.decisions.push(row);
+        self.deferred.decisions.len() - 1
+    }
+
+    /// Names the job a deferred decision enqueued (known only after the
+    /// decision, once the insert took the job).
+    pub fn set_decision_job(&mut self, at: usize, job_id: &str) {
+        if let Some(row) = self.deferred.decisions.get_mut(at) {
+            row.job_id = Some(job_id.to_string());
+        }
+    }
+
+    /// Runs `hook` once this transaction has committed; never if it rolls
+    /// back or is dropped.
+    pub fn after_commit(&mut self, hook: Box<dyn FnOnce() + Send>) {
+        self.after_commit.push(hook);
     }
 
     /// Records, at commit, that these inbox rows were processed at `now`
@@ -431,6 +460,7 @@ impl Db {
         Ok(Tx {
             inner,
             deferred: deferred::Deferred::default(),
+            after_commit: Vec::new(),
             _gate: gate,
         })
     }

@@ -34,16 +34,26 @@ pub(super) async fn run_rows(
     let rows = &rows[..rows.len().min(ROWS_PER_TRANSACTION)];
     let mut finished = Vec::with_capacity(rows.len());
     let mut signals = Vec::new();
+    let mut inbox_ids = Vec::new();
     for (i, Pending { task, row }) in rows.iter().copied().enumerate() {
         if !matches!(task, Task::Signal(_)) {
             // The signal run before this row ends here, in row order; it
             // sees the account as it was.
-            accept_run(pipeline, tx, batch, &mut signals, &mut finished)
-                .await
-                .map_err(|e| (i.max(1), e))?;
+            accept_run(
+                pipeline,
+                tx,
+                batch,
+                (&mut signals, &mut inbox_ids),
+                &mut finished,
+            )
+            .await
+            .map_err(|e| (i.max(1), e))?;
         }
         match task {
-            Task::Signal(signal) => signals.push(signal.clone()),
+            Task::Signal(signal) => {
+                signals.push(signal.clone());
+                inbox_ids.push(row.id.clone());
+            }
             Task::Ignored(reason) => {
                 finished.push(("ignored", serde_json::json!({"reason": reason})));
             }
@@ -70,9 +80,15 @@ pub(super) async fn run_rows(
         }
     }
     let tried = rows.len();
-    accept_run(pipeline, tx, batch, &mut signals, &mut finished)
-        .await
-        .map_err(|e| (tried, e))?;
+    accept_run(
+        pipeline,
+        tx,
+        batch,
+        (&mut signals, &mut inbox_ids),
+        &mut finished,
+    )
+    .await
+    .map_err(|e| (tried, e))?;
     let now = pipeline.clock().now_ms();
     let (processed, outcomes): (Vec<_>, Vec<_>) = rows
         .iter()
@@ -146,21 +162,22 @@ pub(crate) async fn process_in(
     Ok(done)
 }
 
-/// Runs the waiting signals through the pipeline together and records
-/// their outcomes.
+/// Runs the waiting signals (with their inbox rows' ids) through the
+/// pipeline together and records their outcomes.
 async fn accept_run(
     pipeline: &Pipeline,
     tx: &mut Tx,
     batch: &mut Batch,
-    signals: &mut Vec<AcceptSignal>,
+    (signals, inbox_ids): (&mut Vec<AcceptSignal>, &mut Vec<String>),
     finished: &mut Vec<(&'static str, serde_json::Value)>,
 ) -> Result<(), PipelineError> {
     if signals.is_empty() {
         return Ok(());
     }
-    let outcomes = pipeline.accept_many(tx, batch, signals).await?;
+    let outcomes = pipeline.accept_many(tx, batch, signals, inbox_ids).await?;
     finished.extend(outcomes.iter().map(|o| ("processed", json(o))));
     signals.clear();
+    inbox_ids.clear();
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! calls one of these and maps the error; it owns no state machine.
 
 pub mod campaigns;
+pub mod decisions;
 pub mod policies;
 pub mod prospects;
 pub mod tokens;

@@ -3,6 +3,7 @@
 use super::Batch;
 use super::dispatch::{DispatchItem, DispatchOutcome, DispatchRequest};
 use super::{Pipeline, PipelineError};
+use crate::decisions::About;
 use crate::domain::{Named, StepDef, policy_steps};
 use crate::policy::{Decision, calls_together};
 use crate::store::accounts::Account;
@@ -77,6 +78,8 @@ impl SignalOutcome {
 /// A signal once its account is known and the match policy named its keys.
 struct Prepared<'s> {
     signal: &'s AcceptSignal,
+    /// The inbox row it came from, if it came from one.
+    inbox_id: Option<&'s str>,
     outcome: SignalOutcome,
     /// The account and the keys; `None` for an unknown account.
     matching: Option<(Account, Decision<Vec<String>>)>,
@@ -124,7 +127,7 @@ impl Pipeline {
         signal: &AcceptSignal,
     ) -> Result<SignalOutcome, PipelineError> {
         match self
-            .accept_many(tx, batch, std::slice::from_ref(signal))
+            .accept_many(tx, batch, std::slice::from_ref(signal), &[])
             .await?
             .pop()
         {
@@ -139,15 +142,21 @@ impl Pipeline {
     /// rows shares them). Each signal gets exactly the outcome it would
     /// get alone, in order: a signal whose candidates an earlier signal of
     /// the batch matched waits for that one's writes (a new round).
+    /// `inbox_ids` names the inbox row of each signal (empty when they
+    /// came from elsewhere), for the decision log.
     /// Returns one outcome per signal, in order.
     pub async fn accept_many(
         &self,
         tx: &mut Tx,
         batch: &mut Batch,
         signals: &[AcceptSignal],
+        inbox_ids: &[String],
     ) -> Result<Vec<SignalOutcome>, PipelineError> {
         let started = Instant::now();
         let mut prepared = self.prepare(tx, batch, signals).await?;
+        for (p, id) in prepared.iter_mut().zip(inbox_ids) {
+            p.inbox_id = Some(id);
+        }
         let mut done = 0;
         while done < prepared.len() {
             done += self.accept_round(tx, batch, &mut prepared[done..]).await?;
@@ -203,6 +212,7 @@ impl Pipeline {
                 outcome.trace = Some("unknown_account");
                 prepared.push(Prepared {
                     signal,
+                    inbox_id: None,
                     outcome,
                     matching: None,
                 });
@@ -223,6 +233,7 @@ impl Pipeline {
             self.trace_policy_failure(tx, &account, None, &keys, signal);
             prepared.push(Prepared {
                 signal,
+                inbox_id: None,
                 outcome,
                 matching: Some((account, keys)),
             });
@@ -294,9 +305,13 @@ impl Pipeline {
                 .iter()
                 .map(|r| r.to_policy())
                 .collect::<Result<Vec<_>, _>>()?;
-            let resolved = self
-                .decisions
-                .resolve(&account.workspace_id, p.signal, &candidates);
+            let about = About {
+                inbox_id: p.inbox_id,
+                enrollment_id: None,
+            };
+            let resolved =
+                self.decisions
+                    .resolve(tx, about, &account.workspace_id, p.signal, &candidates);
             self.trace_policy_failure(tx, account, None, &resolved, p.signal);
             if resolved.value.matches.is_empty() {
                 if p.outcome.trace.is_none() {
@@ -395,7 +410,13 @@ impl Pipeline {
                         },
                         now,
                     };
-                    let route = self.decisions.route(&campaign.workspace_id, &input);
+                    let about = About {
+                        inbox_id: prepared[work.signal].inbox_id,
+                        enrollment_id: Some(&work.candidate.enrollment.id),
+                    };
+                    let route = self
+                        .decisions
+                        .route(tx, about, &campaign.workspace_id, &input);
                     let plan = plan_route(&campaign, &work.before, &route.value, now);
                     Routed {
                         work: w,

@@ -4,6 +4,7 @@
 //! ticks, the skip-retry tick and resume sweeps.
 
 use super::{Pipeline, PipelineError};
+use crate::decisions::About;
 use crate::domain::StepDef;
 use crate::policy::calls_together;
 use crate::store::accounts::{self, Account};
@@ -67,6 +68,8 @@ enum Verdict {
     Enqueue {
         run_at: i64,
         wait_reason: Option<&'static str>,
+        /// The logged pre-flight decision's place in the transaction.
+        logged: Option<usize>,
     },
 }
 
@@ -186,16 +189,24 @@ impl Pipeline {
                 Verdict::Enqueue {
                     run_at,
                     wait_reason,
+                    logged,
                 } => {
                     // Overwritten below when the insert takes the job.
-                    queued.push((outcomes.len(), item, history.open_skip, run_at, wait_reason));
+                    queued.push((
+                        outcomes.len(),
+                        item,
+                        history.open_skip,
+                        run_at,
+                        wait_reason,
+                        logged,
+                    ));
                     outcomes.push(DispatchOutcome::AlreadyQueued);
                 }
             }
         }
         let new_jobs: Vec<jobs::NewJob<'_>> = queued
             .iter()
-            .map(|(_, item, _, run_at, wait_reason)| jobs::NewJob {
+            .map(|(_, item, _, run_at, wait_reason, _)| jobs::NewJob {
                 enrollment_id: &item.enrollment.id,
                 campaign_id: &item.campaign.id,
                 linkedin_account_id: &item.account.id,
@@ -207,12 +218,17 @@ impl Pipeline {
             })
             .collect();
         let ids = jobs::enqueue_many(tx, &new_jobs, now).await?;
-        for ((slot, item, open_skip, run_at, wait_reason), id) in queued.into_iter().zip(ids) {
+        for ((slot, item, open_skip, run_at, wait_reason, logged), id) in
+            queued.into_iter().zip(ids)
+        {
             let source = item.request.source.as_str();
             let Some(job_id) = id else {
                 metrics::counter!("accord_dispatches_total", "source" => source, "outcome" => "already_queued").increment(1);
                 continue;
             };
+            if let Some(at) = logged {
+                tx.set_decision_job(at, &job_id);
+            }
             if open_skip {
                 skips::resolve(tx, &item.enrollment.id, item.request.step_index, now).await?;
             }
@@ -284,7 +300,13 @@ impl Pipeline {
             active_job_exists: history.active_job_exists,
             now,
         };
-        let decision = self.decisions.preflight(&account.workspace_id, &input);
+        let about = About {
+            inbox_id: None,
+            enrollment_id: Some(&e.id),
+        };
+        let (decision, logged) = self
+            .decisions
+            .preflight(tx, about, &account.workspace_id, &input);
         if let Some(error) = &decision.error {
             let trace = NewTrace {
                 workspace_id: Some(&account.workspace_id),
@@ -339,6 +361,7 @@ impl Pipeline {
         Ok(Verdict::Enqueue {
             run_at,
             wait_reason,
+            logged,
         })
     }
 

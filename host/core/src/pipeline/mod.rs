@@ -109,12 +109,21 @@ impl Pipeline {
     pub fn new(db: Db, policies: Arc<PolicyRegistry>, clock: SharedClock, wakers: Wakers) -> Self {
         Pipeline {
             db,
-            decisions: Decisions::new(policies),
+            decisions: Decisions::new(policies, clock.clone()),
             clock,
             wakers,
             jitter_ms: 10 * crate::clock::MINUTE_MS,
             sabotage: crate::sabotage::Sabotage::NONE,
             known_campaigns: Arc::default(),
+        }
+    }
+
+    /// This pipeline with its decisions logged (and shadowed) as `config`
+    /// says.
+    pub fn with_decision_log(self, config: crate::decisions::DecisionLogConfig) -> Pipeline {
+        Pipeline {
+            decisions: self.decisions.clone().with_log(config),
+            ..self
         }
     }
 
