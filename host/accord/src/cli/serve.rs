@@ -45,6 +45,14 @@ pub struct HostArgs {
     /// Ignored on PostgreSQL.
     #[arg(long, env = "ACCORD_INBOX_WRITE_THROUGH", default_value_t = true, action = clap::ArgAction::Set)]
     pub inbox_write_through: bool,
+    /// Log every policy decision that changes state (resolve, route,
+    /// pre-flight) with its input and output; shadow modules run only
+    /// while it is on or a shadow is bound.
+    #[arg(long, env = "ACCORD_DECISION_LOG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub decision_log: bool,
+    /// Days logged decisions are kept (1 to 3650).
+    #[arg(long, env = "ACCORD_DECISION_RETENTION_DAYS", default_value_t = 14)]
+    pub decision_retention_days: u64,
 }
 
 /// `accord serve` settings.
@@ -140,6 +148,12 @@ impl HostArgs {
         config.limits = limits;
         config.engine.heals_enabled = self.recurring_heals_enabled;
         config.inbox_write_through = self.inbox_write_through;
+        if !(1..=3650).contains(&self.decision_retention_days) {
+            return Err(invalid("ACCORD_DECISION_RETENTION_DAYS", "1 to 3650"));
+        }
+        config.decision_log.enabled = self.decision_log;
+        config.decision_log.retention =
+            std::time::Duration::from_secs(self.decision_retention_days * 24 * 3600);
         config.unipile = match (&self.unipile_dsn, &self.unipile_api_key) {
             (Some(dsn), Some(key)) if !key.trim().is_empty() => Some((dsn.clone(), key.clone())),
             (Some(_), _) => {

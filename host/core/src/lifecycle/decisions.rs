@@ -142,7 +142,7 @@ const SAMPLES: usize = 5;
 
 /// What a candidate would have decided on logged inputs.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-pub struct ReplayReport {
+pub struct PolicyReplayReport {
     /// The slot.
     pub slot: String,
     /// sha256 of the candidate.
@@ -157,14 +157,14 @@ pub struct ReplayReport {
     /// logged input could not be run.
     pub errors: u64,
     /// The differences grouped by (logged → candidate), most first.
-    pub groups: Vec<ReplayGroup>,
+    pub groups: Vec<PolicyReplayGroup>,
     /// Samples of the failures: decision id and error kind.
-    pub error_samples: Vec<ReplayError>,
+    pub error_samples: Vec<PolicyReplayError>,
 }
 
 /// A group of differences.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ReplayGroup {
+pub struct PolicyReplayGroup {
     /// The logged decision, in a few words.
     pub logged: String,
     /// The candidate's, in a few words.
@@ -179,14 +179,14 @@ pub struct ReplayGroup {
 
 /// A failed replay.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ReplayError {
+pub struct PolicyReplayError {
     /// The decision replayed.
     pub decision_id: String,
     /// Why it failed (`fuel_exhausted`, `invalid_input`, …).
     pub kind: String,
 }
 
-impl ReplayReport {
+impl PolicyReplayReport {
     /// The one-line summary: `N same, M different, K errors`.
     pub fn summary_line(&self) -> String {
         format!(
@@ -206,7 +206,7 @@ pub async fn replay(
     runtime: &PolicyRuntime,
     candidate: &PolicyModule,
     scope: &ReplayScope,
-) -> Result<ReplayReport, LifecycleError> {
+) -> Result<PolicyReplayReport, LifecycleError> {
     let slot = candidate.slot();
     let filter = DecisionFilter {
         workspace_id: scope.workspace_id.clone(),
@@ -216,12 +216,12 @@ pub async fn replay(
         until: scope.until,
         ..DecisionFilter::default()
     };
-    let mut report = ReplayReport {
+    let mut report = PolicyReplayReport {
         slot: slot.as_str().to_string(),
         candidate_sha256: candidate.sha256().to_string(),
-        ..ReplayReport::default()
+        ..PolicyReplayReport::default()
     };
-    let mut groups: BTreeMap<(String, String), ReplayGroup> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), PolicyReplayGroup> = BTreeMap::new();
     let mut cursor: Option<Cursor> = None;
     let mut left = scope.limit.unwrap_or(u64::MAX);
     while left > 0 {
@@ -247,7 +247,7 @@ pub async fn replay(
                 Replayed::Error(kind) => {
                     report.errors += 1;
                     if report.error_samples.len() < SAMPLES {
-                        report.error_samples.push(ReplayError {
+                        report.error_samples.push(PolicyReplayError {
                             decision_id: row.id.clone(),
                             kind,
                         });
@@ -257,7 +257,7 @@ pub async fn replay(
                     report.different += 1;
                     let group = groups
                         .entry((row.summary.clone(), summary.clone()))
-                        .or_insert_with(|| ReplayGroup {
+                        .or_insert_with(|| PolicyReplayGroup {
                             logged: row.summary.clone(),
                             candidate: summary,
                             count: 0,
@@ -281,7 +281,7 @@ pub async fn replay(
         }
     }
     report.groups = groups.into_values().collect();
-    report.groups.sort_by(|a, b| b.count.cmp(&a.count));
+    report.groups.sort_by_key(|g| std::cmp::Reverse(g.count));
     Ok(report)
 }
 
@@ -311,4 +311,35 @@ fn replay_one(runtime: &PolicyRuntime, candidate: &PolicyModule, row: &DecisionR
             paths,
         }
     }
+}
+
+/// The module a replay runs: uploaded bytes, or a stored module by sha256.
+pub enum Candidate<'a> {
+    /// A component's bytes (not stored).
+    Bytes(&'a [u8]),
+    /// A module stored by an earlier upload.
+    Stored(&'a str),
+}
+
+/// Loads a replay's candidate for `slot`: `invalid_policy` when it is not
+/// a module of that slot, `not_found` when no stored module has the sha256.
+pub async fn candidate(
+    db: &Db,
+    runtime: &PolicyRuntime,
+    slot: Slot,
+    candidate: Candidate<'_>,
+) -> Result<std::sync::Arc<PolicyModule>, LifecycleError> {
+    let stored;
+    let (bytes, origin) = match candidate {
+        Candidate::Bytes(bytes) => (bytes, "replay candidate"),
+        Candidate::Stored(sha256) => {
+            let mut c = db.acquire().await?;
+            stored = crate::store::policies::module_bytes(&mut c, sha256)
+                .await?
+                .ok_or_else(|| LifecycleError::not_found("policy module", sha256))?;
+            (stored.2.as_slice(), "stored module")
+        }
+    };
+    let load = || runtime.load(bytes, origin, Some(slot));
+    calls_together(load).map_err(|e| LifecycleError::invalid("invalid_policy", e.to_string()))
 }

@@ -8,6 +8,7 @@
 //! every request needs `Authorization: Bearer <admin token>` (401
 //! `unauthorized` otherwise).
 
+pub mod decisions;
 pub mod tokens;
 
 use super::api::extract::{JsonBody, Path, Query};
@@ -47,6 +48,10 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         )
         .route("/policies/{slot}/promote", post(promote_policy))
         .route("/policies/{slot}/rollback", post(rollback_policy))
+        .route("/policies/{slot}/shadow", get(decisions::shadow_report))
+        .route("/policies/{slot}/replay", post(decisions::replay))
+        .route("/decisions", get(decisions::list_decisions))
+        .route("/decisions/{id}", get(decisions::get_decision))
         .route("/inbox/replay", post(replay_inbox))
         .route("/jobs/held", get(list_held_jobs))
         .route("/jobs/{id}/verdict", post(give_verdict))

@@ -1,6 +1,8 @@
 //! A pre-flight policy that misbehaves on demand; the mode is the
 //! enrollment id. Otherwise it enqueues the step at `now`, or with mode
-//! "far-future" a time a year ahead, or with "other-step" another step.
+//! "far-future" a time a year ahead, or with "other-step" another step;
+//! with "says-paused" it skips as if the campaign were paused (a
+//! well-formed decision that differs from the default's).
 wit_bindgen::generate!({ path: "../../../wit", world: "preflight-policy" });
 
 #[path = "../../behaviour.rs"]
@@ -31,6 +33,11 @@ impl Guest for Hostile {
             "far-future" => PreflightDecision::Enqueue(Enqueue {
                 step_index: input.step_index,
                 not_before: input.now + 365 * 86_400_000,
+            }),
+            "says-paused" => PreflightDecision::Skip(Skip {
+                reason: SkipReason::CampaignPaused,
+                recoverable: true,
+                detail: "this candidate thinks the campaign is paused".into(),
             }),
             "other-step" => PreflightDecision::Enqueue(Enqueue {
                 step_index: input.step_index + 1,
