@@ -23,6 +23,7 @@ mod policy_new;
 mod policy_sandbox;
 mod policy_scopes;
 mod policy_swap;
+mod policy_tokens;
 mod polling;
 mod provider;
 mod resync;

@@ -105,15 +105,16 @@ use utoipa::{Modify, OpenApi};
         (name = "campaigns", description = "Campaigns, their lifecycle and live stats"),
         (name = "prospects", description = "Prospect import and the prospect page"),
         (name = "traces", description = "Decisions worth explaining"),
-        (name = "admin", description = "Policies per scope (upload, promote, rollback, history), inbox replay, held sends, workspace tokens (admin token)"),
+        (name = "admin", description = "Policies per scope (upload, promote, rollback, history; admin token, or a workspace token for its own scope), inbox replay, held sends, workspace tokens (admin token)"),
         (name = "webhooks", description = "Provider webhooks"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
 pub struct ApiDoc;
 
-/// Declares the two bearer schemes: `api_token` (`/api/*`) and
-/// `admin_token` (`/admin/*`).
+/// Declares the bearer schemes: `api_token` (`/api/*`), `admin_token`
+/// (`/admin/*`) and `workspace_token` (`/admin/policies*` besides the
+/// admin token).
 struct BearerSchemes;
 
 impl Modify for BearerSchemes {
@@ -129,6 +130,15 @@ impl Modify for BearerSchemes {
                  creating a workspace is 403 `forbidden_for_workspace_token`.",
             ),
             ("admin_token", "The admin token (`ACCORD_ADMIN_TOKEN`)."),
+            (
+                "workspace_token",
+                "A workspace token (`acc_ws_…`) on the policy routes: it acts on its own \
+                 workspace's scope only (`?workspace=<its id>`). Another workspace's scope \
+                 answers 404 `not_found` as an unknown workspace does; a change of the \
+                 global scope is 403 `forbidden_for_workspace_token`; the lists show the \
+                 global active modules, its own bindings, its own history and the modules \
+                 bound in its scope. Changes are recorded under the token's name.",
+            ),
         ] {
             let scheme = HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)

@@ -3,7 +3,8 @@
 //!
 //! Off (403 `admin_disabled`) unless an admin token is configured; then
 //! every request needs `Authorization: Bearer <admin token>` (401
-//! `unauthorized` otherwise).
+//! `unauthorized` otherwise), except the policy routes, which also take
+//! a workspace token for its own workspace's scope (see [`policies`]).
 
 pub mod policies;
 pub mod tokens;
@@ -12,7 +13,7 @@ use super::api::extract::{JsonBody, Path, Query};
 use super::api::{bearer_matches, unauthorized};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::App;
-use crate::caller::Caller;
+use crate::caller::{ADMIN_ACTOR, Actor, Caller};
 use crate::ingest::inbox::ReplayReport;
 use crate::store::jobs::{self, Job};
 use axum::Json;
@@ -25,9 +26,11 @@ use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// The `/admin` routes (to be nested under `/admin`), behind the admin token.
+/// The `/admin` routes (to be nested under `/admin`): the policy routes
+/// behind the admin token or a workspace token, the others behind the
+/// admin token.
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
-    Router::new()
+    let policy_routes = Router::new()
         .route("/policies", get(policies::list_policies))
         .route("/policies/modules", get(policies::list_modules))
         .route("/policies/history", get(policies::list_history))
@@ -37,6 +40,11 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         )
         .route("/policies/{slot}/promote", post(policies::promote_policy))
         .route("/policies/{slot}/rollback", post(policies::rollback_policy))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            require_admin_or_workspace_token,
+        ));
+    Router::new()
         .route("/inbox/replay", post(replay_inbox))
         .route("/jobs/held", get(list_held_jobs))
         .route("/jobs/{id}/verdict", post(give_verdict))
@@ -49,27 +57,60 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
             delete(tokens::revoke_token),
         )
         .route_layer(middleware::from_fn_with_state(app, require_admin_token))
+        .merge(policy_routes)
+}
+
+/// The 403 `admin_disabled` of every `/admin` route while no admin token
+/// is configured (a workspace token issued earlier included).
+fn admin_disabled() -> Response {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "admin_disabled",
+        "the admin API is disabled: no admin token is configured",
+    )
+    .into_response()
 }
 
 /// Refuses `/admin` requests without the admin token, and hands the
-/// handlers [`Caller::Admin`].
+/// handlers [`Caller::Admin`] acting as [`ADMIN_ACTOR`].
 async fn require_admin_token(
     State(app): State<Arc<App>>,
     mut req: Request,
     next: Next,
 ) -> Response {
     let Some(token) = app.config.admin_token.as_deref() else {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin_disabled",
-            "the admin API is disabled: no admin token is configured",
-        )
-        .into_response();
+        return admin_disabled();
     };
     if !bearer_matches(req.headers(), token) {
         return unauthorized("missing or wrong `Authorization: Bearer <admin token>` header");
     }
     req.extensions_mut().insert(Caller::Admin);
+    req.extensions_mut().insert(Actor(ADMIN_ACTOR.to_string()));
+    next.run(req).await
+}
+
+/// Refuses policy requests without the admin token or an active workspace
+/// token, and hands the handlers the [`Caller`] and the [`Actor`]; which
+/// scope a workspace token may touch is the handlers' check.
+async fn require_admin_or_workspace_token(
+    State(app): State<Arc<App>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if app.config.admin_token.is_none() {
+        return admin_disabled();
+    }
+    let (caller, actor) = match Caller::identify_admin_or_workspace(&app, req.headers()).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return unauthorized(
+                "missing or wrong `Authorization: Bearer <admin token or workspace token>` header",
+            );
+        }
+        Err(e) => return e.into_response(),
+    };
+    req.extensions_mut().insert(caller);
+    req.extensions_mut().insert(actor);
     next.run(req).await
 }
 
