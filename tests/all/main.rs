@@ -20,6 +20,7 @@ mod policy_cli;
 mod policy_hostile;
 mod policy_load;
 mod policy_new;
+mod policy_remote;
 mod policy_sandbox;
 mod policy_scopes;
 mod policy_swap;
