@@ -470,3 +470,56 @@ async fn a_workspace_token_manages_its_own_scope(kind: Kind) {
     assert_eq!(find(&all)["name"], "b-only");
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
 }
+
+/// `/openapi.json` says which routes take a workspace token and what it
+/// gets there.
+#[tokio::test]
+async fn the_policy_routes_document_workspace_tokens() {
+    let doc = serde_json::to_value(accord::http::openapi::openapi_json().await.0).unwrap();
+    let scheme = &doc["components"]["securitySchemes"]["workspace_token"];
+    let described = scheme["description"].as_str().unwrap_or_default();
+    assert!(
+        described.contains("forbidden_for_workspace_token") && described.contains("404"),
+        "{scheme}"
+    );
+    let mut policy_operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/admin/") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let schemes: Vec<&str> = op["security"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s.as_object().unwrap().keys().map(String::as_str))
+                .collect();
+            let responses = &op["responses"];
+            if !path.starts_with("/admin/policies") {
+                assert_eq!(schemes, ["admin_token"], "{method} {path}");
+                continue;
+            }
+            policy_operations += 1;
+            assert_eq!(
+                schemes,
+                ["admin_token", "workspace_token"],
+                "{method} {path}"
+            );
+            let says = |status: &str| {
+                responses[status]["description"]
+                    .as_str()
+                    .unwrap_or_default()
+            };
+            assert!(says("401").contains("workspace token"), "{method} {path}");
+            assert!(says("403").contains("admin_disabled"), "{method} {path}");
+            if path.contains("{slot}") {
+                assert!(
+                    says("403").contains("forbidden_for_workspace_token"),
+                    "{method} {path}"
+                );
+                assert!(says("404").contains("another workspace"), "{method} {path}");
+            }
+        }
+    }
+    assert_eq!(policy_operations, 7);
+}
