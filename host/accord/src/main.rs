@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e}");
-                2
+                e.exit_code()
             }
         },
         Command::Serve(args) => async_main(accord::cli::serve::serve(args))?,

@@ -3,7 +3,8 @@
 //! once per request and hands it to the handlers as the [`Caller`]
 //! extractor; every handler that names an object checks it with
 //! [`Caller::may_see`] (through the `load_*` helpers of [`crate::api`]),
-//! so another workspace's object answers exactly like a missing one.
+//! so another workspace's object answers exactly like a missing one. The
+//! policy routes also know who acts ([`Actor`]), for their history.
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -99,7 +100,48 @@ impl Caller {
         }
         Ok(tokens::authenticate(app, given)
             .await?
-            .map(Caller::Workspace))
+            .map(|t| Caller::Workspace(t.workspace_id)))
+    }
+
+    /// The caller of a route open to the admin token and to workspace
+    /// tokens (the policy routes), with who acts: the admin token is
+    /// `admin`, a workspace token acts under its name. `None` for anything
+    /// else, the API token included.
+    pub async fn identify_admin_or_workspace(
+        app: &App,
+        headers: &HeaderMap,
+    ) -> ApiResult<Option<(Caller, Actor)>> {
+        let Some(given) = bearer(headers) else {
+            return Ok(None);
+        };
+        if token_matches(given, app.config.admin_token.as_deref()) {
+            return Ok(Some((Caller::Admin, Actor(ADMIN_ACTOR.to_string()))));
+        }
+        Ok(tokens::authenticate(app, given)
+            .await?
+            .map(|t| (Caller::Workspace(t.workspace_id), Actor(t.name))))
+    }
+}
+
+/// How the admin token is named where a change records who made it.
+pub const ADMIN_ACTOR: &str = "admin";
+
+/// Who made a change, as the policy history (`actor`) and a module's
+/// `uploaded_by` record it: [`ADMIN_ACTOR`] or a workspace token's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+/// Reads who acts from the request, as the layer of the route stored it;
+/// a route without that layer is a wiring bug (500, logged).
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal(&"a route reads the actor but sets none"))
     }
 }
 

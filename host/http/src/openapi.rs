@@ -39,13 +39,13 @@ use utoipa::{Modify, OpenApi};
         api::prospects::resync_prospect,
         api::prospects::get_resync,
         api::prospects::list_traces,
-        admin::list_policies,
-        admin::upload_policy,
-        admin::unassign_policy,
-        admin::promote_policy,
-        admin::rollback_policy,
-        admin::list_modules,
-        admin::list_history,
+        admin::policies::list_policies,
+        admin::policies::upload_policy,
+        admin::policies::unassign_policy,
+        admin::policies::promote_policy,
+        admin::policies::rollback_policy,
+        admin::policies::list_modules,
+        admin::policies::list_history,
         admin::replay_inbox,
         admin::list_held_jobs,
         admin::give_verdict,
@@ -88,7 +88,7 @@ use utoipa::{Modify, OpenApi};
         crate::engine::ResyncStatus,
         api::prospects::EnrollmentDetail,
         api::prospects::ScheduledRun,
-        admin::ActivePolicy,
+        admin::policies::ActivePolicy,
         crate::store::policies::ModuleInfo,
         crate::store::policies::BindingChange,
         crate::lifecycle::policies::PolicySwap,
@@ -116,15 +116,16 @@ use utoipa::{Modify, OpenApi};
         (name = "campaigns", description = "Campaigns, their lifecycle and live stats"),
         (name = "prospects", description = "Prospect import and the prospect page"),
         (name = "traces", description = "Decisions worth explaining"),
-        (name = "admin", description = "Policies per scope (upload, promote, rollback, history, shadow report, replay), the decision log, inbox replay, held sends, workspace tokens (admin token)"),
+        (name = "admin", description = "Policies per scope (upload, promote, rollback, history, shadow report, replay; admin token, or a workspace token for its own scope), the decision log, inbox replay, held sends, workspace tokens (admin token)"),
         (name = "webhooks", description = "Provider webhooks"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
 pub struct ApiDoc;
 
-/// Declares the two bearer schemes: `api_token` (`/api/*`) and
-/// `admin_token` (`/admin/*`).
+/// Declares the bearer schemes: `api_token` (`/api/*`), `admin_token`
+/// (`/admin/*`) and `workspace_token` (`/admin/policies*` besides the
+/// admin token).
 struct BearerSchemes;
 
 impl Modify for BearerSchemes {
@@ -140,6 +141,15 @@ impl Modify for BearerSchemes {
                  creating a workspace is 403 `forbidden_for_workspace_token`.",
             ),
             ("admin_token", "The admin token (`ACCORD_ADMIN_TOKEN`)."),
+            (
+                "workspace_token",
+                "A workspace token (`acc_ws_…`) on the policy routes: it acts on its own \
+                 workspace's scope only (`?workspace=<its id>`). Another workspace's scope \
+                 answers 404 `not_found` as an unknown workspace does; a change of the \
+                 global scope is 403 `forbidden_for_workspace_token`; the lists show the \
+                 global active modules, its own bindings, its own history and the modules \
+                 bound in its scope. Changes are recorded under the token's name.",
+            ),
         ] {
             let scheme = HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)

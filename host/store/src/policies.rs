@@ -137,6 +137,35 @@ pub async fn modules(c: &mut AnyConnection) -> Result<Vec<ModuleInfo>, StoreErro
     .await?)
 }
 
+/// The modules ever bound in `scope` (its history names each one it was
+/// given), newest first. A module is stored once, with its first upload's
+/// labels: those (name, version label, notes, uploaded by) are shown
+/// only when that first upload was in `scope`, so the same bytes uploaded
+/// by another workspace first do not show that workspace's labels.
+pub async fn modules_of_scope(
+    c: &mut AnyConnection,
+    scope: &str,
+) -> Result<Vec<ModuleInfo>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT sha256, slot, origin, \
+         CASE WHEN first_scope = $1 THEN name END AS name, \
+         CASE WHEN first_scope = $1 THEN version_label END AS version_label, \
+         CASE WHEN first_scope = $1 THEN notes END AS notes, \
+         CASE WHEN first_scope = $1 THEN uploaded_by END AS uploaded_by, \
+         size_bytes, contract_version, uploaded_at FROM ( \
+           SELECT m.sha256, m.slot, m.origin, m.name, m.version_label, m.notes, m.uploaded_by, \
+           m.size_bytes, m.contract_version, m.created_at AS uploaded_at, \
+           (SELECT f.scope FROM policy_binding_history f WHERE f.to_sha256 = m.sha256 \
+            AND f.action = 'assign' ORDER BY f.at, f.id LIMIT 1) AS first_scope \
+           FROM policy_modules m WHERE m.sha256 IN \
+           (SELECT h.to_sha256 FROM policy_binding_history h WHERE h.scope = $1) \
+         ) scoped ORDER BY uploaded_at DESC, sha256",
+    )
+    .bind(scope)
+    .fetch_all(c)
+    .await?)
+}
+
 /// A stored module's (slot, origin, bytes).
 pub async fn module_bytes(
     c: &mut AnyConnection,

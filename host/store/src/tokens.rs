@@ -93,17 +93,16 @@ pub async fn revoke(
     Ok(done.rows_affected() > 0)
 }
 
-/// The workspace of the active (not revoked) token whose secret hashes to
-/// `token_sha256`, if there is one.
-pub async fn workspace_of_active(
+/// The active (not revoked) token whose secret hashes to `token_sha256`,
+/// if there is one.
+pub async fn active_by_sha256(
     c: &mut AnyConnection,
     token_sha256: &str,
-) -> Result<Option<String>, StoreError> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT workspace_id FROM workspace_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL",
-    )
+) -> Result<Option<WorkspaceToken>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM workspace_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL"
+    )))
     .bind(token_sha256)
     .fetch_optional(c)
-    .await?;
-    Ok(row.map(|(w,)| w))
+    .await?)
 }

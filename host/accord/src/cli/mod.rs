@@ -2,6 +2,7 @@
 
 pub mod policy;
 pub mod policy_new;
+pub mod policy_remote;
 pub mod serve;
 pub mod simulate;
 
@@ -30,7 +31,8 @@ pub enum Command {
     /// Work with the webhook inbox.
     #[command(subcommand)]
     Inbox(InboxCommand),
-    /// Policy author tooling: start, run, test and check `.wasm` policy modules.
+    /// Policy author tooling: start, run, test and check `.wasm` policy
+    /// modules; upload, promote, roll back and list them on a running host.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
     /// Run a provider simulator (local runs and tests).

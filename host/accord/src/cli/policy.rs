@@ -1,5 +1,6 @@
 //! `accord policy run | test | check | new`: the policy author's tools
-//! (`new` lives in [`super::policy_new`]).
+//! (`new` lives in [`super::policy_new`]); `upload | promote | rollback |
+//! list` call a running host ([`super::policy_remote`]).
 
 use crate::policy::{Decision, Limits, LoadError, PolicyModule, PolicyRuntime, Slot, TraceLine};
 use accord_policy_core::fixture::{Fixture, MatchCall, MatchResult, match_pattern};
@@ -8,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Policy author tooling.
+/// Policy author tooling, and the policy routes of a running host.
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Run one decision and print it as JSON with fuel, wall time and peak memory.
@@ -49,6 +50,9 @@ pub enum PolicyCommand {
     /// Write a new policy crate that starts from the slot's default and
     /// passes its fixtures: `accord policy new preflight my-policy`.
     New(super::policy_new::NewArgs),
+    /// The admin API's policy routes against a running host.
+    #[command(flatten)]
+    Remote(super::policy_remote::RemoteCommand),
 }
 
 /// Sandbox limits for the author tools (the server's defaults otherwise).
@@ -103,6 +107,20 @@ pub enum ToolError {
     /// `policy new` could not write its crate.
     #[error(transparent)]
     Scaffold(#[from] super::policy_new::ScaffoldError),
+    /// A command against a running host did not get its answer.
+    #[error(transparent)]
+    Remote(#[from] super::policy_remote::RemoteError),
+}
+
+impl ToolError {
+    /// The process exit status: 1 when a host refused a remote command,
+    /// 2 for everything else (as clap's usage errors).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ToolError::Remote(e) => e.exit_code(),
+            _ => 2,
+        }
+    }
 }
 
 /// Runs a policy subcommand; returns the process exit status.
@@ -160,6 +178,7 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
             Ok(i32::from(report.failed() > 0))
         }
         PolicyCommand::New(args) => Ok(super::policy_new::execute(&args)?),
+        PolicyCommand::Remote(cmd) => Ok(super::policy_remote::execute(cmd)?),
     }
 }
 

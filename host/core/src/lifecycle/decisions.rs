@@ -98,6 +98,7 @@ pub async fn shadow_report(
     module: Option<&str>,
     since: Option<i64>,
 ) -> Result<ShadowReport, LifecycleError> {
+    known_workspace(db, scope.workspace()).await?;
     let module_sha256 = module
         .map(str::to_string)
         .or_else(|| bound.map(|m| m.sha256().to_string()));
@@ -122,6 +123,21 @@ pub async fn shadow_report(
         dropped,
         groups,
     })
+}
+
+/// Refuses a workspace that does not exist (`not_found`), as every
+/// scoped policy route does.
+async fn known_workspace(db: &Db, workspace: Option<&str>) -> Result<(), LifecycleError> {
+    if let Some(w) = workspace {
+        let mut c = db.acquire().await?;
+        if crate::store::accounts::workspace(&mut c, w)
+            .await?
+            .is_none()
+        {
+            return Err(LifecycleError::not_found("workspace", w));
+        }
+    }
+    Ok(())
 }
 
 /// Which logged decisions a replay runs.
@@ -207,6 +223,7 @@ pub async fn replay(
     candidate: &PolicyModule,
     scope: &ReplayScope,
 ) -> Result<PolicyReplayReport, LifecycleError> {
+    known_workspace(db, scope.workspace_id.as_deref()).await?;
     let slot = candidate.slot();
     let filter = DecisionFilter {
         workspace_id: scope.workspace_id.clone(),

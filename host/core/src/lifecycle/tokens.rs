@@ -1,6 +1,6 @@
 //! Workspace tokens: issue (the secret is returned once and only its
 //! sha256 is stored), list, revoke, and the look-up that tells which
-//! workspace a presented token opens.
+//! workspace a presented token opens (and its name, who acts with it).
 
 use super::{LifecycleError, required_text};
 use crate::app::App;
@@ -135,13 +135,17 @@ pub async fn revoke(
     Ok(())
 }
 
-/// The workspace an active token opens, or `None` (not a workspace token,
-/// unknown, or revoked). The secret is looked up by its sha256, so the
-/// look-up's timing tells nothing about a stored secret.
-pub async fn authenticate(app: &App, presented: &str) -> Result<Option<String>, StoreError> {
+/// The active token presented (its workspace is the one it opens, its
+/// name who acts), or `None` (not a workspace token, unknown, or
+/// revoked). The secret is looked up by its sha256, so the look-up's
+/// timing tells nothing about a stored secret.
+pub async fn authenticate(
+    app: &App,
+    presented: &str,
+) -> Result<Option<WorkspaceToken>, StoreError> {
     if !presented.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
     let mut c = app.db.acquire().await?;
-    tokens::workspace_of_active(&mut c, &token_sha256(presented)).await
+    tokens::active_by_sha256(&mut c, &token_sha256(presented)).await
 }

@@ -5,6 +5,7 @@
 use super::super::api::extract::{Path, Query};
 use super::super::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::App;
+use crate::caller::Caller;
 use crate::lifecycle::decisions::{
     self, Candidate, DecisionPage, PolicyReplayReport, ReplayScope, ShadowReport,
 };
@@ -173,21 +174,25 @@ pub struct ShadowQuery {
 #[utoipa::path(
     get, path = "/admin/policies/{slot}/shadow", tag = "admin",
     params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ShadowQuery),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("workspace_token" = [])),
     responses(
         (status = 200, body = ShadowReport),
         (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
+        (status = 404, description = "No such workspace, or another workspace than a workspace token's own: the same answer (`not_found`)", body = ErrorBody),
         (status = 422, description = "Bad query (`invalid_workspace`, `invalid_time`)", body = ErrorBody),
     )
 )]
 pub async fn shadow_report(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(s): Path<String>,
     Query(q): Query<ShadowQuery>,
 ) -> ApiResult<Json<ShadowReport>> {
     let slot = slot(&s)?;
     let scope = scope(q.workspace.as_deref())?;
+    super::policies::may_change(&caller, &scope)?;
     let since = instant("since", q.since.as_deref())?;
     let bound = app.policies.bound(&scope, slot, Mode::Shadow);
     let dropped = app.pipeline.decisions().shadow().dropped().of(slot);
@@ -232,25 +237,37 @@ const MAX_REPLAY: u64 = 100_000;
     post, path = "/admin/policies/{slot}/replay", tag = "admin",
     params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), PolicyReplayQuery),
     request_body(content = Vec<u8>, description = "The candidate component (or empty, with `module`)", content_type = "application/wasm"),
-    security(("admin_token" = [])),
+    security(("admin_token" = []), ("workspace_token" = [])),
     responses(
         (status = 200, body = PolicyReplayReport),
         (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 404, description = "No stored module with that sha256 (`not_found`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
+        (status = 404, description = "No such workspace, or another workspace than a workspace token's own: the same answer; or no stored module with that sha256 in reach (`not_found`)", body = ErrorBody),
         (status = 413, description = "Module over 16 MiB (`payload_too_large`)", body = ErrorBody),
         (status = 422, description = "Not a module of the slot (`invalid_policy`), no candidate given (`no_candidate`), or a bad query (`invalid_workspace`, `invalid_time`, `invalid_limit`)", body = ErrorBody),
     )
 )]
 pub async fn replay(
     State(app): State<Arc<App>>,
+    caller: Caller,
     Path(s): Path<String>,
     Query(q): Query<PolicyReplayQuery>,
     body: Body,
 ) -> ApiResult<Json<PolicyReplayReport>> {
-    let bytes = super::super::body::read_limited(body, super::MAX_MODULE_BYTES).await?;
+    let bytes = super::super::body::read_limited(body, super::policies::MAX_MODULE_BYTES).await?;
     let slot = slot(&s)?;
     let scope = scope(q.workspace.as_deref())?;
+    super::policies::may_change(&caller, &scope)?;
+    if let (Caller::Workspace(own), Some(sha)) = (&caller, q.module.as_deref()) {
+        // A workspace replays only the modules of its own scope; any other
+        // is as unknown to it as one never uploaded.
+        let mut c = app.db.acquire().await?;
+        let mine = crate::store::policies::modules_of_scope(&mut c, own).await?;
+        if !mine.iter().any(|m| m.sha256 == sha) {
+            return Err(ApiError::not_found("policy module", sha));
+        }
+    }
     let limit = q.limit.unwrap_or(MAX_REPLAY);
     if !(1..=MAX_REPLAY).contains(&limit) {
         return Err(invalid(

@@ -1,55 +1,53 @@
-//! The admin API under `/admin`: policies per scope (global or one
-//! workspace) and mode (active or shadow): upload and bind, promote,
-//! rollback, unassign, the stored modules and the binding history (a
-//! match policy's change re-keys its scope's prospects); inbox replay;
-//! held sends; workspace tokens ([`tokens`]).
+//! The admin API under `/admin`: policies per scope ([`policies`]);
+//! inbox replay; held sends; workspace tokens ([`tokens`]).
 //!
 //! Off (403 `admin_disabled`) unless an admin token is configured; then
 //! every request needs `Authorization: Bearer <admin token>` (401
-//! `unauthorized` otherwise).
+//! `unauthorized` otherwise), except the policy routes, which also take
+//! a workspace token for its own workspace's scope (see [`policies`]).
 
 pub mod decisions;
+pub mod policies;
 pub mod tokens;
 
 use super::api::extract::{JsonBody, Path, Query};
 use super::api::{bearer_matches, unauthorized};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::app::App;
-use crate::caller::Caller;
+use crate::caller::{ADMIN_ACTOR, Actor, Caller};
 use crate::ingest::inbox::ReplayReport;
-use crate::lifecycle::LifecycleError;
-use crate::lifecycle::policies::{self, PolicySwap, UploadMeta};
-use crate::policy::{Mode, PolicyModule, Scope, Slot, builtin};
 use crate::store::jobs::{self, Job};
-use crate::store::policies::{self as stored, BindingChange, ModuleInfo};
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::Arc;
 
-/// Largest policy module accepted, bytes.
-pub const MAX_MODULE_BYTES: usize = 16 << 20;
-
-/// The `/admin` routes (to be nested under `/admin`), behind the admin token.
+/// The `/admin` routes (to be nested under `/admin`): the policy routes
+/// behind the admin token or a workspace token, the others behind the
+/// admin token.
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
-    Router::new()
-        .route("/policies", get(list_policies))
-        .route("/policies/modules", get(list_modules))
-        .route("/policies/history", get(list_history))
+    let policy_routes = Router::new()
+        .route("/policies", get(policies::list_policies))
+        .route("/policies/modules", get(policies::list_modules))
+        .route("/policies/history", get(policies::list_history))
         .route(
             "/policies/{slot}",
-            put(upload_policy).delete(unassign_policy),
+            put(policies::upload_policy).delete(policies::unassign_policy),
         )
-        .route("/policies/{slot}/promote", post(promote_policy))
-        .route("/policies/{slot}/rollback", post(rollback_policy))
+        .route("/policies/{slot}/promote", post(policies::promote_policy))
+        .route("/policies/{slot}/rollback", post(policies::rollback_policy))
         .route("/policies/{slot}/shadow", get(decisions::shadow_report))
         .route("/policies/{slot}/replay", post(decisions::replay))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            require_admin_or_workspace_token,
+        ));
+    Router::new()
         .route("/decisions", get(decisions::list_decisions))
         .route("/decisions/{id}", get(decisions::get_decision))
         .route("/inbox/replay", post(replay_inbox))
@@ -64,358 +62,61 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
             delete(tokens::revoke_token),
         )
         .route_layer(middleware::from_fn_with_state(app, require_admin_token))
+        .merge(policy_routes)
+}
+
+/// The 403 `admin_disabled` of every `/admin` route while no admin token
+/// is configured (a workspace token issued earlier included).
+fn admin_disabled() -> Response {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "admin_disabled",
+        "the admin API is disabled: no admin token is configured",
+    )
+    .into_response()
 }
 
 /// Refuses `/admin` requests without the admin token, and hands the
-/// handlers [`Caller::Admin`].
+/// handlers [`Caller::Admin`] acting as [`ADMIN_ACTOR`].
 async fn require_admin_token(
     State(app): State<Arc<App>>,
     mut req: Request,
     next: Next,
 ) -> Response {
     let Some(token) = app.config.admin_token.as_deref() else {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin_disabled",
-            "the admin API is disabled: no admin token is configured",
-        )
-        .into_response();
+        return admin_disabled();
     };
     if !bearer_matches(req.headers(), token) {
         return unauthorized("missing or wrong `Authorization: Bearer <admin token>` header");
     }
     req.extensions_mut().insert(Caller::Admin);
+    req.extensions_mut().insert(Actor(ADMIN_ACTOR.to_string()));
     next.run(req).await
 }
 
-/// A module bound to a slot: the global active one of each slot (the
-/// built-in default when none is bound), and every workspace's or shadow
-/// binding.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ActivePolicy {
-    /// `match`, `routing` or `preflight`.
-    pub slot: String,
-    /// The workspace it is bound to; `None`: global.
-    pub workspace_id: Option<String>,
-    /// `active` or `shadow`.
-    pub mode: String,
-    /// The WIT world it implements.
-    pub world: String,
-    /// Hex sha256 of the module: its identity.
-    pub sha256: String,
-    /// Where it came from (`builtin:…`, `upload`, a path).
-    pub origin: String,
-    /// Whether it is the embedded default.
-    pub builtin: bool,
-}
-
-fn describe(module: &PolicyModule, scope: &Scope, mode: Mode) -> ActivePolicy {
-    let slot = module.slot();
-    ActivePolicy {
-        slot: slot.as_str().to_string(),
-        workspace_id: scope.workspace().map(str::to_string),
-        mode: mode.as_str().to_string(),
-        world: slot.world().to_string(),
-        sha256: module.sha256().to_string(),
-        origin: module.origin().to_string(),
-        builtin: module.origin() == builtin::for_slot(slot).1,
-    }
-}
-
-/// The global active module of every slot, then every workspace's and
-/// shadow binding.
-#[utoipa::path(
-    get, path = "/admin/policies", tag = "admin",
-    security(("admin_token" = [])),
-    responses(
-        (status = 200, body = Vec<ActivePolicy>),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
-    )
-)]
-pub async fn list_policies(State(app): State<Arc<App>>) -> Json<Vec<ActivePolicy>> {
-    let global = Slot::ALL
-        .into_iter()
-        .map(|slot| describe(&app.policies.active(slot), &Scope::Global, Mode::Active));
-    let bound = app
-        .policies
-        .all_bound()
-        .into_iter()
-        .map(|(scope, _, mode, module)| describe(&module, &scope, mode));
-    Json(global.chain(bound).collect())
-}
-
-/// Query of the scoped policy routes.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ScopeQuery {
-    /// The workspace whose binding this is; absent: the global one.
-    pub workspace: Option<String>,
-    /// `active` (default) or `shadow`.
-    pub mode: Option<String>,
-    /// Upload only: a name for the module.
-    pub name: Option<String>,
-    /// Upload only: a version label.
-    pub version: Option<String>,
-    /// Upload only: notes.
-    pub notes: Option<String>,
-}
-
-/// Longest name, version label or notes given at upload, characters.
-const MAX_LABEL: usize = 200;
-
-impl ScopeQuery {
-    fn scope(&self) -> ApiResult<Scope> {
-        match self.workspace.as_deref() {
-            None => Ok(Scope::Global),
-            Some(w) if w.trim().is_empty() || w.len() > 200 => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_workspace",
-                "`workspace` is a workspace id (1 to 200 bytes)",
-            )),
-            Some(w) => Ok(Scope::Workspace(w.to_string())),
-        }
-    }
-
-    fn mode(&self) -> ApiResult<Mode> {
-        match self.mode.as_deref() {
-            None => Ok(Mode::Active),
-            Some(m) => m.parse().map_err(|e: String| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_mode", e)
-            }),
-        }
-    }
-
-    fn meta(&self) -> ApiResult<UploadMeta> {
-        let label = |field: &str, v: &Option<String>| -> ApiResult<Option<String>> {
-            match v.as_deref().map(str::trim) {
-                None | Some("") => Ok(None),
-                Some(v) if v.chars().count() > MAX_LABEL || v.contains('\0') => Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_label",
-                    format!("`{field}` is at most {MAX_LABEL} characters, without NUL"),
-                )),
-                Some(v) => Ok(Some(v.to_string())),
-            }
-        };
-        Ok(UploadMeta {
-            name: label("name", &self.name)?,
-            version_label: label("version", &self.version)?,
-            notes: label("notes", &self.notes)?,
-            uploaded_by: Some("admin".to_string()),
-        })
-    }
-}
-
-fn parse_slot(s: &str) -> ApiResult<Slot> {
-    s.parse::<Slot>()
-        .map_err(|e| ApiError::bad_request("invalid_slot", e))
-}
-
-/// Uploads a module (the raw `.wasm` component as the body), validates it
-/// against the slot's world, stores it with its metadata and binds it to
-/// the scope (`workspace`, else global) in the mode (`active` by default,
-/// or `shadow`) in one transaction, installs it, and for an active match
-/// module re-keys the scope's prospects: a match module that fails on
-/// most of them is refused before anything changes, and each prospect's
-/// old keys stay until its new ones are in.
-#[utoipa::path(
-    put, path = "/admin/policies/{slot}", tag = "admin",
-    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
-    request_body(content = Vec<u8>, description = "A WebAssembly component built for wasm32-wasip2 implementing the slot's world (at most 16 MiB)", content_type = "application/wasm"),
-    security(("admin_token" = [])),
-    responses(
-        (status = 200, description = "Active", body = PolicySwap),
-        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
-        (status = 404, description = "No such workspace (`not_found`)", body = ErrorBody),
-        (status = 413, description = "Module over 16 MiB (`payload_too_large`)", body = ErrorBody),
-        (status = 422, description = "Not a valid module for the slot (`invalid_policy`, with the loader's reason), a match module that fails on most prospects' keys (`rekey_failed`), or a bad query (`invalid_mode`, `invalid_workspace`, `invalid_label`)", body = ErrorBody),
-    )
-)]
-pub async fn upload_policy(
+/// Refuses policy requests without the admin token or an active workspace
+/// token, and hands the handlers the [`Caller`] and the [`Actor`]; which
+/// scope a workspace token may touch is the handlers' check.
+async fn require_admin_or_workspace_token(
     State(app): State<Arc<App>>,
-    Path(slot): Path<String>,
-    Query(q): Query<ScopeQuery>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Json<PolicySwap>> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("a policy module is at most {MAX_MODULE_BYTES} bytes"),
-        )
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if app.config.admin_token.is_none() {
+        return admin_disabled();
+    }
+    let (caller, actor) = match Caller::identify_admin_or_workspace(&app, req.headers()).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return unauthorized(
+                "missing or wrong `Authorization: Bearer <admin token or workspace token>` header",
+            );
+        }
+        Err(e) => return e.into_response(),
     };
-    // Refuse a declared oversize body before reading any of it.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_MODULE_BYTES as u64) {
-        return Err(too_large());
-    }
-    let bytes = super::body::read_limited(body, MAX_MODULE_BYTES)
-        .await
-        .map_err(|e| {
-            if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-                too_large()
-            } else {
-                e
-            }
-        })?;
-    // Checked after the read: an answer given before the body is read
-    // costs a large upload its connection (see `http::unread_body`).
-    let slot = parse_slot(&slot)?;
-    let (scope, mode, meta) = (q.scope()?, q.mode()?, q.meta()?);
-    let swap = policies::upload(app.policy_host(), slot, scope, mode, bytes.to_vec(), meta)
-        .await
-        .map_err(LifecycleError::from)?;
-    Ok(Json(swap))
-}
-
-/// Removes the scope's module of the mode (`active` by default): a
-/// workspace falls back to the global module, the global slot to its
-/// built-in default, re-keying the scope's prospects for the match slot.
-/// Idempotent.
-#[utoipa::path(
-    delete, path = "/admin/policies/{slot}", tag = "admin",
-    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
-    security(("admin_token" = [])),
-    responses(
-        (status = 200, description = "Unassigned; `sha256` is what now decides (active) or `null` (shadow)", body = PolicySwap),
-        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
-        (status = 404, description = "No such workspace (`not_found`)", body = ErrorBody),
-        (status = 422, description = "Bad query (`invalid_mode`, `invalid_workspace`)", body = ErrorBody),
-    )
-)]
-pub async fn unassign_policy(
-    State(app): State<Arc<App>>,
-    Path(slot): Path<String>,
-    Query(q): Query<ScopeQuery>,
-) -> ApiResult<Json<PolicySwap>> {
-    let slot = parse_slot(&slot)?;
-    let (scope, mode) = (q.scope()?, q.mode()?);
-    let swap = policies::unassign(app.policy_host(), slot, scope, mode, Some("admin"))
-        .await
-        .map_err(LifecycleError::from)?;
-    Ok(Json(swap))
-}
-
-/// Makes the scope's shadow module its active one.
-#[utoipa::path(
-    post, path = "/admin/policies/{slot}/promote", tag = "admin",
-    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
-    security(("admin_token" = [])),
-    responses(
-        (status = 200, description = "The shadow module is active", body = PolicySwap),
-        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 404, description = "No such workspace (`not_found`)", body = ErrorBody),
-        (status = 409, description = "No shadow module in this scope (`no_shadow_module`)", body = ErrorBody),
-        (status = 422, description = "A match module that fails on most prospects' keys (`rekey_failed`), or a bad query", body = ErrorBody),
-    )
-)]
-pub async fn promote_policy(
-    State(app): State<Arc<App>>,
-    Path(slot): Path<String>,
-    Query(q): Query<ScopeQuery>,
-) -> ApiResult<Json<PolicySwap>> {
-    let slot = parse_slot(&slot)?;
-    let swap = policies::promote(app.policy_host(), slot, q.scope()?, Some("admin"))
-        .await
-        .map_err(LifecycleError::from)?;
-    Ok(Json(swap))
-}
-
-/// Re-activates the scope's previous active module (repeated, walks back
-/// through the history; the first module of a scope goes back to none of
-/// its own).
-#[utoipa::path(
-    post, path = "/admin/policies/{slot}/rollback", tag = "admin",
-    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
-    security(("admin_token" = [])),
-    responses(
-        (status = 200, description = "The previous module decides again", body = PolicySwap),
-        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 404, description = "No such workspace (`not_found`)", body = ErrorBody),
-        (status = 409, description = "No earlier active module in this scope (`nothing_to_roll_back`)", body = ErrorBody),
-    )
-)]
-pub async fn rollback_policy(
-    State(app): State<Arc<App>>,
-    Path(slot): Path<String>,
-    Query(q): Query<ScopeQuery>,
-) -> ApiResult<Json<PolicySwap>> {
-    let slot = parse_slot(&slot)?;
-    let swap = policies::rollback(app.policy_host(), slot, q.scope()?, Some("admin"))
-        .await
-        .map_err(LifecycleError::from)?;
-    Ok(Json(swap))
-}
-
-/// Every stored module with its metadata, newest first.
-#[utoipa::path(
-    get, path = "/admin/policies/modules", tag = "admin",
-    security(("admin_token" = [])),
-    responses(
-        (status = 200, body = Vec<ModuleInfo>),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-    )
-)]
-pub async fn list_modules(State(app): State<Arc<App>>) -> ApiResult<Json<Vec<ModuleInfo>>> {
-    let mut c = app.db.acquire().await?;
-    Ok(Json(stored::modules(&mut c).await?))
-}
-
-/// Query of `GET /admin/policies/history`.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
-    /// Only this workspace's bindings (`global` for the global ones).
-    pub workspace: Option<String>,
-    /// Only this slot.
-    pub slot: Option<String>,
-    /// At most this many, newest first (default 100, at most 1,000).
-    pub limit: Option<i64>,
-}
-
-/// Every binding change (who, when, from, to), newest first.
-#[utoipa::path(
-    get, path = "/admin/policies/history", tag = "admin",
-    params(HistoryQuery),
-    security(("admin_token" = [])),
-    responses(
-        (status = 200, body = Vec<BindingChange>),
-        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
-        (status = 422, description = "`limit` out of 1..=1000 (`invalid_limit`)", body = ErrorBody),
-    )
-)]
-pub async fn list_history(
-    State(app): State<Arc<App>>,
-    Query(q): Query<HistoryQuery>,
-) -> ApiResult<Json<Vec<BindingChange>>> {
-    let slot = q.slot.as_deref().map(parse_slot).transpose()?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_limit",
-            "`limit` is 1 to 1000",
-        ));
-    }
-    let scope = q
-        .workspace
-        .as_deref()
-        .map(|w| if w == "global" { stored::GLOBAL } else { w });
-    let mut c = app.db.acquire().await?;
-    let history = stored::history(&mut c, scope, slot.map(Slot::as_str), limit).await?;
-    Ok(Json(history))
+    req.extensions_mut().insert(caller);
+    req.extensions_mut().insert(actor);
+    next.run(req).await
 }
 
 /// Query of `POST /admin/inbox/replay`.

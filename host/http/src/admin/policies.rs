@@ -1,0 +1,429 @@
+//! The policy routes under `/admin/policies`: per scope (global or one
+//! workspace) and mode (active or shadow), upload and bind, promote,
+//! rollback, unassign, the stored modules and the binding history (a
+//! match policy's change re-keys its scope's prospects).
+//!
+//! The admin token may do everything. A workspace token acts on its own
+//! workspace's scope only (`?workspace=<its id>`): another workspace's
+//! scope answers 404 `not_found` exactly as an unknown workspace does,
+//! whether that workspace exists or not, and nothing is read or changed;
+//! a change of the global scope is 403 `forbidden_for_workspace_token`.
+//! Its lists show the global active module of each slot (what decides
+//! for its workspace where it has none of its own) and its own
+//! workspace's bindings, its own scope's history, and the modules ever
+//! bound in its scope (with their labels only when their first upload was
+//! in its scope). Every change records who made it: `admin` or the
+//! workspace token's name.
+
+use crate::api::extract::{Path, Query};
+use crate::app::App;
+use crate::caller::{Actor, Caller, ListScope};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::lifecycle::LifecycleError;
+use crate::lifecycle::policies::{self, PolicyLifecycleError, PolicySwap, UploadMeta};
+use crate::policy::{Mode, PolicyModule, Scope, Slot, builtin};
+use crate::store::policies::{self as stored, BindingChange, ModuleInfo};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Largest policy module accepted, bytes.
+pub const MAX_MODULE_BYTES: usize = 16 << 20;
+
+/// A module bound to a slot: the global active one of each slot (the
+/// built-in default when none is bound), and every workspace's or shadow
+/// binding.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ActivePolicy {
+    /// `match`, `routing` or `preflight`.
+    pub slot: String,
+    /// The workspace it is bound to; `None`: global.
+    pub workspace_id: Option<String>,
+    /// `active` or `shadow`.
+    pub mode: String,
+    /// The WIT world it implements.
+    pub world: String,
+    /// Hex sha256 of the module: its identity.
+    pub sha256: String,
+    /// Where it came from (`builtin:…`, `upload`, a path).
+    pub origin: String,
+    /// Whether it is the embedded default.
+    pub builtin: bool,
+}
+
+fn describe(module: &PolicyModule, scope: &Scope, mode: Mode) -> ActivePolicy {
+    let slot = module.slot();
+    ActivePolicy {
+        slot: slot.as_str().to_string(),
+        workspace_id: scope.workspace().map(str::to_string),
+        mode: mode.as_str().to_string(),
+        world: slot.world().to_string(),
+        sha256: module.sha256().to_string(),
+        origin: module.origin().to_string(),
+        builtin: module.origin() == builtin::for_slot(slot).1,
+    }
+}
+
+/// The global active module of every slot, then every workspace's and
+/// shadow binding; a workspace token sees the global active modules and
+/// its own workspace's bindings.
+#[utoipa::path(
+    get, path = "/admin/policies", tag = "admin",
+    security(("admin_token" = []), ("workspace_token" = [])),
+    responses(
+        (status = 200, body = Vec<ActivePolicy>),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+    )
+)]
+pub async fn list_policies(State(app): State<Arc<App>>, caller: Caller) -> Json<Vec<ActivePolicy>> {
+    let global = Slot::ALL
+        .into_iter()
+        .map(|slot| describe(&app.policies.active(slot), &Scope::Global, Mode::Active));
+    let bound = app
+        .policies
+        .all_bound()
+        .into_iter()
+        .filter(|(scope, ..)| match caller.workspace() {
+            None => true,
+            Some(own) => scope.workspace() == Some(own),
+        })
+        .map(|(scope, _, mode, module)| describe(&module, &scope, mode));
+    Json(global.chain(bound).collect())
+}
+
+/// Query of the scoped policy routes.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ScopeQuery {
+    /// The workspace whose binding this is; absent: the global one. A
+    /// workspace token may name only its own workspace.
+    pub workspace: Option<String>,
+    /// `active` (default) or `shadow`.
+    pub mode: Option<String>,
+    /// Upload only: a name for the module.
+    pub name: Option<String>,
+    /// Upload only: a version label.
+    pub version: Option<String>,
+    /// Upload only: notes.
+    pub notes: Option<String>,
+}
+
+/// Longest name, version label or notes given at upload, characters.
+const MAX_LABEL: usize = 200;
+
+impl ScopeQuery {
+    fn scope(&self) -> ApiResult<Scope> {
+        match self.workspace.as_deref() {
+            None => Ok(Scope::Global),
+            Some(w) if w.trim().is_empty() || w.len() > 200 => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_workspace",
+                "`workspace` is a workspace id (1 to 200 bytes)",
+            )),
+            Some(w) => Ok(Scope::Workspace(w.to_string())),
+        }
+    }
+
+    fn mode(&self) -> ApiResult<Mode> {
+        match self.mode.as_deref() {
+            None => Ok(Mode::Active),
+            Some(m) => m.parse().map_err(|e: String| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_mode", e)
+            }),
+        }
+    }
+
+    fn meta(&self, actor: &Actor) -> ApiResult<UploadMeta> {
+        let label = |field: &str, v: &Option<String>| -> ApiResult<Option<String>> {
+            match v.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(v) if v.chars().count() > MAX_LABEL || v.contains('\0') => Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_label",
+                    format!("`{field}` is at most {MAX_LABEL} characters, without NUL"),
+                )),
+                Some(v) => Ok(Some(v.to_string())),
+            }
+        };
+        Ok(UploadMeta {
+            name: label("name", &self.name)?,
+            version_label: label("version", &self.version)?,
+            notes: label("notes", &self.notes)?,
+            uploaded_by: Some(actor.0.clone()),
+        })
+    }
+}
+
+fn parse_slot(s: &str) -> ApiResult<Slot> {
+    s.parse::<Slot>()
+        .map_err(|e| ApiError::bad_request("invalid_slot", e))
+}
+
+/// Whether `caller` may change `scope`: the admin token any scope, a
+/// workspace token its own workspace's. Another workspace's scope is the
+/// lifecycle's own unknown-workspace answer (404 `not_found`), given
+/// before anything is read, so it tells nothing about that workspace.
+pub(super) fn may_change(caller: &Caller, scope: &Scope) -> ApiResult<()> {
+    match (caller, scope) {
+        (Caller::Admin, _) => Ok(()),
+        (Caller::Workspace(own), Scope::Workspace(w)) if own == w => Ok(()),
+        (Caller::Workspace(_), Scope::Workspace(w)) => {
+            Err(LifecycleError::from(PolicyLifecycleError::NoWorkspace(w.clone())).into())
+        }
+        (Caller::Workspace(_), Scope::Global) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_for_workspace_token",
+            "a workspace token changes its own workspace's policies only \
+             (`workspace=<its id>`); the global scope needs the admin token",
+        )),
+        // The policy routes' layer lets no API token through: reaching
+        // here with one is a wiring bug.
+        (Caller::ApiToken, _) => Err(ApiError::internal(
+            &"a policy route was reached with the API token",
+        )),
+    }
+}
+
+/// Uploads a module (the raw `.wasm` component as the body), validates it
+/// against the slot's world, stores it with its metadata and binds it to
+/// the scope (`workspace`, else global) in the mode (`active` by default,
+/// or `shadow`) in one transaction, installs it, and for an active match
+/// module re-keys the scope's prospects: a match module that fails on
+/// most of them is refused before anything changes, and each prospect's
+/// old keys stay until its new ones are in.
+#[utoipa::path(
+    put, path = "/admin/policies/{slot}", tag = "admin",
+    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
+    request_body(content = Vec<u8>, description = "A WebAssembly component built for wasm32-wasip2 implementing the slot's world (at most 16 MiB)", content_type = "application/wasm"),
+    security(("admin_token" = []), ("workspace_token" = [])),
+    responses(
+        (status = 200, description = "Active", body = PolicySwap),
+        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
+        (status = 404, description = "No such workspace, or another workspace than a workspace token's own: the same answer (`not_found`)", body = ErrorBody),
+        (status = 413, description = "Module over 16 MiB (`payload_too_large`)", body = ErrorBody),
+        (status = 422, description = "Not a valid module for the slot (`invalid_policy`, with the loader's reason), a match module that fails on most prospects' keys (`rekey_failed`), or a bad query (`invalid_mode`, `invalid_workspace`, `invalid_label`)", body = ErrorBody),
+    )
+)]
+pub async fn upload_policy(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    actor: Actor,
+    Path(slot): Path<String>,
+    Query(q): Query<ScopeQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<PolicySwap>> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("a policy module is at most {MAX_MODULE_BYTES} bytes"),
+        )
+    };
+    // Refuse a declared oversize body before reading any of it.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_MODULE_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = crate::body::read_limited(body, MAX_MODULE_BYTES)
+        .await
+        .map_err(|e| {
+            if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                e
+            }
+        })?;
+    // Checked after the read: an answer given before the body is read
+    // costs a large upload its connection (see `http::unread_body`).
+    let slot = parse_slot(&slot)?;
+    let (scope, mode, meta) = (q.scope()?, q.mode()?, q.meta(&actor)?);
+    may_change(&caller, &scope)?;
+    let swap = policies::upload(app.policy_host(), slot, scope, mode, bytes.to_vec(), meta)
+        .await
+        .map_err(LifecycleError::from)?;
+    Ok(Json(swap))
+}
+
+/// Removes the scope's module of the mode (`active` by default): a
+/// workspace falls back to the global module, the global slot to its
+/// built-in default, re-keying the scope's prospects for the match slot.
+/// Idempotent.
+#[utoipa::path(
+    delete, path = "/admin/policies/{slot}", tag = "admin",
+    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
+    security(("admin_token" = []), ("workspace_token" = [])),
+    responses(
+        (status = 200, description = "Unassigned; `sha256` is what now decides (active) or `null` (shadow)", body = PolicySwap),
+        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
+        (status = 404, description = "No such workspace, or another workspace than a workspace token's own: the same answer (`not_found`)", body = ErrorBody),
+        (status = 422, description = "Bad query (`invalid_mode`, `invalid_workspace`)", body = ErrorBody),
+    )
+)]
+pub async fn unassign_policy(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    actor: Actor,
+    Path(slot): Path<String>,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Json<PolicySwap>> {
+    let slot = parse_slot(&slot)?;
+    let (scope, mode) = (q.scope()?, q.mode()?);
+    may_change(&caller, &scope)?;
+    let swap = policies::unassign(app.policy_host(), slot, scope, mode, Some(&actor.0))
+        .await
+        .map_err(LifecycleError::from)?;
+    Ok(Json(swap))
+}
+
+/// Makes the scope's shadow module its active one.
+#[utoipa::path(
+    post, path = "/admin/policies/{slot}/promote", tag = "admin",
+    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
+    security(("admin_token" = []), ("workspace_token" = [])),
+    responses(
+        (status = 200, description = "The shadow module is active", body = PolicySwap),
+        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
+        (status = 404, description = "No such workspace, or another workspace than a workspace token's own: the same answer (`not_found`)", body = ErrorBody),
+        (status = 409, description = "No shadow module in this scope (`no_shadow_module`)", body = ErrorBody),
+        (status = 422, description = "A match module that fails on most prospects' keys (`rekey_failed`), or a bad query", body = ErrorBody),
+    )
+)]
+pub async fn promote_policy(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    actor: Actor,
+    Path(slot): Path<String>,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Json<PolicySwap>> {
+    let slot = parse_slot(&slot)?;
+    let scope = q.scope()?;
+    may_change(&caller, &scope)?;
+    let swap = policies::promote(app.policy_host(), slot, scope, Some(&actor.0))
+        .await
+        .map_err(LifecycleError::from)?;
+    Ok(Json(swap))
+}
+
+/// Re-activates the scope's previous active module (repeated, walks back
+/// through the history; the first module of a scope goes back to none of
+/// its own).
+#[utoipa::path(
+    post, path = "/admin/policies/{slot}/rollback", tag = "admin",
+    params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
+    security(("admin_token" = []), ("workspace_token" = [])),
+    responses(
+        (status = 200, description = "The previous module decides again", body = PolicySwap),
+        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
+        (status = 404, description = "No such workspace, or another workspace than a workspace token's own: the same answer (`not_found`)", body = ErrorBody),
+        (status = 409, description = "No earlier active module in this scope (`nothing_to_roll_back`)", body = ErrorBody),
+    )
+)]
+pub async fn rollback_policy(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    actor: Actor,
+    Path(slot): Path<String>,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Json<PolicySwap>> {
+    let slot = parse_slot(&slot)?;
+    let scope = q.scope()?;
+    may_change(&caller, &scope)?;
+    let swap = policies::rollback(app.policy_host(), slot, scope, Some(&actor.0))
+        .await
+        .map_err(LifecycleError::from)?;
+    Ok(Json(swap))
+}
+
+/// Every stored module with its metadata, newest first; a workspace
+/// token sees the modules ever bound in its scope, with their labels
+/// (`name`, `version_label`, `notes`, `uploaded_by`) only when their
+/// first upload was in its scope (a module is stored once, and the same
+/// bytes may have come from another workspace first).
+#[utoipa::path(
+    get, path = "/admin/policies/modules", tag = "admin",
+    security(("admin_token" = []), ("workspace_token" = [])),
+    responses(
+        (status = 200, body = Vec<ModuleInfo>),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+    )
+)]
+pub async fn list_modules(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ModuleInfo>>> {
+    let mut c = app.db.acquire().await?;
+    let modules = match caller.workspace() {
+        None => stored::modules(&mut c).await?,
+        Some(own) => stored::modules_of_scope(&mut c, own).await?,
+    };
+    Ok(Json(modules))
+}
+
+/// Query of `GET /admin/policies/history`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only this workspace's bindings (`global` for the global ones). A
+    /// workspace token sees its own workspace's only (nothing for another).
+    pub workspace: Option<String>,
+    /// Only this slot.
+    pub slot: Option<String>,
+    /// At most this many, newest first (default 100, at most 1,000).
+    pub limit: Option<i64>,
+}
+
+/// Every binding change (who, when, from, to), newest first; a workspace
+/// token sees its own scope's (and nothing for another `workspace`, as
+/// for an unknown one).
+#[utoipa::path(
+    get, path = "/admin/policies/history", tag = "admin",
+    params(HistoryQuery),
+    security(("admin_token" = []), ("workspace_token" = [])),
+    responses(
+        (status = 200, body = Vec<BindingChange>),
+        (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+        (status = 422, description = "`limit` out of 1..=1000 (`invalid_limit`)", body = ErrorBody),
+    )
+)]
+pub async fn list_history(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Vec<BindingChange>>> {
+    let slot = q.slot.as_deref().map(parse_slot).transpose()?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_limit",
+            "`limit` is 1 to 1000",
+        ));
+    }
+    let scope = match caller.list_scope(q.workspace.as_deref()) {
+        ListScope::All(asked) => asked.map(|w| if w == "global" { stored::GLOBAL } else { w }),
+        ListScope::Only(own) => Some(own),
+        ListScope::Nothing => return Ok(Json(Vec::new())),
+    };
+    let mut c = app.db.acquire().await?;
+    let history = stored::history(&mut c, scope, slot.map(Slot::as_str), limit).await?;
+    Ok(Json(history))
+}
