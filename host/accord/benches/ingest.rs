@@ -7,6 +7,8 @@
 //! `ACCORD_BENCH_POSTGRES_URL` is set; `ACCORD_BENCH_ONLY=sqlite` or
 //! `=postgres` runs one of them; `ACCORD_BENCH_DRAIN_ONLY=1` runs only the
 //! drain, the pipeline's own rate with no HTTP load;
+//! `ACCORD_BENCH_LOG_COMPARE=1` compares two hosts, the decision log off
+//! and on, in turns (closed loop and drain);
 //! `ACCORD_BENCH_OPEN_ONLY=1` only the open loop at 1,000/s, four times per
 //! target in turns; `ACCORD_BENCH_TIMELINE=1` also prints each load's e2e
 //! latency per 250 ms on stderr). Prints Markdown tables.
@@ -72,16 +74,29 @@ fn main() {
         let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
         // ACCORD_BENCH_ONLY=postgres (or sqlite) runs one database.
         let only = std::env::var("ACCORD_BENCH_ONLY").unwrap_or_default();
+        let compare = std::env::var("ACCORD_BENCH_LOG_COMPARE").is_ok();
         if only != "postgres" {
-            run("sqlite", AppConfig::new(sqlite), &load).await;
+            if compare {
+                let other = format!("sqlite://{}?mode=rwc", dir.path().join("bench-on.db").display());
+                log_compare("sqlite", AppConfig::new(sqlite), AppConfig::new(other), &load).await;
+            } else {
+                run("sqlite", AppConfig::new(sqlite), &load).await;
+            }
         }
         if only == "sqlite" {
             return;
         }
         if let Ok(url) = std::env::var("ACCORD_BENCH_POSTGRES_URL") {
-            let mut config = AppConfig::new(url.clone());
-            config.database_schema = Some(common::bench_schema());
-            run("postgres", config, &load).await;
+            let config = || {
+                let mut config = AppConfig::new(url.clone());
+                config.database_schema = Some(common::bench_schema());
+                config
+            };
+            if compare {
+                log_compare("postgres", config(), config(), &load).await;
+            } else {
+                run("postgres", config(), &load).await;
+            }
             common::drop_bench_schemas(&url).await;
         }
     });
@@ -122,7 +137,26 @@ impl Load {
     }
 }
 
-async fn run(name: &str, mut config: AppConfig, load: &Load) {
+/// A host seeded with [`PROSPECTS`] waiting prospects over [`ACCOUNTS`]
+/// accounts, its workers running, serving on loopback (with the bare
+/// baseline handler beside it).
+struct Started {
+    app: Arc<App>,
+    addr: std::net::SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Started {
+    async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for w in self.workers {
+            let _ = w.await;
+        }
+    }
+}
+
+async fn start(mut config: AppConfig) -> Started {
     config.webhook_secret = Some(SECRET.into());
     let app = App::start(config, Arc::new(SystemClock)).await.unwrap();
     let mut seeded = Vec::new();
@@ -149,7 +183,7 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
         .execute(app.db.pool())
         .await
         .unwrap();
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let workers = accord::workers::spawn_workers(&app, shutdown_rx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -159,6 +193,87 @@ async fn run(name: &str, mut config: AppConfig, load: &Load) {
             .with_state(app.clone()),
     );
     tokio::spawn(async move { axum::serve(listener, router).await });
+    Started {
+        app,
+        addr,
+        shutdown,
+        workers,
+    }
+}
+
+/// The decision log's cost: two hosts on two databases of one kind, the
+/// log off on one and on on the other, the same closed loop and drain in
+/// turns; prints each round and the ratio of the totals (processed/s).
+async fn log_compare(name: &str, off: AppConfig, on: AppConfig, load: &Load) {
+    let mut hosts = Vec::new();
+    for (label, mut config) in [("log off", off), ("log on", on)] {
+        config.decision_log.enabled = label == "log on";
+        hosts.push((label, start(config).await));
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY * 2)
+        .build()
+        .unwrap();
+    let urls: Vec<String> = hosts
+        .iter()
+        .map(|(_, h)| format!("http://{}/webhooks/unipile", h.addr))
+        .collect();
+    let mut next = [0usize; 2];
+    for (k, (_, h)) in hosts.iter().enumerate() {
+        load.closed_loop(&client, &urls[k], &mut next[k], WARM_UP).await;
+        wait_until_drained(&h.app).await;
+    }
+    let mut totals = [(0.0f64, 0.0f64); 2];
+    for round in 1..=ROUNDS {
+        for (k, (label, h)) in hosts.iter().enumerate() {
+            let since = now_ms();
+            let (rps, lat) = load
+                .closed_loop(&client, &urls[k], &mut next[k], CLOSED_LOOP_REQUESTS)
+                .await;
+            wait_until_drained(&h.app).await;
+            let (e2e, processed) = drain_and_e2e(&h.app, since).await;
+            totals[k].0 += CLOSED_LOOP_REQUESTS as f64;
+            totals[k].1 += CLOSED_LOOP_REQUESTS as f64 / processed;
+            report(
+                name,
+                label,
+                &format!("closed loop, 32 conns, round {round}"),
+                CLOSED_LOOP_REQUESTS,
+                (rps, processed),
+                &lat,
+                &e2e,
+            );
+        }
+    }
+    let rate = |(n, seconds): (f64, f64)| n / seconds;
+    println!(
+        "| {name} | log on / log off | closed loop, {ROUNDS} rounds | {} | – | {:.0} / {:.0} = {:.0} % | – | – | – | – |",
+        ROUNDS * CLOSED_LOOP_REQUESTS,
+        rate(totals[1]),
+        rate(totals[0]),
+        100.0 * rate(totals[1]) / rate(totals[0])
+    );
+    for (k, (label, h)) in hosts.iter().enumerate() {
+        eprintln!("{name} {label}: drain");
+        drain(&format!("{name} ({label})"), &h.app, next[k]).await;
+    }
+    let (logged,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM policy_decisions")
+        .fetch_one(hosts[1].1.app.db.pool())
+        .await
+        .unwrap();
+    println!("\n{name}: {logged} decisions logged with the log on\n");
+    for (_, h) in hosts {
+        h.stop().await;
+    }
+}
+
+async fn run(name: &str, config: AppConfig, load: &Load) {
+    let Started {
+        app,
+        addr,
+        shutdown: shutdown_tx,
+        workers,
+    } = start(config).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY * 2)
         .build()
