@@ -19,6 +19,7 @@ mod notify;
 mod pipeline;
 mod policy_cli;
 mod policy_hostile;
+mod policy_instances;
 mod policy_load;
 mod policy_new;
 mod policy_remote;

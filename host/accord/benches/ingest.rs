@@ -220,7 +220,8 @@ async fn log_compare(name: &str, off: AppConfig, on: AppConfig, load: &Load) {
         .collect();
     let mut next = [0usize; 2];
     for (k, (_, h)) in hosts.iter().enumerate() {
-        load.closed_loop(&client, &urls[k], &mut next[k], WARM_UP).await;
+        load.closed_loop(&client, &urls[k], &mut next[k], WARM_UP)
+            .await;
         wait_until_drained(&h.app).await;
     }
     let mut totals = [(0.0f64, 0.0f64); 2];
