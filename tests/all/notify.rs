@@ -147,6 +147,7 @@ impl Fixture {
                 workspace_id: WS,
                 kind,
                 url,
+                name: None,
                 secret: None,
                 enabled,
             },
@@ -598,6 +599,7 @@ async fn endpoints_validate_secrets_and_never_list_them() {
             workspace_id: WS,
             kind,
             url: "https://example.com/hook",
+            name: None,
             secret,
             enabled: true,
         };
