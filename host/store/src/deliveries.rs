@@ -364,7 +364,11 @@ pub async fn of_endpoint(
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<DeliveryView>, StoreError> {
-    let after = if before.is_some() { " AND d.id < $3" } else { "" };
+    let after = if before.is_some() {
+        " AND d.id < $3"
+    } else {
+        ""
+    };
     let mut q = sqlx::query_as(super::sql(format!(
         "SELECT {VIEW_COLUMNS} FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id \
          WHERE d.endpoint_id = $1{after} ORDER BY d.id DESC LIMIT $2"
