@@ -1679,6 +1679,17 @@ async fn openapi_document(kind: Kind) {
         ("/api/campaigns/{id}/stats", "get"),
         ("/api/prospects/{id}", "get"),
         ("/api/traces", "get"),
+        ("/api/workspaces/{id}/endpoints", "post"),
+        ("/api/workspaces/{id}/endpoints", "get"),
+        ("/api/endpoints/{id}", "get"),
+        ("/api/endpoints/{id}", "delete"),
+        ("/api/endpoints/{id}/disable", "post"),
+        ("/api/endpoints/{id}/enable", "post"),
+        ("/api/endpoints/{id}/test", "post"),
+        ("/api/endpoints/{id}/deliveries", "get"),
+        ("/api/workspaces/{id}/dead-letters", "get"),
+        ("/api/deliveries/{id}", "get"),
+        ("/api/deliveries/{id}/retry", "post"),
         ("/admin/policies", "get"),
         ("/admin/policies/{slot}", "put"),
         ("/admin/policies/{slot}", "delete"),
@@ -1705,6 +1716,10 @@ async fn openapi_document(kind: Kind) {
         "CampaignStatsView",
         "ProspectDetail",
         "PolicySwap",
+        "CreatedEndpoint",
+        "DeliveryPage",
+        "DeadLetterPage",
+        "TestSend",
     ] {
         assert!(schemas.contains_key(schema), "schema {schema} missing");
     }

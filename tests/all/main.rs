@@ -13,6 +13,7 @@ mod heal;
 mod heal_scale;
 mod hostile;
 mod inbox_instances;
+mod integrations;
 mod match_keys;
 mod migrations;
 mod notify;

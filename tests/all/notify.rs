@@ -26,22 +26,22 @@ const WS: &str = "ws1";
 // ---------------------------------------------------------------- receiver
 
 #[derive(Debug, Clone)]
-struct Recorded {
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
+pub(crate) struct Recorded {
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
     /// Whether the receiver answered 2xx.
-    ok: bool,
+    pub(crate) ok: bool,
 }
 
 impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
 #[derive(Default)]
-struct ReceiverState {
+pub(crate) struct ReceiverState {
     requests: Mutex<Vec<Recorded>>,
     /// Requests still to answer with a 500.
     fail: AtomicUsize,
@@ -50,14 +50,15 @@ struct ReceiverState {
     arrived: Notify,
 }
 
-/// An HTTP server on 127.0.0.1 that records every request.
-struct Receiver {
+/// An HTTP server on 127.0.0.1 that records every request (the
+/// integrations tests use it too).
+pub(crate) struct Receiver {
     addr: SocketAddr,
     state: Arc<ReceiverState>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let state = Arc::new(ReceiverState::default());
         let app = Router::new().fallback(handle).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -66,20 +67,20 @@ impl Receiver {
         Receiver { addr, state }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    fn fail_next(&self, n: usize) {
+    pub(crate) fn fail_next(&self, n: usize) {
         self.state.fail.store(n, Ordering::SeqCst);
     }
 
-    fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
     }
 
     /// Waits (on real loopback I/O) until `n` requests have arrived.
-    async fn wait_for(&self, n: usize) {
+    pub(crate) async fn wait_for(&self, n: usize) {
         tokio::time::timeout(Duration::from_secs(20), async {
             loop {
                 let arrived = self.state.arrived.notified();
@@ -147,6 +148,7 @@ impl Fixture {
                 workspace_id: WS,
                 kind,
                 url,
+                name: None,
                 secret: None,
                 enabled,
             },
@@ -241,7 +243,7 @@ async fn fixtures() -> Vec<Fixture> {
 }
 
 /// Standard Webhooks verification, written independently of the host.
-fn verify(secret: &str, r: &Recorded) -> bool {
+pub(crate) fn verify(secret: &str, r: &Recorded) -> bool {
     let key = BASE64
         .decode(secret.strip_prefix("whsec_").unwrap())
         .unwrap();
@@ -598,6 +600,7 @@ async fn endpoints_validate_secrets_and_never_list_them() {
             workspace_id: WS,
             kind,
             url: "https://example.com/hook",
+            name: None,
             secret,
             enabled: true,
         };

@@ -953,6 +953,7 @@ async fn deferred_rows_land_at_commit_in_any_shape(kind: Kind) {
         workspace_id: &ws,
         kind: EndpointKind::Webhook,
         url: "http://127.0.0.1:9/hook",
+        name: None,
         secret: None,
         enabled: true,
     };

@@ -44,7 +44,8 @@ struct Host {
 
 /// One workspace made through the API: an account, a draft campaign with
 /// a prospect (to start), a running one (to pause), a paused one (to
-/// resume), an empty draft (to stop), and the running campaign's prospect.
+/// resume), an empty draft (to stop), the running campaign's prospect, a
+/// notification endpoint and the delivery to it of that prospect's accept.
 #[derive(Debug, Clone)]
 struct Objects {
     workspace: String,
@@ -55,6 +56,8 @@ struct Objects {
     paused: String,
     to_stop: String,
     prospect: String,
+    endpoint: String,
+    delivery: String,
 }
 
 impl Host {
@@ -209,6 +212,7 @@ impl Host {
             campaigns.push(id(&c));
         }
         let [draft, running, paused, to_stop] = <[String; 4]>::try_from(campaigns).unwrap();
+        let mut accepting = None;
         for (campaign, who) in [
             (&draft, "Draft"),
             (&running, "Running"),
@@ -225,11 +229,49 @@ impl Host {
                 )
                 .await;
             assert_eq!(report["enrolled"], 1, "{report}");
+            if campaign == &running {
+                accepting = Some(person);
+            }
         }
         for (campaign, action) in [(&running, "start"), (&paused, "start"), (&paused, "pause")] {
             let path = format!("/api/campaigns/{campaign}/{action}");
             self.ok(bearer, "POST", &path, None, 200).await;
         }
+        // An endpoint (a closed port: nothing is sent here anyway), then the
+        // running campaign's prospect accepts through the webhook edge,
+        // which makes a delivery to it.
+        let endpoint = id(&self
+            .ok(
+                bearer,
+                "POST",
+                &format!("/api/workspaces/{workspace}/endpoints"),
+                Some(endpoint_body()),
+                201,
+            )
+            .await);
+        let person = accepting.unwrap();
+        self.webhook(json!({
+            "event": "new_relation", "account_id": provider_account_id, "account_type": "LINKEDIN",
+            "webhook_name": "", "user_full_name": person.full_name(),
+            "user_provider_id": person.provider_id,
+            "user_public_identifier": person.public_identifier,
+            "user_profile_url": person.profile_url(),
+            "user_picture_url": "https://media.licdn.com/x"
+        }))
+        .await;
+        let deliveries = self
+            .ok(
+                bearer,
+                "GET",
+                &format!("/api/endpoints/{endpoint}/deliveries"),
+                None,
+                200,
+            )
+            .await;
+        let delivery = deliveries["items"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the accept made a delivery: {deliveries}"))
+            .to_string();
         // The API names no prospect ids on import: read the one it made.
         let (prospect,): (String,) =
             sqlx::query_as("SELECT prospect_id FROM enrollments WHERE campaign_id = $1")
@@ -246,6 +288,8 @@ impl Host {
             paused,
             to_stop,
             prospect,
+            endpoint,
+            delivery,
         }
     }
 
@@ -260,6 +304,11 @@ impl Host {
             format!("/api/accounts/{}", o.account),
             format!("/api/traces?workspace_id={ws}&limit=500"),
             format!("/admin/workspaces/{ws}/tokens"),
+            format!("/api/workspaces/{ws}/endpoints"),
+            format!("/api/workspaces/{ws}/dead-letters"),
+            format!("/api/endpoints/{}", o.endpoint),
+            format!("/api/endpoints/{}/deliveries", o.endpoint),
+            format!("/api/deliveries/{}", o.delivery),
         ];
         for campaign in [&o.draft, &o.running, &o.paused, &o.to_stop] {
             paths.push(format!("/api/campaigns/{campaign}"));
@@ -337,6 +386,10 @@ fn account_body(provider_account_id: &str) -> Value {
         "display_name": "Sales",
         "time_zone": "Europe/Paris",
     })
+}
+
+fn endpoint_body() -> Value {
+    json!({"kind": "webhook", "url": "http://127.0.0.1:9/hook", "name": "CRM"})
 }
 
 fn campaign_body(account: &str) -> Value {
@@ -450,6 +503,28 @@ fn cases(o: &Objects) -> Vec<Case> {
         Case::on("POST", "/api/campaigns/{id}/pause", &o.running, None),
         Case::on("POST", "/api/campaigns/{id}/resume", &o.paused, None),
         Case::on("POST", "/api/campaigns/{id}/stop", &o.to_stop, None),
+        Case::on("GET", "/api/workspaces/{id}/endpoints", &o.workspace, None),
+        Case::on(
+            "GET",
+            "/api/workspaces/{id}/dead-letters",
+            &o.workspace,
+            None,
+        ),
+        Case::on("GET", "/api/endpoints/{id}", &o.endpoint, None),
+        Case::on("GET", "/api/endpoints/{id}/deliveries", &o.endpoint, None),
+        Case::on("GET", "/api/deliveries/{id}", &o.delivery, None),
+        // Pending, so a caller who may see it is told `not_dead`.
+        Case::on("POST", "/api/deliveries/{id}/retry", &o.delivery, None),
+        Case::on(
+            "POST",
+            "/api/workspaces/{id}/endpoints",
+            &o.workspace,
+            Some(endpoint_body()),
+        ),
+        Case::on("POST", "/api/endpoints/{id}/test", &o.endpoint, None),
+        Case::on("POST", "/api/endpoints/{id}/disable", &o.endpoint, None),
+        Case::on("POST", "/api/endpoints/{id}/enable", &o.endpoint, None),
+        Case::on("DELETE", "/api/endpoints/{id}", &o.endpoint, None),
         Case::on(
             "POST",
             "/api/accounts/{id}/status",
@@ -861,7 +936,14 @@ async fn a_workspace_token_sees_only_its_own_workspace(kind: Kind) {
             .await;
         let expected: &[u16] = match (case.method, case.route) {
             ("POST", "/api/workspaces") => &[403],
-            ("POST", "/api/workspaces/{id}/accounts" | "/api/workspaces/{id}/campaigns") => &[201],
+            (
+                "POST",
+                "/api/workspaces/{id}/accounts"
+                | "/api/workspaces/{id}/campaigns"
+                | "/api/workspaces/{id}/endpoints",
+            ) => &[201],
+            ("DELETE", "/api/endpoints/{id}") => &[204],
+            ("POST", "/api/deliveries/{id}/retry") => &[409],
             // Answered now (200) or queued behind the account's spacing (202).
             ("POST", "/api/prospects/{id}/resync") => &[200, 202],
             _ => &[200],

@@ -14,7 +14,9 @@ pub mod webhooks;
 
 // The core's modules under their own names, so a handler reads
 // `crate::engine::…` as the core does.
-use accord_core::{app, clock, domain, engine, ingest, lifecycle, pipeline, policy, store, text};
+use accord_core::{
+    app, clock, domain, engine, ingest, lifecycle, notify, pipeline, policy, store, text,
+};
 
 use crate::app::App;
 use axum::Router;

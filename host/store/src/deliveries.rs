@@ -310,6 +310,129 @@ pub async fn requeue(
     Ok(r.rows_affected() == 1)
 }
 
+/// A delivery as the API shows it: the row, its event and its workspace.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct DeliveryView {
+    /// Id.
+    pub id: String,
+    /// The outbox row.
+    pub outbox_id: String,
+    /// The outbox row's workspace.
+    pub workspace_id: String,
+    /// The event type, e.g. `linkedin.invite_accepted`.
+    pub event_type: String,
+    /// The dedupe key (the `webhook-id` the receiver sees).
+    pub dedupe_key: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    /// Attempts made (of at most 8 before it is dead).
+    pub attempts: i64,
+    /// When the next attempt is due, ms (for a dead delivery: when it
+    /// died; for a delivered one: when it was last due).
+    pub next_attempt_at: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// HTTP status of the last attempt, if one was answered.
+    pub last_status_code: Option<i64>,
+    /// Delivered, ms.
+    pub delivered_at: Option<i64>,
+    /// Created, ms.
+    pub created_at: i64,
+}
+
+const VIEW_COLUMNS: &str = "d.id, d.outbox_id, o.workspace_id, o.event_type, o.dedupe_key, d.endpoint_id, d.status, \
+    d.attempts, d.next_attempt_at, d.last_error, d.last_status_code, d.delivered_at, d.created_at";
+
+/// A delivery with its event and workspace, by id.
+pub async fn view(c: &mut AnyConnection, id: &str) -> Result<Option<DeliveryView>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {VIEW_COLUMNS} FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// Up to `limit` deliveries of an endpoint, newest first, those before
+/// the delivery id `before` when given (a delivery id begins with its
+/// time-ordered outbox id, so one endpoint's ids sort by creation).
+pub async fn of_endpoint(
+    c: &mut AnyConnection,
+    endpoint_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<DeliveryView>, StoreError> {
+    let after = if before.is_some() {
+        " AND d.id < $3"
+    } else {
+        ""
+    };
+    let mut q = sqlx::query_as(super::sql(format!(
+        "SELECT {VIEW_COLUMNS} FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id \
+         WHERE d.endpoint_id = $1{after} ORDER BY d.id DESC LIMIT $2"
+    )))
+    .bind(endpoint_id)
+    .bind(limit.max(0));
+    if let Some(before) = before {
+        q = q.bind(before);
+    }
+    Ok(q.fetch_all(c).await?)
+}
+
+/// Up to `limit` dead deliveries of a workspace's endpoints that are not
+/// deleted, most recently dead first, those after the (dead at, id)
+/// `before` when given.
+pub async fn dead_page(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    before: Option<(Millis, &str)>,
+    limit: i64,
+) -> Result<Vec<DeadDelivery>, StoreError> {
+    let after = if before.is_some() {
+        " AND (d.next_attempt_at < $3 OR (d.next_attempt_at = $3 AND d.id < $4))"
+    } else {
+        ""
+    };
+    let mut q = sqlx::query_as(super::sql(format!(
+        "SELECT d.id, d.outbox_id, o.event_type, o.dedupe_key, d.endpoint_id, e.kind AS endpoint_kind, d.attempts, \
+           d.last_error, d.last_status_code, d.next_attempt_at AS dead_at, d.created_at \
+         FROM outbox_deliveries d \
+         JOIN outbox o ON o.id = d.outbox_id \
+         JOIN notification_endpoints e ON e.id = d.endpoint_id \
+         WHERE o.workspace_id = $1 AND d.status = 'dead' AND e.deleted_at IS NULL{after} \
+         ORDER BY d.next_attempt_at DESC, d.id DESC LIMIT $2"
+    )))
+    .bind(workspace_id)
+    .bind(limit.max(0));
+    if let Some((at, id)) = before {
+        q = q.bind(at).bind(id);
+    }
+    Ok(q.fetch_all(c).await?)
+}
+
+/// Gives up the pending deliveries of an endpoint being deleted: each is
+/// dead with `reason` as its last error, so nothing waits on an endpoint
+/// that will never be sent to again. Returns how many.
+pub async fn give_up_pending_of_endpoint(
+    c: &mut AnyConnection,
+    endpoint_id: &str,
+    reason: &str,
+    now: Millis,
+) -> Result<u64, StoreError> {
+    let r = sqlx::query(
+        "UPDATE outbox_deliveries SET status = 'dead', next_attempt_at = $1, last_error = $2, lease_expires_at = NULL \
+         WHERE endpoint_id = $3 AND status = 'pending'",
+    )
+    .bind(now)
+    .bind(truncate(reason, MAX_ERROR_LEN))
+    .bind(endpoint_id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// A delivery by id.
 pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Delivery>, StoreError> {
     Ok(sqlx::query_as(super::sql(format!(

@@ -85,6 +85,8 @@ pub struct Endpoint {
     pub kind: String,
     /// Where deliveries are POSTed.
     pub url: String,
+    /// A label, if one was given.
+    pub name: Option<String>,
     /// Standard Webhooks signing secret (`whsec_…`) of a `webhook`
     /// endpoint. Never serialized.
     #[serde(skip_serializing)]
@@ -94,6 +96,9 @@ pub struct Endpoint {
     pub enabled: i64,
     /// Creation time, ms.
     pub created_at: i64,
+    /// When it was deleted, ms (a deleted endpoint is kept for its
+    /// deliveries' history, listed no more and never sent to again).
+    pub deleted_at: Option<i64>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -103,9 +108,11 @@ impl std::fmt::Debug for Endpoint {
             .field("workspace_id", &self.workspace_id)
             .field("kind", &self.kind)
             .field("url", &self.url)
+            .field("name", &self.name)
             .field("secret", &self.secret.as_ref().map(|_| "***"))
             .field("enabled", &self.enabled)
             .field("created_at", &self.created_at)
+            .field("deleted_at", &self.deleted_at)
             .finish()
     }
 }
@@ -122,6 +129,11 @@ impl Endpoint {
     /// Whether it is enabled.
     pub fn is_enabled(&self) -> bool {
         self.enabled != 0
+    }
+
+    /// Whether it was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
     }
 }
 
@@ -156,6 +168,8 @@ pub struct NewEndpoint<'a> {
     pub kind: EndpointKind,
     /// Where to POST.
     pub url: &'a str,
+    /// A label.
+    pub name: Option<&'a str>,
     /// The signing secret of a webhook endpoint; `None` generates one.
     /// Must be `None` for Slack.
     pub secret: Option<&'a str>,
@@ -216,7 +230,7 @@ pub fn validate_url(url: &str) -> Result<(), EndpointError> {
     Ok(())
 }
 
-const COLUMNS: &str = "id, workspace_id, kind, url, secret, enabled, created_at";
+const COLUMNS: &str = "id, workspace_id, kind, url, name, secret, enabled, created_at, deleted_at";
 
 /// Creates an endpoint after validating its URL and secret; a webhook
 /// endpoint without a secret gets a generated one. Returns the row, secret
@@ -247,33 +261,38 @@ pub async fn insert(
         workspace_id: e.workspace_id.to_string(),
         kind: e.kind.as_str().to_string(),
         url: e.url.to_string(),
+        name: e.name.map(str::to_string),
         secret,
         enabled: i64::from(e.enabled),
         created_at: now,
+        deleted_at: None,
     };
     sqlx::query(super::sql(format!(
-        "INSERT INTO notification_endpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO notification_endpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     )))
     .bind(&row.id)
     .bind(&row.workspace_id)
     .bind(&row.kind)
     .bind(&row.url)
+    .bind(row.name.as_deref())
     .bind(row.secret.as_deref())
     .bind(row.enabled)
     .bind(row.created_at)
+    .bind(row.deleted_at)
     .execute(c)
     .await
     .map_err(StoreError::from)?;
     Ok(row)
 }
 
-/// A workspace's endpoints, oldest first.
+/// A workspace's endpoints that are not deleted, oldest first.
 pub async fn of_workspace(
     c: &mut AnyConnection,
     workspace_id: &str,
 ) -> Result<Vec<Endpoint>, StoreError> {
     Ok(sqlx::query_as(super::sql(format!(
-        "SELECT {COLUMNS} FROM notification_endpoints WHERE workspace_id = $1 ORDER BY created_at, id"
+        "SELECT {COLUMNS} FROM notification_endpoints WHERE workspace_id = $1 AND deleted_at IS NULL \
+         ORDER BY created_at, id"
     )))
     .bind(workspace_id)
     .fetch_all(c)
@@ -292,17 +311,34 @@ pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<Endpoint>, St
 
 /// Enables or disables an endpoint. A disabled endpoint gets no delivery
 /// for new outbox rows and its pending deliveries wait, unsent, until it
-/// is enabled again. Returns whether the endpoint exists.
+/// is enabled again. Returns whether the endpoint exists and is not
+/// deleted.
 pub async fn set_enabled(
     c: &mut AnyConnection,
     id: &str,
     enabled: bool,
 ) -> Result<bool, StoreError> {
-    let r = sqlx::query("UPDATE notification_endpoints SET enabled = $1 WHERE id = $2")
-        .bind(i64::from(enabled))
-        .bind(id)
-        .execute(c)
-        .await?;
+    let r = sqlx::query(
+        "UPDATE notification_endpoints SET enabled = $1 WHERE id = $2 AND deleted_at IS NULL",
+    )
+    .bind(i64::from(enabled))
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Deletes an endpoint softly: it is disabled and marked deleted, its row
+/// kept for the history of its deliveries. Returns `false` when it does
+/// not exist or was already deleted.
+pub async fn soft_delete(c: &mut AnyConnection, id: &str, now: Millis) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE notification_endpoints SET enabled = 0, deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 

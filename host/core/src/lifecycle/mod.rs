@@ -6,6 +6,7 @@
 
 pub mod campaigns;
 pub mod decisions;
+pub mod integrations;
 pub mod policies;
 pub mod prospects;
 pub mod tokens;

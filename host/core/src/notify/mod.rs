@@ -17,7 +17,7 @@ pub mod standard_webhooks;
 
 use crate::clock::{Clock, Millis, SharedClock};
 use crate::store::deliveries::{self, Claimed, FailureOutcome};
-use crate::store::endpoints::EndpointKind;
+use crate::store::endpoints::{Endpoint, EndpointKind};
 use crate::store::{Db, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +35,31 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const DELIVERIES_PER_ROUND: usize = 32;
 /// The longest excerpt of a failed response's body kept as the reason.
 pub const BODY_EXCERPT_CHARS: usize = 200;
+
+/// The event type of a test send (`POST /api/endpoints/{id}/test`): never
+/// in the outbox, so receivers can tell it from a real event.
+pub const TEST_EVENT_TYPE: &str = "accord.test";
+
+/// What one test send to an endpoint got.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TestSend {
+    /// Whether the endpoint answered 2xx.
+    pub ok: bool,
+    /// The HTTP status it answered, if it answered.
+    pub status_code: Option<u16>,
+    /// Time from sending to the answer (or the failure), ms.
+    pub latency_ms: u64,
+    /// Why it failed (the status and a body excerpt, a timeout, a refused
+    /// connection); `null` when `ok`.
+    pub error: Option<String>,
+    /// The event type sent, [`TEST_EVENT_TYPE`].
+    pub event_type: String,
+    /// The `webhook-id` sent (unique per test send).
+    pub webhook_id: String,
+    /// The JSON sent as the body of a webhook endpoint (a Slack endpoint
+    /// gets its one-line rendering).
+    pub payload: serde_json::Value,
+}
 
 /// The notifier's errors.
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +194,63 @@ impl Notifier {
         match first_error {
             Some(e) => Err(e.into()),
             None => Ok(report),
+        }
+    }
+
+    /// Sends one sample event to `endpoint` now, the way a delivery is
+    /// sent (the same Slack formatting, Standard Webhooks signing, client
+    /// and timeout), and reports what it got. Nothing is stored: no outbox
+    /// row, no delivery.
+    pub async fn send_test(&self, endpoint: &Endpoint, webhook_id: &str) -> TestSend {
+        let now = self.clock.now_ms();
+        let timestamp = jiff::Timestamp::from_millisecond(now)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        let payload = serde_json::json!({
+            "type": TEST_EVENT_TYPE,
+            "timestamp": timestamp,
+            "data": {
+                "test": true,
+                "workspace_id": endpoint.workspace_id,
+                "endpoint_id": endpoint.id,
+                "message": "A test notification from Accord: this endpoint receives Accord's events.",
+            }
+        });
+        // A claim nobody holds: `send` reads only the message and the
+        // endpoint from it.
+        let claim = Claimed {
+            id: webhook_id.to_string(),
+            attempts: 0,
+            lease_expires_at: 0,
+            outbox_id: webhook_id.to_string(),
+            workspace_id: endpoint.workspace_id.clone(),
+            event_type: TEST_EVENT_TYPE.to_string(),
+            dedupe_key: webhook_id.to_string(),
+            payload: payload.to_string(),
+            endpoint_id: endpoint.id.clone(),
+            kind: endpoint.kind.clone(),
+            url: endpoint.url.clone(),
+            secret: endpoint.secret.clone(),
+        };
+        let started = std::time::Instant::now();
+        let attempt = send(&self.http, self.clock.as_ref(), &claim, self.timeout).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let kind = EndpointKind::parse(&endpoint.kind).map_or("unknown", EndpointKind::as_str);
+        let (ok, status_code, error) = match attempt {
+            Attempt::Delivered { status } => (true, Some(status), None),
+            Attempt::Failed { reason, status } => (false, status, Some(reason)),
+        };
+        let outcome = if ok { "delivered" } else { "failed" };
+        metrics::counter!("accord_notification_tests_total", "kind" => kind, "outcome" => outcome)
+            .increment(1);
+        TestSend {
+            ok,
+            status_code,
+            latency_ms,
+            error,
+            event_type: TEST_EVENT_TYPE.to_string(),
+            webhook_id: webhook_id.to_string(),
+            payload,
         }
     }
 

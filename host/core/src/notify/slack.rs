@@ -18,6 +18,9 @@ pub fn text(event_type: &str, dedupe_key: &str, payload: &str) -> String {
     let data = parsed.as_ref().map(|p| p.get("data").unwrap_or(p));
     match data {
         Some(data) if event_type == INVITE_ACCEPTED => accepted(data),
+        Some(_) if event_type == super::TEST_EVENT_TYPE => {
+            "🔔 Test notification from Accord: this channel receives Accord's events.".to_string()
+        }
         _ => format!(
             "Accord event `{}` ({})",
             escape(event_type),

@@ -1,6 +1,6 @@
 //! The JSON API under `/api`: workspaces, LinkedIn accounts, campaigns and
-//! their lifecycle, prospect import, live stats, prospect timelines and
-//! traces.
+//! their lifecycle, prospect import, live stats, prospect timelines,
+//! traces, and notification endpoints with their deliveries.
 //!
 //! Every route takes the API token, the admin token, or a workspace token
 //! (see [`crate::caller`]): with a workspace token, another workspace's
@@ -17,6 +17,7 @@
 
 pub mod campaigns;
 pub mod extract;
+pub mod integrations;
 pub mod prospects;
 pub mod workspaces;
 
@@ -70,6 +71,33 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
             post(prospects::resync_prospect).get(prospects::get_resync),
         )
         .route("/traces", get(prospects::list_traces))
+        .route(
+            "/workspaces/{id}/endpoints",
+            post(integrations::create_endpoint).get(integrations::list_endpoints),
+        )
+        .route(
+            "/endpoints/{id}",
+            get(integrations::get_endpoint).delete(integrations::delete_endpoint),
+        )
+        .route(
+            "/endpoints/{id}/disable",
+            post(integrations::disable_endpoint),
+        )
+        .route(
+            "/endpoints/{id}/enable",
+            post(integrations::enable_endpoint),
+        )
+        .route("/endpoints/{id}/test", post(integrations::test_endpoint))
+        .route(
+            "/endpoints/{id}/deliveries",
+            get(integrations::list_deliveries),
+        )
+        .route(
+            "/workspaces/{id}/dead-letters",
+            get(integrations::list_dead_letters),
+        )
+        .route("/deliveries/{id}", get(integrations::get_delivery))
+        .route("/deliveries/{id}/retry", post(integrations::retry_delivery))
         .route_layer(middleware::from_fn_with_state(app, require_api_caller))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(

@@ -183,6 +183,7 @@ impl Demo {
                 workspace_id: &ws,
                 kind: EndpointKind::Webhook,
                 url: &self.receiver.url(),
+                name: Some("demo receiver"),
                 secret: None,
                 enabled: true,
             },

@@ -338,6 +338,7 @@ impl Run {
                 workspace_id: &ws,
                 kind: EndpointKind::Webhook,
                 url: &self.receiver.url(),
+                name: Some("simulation receiver"),
                 secret: None,
                 enabled: true,
             },
