@@ -129,6 +129,12 @@ fn replay_json(module: &str, url: &str, slot: Slot, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A replay report's (replayed, same, different, errors).
+fn counts(report: &Value) -> (u64, u64, u64, u64) {
+    let n = |key: &str| report[key].as_u64().unwrap();
+    (n("replayed"), n("same"), n("different"), n("errors"))
+}
+
 async fn replaying_the_defaults_reproduces_the_log(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
     accepted(&rig, &["e-log-1", "e-log-2", "e-log-3"]).await;
@@ -181,10 +187,17 @@ async fn replaying_a_candidate_groups_its_differences(kind: Kind) {
     let rig = Rig::new(kind, |_| {}).await;
     // The hostile pre-flight reads its mode from the enrollment id: it
     // enqueues like the default, a year late or another step (outputs
-    // the host refuses), or panics.
+    // the host refuses), skips as if the campaign were paused, or panics.
     accepted(
         &rig,
-        &["e-same-1", "far-future", "other-step", "e-same-2", "panic"],
+        &[
+            "e-same-1",
+            "far-future",
+            "other-step",
+            "says-paused",
+            "e-same-2",
+            "panic",
+        ],
     )
     .await;
     let url = database_url(&rig);
@@ -192,7 +205,14 @@ async fn replaying_a_candidate_groups_its_differences(kind: Kind) {
         let rig = &rig;
         async move {
             let mut ids = Vec::new();
-            for e in ["e-same-1", "far-future", "other-step", "e-same-2", "panic"] {
+            for e in [
+                "e-same-1",
+                "far-future",
+                "other-step",
+                "says-paused",
+                "e-same-2",
+                "panic",
+            ] {
                 ids.extend(decision_ids(rig, slot, e).await);
             }
             ids
@@ -203,21 +223,7 @@ async fn replaying_a_candidate_groups_its_differences(kind: Kind) {
     // by a strategy of its own: each resolve differs, in one place.
     let candidate = guest("hostile_match");
     let report = replay_json(&candidate, &url, Slot::Match, &[]);
-    assert_eq!(
-        (
-            &report["replayed"],
-            &report["same"],
-            &report["different"],
-            &report["errors"]
-        ),
-        (
-            &Value::from(5),
-            &Value::from(0),
-            &Value::from(5),
-            &Value::from(0)
-        ),
-        "{report}"
-    );
+    assert_eq!(counts(&report), (6, 0, 6, 0), "{report}");
     let (logged_summary,): (String,) = sqlx::query_as(
         "SELECT summary FROM policy_decisions WHERE slot = 'match' AND enrollment_id = 'panic'",
     )
@@ -229,8 +235,8 @@ async fn replaying_a_candidate_groups_its_differences(kind: Kind) {
     assert_eq!(
         report["groups"],
         serde_json::json!([{
-            "logged": logged_summary, "candidate": "matched:hostile", "count": 5,
-            "sample_ids": match_ids, "paths": ["$.matches[0].strategy"],
+            "logged": logged_summary, "candidate": "matched:hostile", "count": 6,
+            "sample_ids": match_ids[..5], "paths": ["$.matches[0].strategy"],
         }])
     );
 
@@ -256,56 +262,61 @@ async fn replaying_a_candidate_groups_its_differences(kind: Kind) {
     assert_eq!(code, Some(1), "{text}{err}");
     assert_eq!(
         text.lines().next(),
-        Some("0 same, 5 different, 0 errors"),
+        Some("0 same, 6 different, 0 errors"),
         "{text}"
     );
     assert!(
-        text.contains(&format!("5 × {logged_summary} → matched:hostile")),
+        text.contains(&format!("6 × {logged_summary} → matched:hostile")),
         "{text}"
     );
     assert!(text.contains("paths:   $.matches[0].strategy"), "{text}");
+    // At most five samples a group.
     assert!(
-        text.contains(&format!("samples: {}", match_ids.join(", "))),
+        text.contains(&format!("samples: {}\n", match_ids[..5].join(", "))),
         "{text}"
     );
     assert_eq!(args("hostile_match", "match", &[]).0, Some(0));
 
-    // The hostile pre-flight agrees on two and fails on three: failures
-    // are counted apart, with their kinds, and fail the gate too.
+    // The hostile pre-flight agrees on two, skips one the default enqueued
+    // and fails on three: failures are counted apart, with their kinds,
+    // and fail the gate too.
     let report = replay_json(&guest("hostile_preflight"), &url, Slot::Preflight, &[]);
     let preflight_ids = ids(Slot::Preflight).await;
-    assert_eq!(
-        (
-            &report["replayed"],
-            &report["same"],
-            &report["different"],
-            &report["errors"]
-        ),
-        (
-            &Value::from(5),
-            &Value::from(2),
-            &Value::from(0),
-            &Value::from(3)
-        ),
-        "{report}"
-    );
+    assert_eq!(counts(&report), (6, 2, 1, 3), "{report}");
     assert_eq!(
         report["error_samples"],
         serde_json::json!([
             {"decision_id": preflight_ids[1], "kind": "invalid_output"},
             {"decision_id": preflight_ids[2], "kind": "invalid_output"},
-            {"decision_id": preflight_ids[4], "kind": "trap"},
+            {"decision_id": preflight_ids[5], "kind": "trap"},
         ])
+    );
+    assert_eq!(
+        report["groups"],
+        serde_json::json!([{
+            "logged": "enqueue", "candidate": "skip:campaign_paused", "count": 1,
+            "sample_ids": [preflight_ids[3]],
+            "paths": ["$.decision", "$.not_before", "$.reason", "$.recoverable", "$.step_index"],
+        }])
     );
     let (code, text, _) = args("hostile_preflight", "preflight", &["--fail-on-diff"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
-        text.starts_with("2 same, 0 different, 3 errors\n"),
+        text.starts_with("2 same, 1 different, 3 errors\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "1 × enqueue → skip:campaign_paused\n    \
+             paths:   $.decision, $.not_before, $.reason, $.recoverable, $.step_index\n    \
+             samples: {}\n",
+            preflight_ids[3]
+        )),
         "{text}"
     );
     assert!(text.contains("3 errors, for example:"), "{text}");
     assert!(
-        text.contains(&format!("{} (trap)", preflight_ids[4])),
+        text.contains(&format!("{} (trap)", preflight_ids[5])),
         "{text}"
     );
     // A window holding only agreeing decisions passes the gate.

@@ -112,7 +112,7 @@ pub enum ToolError {
     Input(String),
     /// `policy replay` or `policy fixtures` could not read the log.
     #[error(transparent)]
-    Log(#[from] super::decision_db::LogError),
+    Log(#[from] Box<super::decision_db::LogError>),
     /// `policy new` could not write its crate.
     #[error(transparent)]
     Scaffold(#[from] super::policy_new::ScaffoldError),
@@ -135,8 +135,8 @@ impl ToolError {
 /// Runs a policy subcommand; returns the process exit status.
 pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
     match cmd {
-        PolicyCommand::Replay(args) => Ok(super::replay::execute(args)?),
-        PolicyCommand::Fixtures(args) => Ok(super::fixtures::execute(args)?),
+        PolicyCommand::Replay(args) => Ok(super::replay::execute(args).map_err(Box::new)?),
+        PolicyCommand::Fixtures(args) => Ok(super::fixtures::execute(args).map_err(Box::new)?),
         PolicyCommand::Check { module, slot } => {
             let runtime = runtime(Limits {
                 max_concurrent: 1,
