@@ -76,7 +76,9 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    pub(crate) fn limits(&self) -> Limits {
+    /// The limits these flags give: the server's defaults for the ones
+    /// not given, four calls at once.
+    pub fn limits(&self) -> Limits {
         let mut limits = Limits {
             max_concurrent: 4,
             ..Limits::default()
