@@ -176,7 +176,23 @@ async fn replaying_the_defaults_reproduces_the_log(kind: Kind) {
     let module = default_wasm(slot);
     let replayed = |extra: &[&str]| replay_json(&module, &url, slot, extra)["replayed"].clone();
     assert_eq!(replayed(&["--workspace", &rig.w.workspace.id]), 3);
-    assert_eq!(replayed(&["--workspace", "another"]), 0);
+    let unknown = accord(&[
+        "policy",
+        "replay",
+        &module,
+        "--database",
+        &url,
+        "--slot",
+        "routing",
+        "--workspace",
+        "another",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("no workspace with id `another`"),
+        "{}",
+        stderr(&unknown)
+    );
     assert_eq!(replayed(&["--since", "2026-10-10T14:30:00Z"]), 3);
     assert_eq!(replayed(&["--until", "2026-10-10T14:30:00Z"]), 0);
     assert_eq!(replayed(&["--since", &(T0 + 5_001).to_string()]), 2);
