@@ -3,17 +3,13 @@
 
 use super::decision_db::{self, DatabaseArg, LogError};
 use crate::policy::Slot;
+use crate::policy::logged::FREE_TEXT;
 use crate::store::decisions::{DecisionFilter, DecisionRow};
 use accord_policy_core::fixture::Fixture;
 use clap::Args;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-/// Keys whose values are explanations, not decisions: left out of
-/// `expected` so a module that rewords them still passes (as replay and
-/// the shadow report also ignore them).
-const FREE_TEXT: [&str; 2] = ["detail", "trace"];
 
 /// `accord policy fixtures --database URL --slot S [filters] DIR`.
 #[derive(Debug, Args)]
@@ -145,7 +141,9 @@ fn write_one(dir: &Path, row: DecisionRow, done: &mut Written) -> Result<(), Log
 }
 
 /// The fixture of one logged decision: its input as logged, its output
-/// less free text as the expected pattern; `None` when either is not JSON.
+/// less free text as the expected pattern (so a module that rewords an
+/// explanation still passes, as replay and the shadow report also
+/// ignore it); `None` when either is not JSON.
 pub fn fixture(row: &DecisionRow) -> Option<Fixture> {
     let input = serde_json::from_str::<Value>(&row.input).ok()?;
     let mut expected = serde_json::from_str::<Value>(&row.output).ok()?;
