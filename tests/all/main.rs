@@ -4,6 +4,7 @@
 mod api;
 mod builders;
 mod crash;
+mod decision_log;
 mod decisions;
 mod demo;
 mod edge;

@@ -40,6 +40,13 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(accord::demo::cli(args))?,
+        Command::Decisions(cmd) => match accord::cli::decisions::execute(cmd) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        },
     };
     std::process::exit(code);
 }

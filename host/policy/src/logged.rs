@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Keys whose values are explanations, not decisions.
-const FREE_TEXT: [&str; 2] = ["detail", "trace"];
+pub const FREE_TEXT: [&str; 2] = ["detail", "trace"];
 
 /// One decision in its logged form.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,6 +6,13 @@ pub mod policy_remote;
 pub mod serve;
 pub mod simulate;
 
+// The decision log's readers: `policy replay`, `policy fixtures`,
+// `decisions export`.
+pub mod decision_db;
+pub mod decisions;
+pub mod fixtures;
+pub mod replay;
+
 use clap::{Parser, Subcommand};
 
 /// Accord: LinkedIn accept detection and safe follow-up dispatch, with
@@ -41,6 +48,9 @@ pub enum Command {
     /// Watch the whole product work: host + simulated LinkedIn on a fresh
     /// SQLite file, 12 simulated days in seconds, every accept path.
     Demo(crate::demo::DemoArgs),
+    /// Read the decision log: `accord decisions export`.
+    #[command(subcommand)]
+    Decisions(decisions::DecisionsCommand),
 }
 
 /// `accord inbox …`.

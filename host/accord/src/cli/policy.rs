@@ -47,6 +47,12 @@ pub enum PolicyCommand {
         #[arg(long)]
         slot: Option<Slot>,
     },
+    /// Run a candidate over the decisions logged in a host's database and
+    /// compare: `N same, M different, K errors`, the differences grouped.
+    Replay(super::replay::ReplayArgs),
+    /// Turn logged decisions into fixtures (`DIR/<decision id>.json`) that
+    /// `accord policy test` runs.
+    Fixtures(super::fixtures::FixturesArgs),
     /// Write a new policy crate that starts from the slot's default and
     /// passes its fixtures: `accord policy new preflight my-policy`.
     New(super::policy_new::NewArgs),
@@ -70,7 +76,9 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
-    fn limits(&self) -> Limits {
+    /// The limits these flags give: the server's defaults for the ones
+    /// not given, four calls at once.
+    pub fn limits(&self) -> Limits {
         let mut limits = Limits {
             max_concurrent: 4,
             ..Limits::default()
@@ -104,6 +112,9 @@ pub enum ToolError {
     /// The input could not be read or parsed.
     #[error("{0}")]
     Input(String),
+    /// `policy replay` or `policy fixtures` could not read the log.
+    #[error(transparent)]
+    Log(#[from] Box<super::decision_db::LogError>),
     /// `policy new` could not write its crate.
     #[error(transparent)]
     Scaffold(#[from] super::policy_new::ScaffoldError),
@@ -126,6 +137,8 @@ impl ToolError {
 /// Runs a policy subcommand; returns the process exit status.
 pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
     match cmd {
+        PolicyCommand::Replay(args) => Ok(super::replay::execute(args).map_err(Box::new)?),
+        PolicyCommand::Fixtures(args) => Ok(super::fixtures::execute(args).map_err(Box::new)?),
         PolicyCommand::Check { module, slot } => {
             let runtime = runtime(Limits {
                 max_concurrent: 1,
