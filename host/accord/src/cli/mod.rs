@@ -1,5 +1,6 @@
 //! The `accord` command line.
 
+pub mod limits;
 pub mod policy;
 pub mod policy_new;
 pub mod policy_remote;

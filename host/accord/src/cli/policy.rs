@@ -2,10 +2,11 @@
 //! (`new` lives in [`super::policy_new`]); `upload | promote | rollback |
 //! list` call a running host ([`super::policy_remote`]).
 
+pub use super::limits::LimitArgs;
 use crate::policy::{Decision, Limits, LoadError, PolicyModule, PolicyRuntime, Slot, TraceLine};
 use accord_policy_core::fixture::{Fixture, MatchCall, MatchResult, match_pattern};
 use accord_policy_core::{PreflightInput, RoutingInput};
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -59,41 +60,6 @@ pub enum PolicyCommand {
     /// The admin API's policy routes against a running host.
     #[command(flatten)]
     Remote(super::policy_remote::RemoteCommand),
-}
-
-/// Sandbox limits for the author tools (the server's defaults otherwise).
-#[derive(Debug, Default, Args)]
-pub struct LimitArgs {
-    /// Fuel per call.
-    #[arg(long)]
-    pub fuel: Option<u64>,
-    /// Linear memory cap per call, MiB.
-    #[arg(long)]
-    pub memory_mib: Option<usize>,
-    /// Wall-clock deadline per call, milliseconds.
-    #[arg(long)]
-    pub deadline_ms: Option<u64>,
-}
-
-impl LimitArgs {
-    /// The limits these flags give: the server's defaults for the ones
-    /// not given, four calls at once.
-    pub fn limits(&self) -> Limits {
-        let mut limits = Limits {
-            max_concurrent: 4,
-            ..Limits::default()
-        };
-        if let Some(fuel) = self.fuel {
-            limits.fuel = fuel;
-        }
-        if let Some(mib) = self.memory_mib {
-            limits.memory_bytes = mib << 20;
-        }
-        if let Some(ms) = self.deadline_ms {
-            limits.deadline_ms = ms;
-        }
-        limits
-    }
 }
 
 /// Why an author command could not do its job (distinct from a failing

@@ -3,7 +3,7 @@
 //! are compared with the logged ones.
 
 use super::decision_db::{self, DatabaseArg, LogError};
-use super::policy::LimitArgs;
+use super::limits::LimitArgs;
 use crate::lifecycle::decisions::{PolicyReplayReport, ReplayScope, replay};
 use crate::policy::{PolicyRuntime, Slot};
 use clap::Args;
