@@ -985,7 +985,7 @@ async fn import_and_lifecycle(kind: Kind) {
     let match_sha = api.app.policies.active(Slot::Match).sha256().to_string();
     assert_eq!(
         api.count(&format!(
-            "SELECT COUNT(DISTINCT prospect_id) FROM match_keys WHERE policy_sha256 = '{match_sha}'"
+            "SELECT COUNT(DISTINCT prospect_id) FROM match_keys WHERE key_space = '{match_sha}'"
         ))
         .await,
         3
@@ -1487,7 +1487,7 @@ async fn policy_upload_and_rekey(kind: Kind) {
     // Refusals: nothing stored, nothing activated, keys untouched.
     let keys = || async {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT prospect_id, key, policy_sha256 FROM match_keys ORDER BY prospect_id, key",
+            "SELECT prospect_id, key, key_space FROM match_keys ORDER BY prospect_id, key",
         )
         .fetch_all(api.app.db.pool())
         .await
@@ -1588,7 +1588,10 @@ async fn policy_upload_and_rekey(kind: Kind) {
     api.import(&campaign, json!([{"member_id": "ACoAAAnewnewnewnewnew"}]))
         .await;
     assert_eq!(
-        api.count(&format!("SELECT COUNT(*) FROM match_keys WHERE key = 'hostile' AND policy_sha256 = '{hostile_sha}'")).await,
+        api.count(&format!(
+            "SELECT COUNT(*) FROM match_keys WHERE key = 'hostile' AND key_space = '{hostile_sha}'"
+        ))
+        .await,
         4
     );
 

@@ -262,12 +262,10 @@ async fn upload_match(
 
 /// Every (prospect, key, module) row of match_keys, sorted.
 async fn match_keys(w: &World) -> Vec<(String, String, String)> {
-    sqlx::query_as(
-        "SELECT prospect_id, key, policy_sha256 FROM match_keys ORDER BY prospect_id, key",
-    )
-    .fetch_all(w.app.db.pool())
-    .await
-    .unwrap()
+    sqlx::query_as("SELECT prospect_id, key, key_space FROM match_keys ORDER BY prospect_id, key")
+        .fetch_all(w.app.db.pool())
+        .await
+        .unwrap()
 }
 
 async fn an_upload_with_a_mistyped_export_is_refused(kind: Kind) {

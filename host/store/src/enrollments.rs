@@ -644,8 +644,7 @@ async fn prospects_by_key<'q>(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut by_key: std::collections::HashMap<(&'q str, &'q str), Vec<String>> =
-        Default::default();
+    let mut by_key: std::collections::HashMap<(&'q str, &'q str), Vec<String>> = Default::default();
     let postgres = super::arrays::is_postgres(c);
     // Nearly always one space (every workspace on the global module).
     for space in keys.chunk_by(|a, b| a.0 == b.0) {

@@ -203,6 +203,27 @@ pub async fn drop_space_page(
     Ok(done.rows_affected())
 }
 
+/// Deletes up to `limit` prospects' keys of `workspace` from a key space
+/// its module no longer uses for them; returns how many keys went.
+pub async fn drop_workspace_keys_page(
+    c: &mut AnyConnection,
+    key_space: &str,
+    workspace: &str,
+    limit: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM match_keys WHERE key_space = $1 AND prospect_id IN (SELECT k.prospect_id \
+         FROM match_keys k JOIN prospects p ON p.id = k.prospect_id \
+         WHERE k.key_space = $1 AND p.workspace_id = $2 LIMIT $3)",
+    )
+    .bind(key_space)
+    .bind(workspace)
+    .bind(limit)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// How many prospects one match module keys (see [`page_for_keys`]).
 pub async fn count_for_keys(
     c: &mut AnyConnection,

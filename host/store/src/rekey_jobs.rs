@@ -159,7 +159,14 @@ pub async fn cancel_running(
     let Some(job) = running else {
         return Ok(None);
     };
-    finish(c, &job.id, "cancelled", Some("superseded by a newer change of the scope"), now).await?;
+    finish(
+        c,
+        &job.id,
+        "cancelled",
+        Some("superseded by a newer change of the scope"),
+        now,
+    )
+    .await?;
     Ok(Some(job.id))
 }
 

@@ -358,8 +358,16 @@ impl Engine {
         let invited = prospects::invite_targets(tx, &ctx.prospect.id).await?;
         let decisions = self.pipeline.decisions();
         let modules = keys::modules_for(tx, decisions, &ctx.prospect.workspace_id).await?;
-        keys::store_in(tx, decisions, &modules, &ctx.prospect, &invited, KeyedOn::Invite, now)
-            .await?;
+        keys::store_in(
+            tx,
+            decisions,
+            &modules,
+            &ctx.prospect,
+            &invited,
+            KeyedOn::Invite,
+            now,
+        )
+        .await?;
         Ok(())
     }
 

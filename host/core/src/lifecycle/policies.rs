@@ -8,13 +8,13 @@
 //! decision in flight (see the registry's promise).
 
 use super::LifecycleError;
+use super::rekey_jobs::{self, NewJob, RekeyConfig};
 use crate::clock::SharedClock;
 use crate::decisions::Decisions;
-use super::rekey_jobs::{self, NewJob, RekeyConfig};
-use crate::store::rekey_jobs::RekeyJob;
 use crate::policy::{LoadError, Mode, PolicyModule, PolicyRegistry, Scope, Slot, builtin};
 use crate::store::broadcast::{Broadcaster, POLICIES_CHANNEL};
 use crate::store::policies::{self, Binding, NewModule};
+use crate::store::rekey_jobs::RekeyJob;
 use crate::store::{Db, StoreError, Tx, accounts};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -91,7 +91,9 @@ pub enum PolicyLifecycleError {
     RekeyRefused(String),
     /// Promote while the shadow match module's keys are still being
     /// computed (`rekey_in_progress`).
-    #[error("the shadow match module's keys are still being computed (re-key job {0}); promote once it is done")]
+    #[error(
+        "the shadow match module's keys are still being computed (re-key job {0}); promote once it is done"
+    )]
     RekeyInProgress(String),
     /// The scope's workspace does not exist (`workspace_not_found`).
     #[error("no workspace with id `{0}`")]
@@ -213,10 +215,7 @@ async fn builtin_module(
 }
 
 /// The sha256 of this build's built-in module of a slot.
-pub(super) async fn builtin_sha256(
-    app: PolicyHost<'_>,
-    slot: Slot,
-) -> Result<String, StoreError> {
+pub(super) async fn builtin_sha256(app: PolicyHost<'_>, slot: Slot) -> Result<String, StoreError> {
     let registry = app.decisions.registry();
     let active = registry.active(slot);
     if active.origin() == builtin::for_slot(slot).1 {
@@ -400,8 +399,7 @@ pub async fn promote(
     if slot == Slot::Match {
         let running = {
             let mut c = app.db.acquire().await?;
-            crate::store::rekey_jobs::running_of(&mut c, scope.key(), Mode::Shadow.as_str())
-                .await?
+            crate::store::rekey_jobs::running_of(&mut c, scope.key(), Mode::Shadow.as_str()).await?
         };
         if let Some(job) = running {
             return Err(PolicyLifecycleError::RekeyInProgress(job.id));

@@ -300,11 +300,19 @@ pub async fn import(
         let decisions = app.pipeline.decisions();
         let modules = match &key_modules {
             Some(m) => m,
-            None => key_modules.insert(
-                keys::modules_for(&mut tx, decisions, &campaign.workspace_id).await?,
-            ),
+            None => key_modules
+                .insert(keys::modules_for(&mut tx, decisions, &campaign.workspace_id).await?),
         };
-        keys::store_in(&mut tx, decisions, modules, &prospect, &[], KeyedOn::Import, now).await?;
+        keys::store_in(
+            &mut tx,
+            decisions,
+            modules,
+            &prospect,
+            &[],
+            KeyedOn::Import,
+            now,
+        )
+        .await?;
         let enrollment = EnrollmentRow::pending(
             &new_id(),
             &campaign.id,

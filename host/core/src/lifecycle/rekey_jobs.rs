@@ -114,8 +114,14 @@ pub(super) async fn start(app: PolicyHost<'_>, new: NewJob<'_>) -> Result<RekeyJ
     tx.commit().await?;
     app.decisions.registry().stage(new.module.clone());
     broadcast(app).await;
-    tracing::info!(job_id = job.id, scope = job.scope, module_sha256 = job.module_sha256,
-        mode = job.mode, total, "re-key job started");
+    tracing::info!(
+        job_id = job.id,
+        scope = job.scope,
+        module_sha256 = job.module_sha256,
+        mode = job.mode,
+        total,
+        "re-key job started"
+    );
     Ok(job)
 }
 
@@ -157,9 +163,9 @@ async fn work(
 ) -> Result<RekeyJob, PolicyLifecycleError> {
     let load = async || -> Result<RekeyJob, PolicyLifecycleError> {
         let mut c = app.db.acquire().await?;
-        rekey_jobs::get(&mut c, job_id).await?.ok_or_else(|| {
-            PolicyLifecycleError::Internal(format!("re-key job {job_id} vanished"))
-        })
+        rekey_jobs::get(&mut c, job_id)
+            .await?
+            .ok_or_else(|| PolicyLifecycleError::Internal(format!("re-key job {job_id} vanished")))
     };
     let mut job = load().await?;
     if job.status != "running" {
@@ -270,7 +276,14 @@ async fn complete(
         && app.decisions.registry().active(Slot::Match).sha256() != job.module_sha256
     {
         let mut tx = app.db.begin().await?;
-        rekey_jobs::finish(&mut tx, &job.id, "cancelled", Some("the global match module changed; a new job follows"), now).await?;
+        rekey_jobs::finish(
+            &mut tx,
+            &job.id,
+            "cancelled",
+            Some("the global match module changed; a new job follows"),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         let global = app.decisions.registry().active(Slot::Match);
         let next = start(
@@ -307,11 +320,29 @@ async fn complete(
         };
         let actor = job.actor.as_deref();
         if job.action == "promote" {
-            lifecycle::rebind(&mut tx, &scope, Slot::Match, Mode::Shadow, None, "promote", actor, now)
-                .await?;
-        }
-        lifecycle::rebind(&mut tx, &scope, Slot::Match, Mode::Active, bind.as_ref(), &job.action, actor, now)
+            lifecycle::rebind(
+                &mut tx,
+                &scope,
+                Slot::Match,
+                Mode::Shadow,
+                None,
+                "promote",
+                actor,
+                now,
+            )
             .await?;
+        }
+        lifecycle::rebind(
+            &mut tx,
+            &scope,
+            Slot::Match,
+            Mode::Active,
+            bind.as_ref(),
+            &job.action,
+            actor,
+            now,
+        )
+        .await?;
         switched = true;
     }
     if !rekey_jobs::finish(&mut tx, &job.id, "done", None, now).await? {
@@ -334,14 +365,52 @@ async fn complete(
         }
         lifecycle::install_module(app, &scope, Slot::Match, Mode::Active, bind).await?;
     }
-    tracing::info!(job_id = job.id, scope = job.scope, module_sha256 = job.module_sha256,
-        done = job.done, failures = job.failures, "re-key job done");
+    tracing::info!(
+        job_id = job.id,
+        scope = job.scope,
+        module_sha256 = job.module_sha256,
+        done = job.done,
+        failures = job.failures,
+        "re-key job done"
+    );
+    if switched {
+        drop_left_behind(app, &job, &scope).await?;
+    }
     // Every key changed: the planner's picture of match_keys is stale.
     app.db.refresh_statistics_soon();
     restage(app).await?;
     gc(app).await?;
     let mut c = app.db.acquire().await?;
     Ok(rekey_jobs::get(&mut c, &job.id).await?.unwrap_or(job))
+}
+
+/// After a workspace's switch, its prospects' keys in the space of the
+/// module that decided before (still used by other workspaces, else the
+/// whole space goes) are deleted, unless that module is its shadow.
+async fn drop_left_behind(
+    app: PolicyHost<'_>,
+    job: &RekeyJob,
+    scope: &Scope,
+) -> Result<(), StoreError> {
+    let (Some(workspace), Some(from)) = (scope.workspace(), job.from_sha256.as_deref()) else {
+        return Ok(());
+    };
+    let shadow = app
+        .decisions
+        .registry()
+        .shadow_for(workspace, Slot::Match)
+        .map(|m| m.sha256().to_string());
+    if from == job.module_sha256 || shadow.as_deref() == Some(from) {
+        return Ok(());
+    }
+    loop {
+        let mut tx = app.db.begin().await?;
+        let n = prospects::drop_workspace_keys_page(&mut tx, from, workspace, DROP_PAGE).await?;
+        tx.commit().await?;
+        if n == 0 {
+            return Ok(());
+        }
+    }
 }
 
 /// Stages the modules of the running jobs only.
@@ -375,7 +444,13 @@ pub async fn gc(app: PolicyHost<'_>) -> Result<u64, StoreError> {
             .into_iter()
             .map(|j| j.module_sha256),
     );
-    used.insert(app.decisions.registry().active(Slot::Match).sha256().to_string());
+    used.insert(
+        app.decisions
+            .registry()
+            .active(Slot::Match)
+            .sha256()
+            .to_string(),
+    );
     used.insert(lifecycle::builtin_sha256(app, Slot::Match).await?);
     drop(c);
     let mut dropped = 0;
@@ -431,7 +506,9 @@ pub async fn startup(app: PolicyHost<'_>) -> Result<Option<RekeyJob>, PolicyLife
     let gap = {
         let mut c = app.db.acquire().await?;
         prospects::space_has_gap(&mut c, None, module.sha256()).await?
-            && rekey_jobs::running_of(&mut c, "", Mode::Active.as_str()).await?.is_none()
+            && rekey_jobs::running_of(&mut c, "", Mode::Active.as_str())
+                .await?
+                .is_none()
     };
     if !gap {
         return Ok(None);

@@ -5,12 +5,12 @@
 
 use crate::decisions::Decisions;
 use crate::policy::{CallStats, Decision, PolicyError, PolicyModule, Slot};
-use std::sync::Arc;
 use crate::store::Connection;
 use crate::store::StoreError;
 use crate::store::prospects::{self, Prospect};
 use crate::store::rekey_jobs;
 use crate::store::traces::{self, NewTrace};
+use std::sync::Arc;
 
 /// What a prospect was keyed on, named in its failure traces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -74,7 +74,11 @@ pub async fn key_page(
             keys::trace_failure(c, prospect, keys, dropped, KeyedOn::Rekey, now).await?;
         }
         keyed_ids.push(&prospect.id);
-        rows.extend(keys.value.iter().map(|k| (prospect.id.as_str(), k.as_str())));
+        rows.extend(
+            keys.value
+                .iter()
+                .map(|k| (prospect.id.as_str(), k.as_str())),
+        );
         report.keyed += 1;
     }
     prospects::delete_keys(c, space, &keyed_ids).await?;
