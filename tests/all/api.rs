@@ -1559,11 +1559,23 @@ async fn policy_upload_and_rekey(kind: Kind) {
         .admin("PUT", "/admin/policies/match", Some(hostile.clone()))
         .await;
     assert_eq!(s, 200, "{swap}");
+    let mut swap = swap;
+    let job = swap["rekey_job"].take();
+    assert_eq!(
+        (
+            job["status"].as_str(),
+            job["done"].as_i64(),
+            job["total"].as_i64()
+        ),
+        (Some("done"), Some(3), Some(3)),
+        "{job}"
+    );
     assert_eq!(
         swap,
         json!({
             "slot": "match", "workspace_id": null, "mode": "active", "sha256": hostile_sha,
             "origin": "upload", "previous_sha256": builtin_match, "rekeyed": 3, "rekey_failures": 0,
+            "status": "done", "rekey_job": null,
         })
     );
     assert_eq!(api.app.policies.active(Slot::Match).sha256(), hostile_sha);

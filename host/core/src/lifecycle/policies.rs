@@ -214,20 +214,6 @@ async fn builtin_module(
         .map_err(|e| PolicyLifecycleError::Internal(e.to_string()))
 }
 
-/// The sha256 of this build's built-in module of a slot.
-pub(super) async fn builtin_sha256(app: PolicyHost<'_>, slot: Slot) -> Result<String, StoreError> {
-    let registry = app.decisions.registry();
-    let active = registry.active(slot);
-    if active.origin() == builtin::for_slot(slot).1 {
-        return Ok(active.sha256().to_string());
-    }
-    match builtin_module(registry, slot).await {
-        Ok(m) => Ok(m.sha256().to_string()),
-        // Not loadable: no space is its, so none is kept for it.
-        Err(_) => Ok(String::new()),
-    }
-}
-
 /// Refuses a workspace scope whose workspace does not exist.
 async fn check_scope(app: PolicyHost<'_>, scope: &Scope) -> Result<(), PolicyLifecycleError> {
     if let Some(w) = scope.workspace() {

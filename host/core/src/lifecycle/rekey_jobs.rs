@@ -428,7 +428,8 @@ async fn restage(app: PolicyHost<'_>) -> Result<(), PolicyLifecycleError> {
 }
 
 /// Deletes, in pages, the key spaces no match binding, no running job and
-/// not this build's built-in module uses. Returns the keys deleted.
+/// not the global active module (the built-in one when none is bound)
+/// uses. Returns the keys deleted.
 pub async fn gc(app: PolicyHost<'_>) -> Result<u64, StoreError> {
     let mut c = app.db.acquire().await?;
     let spaces = prospects::key_spaces(&mut c).await?;
@@ -451,7 +452,6 @@ pub async fn gc(app: PolicyHost<'_>) -> Result<u64, StoreError> {
             .sha256()
             .to_string(),
     );
-    used.insert(lifecycle::builtin_sha256(app, Slot::Match).await?);
     drop(c);
     let mut dropped = 0;
     for space in spaces.iter().filter(|s| !used.contains(*s)) {
