@@ -4,11 +4,15 @@
 -- the space of the module that derived the signal's keys. Existing keys
 -- go to the space of the module that stamped them. SQLite cannot change
 -- a primary key in place: the table is rebuilt (both dialects alike).
+-- The primary key leads with the prospect, so a page's replace or delete
+-- probes it by prospect even while the statistics think a new space is
+-- empty (led by the space, both indexes tied and PostgreSQL read a whole
+-- space per page); the look-up reads (key_space, key).
 CREATE TABLE match_keys_spaced (
     key_space    TEXT NOT NULL,
     prospect_id  TEXT NOT NULL REFERENCES prospects(id),
     key          TEXT NOT NULL,
-    PRIMARY KEY (key_space, prospect_id, key)
+    PRIMARY KEY (prospect_id, key_space, key)
 );
 INSERT INTO match_keys_spaced (key_space, prospect_id, key)
     SELECT policy_sha256, prospect_id, key FROM match_keys;

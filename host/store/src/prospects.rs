@@ -177,51 +177,40 @@ pub async fn key_spaces(c: &mut AnyConnection) -> Result<Vec<String>, StoreError
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-/// Deletes up to `limit` prospects' keys of a key space no module uses;
-/// returns how many keys went (0: the space is empty).
+/// Deletes a key space's keys of the next `limit` prospects after
+/// `after` (of `workspace`, or of every workspace), one probe of the
+/// primary key each; returns the last prospect id of the page (`None`:
+/// no prospect left).
 pub async fn drop_space_page(
     c: &mut AnyConnection,
     key_space: &str,
+    workspace: Option<&str>,
+    after: &str,
     limit: i64,
-) -> Result<u64, StoreError> {
+) -> Result<Option<String>, StoreError> {
     let last: Option<(String,)> = sqlx::query_as(
-        "SELECT prospect_id FROM (SELECT DISTINCT prospect_id FROM match_keys WHERE key_space = $1 \
-         ORDER BY prospect_id LIMIT $2) AS page ORDER BY prospect_id DESC LIMIT 1",
+        "SELECT id FROM (SELECT id FROM prospects WHERE id > $1 AND ($3 IS NULL OR workspace_id = $3) \
+         ORDER BY id LIMIT $2) AS page ORDER BY id DESC LIMIT 1",
     )
-    .bind(key_space)
+    .bind(after)
     .bind(limit)
+    .bind(workspace)
     .fetch_optional(&mut *c)
     .await?;
     let Some((last,)) = last else {
-        return Ok(0);
+        return Ok(None);
     };
-    let done = sqlx::query("DELETE FROM match_keys WHERE key_space = $1 AND prospect_id <= $2")
-        .bind(key_space)
-        .bind(&last)
-        .execute(c)
-        .await?;
-    Ok(done.rows_affected())
-}
-
-/// Deletes up to `limit` prospects' keys of `workspace` from a key space
-/// its module no longer uses for them; returns how many keys went.
-pub async fn drop_workspace_keys_page(
-    c: &mut AnyConnection,
-    key_space: &str,
-    workspace: &str,
-    limit: i64,
-) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "DELETE FROM match_keys WHERE key_space = $1 AND prospect_id IN (SELECT k.prospect_id \
-         FROM match_keys k JOIN prospects p ON p.id = k.prospect_id \
-         WHERE k.key_space = $1 AND p.workspace_id = $2 LIMIT $3)",
+    sqlx::query(
+        "DELETE FROM match_keys WHERE key_space = $1 AND prospect_id IN (SELECT id FROM prospects \
+         WHERE id > $2 AND id <= $3 AND ($4 IS NULL OR workspace_id = $4))",
     )
     .bind(key_space)
+    .bind(after)
+    .bind(&last)
     .bind(workspace)
-    .bind(limit)
     .execute(c)
     .await?;
-    Ok(done.rows_affected())
+    Ok(Some(last))
 }
 
 /// How many prospects one match module keys (see [`page_for_keys`]).

@@ -216,6 +216,7 @@ async fn work(
             &module,
             job.from_sha256.as_deref(),
             &page,
+            !sweep,
             now,
         )
         .await?;
@@ -403,12 +404,24 @@ async fn drop_left_behind(
     if from == job.module_sha256 || shadow.as_deref() == Some(from) {
         return Ok(());
     }
+    drop_space(app, from, Some(workspace)).await
+}
+
+/// Deletes a key space's keys (of one workspace's prospects, or of all),
+/// a page of prospects per transaction.
+async fn drop_space(
+    app: PolicyHost<'_>,
+    space: &str,
+    workspace: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut after = String::new();
     loop {
         let mut tx = app.db.begin().await?;
-        let n = prospects::drop_workspace_keys_page(&mut tx, from, workspace, DROP_PAGE).await?;
+        let last = prospects::drop_space_page(&mut tx, space, workspace, &after, DROP_PAGE).await?;
         tx.commit().await?;
-        if n == 0 {
-            return Ok(());
+        match last {
+            Some(last) => after = last,
+            None => return Ok(()),
         }
     }
 }
@@ -429,7 +442,7 @@ async fn restage(app: PolicyHost<'_>) -> Result<(), PolicyLifecycleError> {
 
 /// Deletes, in pages, the key spaces no match binding, no running job and
 /// not the global active module (the built-in one when none is bound)
-/// uses. Returns the keys deleted.
+/// uses. Returns the spaces deleted.
 pub async fn gc(app: PolicyHost<'_>) -> Result<u64, StoreError> {
     let mut c = app.db.acquire().await?;
     let spaces = prospects::key_spaces(&mut c).await?;
@@ -455,15 +468,8 @@ pub async fn gc(app: PolicyHost<'_>) -> Result<u64, StoreError> {
     drop(c);
     let mut dropped = 0;
     for space in spaces.iter().filter(|s| !used.contains(*s)) {
-        loop {
-            let mut tx = app.db.begin().await?;
-            let n = prospects::drop_space_page(&mut tx, space, DROP_PAGE).await?;
-            tx.commit().await?;
-            dropped += n;
-            if n == 0 {
-                break;
-            }
-        }
+        drop_space(app, space, None).await?;
+        dropped += 1;
         tracing::info!(key_space = space, "unused key space deleted");
     }
     Ok(dropped)

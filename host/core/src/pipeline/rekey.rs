@@ -41,7 +41,8 @@ fn keys_of(
 }
 
 /// Writes `module`'s keys for `page` into its key space, replacing what
-/// the space held for those prospects. A prospect the module fails on
+/// the space held for those prospects (`replace`; a page of prospects
+/// missing from the space has nothing to replace). A prospect the module fails on
 /// keeps what the space holds and gets the keys `from_space` gave it
 /// (stale keys can still find it, none never would); failures and
 /// dropped keys are traced.
@@ -51,6 +52,7 @@ pub async fn key_page(
     module: &PolicyModule,
     from_space: Option<&str>,
     page: &[(Prospect, Vec<String>)],
+    replace: bool,
     now: i64,
 ) -> Result<PageReport, StoreError> {
     let mut report = PageReport::default();
@@ -81,7 +83,9 @@ pub async fn key_page(
         );
         report.keyed += 1;
     }
-    prospects::delete_keys(c, space, &keyed_ids).await?;
+    if replace {
+        prospects::delete_keys(c, space, &keyed_ids).await?;
+    }
     prospects::insert_keys(c, space, &rows).await?;
     Ok(report)
 }
