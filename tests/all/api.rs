@@ -985,7 +985,7 @@ async fn import_and_lifecycle(kind: Kind) {
     let match_sha = api.app.policies.active(Slot::Match).sha256().to_string();
     assert_eq!(
         api.count(&format!(
-            "SELECT COUNT(DISTINCT prospect_id) FROM match_keys WHERE policy_sha256 = '{match_sha}'"
+            "SELECT COUNT(DISTINCT prospect_id) FROM match_keys WHERE key_space = '{match_sha}'"
         ))
         .await,
         3
@@ -1487,7 +1487,7 @@ async fn policy_upload_and_rekey(kind: Kind) {
     // Refusals: nothing stored, nothing activated, keys untouched.
     let keys = || async {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT prospect_id, key, policy_sha256 FROM match_keys ORDER BY prospect_id, key",
+            "SELECT prospect_id, key, key_space FROM match_keys ORDER BY prospect_id, key",
         )
         .fetch_all(api.app.db.pool())
         .await
@@ -1559,11 +1559,23 @@ async fn policy_upload_and_rekey(kind: Kind) {
         .admin("PUT", "/admin/policies/match", Some(hostile.clone()))
         .await;
     assert_eq!(s, 200, "{swap}");
+    let mut swap = swap;
+    let job = swap["rekey_job"].take();
+    assert_eq!(
+        (
+            job["status"].as_str(),
+            job["done"].as_i64(),
+            job["total"].as_i64()
+        ),
+        (Some("done"), Some(3), Some(3)),
+        "{job}"
+    );
     assert_eq!(
         swap,
         json!({
             "slot": "match", "workspace_id": null, "mode": "active", "sha256": hostile_sha,
             "origin": "upload", "previous_sha256": builtin_match, "rekeyed": 3, "rekey_failures": 0,
+            "status": "done", "rekey_job": null,
         })
     );
     assert_eq!(api.app.policies.active(Slot::Match).sha256(), hostile_sha);
@@ -1588,7 +1600,10 @@ async fn policy_upload_and_rekey(kind: Kind) {
     api.import(&campaign, json!([{"member_id": "ACoAAAnewnewnewnewnew"}]))
         .await;
     assert_eq!(
-        api.count(&format!("SELECT COUNT(*) FROM match_keys WHERE key = 'hostile' AND policy_sha256 = '{hostile_sha}'")).await,
+        api.count(&format!(
+            "SELECT COUNT(*) FROM match_keys WHERE key = 'hostile' AND key_space = '{hostile_sha}'"
+        ))
+        .await,
         4
     );
 

@@ -31,6 +31,7 @@ mod policy_swap;
 mod policy_tokens;
 mod polling;
 mod provider;
+mod rekey_jobs;
 mod resync;
 mod rig;
 mod send_safety;

@@ -262,12 +262,10 @@ async fn upload_match(
 
 /// Every (prospect, key, module) row of match_keys, sorted.
 async fn match_keys(w: &World) -> Vec<(String, String, String)> {
-    sqlx::query_as(
-        "SELECT prospect_id, key, policy_sha256 FROM match_keys ORDER BY prospect_id, key",
-    )
-    .fetch_all(w.app.db.pool())
-    .await
-    .unwrap()
+    sqlx::query_as("SELECT prospect_id, key, key_space FROM match_keys ORDER BY prospect_id, key")
+        .fetch_all(w.app.db.pool())
+        .await
+        .unwrap()
 }
 
 async fn an_upload_with_a_mistyped_export_is_refused(kind: Kind) {
@@ -330,8 +328,12 @@ async fn a_match_module_failing_most_rekeys_is_refused(kind: Kind) {
     assert!(message.contains("guest panic"), "{message}");
     assert_eq!(a.w.app.policies.active(Slot::Match).sha256(), before);
     assert_eq!(a.keys().await, keys_before, "every prospect keeps its keys");
-    let stored = "SELECT COUNT(*) FROM policy_modules WHERE slot = $1";
-    assert_eq!(a.w.count(stored, "match").await, 0, "nothing stored");
+    // Stored (its job needs the bytes to resume), bound nowhere; the job
+    // is listed as failed and its key space is gone.
+    let bound = "SELECT COUNT(*) FROM policy_bindings WHERE slot = $1";
+    assert_eq!(a.w.count(bound, "match").await, 0, "nothing bound");
+    let failed = "SELECT COUNT(*) FROM rekey_jobs WHERE status = $1";
+    assert_eq!(a.w.count(failed, "failed").await, 1);
 }
 
 async fn a_rekey_keeps_the_keys_of_prospects_it_fails_on(kind: Kind) {
@@ -362,8 +364,9 @@ async fn a_rekey_keeps_the_keys_of_prospects_it_fails_on(kind: Kind) {
         .clone();
     for (prospect, key, module) in a.keys().await {
         if prospect == panicked {
+            // Copied into the new module's space: the old space is gone.
             assert_eq!(
-                module, builtin,
+                module, hostile,
                 "{key}: the failed prospect keeps its old keys"
             );
         } else {
@@ -373,15 +376,21 @@ async fn a_rekey_keeps_the_keys_of_prospects_it_fails_on(kind: Kind) {
             );
         }
     }
+    assert!(
+        a.keys().await.iter().all(|(_, _, m)| *m != builtin),
+        "the old module's space is deleted once unused"
+    );
     let kept: Vec<_> = a
         .keys()
         .await
         .into_iter()
         .filter(|(p, _, _)| *p == panicked)
+        .map(|(p, k, _)| (p, k))
         .collect();
     let old: Vec<_> = keys_before
         .into_iter()
         .filter(|(p, _, _)| *p == panicked)
+        .map(|(p, k, _)| (p, k))
         .collect();
     assert_eq!(kept, old);
 }

@@ -115,6 +115,7 @@ async fn policy_view(rig: &Rig, workspace: &str) -> Vec<Value> {
         "/admin/policies",
         "/admin/policies/modules",
         "/admin/policies/history?limit=1000",
+        "/admin/policies/rekey-jobs?limit=1000",
     ] {
         out.push(ok(rig, RIG_ADMIN_TOKEN, "GET", path, None, 200).await);
     }
@@ -263,6 +264,7 @@ async fn a_workspace_token_cannot_reach_another_workspace_scope(kind: Kind) {
         "/admin/policies",
         "/admin/policies/modules",
         "/admin/policies/history",
+        "/admin/policies/rekey-jobs",
     ]
     .into_iter()
     .map(|p| ("GET".to_string(), p.to_string()))
@@ -284,6 +286,11 @@ async fn a_workspace_token_cannot_reach_another_workspace_scope(kind: Kind) {
     ] {
         let history = ok(&rig, &a_token, "GET", &path, None, 200).await;
         assert_eq!(history, json!([]), "{path}");
+        let jobs = path
+            .replace("history", "rekey-jobs")
+            .replace("&slot=routing", "");
+        let jobs = ok(&rig, &a_token, "GET", &jobs, None, 200).await;
+        assert_eq!(jobs, json!([]), "{path}");
     }
 
     // Nothing of B changed, and the global scope neither.
@@ -528,5 +535,5 @@ async fn the_policy_routes_document_workspace_tokens() {
             }
         }
     }
-    assert_eq!(policy_operations, 9);
+    assert_eq!(policy_operations, 10);
 }

@@ -196,7 +196,7 @@ impl World {
         let mut c = self.app.db.pool().acquire().await.unwrap();
         prospects::insert(&mut c, &prospect).await.unwrap();
         let keys = self.app.policies.prospect_keys(&prospect.identity(None));
-        prospects::set_keys(&mut c, &prospect.id, &keys.value, &keys.module_sha256)
+        prospects::set_keys(&mut c, &keys.module_sha256, &prospect.id, &keys.value)
             .await
             .unwrap();
         let row = EnrollmentRow::pending(

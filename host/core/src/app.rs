@@ -52,6 +52,9 @@ pub struct AppConfig {
     /// A write-through group that takes longer than this pauses
     /// write-through for 30 s (see [`crate::ingest::writer::WriteThrough`]).
     pub inbox_write_through_budget: std::time::Duration,
+    /// How match re-key jobs page, and how many pages a policy change
+    /// runs before it answers.
+    pub rekey: crate::lifecycle::rekey_jobs::RekeyConfig,
 }
 
 impl AppConfig {
@@ -73,6 +76,7 @@ impl AppConfig {
             inbox_write_through: true,
             decision_log: crate::decisions::DecisionLogConfig::default(),
             inbox_write_through_budget: std::time::Duration::from_millis(250),
+            rekey: crate::lifecycle::rekey_jobs::RekeyConfig::default(),
         }
     }
 }
@@ -89,6 +93,9 @@ pub enum StartError {
     /// The provider client.
     #[error("provider: {0}")]
     Provider(String),
+    /// The built-in match module's keys could not be computed at start.
+    #[error("re-key at start: {0}")]
+    Rekey(String),
 }
 
 impl From<crate::lifecycle::policies::SyncError> for StartError {
@@ -166,7 +173,7 @@ impl App {
         );
         let engine = provider.map(|p| Engine::new(pipeline.clone(), p, config.engine.clone()));
         let resync = engine.clone().map(|e| Arc::new(Resyncer::new(e)));
-        Ok(Arc::new(App {
+        let app = Arc::new(App {
             config,
             db,
             policies,
@@ -176,7 +183,11 @@ impl App {
             metrics,
             engine,
             resync,
-        }))
+        });
+        crate::lifecycle::rekey_jobs::startup(app.policy_host())
+            .await
+            .map_err(|e| StartError::Rekey(e.to_string()))?;
+        Ok(app)
     }
 }
 
@@ -187,6 +198,7 @@ impl App {
             db: &self.db,
             decisions: self.pipeline.decisions(),
             clock: &self.clock,
+            rekey: self.config.rekey,
         }
     }
 

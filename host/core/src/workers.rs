@@ -34,6 +34,10 @@ pub fn spawn_workers(app: &Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<Joi
         decisions.log_config().retention,
     );
     workers.push(tokio::spawn(retention.run(shutdown.clone())));
+    workers.push(tokio::spawn(crate::lifecycle::rekey_jobs::worker(
+        app.clone(),
+        shutdown.clone(),
+    )));
     if let Some(engine) = &app.engine {
         workers.push(tokio::spawn(engine.clone().run(shutdown.clone())));
         workers.push(tokio::spawn(

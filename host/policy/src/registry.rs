@@ -105,6 +105,7 @@ pub struct PolicyRegistry {
     routing: ArcSwap<PolicyModule>,
     preflight: ArcSwap<PolicyModule>,
     bound: ArcSwap<Bound>,
+    staged: ArcSwap<HashMap<String, Arc<PolicyModule>>>,
 }
 
 impl PolicyRegistry {
@@ -119,6 +120,7 @@ impl PolicyRegistry {
             routing: ArcSwap::new(load(Slot::Routing)?),
             preflight: ArcSwap::new(load(Slot::Preflight)?),
             bound: ArcSwap::from_pointee(Bound::new()),
+            staged: ArcSwap::from_pointee(HashMap::new()),
             runtime,
         })
     }
@@ -247,6 +249,35 @@ impl PolicyRegistry {
             "policy bound"
         );
         previous
+    }
+
+    /// The match modules whose re-key jobs run, by sha256: a prospect
+    /// imported meanwhile is keyed by them too.
+    pub fn staged(&self) -> Vec<Arc<PolicyModule>> {
+        self.staged.load().values().cloned().collect()
+    }
+
+    /// A staged module by sha256.
+    pub fn staged_module(&self, sha256: &str) -> Option<Arc<PolicyModule>> {
+        self.staged.load().get(sha256).cloned()
+    }
+
+    /// Replaces the staged modules.
+    pub fn set_staged(&self, modules: Vec<Arc<PolicyModule>>) {
+        let map = modules
+            .into_iter()
+            .map(|m| (m.sha256().to_string(), m))
+            .collect();
+        self.staged.store(Arc::new(map));
+    }
+
+    /// Adds a staged module.
+    pub fn stage(&self, module: Arc<PolicyModule>) {
+        self.staged.rcu(|staged| {
+            let mut next = HashMap::clone(staged);
+            next.insert(module.sha256().to_string(), module.clone());
+            next
+        });
     }
 
     /// `prospect-keys` on the active match module.

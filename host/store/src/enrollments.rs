@@ -540,6 +540,9 @@ pub struct CandidateQuery<'a> {
     pub account_id: &'a str,
     /// The keys the match policy derived from the signal.
     pub keys: &'a [String],
+    /// The key space they are looked up in: the sha256 of the match
+    /// module that derived them (each module keys prospects its own way).
+    pub key_space: &'a str,
 }
 
 /// Most prospects one key, and most candidates one signal, bring in: a
@@ -575,7 +578,7 @@ pub async fn candidate_views(
             let mut seen = std::collections::HashSet::new();
             q.keys
                 .iter()
-                .filter_map(|k| by_key.get(k.as_str()))
+                .filter_map(|k| by_key.get(&(q.key_space, k.as_str())))
                 .flatten()
                 .map(String::as_str)
                 .filter(|p| seen.insert(*p))
@@ -629,31 +632,44 @@ pub async fn candidate_views(
     Ok(out)
 }
 
-/// The prospects each key names (at most [`MAX_CANDIDATES`] per key).
-async fn prospects_by_key(
+/// The prospects each (key space, key) names (at most [`MAX_CANDIDATES`]
+/// per key).
+async fn prospects_by_key<'q>(
     c: &mut AnyConnection,
-    queries: &[CandidateQuery<'_>],
-) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
-    let mut keys: Vec<&str> = queries
+    queries: &[CandidateQuery<'q>],
+) -> Result<std::collections::HashMap<(&'q str, &'q str), Vec<String>>, StoreError> {
+    let mut keys: Vec<(&'q str, &'q str)> = queries
         .iter()
-        .flat_map(|q| q.keys.iter().map(String::as_str))
+        .flat_map(|q| q.keys.iter().map(|k| (q.key_space, k.as_str())))
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut by_key: std::collections::HashMap<(&'q str, &'q str), Vec<String>> = Default::default();
     let postgres = super::arrays::is_postgres(c);
-    for chunk in keys.chunks(IN_CHUNK) {
-        let (in_keys, _) = super::arrays::in_texts(postgres, 1, chunk.len());
-        let statement = format!(
-            "SELECT key, prospect_id FROM (SELECT key, prospect_id, \
-             ROW_NUMBER() OVER (PARTITION BY key ORDER BY prospect_id) AS n \
-             FROM match_keys WHERE key {in_keys}) AS k WHERE n <= {MAX_CANDIDATES}"
-        );
-        let q = sqlx::query_as(super::sql_for(c, statement));
-        let q = super::arrays::bind_texts(q, postgres, chunk);
-        let found: Vec<(String, String)> = q.fetch_all(&mut *c).await?;
-        for (key, prospect) in found {
-            by_key.entry(key).or_default().push(prospect);
+    // Nearly always one space (every workspace on the global module).
+    for space in keys.chunk_by(|a, b| a.0 == b.0) {
+        let space_name = space[0].0;
+        let texts: Vec<&str> = space.iter().map(|(_, k)| *k).collect();
+        for chunk in texts.chunks(IN_CHUNK) {
+            let (in_keys, _) = super::arrays::in_texts(postgres, 2, chunk.len());
+            let statement = format!(
+                "SELECT key, prospect_id FROM (SELECT key, prospect_id, \
+                 ROW_NUMBER() OVER (PARTITION BY key ORDER BY prospect_id) AS n \
+                 FROM match_keys WHERE key_space = $1 AND key {in_keys}) AS k WHERE n <= {MAX_CANDIDATES}"
+            );
+            let q = sqlx::query_as(super::sql_for(c, statement)).bind(space_name);
+            let q = super::arrays::bind_texts(q, postgres, chunk);
+            let found: Vec<(String, String)> = q.fetch_all(&mut *c).await?;
+            for (key, prospect) in found {
+                // The key as the query holds it, so the map borrows no row.
+                let Ok(at) = chunk.binary_search(&key.as_str()) else {
+                    continue;
+                };
+                by_key
+                    .entry((space_name, chunk[at]))
+                    .or_default()
+                    .push(prospect);
+            }
         }
     }
     Ok(by_key)

@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod policies;
 pub mod polling;
 pub mod prospects;
+pub mod rekey_jobs;
 pub mod resyncs;
 pub mod skips;
 pub mod ticks;

@@ -104,7 +104,7 @@ pub async fn enroll_waiting(
     let keys = app
         .policies
         .prospect_keys(&p.identity(Some(provider_id.to_string())));
-    prospects::set_keys(tx, &p.id, &keys.value, &keys.module_sha256)
+    prospects::set_keys(tx, &keys.module_sha256, &p.id, &keys.value)
         .await
         .unwrap();
     let e = EnrollmentRow::pending(&new_id(), &campaign.id, &p.id, &account.id, now);

@@ -356,8 +356,18 @@ impl Engine {
         // The invite target is a new key (the invite bridge), beside the
         // targets of the prospect's other invites.
         let invited = prospects::invite_targets(tx, &ctx.prospect.id).await?;
-        let keys = keys::prospect_keys(self.pipeline.decisions(), None, &ctx.prospect, &invited);
-        keys::store(tx, &ctx.prospect, &keys, KeyedOn::Invite, now).await?;
+        let decisions = self.pipeline.decisions();
+        let modules = keys::modules_for(tx, decisions, &ctx.prospect.workspace_id).await?;
+        keys::store_in(
+            tx,
+            decisions,
+            &modules,
+            &ctx.prospect,
+            &invited,
+            KeyedOn::Invite,
+            now,
+        )
+        .await?;
         Ok(())
     }
 

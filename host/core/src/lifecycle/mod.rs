@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod integrations;
 pub mod policies;
 pub mod prospects;
+pub mod rekey_jobs;
 pub mod tokens;
 
 use crate::pipeline::PipelineError;

@@ -1,19 +1,20 @@
 //! A policy module's lifecycle on this host, per scope (global or one
 //! workspace) and mode (active or shadow): validate → store → bind →
-//! re-key the scope's prospects (match slot, active) → install →
-//! broadcast, and the sync by which every other instance follows. Promote
+//! install → broadcast; a match module is bound active only once a re-key
+//! job has computed its keys for the scope (`super::rekey_jobs`), and the sync by which every other instance follows. Promote
 //! (shadow → active), rollback (the previous active module) and unassign
 //! are the same path with another module. Every binding change is kept in
 //! the history. The admin API and the demo call it; a swap never fails a
 //! decision in flight (see the registry's promise).
 
 use super::LifecycleError;
+use super::rekey_jobs::{self, NewJob, RekeyConfig};
 use crate::clock::SharedClock;
 use crate::decisions::Decisions;
-use crate::pipeline::rekey;
 use crate::policy::{LoadError, Mode, PolicyModule, PolicyRegistry, Scope, Slot, builtin};
 use crate::store::broadcast::{Broadcaster, POLICIES_CHANNEL};
 use crate::store::policies::{self, Binding, NewModule};
+use crate::store::rekey_jobs::RekeyJob;
 use crate::store::{Db, StoreError, Tx, accounts};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ pub struct PolicyHost<'a> {
     pub decisions: &'a Decisions,
     /// The clock.
     pub clock: &'a SharedClock,
+    /// How re-key jobs page.
+    pub rekey: RekeyConfig,
 }
 
 /// What is said about a module at upload.
@@ -67,6 +70,13 @@ pub struct PolicySwap {
     /// Prospects the new module failed on: they keep their previous keys,
     /// traced as `policy_failure`.
     pub rekey_failures: u64,
+    /// `done`: the change is in effect; `rekeying`: a match module's keys
+    /// are still being computed by `rekey_job`, and the module that
+    /// decided before (`sha256`) decides until it is done.
+    pub status: String,
+    /// The re-key job of a match module's change, as it stood when the
+    /// answer was given.
+    pub rekey_job: Option<RekeyJob>,
 }
 
 /// Why a policy change could not be made.
@@ -76,9 +86,15 @@ pub enum PolicyLifecycleError {
     #[error("{0}")]
     Invalid(LoadError),
     /// A match module that fails on most prospects' keys (`rekey_failed`):
-    /// nothing was stored or activated.
+    /// it was not bound.
     #[error("{0}; it was not activated and every prospect keeps its keys")]
-    RekeyRefused(rekey::RekeyCheck),
+    RekeyRefused(String),
+    /// Promote while the shadow match module's keys are still being
+    /// computed (`rekey_in_progress`).
+    #[error(
+        "the shadow match module's keys are still being computed (re-key job {0}); promote once it is done"
+    )]
+    RekeyInProgress(String),
     /// The scope's workspace does not exist (`workspace_not_found`).
     #[error("no workspace with id `{0}`")]
     NoWorkspace(String),
@@ -114,6 +130,9 @@ impl From<PolicyLifecycleError> for LifecycleError {
             e @ PolicyLifecycleError::RekeyRefused(_) => {
                 LifecycleError::invalid("rekey_failed", e.to_string())
             }
+            e @ PolicyLifecycleError::RekeyInProgress(_) => {
+                LifecycleError::conflict("rekey_in_progress", e.to_string())
+            }
             PolicyLifecycleError::NoWorkspace(id) => LifecycleError::not_found("workspace", &id),
             e @ PolicyLifecycleError::NoShadow { .. } => {
                 LifecycleError::conflict("no_shadow_module", e.to_string())
@@ -146,17 +165,24 @@ async fn load(
     .map_err(PolicyLifecycleError::Invalid)
 }
 
-/// A stored module, compiled (or the one the registry already holds).
-async fn stored(
+/// A stored module, compiled (or the one the registry already holds, or
+/// this build's built-in one).
+pub(super) async fn stored(
     app: PolicyHost<'_>,
     sha256: &str,
     slot: Slot,
 ) -> Result<Arc<PolicyModule>, PolicyLifecycleError> {
-    if let Some(module) = loaded(app.decisions.registry(), sha256) {
+    if let Some(module) = loaded(app.decisions.registry(), sha256)
+        .or_else(|| app.decisions.registry().staged_module(sha256))
+    {
         return Ok(module);
     }
     let mut c = app.db.acquire().await?;
     let Some((_, origin, bytes)) = policies::module_bytes(&mut c, sha256).await? else {
+        let builtin = builtin_module(app.decisions.registry(), slot).await?;
+        if builtin.sha256() == sha256 {
+            return Ok(builtin);
+        }
         return Err(PolicyLifecycleError::Internal(format!(
             "module {sha256} is bound but not stored"
         )));
@@ -214,10 +240,11 @@ async fn fallback(
 }
 
 /// Validates an uploaded module against the slot's world, stores it with
-/// its metadata and binds it to (scope, slot, mode). For an active match
-/// module, checks first that it keys most of the scope's prospects and
-/// stages their new keys; then installs it, tells the other instances and
-/// finishes the re-key.
+/// its metadata and binds it to (scope, slot, mode). An active match
+/// module is bound only once a re-key job has computed its keys for the
+/// scope (run here for a few pages: a small scope switches before the
+/// answer); a shadow match module is bound at once and its job fills its
+/// key space.
 pub async fn upload(
     app: PolicyHost<'_>,
     slot: Slot,
@@ -228,8 +255,8 @@ pub async fn upload(
 ) -> Result<PolicySwap, PolicyLifecycleError> {
     let (module, bytes) = load(app.decisions.registry(), bytes, "upload", slot).await?;
     check_scope(app, &scope).await?;
-    let staged = prepare(app, &scope, mode, &module, true).await?;
     let now = app.clock.now_ms();
+    let rekeyed_first = slot == Slot::Match && mode == Mode::Active;
     let mut tx = app.db.begin().await?;
     let new = NewModule {
         sha256: module.sha256(),
@@ -244,23 +271,102 @@ pub async fn upload(
     };
     policies::store_module(&mut tx, &new, now).await?;
     let actor = meta.uploaded_by.as_deref();
-    let previous = rebind(
-        &mut tx,
-        &scope,
-        slot,
-        mode,
-        Some(&module),
-        "assign",
-        actor,
-        now,
-    )
-    .await?;
+    let previous = if rekeyed_first {
+        None
+    } else {
+        Some(
+            rebind(
+                &mut tx,
+                &scope,
+                slot,
+                mode,
+                Some(&module),
+                "assign",
+                actor,
+                now,
+            )
+            .await?,
+        )
+    };
     tx.commit().await?;
-    install(app, &scope, slot, mode, Some(module), previous, staged).await
+    if rekeyed_first {
+        let job = NewJob {
+            scope: &scope,
+            module: &module,
+            mode,
+            action: "assign",
+            bind: Some(module.sha256()),
+            refuse: true,
+            actor,
+            sweep_only: false,
+        };
+        return through_job(app, &scope, slot, mode, job).await;
+    }
+    let previous = previous.flatten();
+    let swap = install(app, &scope, slot, mode, Some(module.clone()), previous).await?;
+    if slot == Slot::Match {
+        // A shadow match module: its space is filled for a promote.
+        let job = NewJob {
+            scope: &scope,
+            module: &module,
+            mode,
+            action: "assign",
+            bind: None,
+            refuse: false,
+            actor,
+            sweep_only: false,
+        };
+        let job = rekey_jobs::start(app, job).await?;
+        let job = rekey_jobs::run(app, &job.id, Some(app.rekey.inline_pages))
+            .await?
+            .unwrap_or(job);
+        return Ok(PolicySwap {
+            rekey_job: Some(job),
+            ..swap
+        });
+    }
+    Ok(swap)
 }
 
-/// Makes the scope's shadow module its active one (re-keying the scope's
-/// prospects for the match slot).
+/// Starts a job for an active match module's change and runs its first
+/// pages: the answer is the switch when it completes, else `rekeying`.
+async fn through_job(
+    app: PolicyHost<'_>,
+    scope: &Scope,
+    slot: Slot,
+    mode: Mode,
+    new: NewJob<'_>,
+) -> Result<PolicySwap, PolicyLifecycleError> {
+    let before = app.decisions.module_for_scope(scope, slot);
+    let job = rekey_jobs::start(app, new).await?;
+    let job = rekey_jobs::run(app, &job.id, Some(app.rekey.inline_pages))
+        .await?
+        .unwrap_or(job);
+    if job.status == "failed" {
+        return Err(PolicyLifecycleError::RekeyRefused(
+            job.error.clone().unwrap_or_default(),
+        ));
+    }
+    let deciding = app.decisions.module_for_scope(scope, slot);
+    let done = job.status == "done";
+    Ok(PolicySwap {
+        slot: slot.as_str().to_string(),
+        workspace_id: scope.workspace().map(str::to_string),
+        mode: mode.as_str().to_string(),
+        sha256: Some(deciding.sha256().to_string()),
+        origin: Some(deciding.origin().to_string()),
+        previous_sha256: Some(before.sha256().to_string()),
+        rekeyed: if done { job.done.unsigned_abs() } else { 0 },
+        rekey_failures: if done { job.failures.unsigned_abs() } else { 0 },
+        status: if done { "done" } else { "rekeying" }.to_string(),
+        rekey_job: Some(job),
+    })
+}
+
+/// Makes the scope's shadow module its active one. A match module's keys
+/// were kept in its space while it shadowed: its job keys only the
+/// prospects missing there (409 `rekey_in_progress` while the shadow's
+/// own job still runs).
 pub async fn promote(
     app: PolicyHost<'_>,
     slot: Slot,
@@ -276,7 +382,26 @@ pub async fn promote(
         return Err(PolicyLifecycleError::NoShadow { slot });
     };
     let module = stored(app, &binding.sha256, slot).await?;
-    let staged = prepare(app, &scope, Mode::Active, &module, true).await?;
+    if slot == Slot::Match {
+        let running = {
+            let mut c = app.db.acquire().await?;
+            crate::store::rekey_jobs::running_of(&mut c, scope.key(), Mode::Shadow.as_str()).await?
+        };
+        if let Some(job) = running {
+            return Err(PolicyLifecycleError::RekeyInProgress(job.id));
+        }
+        let job = NewJob {
+            scope: &scope,
+            module: &module,
+            mode: Mode::Active,
+            action: "promote",
+            bind: Some(module.sha256()),
+            refuse: true,
+            actor,
+            sweep_only: true,
+        };
+        return through_job(app, &scope, slot, Mode::Active, job).await;
+    }
     let now = app.clock.now_ms();
     let mut tx = app.db.begin().await?;
     rebind(
@@ -305,16 +430,7 @@ pub async fn promote(
     app.decisions
         .registry()
         .bind(&scope, slot, Mode::Shadow, None);
-    install(
-        app,
-        &scope,
-        slot,
-        Mode::Active,
-        Some(module),
-        previous,
-        staged,
-    )
-    .await
+    install(app, &scope, slot, Mode::Active, Some(module), previous).await
 }
 
 /// Goes back to the active module the scope had before its current one
@@ -345,9 +461,17 @@ pub async fn rollback(
         Some(m) => m.clone(),
         None => fallback(app, &scope, slot).await?,
     };
-    // Going back to a module that decided before: its keys are not
-    // refused for failing, as they were accepted then.
-    let staged = prepare(app, &scope, Mode::Active, &deciding, false).await?;
+    if let Some(job) = rekey_first(&scope, slot, &deciding, app) {
+        // Going back to a module that decided before: its keys are not
+        // refused for failing, as they were accepted then.
+        let new = NewJob {
+            bind: module.as_ref().map(|m| m.sha256()),
+            action: "rollback",
+            actor,
+            ..job
+        };
+        return through_job(app, &scope, slot, Mode::Active, new).await;
+    }
     let now = app.clock.now_ms();
     let mut tx = app.db.begin().await?;
     let previous = rebind(
@@ -362,13 +486,39 @@ pub async fn rollback(
     )
     .await?;
     tx.commit().await?;
-    install(app, &scope, slot, Mode::Active, module, previous, staged).await
+    install(app, &scope, slot, Mode::Active, module, previous).await
+}
+
+/// For an active match change to `deciding`, the job that must compute
+/// its keys first (`None`: another slot, or `deciding` decides already,
+/// so its space is the complete one).
+fn rekey_first<'a>(
+    scope: &'a Scope,
+    slot: Slot,
+    deciding: &'a Arc<PolicyModule>,
+    app: PolicyHost<'_>,
+) -> Option<NewJob<'a>> {
+    if slot != Slot::Match
+        || app.decisions.module_for_scope(scope, slot).sha256() == deciding.sha256()
+    {
+        return None;
+    }
+    Some(NewJob {
+        scope,
+        module: deciding,
+        mode: Mode::Active,
+        action: "unassign",
+        bind: None,
+        refuse: false,
+        actor: None,
+        sweep_only: false,
+    })
 }
 
 /// Removes the scope's module of `mode` from the slot: an active one's
 /// prospects fall back to the global module (a workspace) or the built-in
-/// default (global), re-keyed for the match slot. Idempotent: nothing
-/// bound changes nothing.
+/// default (global), through a re-key job for the match slot. Idempotent:
+/// nothing bound changes nothing.
 pub async fn unassign(
     app: PolicyHost<'_>,
     slot: Slot,
@@ -377,18 +527,28 @@ pub async fn unassign(
     actor: Option<&str>,
 ) -> Result<PolicySwap, PolicyLifecycleError> {
     check_scope(app, &scope).await?;
-    let staged = match mode {
-        Mode::Active => {
-            let deciding = fallback(app, &scope, slot).await?;
-            prepare(app, &scope, mode, &deciding, false).await?
-        }
-        Mode::Shadow => 0,
-    };
     let now = app.clock.now_ms();
+    if mode == Mode::Active {
+        let bound = {
+            let mut c = app.db.acquire().await?;
+            policies::binding(&mut c, scope.key(), slot.as_str(), mode.as_str()).await?
+        };
+        let deciding = fallback(app, &scope, slot).await?;
+        if bound.is_some()
+            && let Some(job) = rekey_first(&scope, slot, &deciding, app)
+        {
+            let new = NewJob { actor, ..job };
+            return through_job(app, &scope, slot, mode, new).await;
+        }
+    }
     let mut tx = app.db.begin().await?;
+    if slot == Slot::Match {
+        // A newer change of the scope supersedes a job still running.
+        crate::store::rekey_jobs::cancel_running(&mut tx, scope.key(), mode.as_str(), now).await?;
+    }
     let previous = rebind(&mut tx, &scope, slot, mode, None, "unassign", actor, now).await?;
     tx.commit().await?;
-    install(app, &scope, slot, mode, None, previous, staged).await
+    install(app, &scope, slot, mode, None, previous).await
 }
 
 /// Puts the global module of a slot back on its built-in default.
@@ -396,33 +556,11 @@ pub async fn reset(app: PolicyHost<'_>, slot: Slot) -> Result<PolicySwap, Policy
     unassign(app, slot, Scope::Global, Mode::Active, None).await
 }
 
-/// For an active match module: checks (when `refuse`) that it keys most of
-/// the scope's prospects, and stages their keys from it. Returns how many
-/// prospects got keys.
-async fn prepare(
-    app: PolicyHost<'_>,
-    scope: &Scope,
-    mode: Mode,
-    module: &PolicyModule,
-    refuse: bool,
-) -> Result<u64, PolicyLifecycleError> {
-    if module.slot() != Slot::Match || mode != Mode::Active {
-        return Ok(0);
-    }
-    if refuse {
-        let check = rekey::check(app.db, app.decisions, module, scope).await?;
-        if check.refused() {
-            return Err(PolicyLifecycleError::RekeyRefused(check));
-        }
-    }
-    Ok(rekey::stage(app.db, app.decisions, app.clock, module, scope).await?)
-}
-
 /// Binds `module` to (scope, slot, mode), or unbinds with `None`, and
 /// records the change in the history when it is one. Returns the sha256
 /// bound before.
 #[allow(clippy::too_many_arguments)]
-async fn rebind(
+pub(super) async fn rebind(
     tx: &mut Tx,
     scope: &Scope,
     slot: Slot,
@@ -470,9 +608,8 @@ async fn rebind(
     Ok(before)
 }
 
-/// Installs the change in this instance's registry, tells the other
-/// instances, and for an active match module finishes the re-key
-/// `prepare` began (`staged` prospects got keys there).
+/// Installs the change in this instance's registry and tells the other
+/// instances; returns the change's report.
 async fn install(
     app: PolicyHost<'_>,
     scope: &Scope,
@@ -480,9 +617,7 @@ async fn install(
     mode: Mode,
     module: Option<Arc<PolicyModule>>,
     previous: Option<String>,
-    staged: u64,
 ) -> Result<PolicySwap, PolicyLifecycleError> {
-    let registry = app.decisions.registry();
     // The module replaced: for active, the one that decided for the scope
     // (its own or inherited); for shadow, the shadow bound before.
     let previous = match mode {
@@ -494,6 +629,35 @@ async fn install(
         ),
         Mode::Shadow => previous,
     };
+    install_module(app, scope, slot, mode, module.clone()).await?;
+    let now_deciding = match mode {
+        Mode::Active => Some(app.decisions.module_for_scope(scope, slot)),
+        Mode::Shadow => module,
+    };
+    Ok(PolicySwap {
+        slot: slot.as_str().to_string(),
+        workspace_id: scope.workspace().map(str::to_string),
+        mode: mode.as_str().to_string(),
+        sha256: now_deciding.as_ref().map(|m| m.sha256().to_string()),
+        origin: now_deciding.as_ref().map(|m| m.origin().to_string()),
+        previous_sha256: previous,
+        rekeyed: 0,
+        rekey_failures: 0,
+        status: "done".to_string(),
+        rekey_job: None,
+    })
+}
+
+/// Installs a binding change in this instance's registry and tells the
+/// other instances.
+pub(super) async fn install_module(
+    app: PolicyHost<'_>,
+    scope: &Scope,
+    slot: Slot,
+    mode: Mode,
+    module: Option<Arc<PolicyModule>>,
+) -> Result<(), PolicyLifecycleError> {
+    let registry = app.decisions.registry();
     match (scope, mode, &module) {
         (Scope::Global, Mode::Active, Some(m)) => {
             registry.activate(m.clone());
@@ -511,28 +675,7 @@ async fn install(
     {
         tracing::warn!(error = %e, "policy change broadcast failed; other instances pick it up on restart");
     }
-    let now_deciding = match mode {
-        Mode::Active => Some(app.decisions.module_for_scope(scope, slot)),
-        Mode::Shadow => module,
-    };
-    let (rekeyed, rekey_failures) = match (&now_deciding, mode) {
-        (Some(m), Mode::Active) if slot == Slot::Match => {
-            let (keyed, failures) =
-                rekey::finish(app.db, app.decisions, app.clock, m, scope).await?;
-            (staged + keyed, failures)
-        }
-        _ => (0, 0),
-    };
-    Ok(PolicySwap {
-        slot: slot.as_str().to_string(),
-        workspace_id: scope.workspace().map(str::to_string),
-        mode: mode.as_str().to_string(),
-        sha256: now_deciding.as_ref().map(|m| m.sha256().to_string()),
-        origin: now_deciding.as_ref().map(|m| m.origin().to_string()),
-        previous_sha256: previous,
-        rekeyed,
-        rekey_failures,
-    })
+    Ok(())
 }
 
 /// Why [`sync`] could not follow the stored bindings.
@@ -593,6 +736,26 @@ pub async fn sync(db: &Db, registry: &PolicyRegistry) -> Result<(), SyncError> {
         compiled.insert(b.sha256.clone(), module.clone());
         wanted.push((Scope::from_key(&b.scope), slot, mode, module));
     }
+    // The running re-key jobs' modules: prospects imported here are keyed
+    // by them too.
+    let mut staged = Vec::new();
+    for job in crate::store::rekey_jobs::running(&mut conn).await? {
+        let known = compiled
+            .get(&job.module_sha256)
+            .cloned()
+            .or_else(|| loaded(registry, &job.module_sha256))
+            .or_else(|| registry.staged_module(&job.module_sha256));
+        let module = match known {
+            Some(m) => m,
+            None => match policies::module_bytes(&mut conn, &job.module_sha256).await? {
+                Some((_, origin, bytes)) => runtime.load(&bytes, &origin, Some(Slot::Match))?,
+                // The built-in of a build: its final sweep catches up.
+                None => continue,
+            },
+        };
+        staged.push(module);
+    }
+    registry.set_staged(staged);
     drop(conn);
     for slot in Slot::ALL {
         let global = wanted.iter().find(|(scope, s, mode, _)| {

@@ -211,6 +211,8 @@ pub async fn import(
     }
 
     let mut report = ImportReport::default();
+    // Read once per import, at its first prospect: every prospect is of one workspace.
+    let mut key_modules: Option<Vec<std::sync::Arc<crate::policy::PolicyModule>>> = None;
     for (index, item) in body.prospects.into_iter().enumerate() {
         let mut reject = |code: &'static str, message: String| {
             report.rejected.push(RejectedItem {
@@ -295,8 +297,22 @@ pub async fn import(
         };
         prospects::insert(&mut tx, &prospect).await?;
         report.imported += 1;
-        let keys = keys::prospect_keys(app.pipeline.decisions(), None, &prospect, &[]);
-        keys::store(&mut tx, &prospect, &keys, KeyedOn::Import, now).await?;
+        let decisions = app.pipeline.decisions();
+        let modules = match &key_modules {
+            Some(m) => m,
+            None => key_modules
+                .insert(keys::modules_for(&mut tx, decisions, &campaign.workspace_id).await?),
+        };
+        keys::store_in(
+            &mut tx,
+            decisions,
+            modules,
+            &prospect,
+            &[],
+            KeyedOn::Import,
+            now,
+        )
+        .await?;
         let enrollment = EnrollmentRow::pending(
             &new_id(),
             &campaign.id,

@@ -274,6 +274,7 @@ impl Pipeline {
             .map(|(account, keys)| CandidateQuery {
                 account_id: &account.id,
                 keys: &keys.value,
+                key_space: &keys.module_sha256,
             })
             .collect();
         let lock = self.db.for_update_of_enrollments();

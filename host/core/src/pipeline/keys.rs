@@ -4,11 +4,13 @@
 //! survives whatever re-keys the prospect. Stored and traced one way too.
 
 use crate::decisions::Decisions;
-use crate::policy::{CallStats, Decision, PolicyError, PolicyModule};
+use crate::policy::{CallStats, Decision, PolicyError, PolicyModule, Slot};
 use crate::store::Connection;
 use crate::store::StoreError;
 use crate::store::prospects::{self, Prospect};
+use crate::store::rekey_jobs;
 use crate::store::traces::{self, NewTrace};
+use std::sync::Arc;
 
 /// What a prospect was keyed on, named in its failure traces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +88,53 @@ pub fn failed(keys: &Decision<Vec<String>>) -> Option<&PolicyError> {
     }
 }
 
-/// Stores `keys` as the prospect's keys. When they [`failed`], the
+/// The match modules a prospect of `workspace_id` is keyed by, each in
+/// its own key space: the one that decides, the shadow beside it (so a
+/// promote finds its space complete), and the modules of the re-key jobs
+/// running for its scope (so a job misses no prospect imported meanwhile;
+/// a job whose module this instance has not loaded yet catches up in its
+/// final sweep).
+pub async fn modules_for(
+    c: &mut Connection,
+    decisions: &Decisions,
+    workspace_id: &str,
+) -> Result<Vec<Arc<PolicyModule>>, StoreError> {
+    let mut modules = vec![decisions.module(workspace_id, Slot::Match)];
+    let registry = decisions.registry();
+    if let Some(shadow) = registry.shadow_for(workspace_id, Slot::Match) {
+        modules.push(shadow);
+    }
+    if !registry.staged().is_empty() {
+        for sha in rekey_jobs::running_modules_for(c, workspace_id).await? {
+            if let Some(m) = registry.staged_module(&sha) {
+                modules.push(m);
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    modules.retain(|m| seen.insert(m.sha256().to_string()));
+    Ok(modules)
+}
+
+/// Keys a prospect (and the provider ids in `invited`) by each of
+/// `modules` into its key space, as [`store`] does.
+pub async fn store_in(
+    c: &mut Connection,
+    decisions: &Decisions,
+    modules: &[Arc<PolicyModule>],
+    prospect: &Prospect,
+    invited: &[String],
+    on: KeyedOn,
+    now: i64,
+) -> Result<(), StoreError> {
+    for module in modules {
+        let keys = prospect_keys(decisions, Some(module), prospect, invited);
+        store(c, prospect, &keys, on, now).await?;
+    }
+    Ok(())
+}
+
+/// Stores `keys` as the prospect's keys in their module's key space. When they [`failed`], the
 /// prospect keeps the keys it has (stale keys can still find it, none
 /// never would; a new prospect has none, the match slot's fail-safe) and
 /// the failure is traced; keys the host dropped among good ones are traced
@@ -105,7 +153,7 @@ pub async fn store(
     if let Some(dropped) = &keys.dropped {
         trace_failure(c, prospect, keys, dropped, on, now).await?;
     }
-    prospects::set_keys(c, &prospect.id, &keys.value, &keys.module_sha256).await?;
+    prospects::set_keys(c, &keys.module_sha256, &prospect.id, &keys.value).await?;
     Ok(true)
 }
 

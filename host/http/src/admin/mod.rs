@@ -35,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/policies", get(policies::list_policies))
         .route("/policies/modules", get(policies::list_modules))
         .route("/policies/history", get(policies::list_history))
+        .route("/policies/rekey-jobs", get(policies::list_rekey_jobs))
         .route(
             "/policies/{slot}",
             put(policies::upload_policy).delete(policies::unassign_policy),

@@ -191,17 +191,18 @@ pub(super) fn may_change(caller: &Caller, scope: &Scope) -> ApiResult<()> {
 /// Uploads a module (the raw `.wasm` component as the body), validates it
 /// against the slot's world, stores it with its metadata and binds it to
 /// the scope (`workspace`, else global) in the mode (`active` by default,
-/// or `shadow`) in one transaction, installs it, and for an active match
-/// module re-keys the scope's prospects: a match module that fails on
-/// most of them is refused before anything changes, and each prospect's
-/// old keys stay until its new ones are in.
+/// or `shadow`) in one transaction, and installs it. An active match
+/// module is bound once a re-key job has computed its keys for the
+/// scope's prospects (a small scope within the request; else the answer
+/// is `rekeying` and `GET /admin/policies/rekey-jobs` shows the progress);
+/// one that fails on most of them is refused.
 #[utoipa::path(
     put, path = "/admin/policies/{slot}", tag = "admin",
     params(("slot" = String, Path, description = "`match`, `routing` or `preflight`"), ScopeQuery),
     request_body(content = Vec<u8>, description = "A WebAssembly component built for wasm32-wasip2 implementing the slot's world (at most 16 MiB)", content_type = "application/wasm"),
     security(("admin_token" = []), ("workspace_token" = [])),
     responses(
-        (status = 200, description = "Active", body = PolicySwap),
+        (status = 200, description = "Bound (`status: done`), or for an active match module whose keys are still being computed, `status: rekeying` with its `rekey_job` (the previous module decides until it is done)", body = PolicySwap),
         (status = 400, description = "Unknown slot (`invalid_slot`)", body = ErrorBody),
         (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
         (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
@@ -298,7 +299,7 @@ pub async fn unassign_policy(
         (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
         (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
         (status = 404, description = "No such workspace, or another workspace than a workspace token's own: the same answer (`not_found`)", body = ErrorBody),
-        (status = 409, description = "No shadow module in this scope (`no_shadow_module`)", body = ErrorBody),
+        (status = 409, description = "No shadow module in this scope (`no_shadow_module`), or the shadow match module's keys are still being computed (`rekey_in_progress`)", body = ErrorBody),
         (status = 422, description = "A match module that fails on most prospects' keys (`rekey_failed`), or a bad query", body = ErrorBody),
     )
 )]
@@ -426,4 +427,53 @@ pub async fn list_history(
     let mut c = app.db.acquire().await?;
     let history = stored::history(&mut c, scope, slot.map(Slot::as_str), limit).await?;
     Ok(Json(history))
+}
+
+/// Query of `GET /admin/policies/rekey-jobs`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RekeyJobsQuery {
+    /// Only this workspace's jobs (`global` for the global scope's). A
+    /// workspace token sees its own workspace's only (nothing for another).
+    pub workspace: Option<String>,
+    /// At most this many, newest first (default 100, at most 1,000).
+    pub limit: Option<i64>,
+}
+
+/// The match re-key jobs, newest first, with their progress: a match
+/// module bound active (upload, promote, rollback, unassign) decides once
+/// its job is `done`; a shadow's job fills its key space for a promote.
+/// A workspace token sees its own scope's jobs.
+#[utoipa::path(
+    get, path = "/admin/policies/rekey-jobs", tag = "admin",
+    params(RekeyJobsQuery),
+    security(("admin_token" = []), ("workspace_token" = [])),
+    responses(
+        (status = 200, body = Vec<crate::store::rekey_jobs::RekeyJob>),
+        (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
+        (status = 403, description = "No admin token configured (`admin_disabled`)", body = ErrorBody),
+        (status = 422, description = "`limit` out of 1..=1000 (`invalid_limit`)", body = ErrorBody),
+    )
+)]
+pub async fn list_rekey_jobs(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<RekeyJobsQuery>,
+) -> ApiResult<Json<Vec<crate::store::rekey_jobs::RekeyJob>>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_limit",
+            "`limit` is 1 to 1000",
+        ));
+    }
+    let scope = match caller.list_scope(q.workspace.as_deref()) {
+        ListScope::All(asked) => asked.map(|w| if w == "global" { stored::GLOBAL } else { w }),
+        ListScope::Only(own) => Some(own),
+        ListScope::Nothing => return Ok(Json(Vec::new())),
+    };
+    let mut c = app.db.acquire().await?;
+    let jobs = crate::store::rekey_jobs::list(&mut c, scope, limit).await?;
+    Ok(Json(jobs))
 }
