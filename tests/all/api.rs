@@ -181,7 +181,7 @@ impl Api {
         self.send(req).await
     }
 
-    /// `PUT /admin/policies/match` declaring a body one byte over 16 MiB
+    /// `PUT /admin/policies/match` declaring a body one byte over the module cap (64 MiB)
     /// (over a raw socket: the server answers before the body is sent).
     async fn oversize_upload(&self) -> (u16, Value) {
         use tokio::io::AsyncWriteExt;
@@ -190,7 +190,7 @@ impl Api {
         let head = format!(
             "PUT /admin/policies/match HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
              Content-Type: application/wasm\r\nContent-Length: {}\r\nConnection: close\r\n\r\n\0asm",
-            (16 << 20) + 1
+            accord::policy::MAX_MODULE_BYTES + 1
         );
         s.write_all(head.as_bytes()).await.unwrap();
         let text = read_to_close(&mut s).await;

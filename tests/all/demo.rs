@@ -118,3 +118,188 @@ fn a_seed_replays_the_demo_byte_for_byte() {
     assert_eq!(first, run("7"), "the same seed, the same story");
     assert_ne!(digest(&first), digest(&run("8")));
 }
+
+/// `accord demo --serve` as a newcomer runs it: the story, then the
+/// dashboard on the demo's database at the printed address, signed in
+/// with the printed token; Ctrl-C (SIGINT) stops it. Unless browser tests
+/// are skipped, a headless Chromium then tours the month (these are the
+/// README's screenshots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serve_keeps_serving_the_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let mut child = Served(
+        std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+            .args(["demo", "--days", "12", "--prospects", "12", "--seed", "3"])
+            .args(["--quiet", "--serve", "--listen", "127.0.0.1:0"])
+            .arg("--db")
+            .arg(&db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let (lines, printed) = std::sync::mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut story = Vec::new();
+    let (url, token) = loop {
+        let line = printed
+            .recv_timeout(std::time::Duration::from_secs(300))
+            .unwrap_or_else(|e| panic!("no dashboard address printed ({e}): {story:#?}"));
+        story.push(line.clone());
+        if let Some(url) = line.strip_prefix("Dashboard: ") {
+            let token_line = printed
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap();
+            let token = token_line
+                .split_once("token: ")
+                .map(|(_, t)| t.trim().to_string())
+                .unwrap_or_else(|| panic!("no token in {token_line:?}"));
+            break (url.trim().to_string(), token);
+        }
+    };
+    assert!(
+        story.iter().any(|l| l.contains("event log  sha256:")),
+        "the story's table came first: {story:#?}"
+    );
+    let base = url.strip_suffix("/ui").expect("the address ends in /ui");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Signed out: the sign-in page.
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{:?}", r.headers());
+    // The printed token signs in; the workspace list shows the demo's.
+    let r = http
+        .post(format!("{base}/ui/sign-in"))
+        .form(&[("token", token.as_str()), ("next", "/ui")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let page = |path: String| {
+        let http = http.clone();
+        let cookie = cookie.clone();
+        async move {
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, home) = page("/ui".to_string()).await;
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains("Acme Robotics"), "{home}");
+    let workspace = home
+        .split("href=\"/ui/workspaces/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to the workspace")
+        .to_string();
+    let (status, overview) = page(format!("/ui/workspaces/{workspace}")).await;
+    assert_eq!(status, 200, "{overview}");
+    assert!(overview.contains("Founders outreach"), "{overview}");
+    let accepted = overview
+        .split("data-counter=\"accepted\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .and_then(|n| n.trim().parse::<i64>().ok())
+        .expect("the accept counter");
+    assert!(accepted >= 5, "a month of accepts shows: {accepted}");
+
+    // A prospect whose accept came late: the page shows when the
+    // follow-up went, from the demo's own data.
+    let late = {
+        use sqlx::Row;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=ro", db.display()))
+            .await
+            .unwrap();
+        let row = sqlx::query(
+            "SELECT prospect_id FROM enrollments WHERE late_accept_observed_at IS NOT NULL ORDER BY late_accept_observed_at LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let id: String = row.get(0);
+        pool.close().await;
+        id
+    };
+    let (status, prospect) = page(format!("/ui/prospects/{late}")).await;
+    assert_eq!(status, 200, "{prospect}");
+    assert!(prospect.contains("data-accepted"), "{prospect}");
+
+    // Idle keep-alive connections would hold the shutdown for its grace.
+    drop(http);
+    if !crate::browser::skipped() {
+        tour(base, &token, &workspace, &late).await;
+    }
+    child.interrupt();
+}
+
+/// The demo's month in Chromium: the screenshots the README shows.
+async fn tour(base: &str, token: &str, workspace: &str, late_prospect: &str) {
+    let b = crate::browser::Browser::open(base, "demo").await;
+    b.sign_in(token).await;
+    b.goto(&format!("/ui/workspaces/{workspace}")).await;
+    b.wait_text("h1", "Acme Robotics").await;
+    b.find("section[data-live].connected").await;
+    b.screenshot("overview").await;
+    let campaign = b
+        .attr("tr[data-campaign]", "data-campaign")
+        .await
+        .expect("a campaign row");
+    b.goto(&format!("/ui/campaigns/{campaign}")).await;
+    b.wait_text("#campaign-status", "running").await;
+    b.screenshot("campaign").await;
+    b.goto(&format!("/ui/prospects/{late_prospect}")).await;
+    b.wait_contains("[data-accepted]", "via").await;
+    b.screenshot("prospect").await;
+    b.close().await;
+}
+
+/// The served demo; stopped on drop if the test ends early.
+struct Served(std::process::Child);
+
+impl Served {
+    /// Ctrl-C, as a person stops it: it exits cleanly.
+    fn interrupt(&mut self) {
+        let pid = self.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.0.wait().unwrap();
+        assert!(status.success(), "Ctrl-C stops it cleanly: {status}");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -2,8 +2,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod api;
+mod browser;
 mod builders;
+mod contract_compat;
 mod crash;
+mod dashboard_browser;
+mod dashboard_pages;
+mod dashboard_reads;
+mod dashboard_sessions;
 mod decision_log;
 mod decisions;
 mod demo;
@@ -20,8 +26,11 @@ mod migrations;
 mod notify;
 mod pipeline;
 mod policy_cli;
+mod policy_compile;
 mod policy_hostile;
 mod policy_instances;
+mod policy_languages;
+mod policy_limits;
 mod policy_load;
 mod policy_new;
 mod policy_remote;

@@ -1,7 +1,7 @@
 //! `accord policy run | test | check` as an author uses them.
 
 use crate::support::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn accord(args: &[&str]) -> Output {
@@ -180,6 +180,67 @@ fn check_accepts_a_policy_and_explains_a_refusal() {
 }
 
 #[test]
+fn check_shows_the_kind_and_each_limit_with_its_source() {
+    let ok = accord(&["policy", "check", &default_wasm("match")]);
+    assert!(ok.status.success());
+    let text = stdout(&ok);
+    assert!(
+        text.contains("kind: compiled; limits: fuel 10000000 (compiled default), memory 4 MiB (compiled default), deadline 500 ms (compiled default), output 64 KiB (compiled default)"),
+        "{text}"
+    );
+    let declared = accord(&[
+        "policy",
+        "check",
+        &default_wasm("match"),
+        "--memory-mib",
+        "16",
+        "--deadline-ms",
+        "100",
+    ]);
+    let text = stdout(&declared);
+    assert!(
+        text.contains("memory 16 MiB (declared), deadline 100 ms (declared)"),
+        "{text}"
+    );
+    let over = accord(&[
+        "policy",
+        "check",
+        &default_wasm("match"),
+        "--memory-mib",
+        "100000",
+    ]);
+    assert_eq!(over.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&over.stderr);
+    assert!(
+        err.contains("memory_bytes") && err.contains("above this host's maximum"),
+        "{err}"
+    );
+    // `run` decides under the declaration and says so in its JSON.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    std::fs::write(&input, serde_json::to_string(&routing_input("e1")).unwrap()).unwrap();
+    let run = accord(&[
+        "policy",
+        "run",
+        &default_wasm("routing"),
+        "--input",
+        &input.display().to_string(),
+        "--memory-mib",
+        "8",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["limits"]["kind"], "compiled");
+    assert_eq!(report["limits"]["effective"]["memory_bytes"], 8 << 20);
+    assert_eq!(report["limits"]["sources"]["memory_bytes"], "declared");
+    assert_eq!(report["limits"]["sources"]["fuel"], "kind_default");
+}
+
+#[test]
 fn check_refuses_a_mistyped_export() {
     let wasm = test_guest("mistyped_match").display().to_string();
     let out = accord(&["policy", "check", &wasm]);
@@ -220,4 +281,180 @@ fn the_readme_walk_through_policy_builds_checks_and_decides() {
     let out = accord(&["policy", "test", &wasm, &dir.path().display().to_string()]);
     assert!(out.status.success(), "{}", stdout(&out));
     assert_eq!(stdout(&out).lines().last(), Some("2 passed, 0 failed"));
+}
+
+/// `accord` with the compiled-module cache left to `args` and `env`: no
+/// cache setting of the caller's environment leaks in.
+fn accord_cached(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accord"));
+    cmd.args(args)
+        .env_remove("ACCORD_CACHE_DIR")
+        .env_remove("XDG_CACHE_HOME");
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.output().expect("accord runs")
+}
+
+/// The `compile: …` line of a command's output.
+fn compile_line(o: &Output) -> String {
+    let text = stdout(o);
+    text.lines()
+        .find(|l| l.starts_with("compile: "))
+        .unwrap_or_else(|| panic!("no compile line in:\n{text}"))
+        .to_string()
+}
+
+/// The cache's artifacts (`<sha256>-<engine>.cwasm`).
+fn artifacts(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn test_compiles_once_then_reads_the_cache_and_recompiles_a_corrupt_artifact() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().display().to_string();
+    let wasm = default_wasm("preflight");
+    let fixtures = fixtures("preflight");
+    let run = || {
+        let out = accord_cached(
+            &["policy", "test", &wasm, &fixtures, "--cache-dir", &dir],
+            &[],
+        );
+        assert!(out.status.success(), "{}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            text.lines()
+                .last()
+                .is_some_and(|l| l.ends_with("passed, 0 failed")),
+            "{text}"
+        );
+        compile_line(&out)
+    };
+
+    let first = run();
+    assert!(first.ends_with("(cached for next time)"), "{first}");
+    // The built-in pre-flight module is its own reference: one artifact.
+    let files = artifacts(cache.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    let second = run();
+    assert!(
+        second.starts_with("compile: cached, loaded in "),
+        "{second}"
+    );
+
+    std::fs::write(&files[0], b"not a compiled module").unwrap();
+    let third = run();
+    assert!(
+        third.contains("unreadable") && third.contains("recompiled"),
+        "{third}"
+    );
+    assert!(std::fs::read(&files[0]).unwrap().len() > 1000);
+    let fourth = run();
+    assert!(
+        fourth.starts_with("compile: cached, loaded in "),
+        "{fourth}"
+    );
+}
+
+#[test]
+fn run_says_in_its_json_whether_it_compiled() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    std::fs::write(&input, serde_json::to_string(&routing_input("e1")).unwrap()).unwrap();
+    let wasm = default_wasm("routing");
+    let input = input.display().to_string();
+    let run = || {
+        let out = accord_cached(
+            &["policy", "run", &wasm, "--input", &input],
+            &[("ACCORD_CACHE_DIR", cache.path())],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // stdout is the JSON report alone.
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["decision"]["route"], "advance");
+        report["compile"].clone()
+    };
+    let first = run();
+    assert_eq!(first["cached"], false, "{first}");
+    assert!(first["ms"].as_f64().unwrap() > 0.0);
+    let second = run();
+    assert_eq!(second["cached"], true, "{second}");
+    assert!(
+        second["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("compile: cached"),
+        "{second}"
+    );
+}
+
+#[test]
+fn the_cache_defaults_to_the_xdg_cache_and_no_cache_writes_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    let xdg = tempfile::tempdir().unwrap();
+    let explicit = tempfile::tempdir().unwrap();
+    let wasm = default_wasm("match");
+
+    // --no-cache: nothing written anywhere, even with a directory named.
+    let out = accord_cached(
+        &[
+            "policy",
+            "check",
+            &wasm,
+            "--no-cache",
+            "--cache-dir",
+            &explicit.path().display().to_string(),
+        ],
+        &[("HOME", home.path()), ("XDG_CACHE_HOME", xdg.path())],
+    );
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        compile_line(&out).ends_with("(no cache)"),
+        "{}",
+        stdout(&out)
+    );
+    for dir in [home.path(), xdg.path(), explicit.path()] {
+        assert_eq!(
+            std::fs::read_dir(dir).unwrap().count(),
+            0,
+            "{} was written",
+            dir.display()
+        );
+    }
+
+    // Without a setting: $HOME/.cache/accord/policies …
+    let out = accord_cached(&["policy", "check", &wasm], &[("HOME", home.path())]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let default = home.path().join(".cache/accord/policies");
+    // The match default and the built-in reference it is checked against
+    // (the same bytes: one artifact).
+    assert_eq!(artifacts(&default).len(), 1, "{}", stdout(&out));
+
+    // … and $XDG_CACHE_HOME/accord/policies when that is set.
+    let out = accord_cached(
+        &["policy", "check", &wasm],
+        &[("HOME", home.path()), ("XDG_CACHE_HOME", xdg.path())],
+    );
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        artifacts(&xdg.path().join("accord/policies")).len(),
+        1,
+        "{}",
+        stdout(&out)
+    );
 }

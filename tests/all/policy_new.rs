@@ -1,10 +1,11 @@
 //! `accord policy new`: each slot's starter crate builds for wasm32-wasip2
 //! as an author would build it and passes its fixtures, run by the code of
-//! `accord policy test`.
+//! `accord policy test`; so do the Python and JavaScript projects, built
+//! with componentize-py and componentize-js.
 
 use crate::support::*;
-use accord::cli::policy::{LimitArgs, TestReport, test};
-use accord::cli::policy_new::{Scaffold, ScaffoldError, scaffold};
+use accord::cli::policy::{LimitArgs, TestReport, test, test_fixtures};
+use accord::cli::policy_new::{Lang, Scaffold, ScaffoldError, scaffold, scaffold_lang};
 use accord::policy::Slot;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -284,5 +285,224 @@ fn the_scaffold_uses_the_repository_contract_and_guest_dependencies() {
             .lines()
             .filter(|l| !l.starts_with('#'))
             .collect::<Vec<_>>()
+    );
+}
+
+/// Runs `program args` in `dir` (with the pinned Python tool on PATH) and
+/// returns its output, or panics with it.
+fn run_in(dir: &Path, program: &str, args: &[&str]) -> String {
+    let venv_bin = root().join("target/lang-tools/venv/bin");
+    let path = format!(
+        "{}:{}",
+        venv_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("PATH", path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{program} {args:?} in {}: {}\n{text}",
+        dir.display(),
+        out.status
+    );
+    text
+}
+
+/// Loads a scaffold's module and runs its own fixtures and every fixture
+/// of the slot's Rust default through it.
+fn passes_its_and_the_default_fixtures(wasm: &Path, dir: &Path, slot: Slot, what: &str) {
+    let rt = accord::policy::PolicyRuntime::new(LimitArgs::default().maxima(), None).unwrap();
+    // A deadline a debug build on a busy machine does not reach.
+    let declared = accord::policy::DeclaredLimits {
+        deadline_ms: Some(10_000),
+        ..Default::default()
+    };
+    let module = rt
+        .load_file_declared(wasm, Some(slot), declared)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let report = test_fixtures(&rt, &module, &dir.join("fixtures")).unwrap();
+    assert_eq!(
+        (report.passed(), report.failed()),
+        (2, 0),
+        "{what}:\n{report}"
+    );
+    let defaults = root()
+        .join("guest-policies")
+        .join(format!("{slot}-default"))
+        .join("fixtures");
+    let report = test_fixtures(&rt, &module, &defaults).unwrap();
+    assert_eq!(report.failed(), 0, "{what}:\n{report}");
+    assert!(report.passed() >= 30, "{what}: {}", report.passed());
+}
+
+/// `policy new --lang python`: the project builds with its own script and
+/// the pinned componentize-py, and passes `accord policy test`. (One slot
+/// is built here: a Python module takes ~15 s to build and longer to
+/// compile; the policy file of every slot is the port that
+/// policy_languages runs against all fixtures, and each slot's build
+/// script is checked by the unit tests.)
+#[test]
+fn a_python_scaffold_builds_with_componentize_py_and_passes_its_fixtures() {
+    if crate::policy_languages::language_modules().is_none() {
+        return;
+    }
+    let slot = Slot::Match;
+    let work = workdir();
+    let dir = work.path().join("my-python-policy");
+    let scaffold = scaffold_lang(slot, Lang::Python, &dir).unwrap();
+    assert_eq!(
+        tree(&dir),
+        [
+            ".gitignore",
+            "README.md",
+            "build.sh",
+            "fixtures/priority-invite-bridge-over-member-id-and-slug.json",
+            "fixtures/signal-keys-new-relation-webhook.json",
+            "policy.py",
+            "pyproject.toml",
+            "requirements.txt",
+            "wit/policy.wit",
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("requirements.txt")).unwrap(),
+        std::fs::read_to_string(root().join("guest-policies/python/requirements.txt")).unwrap()
+    );
+    let started = Instant::now();
+    run_in(&dir, "./build.sh", &[]);
+    eprintln!(
+        "built {} in {:.1} s",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    // The typed bindings an editor reads.
+    assert!(
+        dir.join("bindings/wit_world/exports/match_strategy.py")
+            .exists()
+    );
+    passes_its_and_the_default_fixtures(&dir.join(scaffold.wasm()), &dir, slot, "python");
+}
+
+/// `policy new --lang javascript`: `npm ci` installs the pinned tools from
+/// the project's lock, `npm run build` builds it, `npm run check`
+/// type-checks it against the generated declarations (and fails on a
+/// mistyped enum value), and it passes `accord policy test`.
+#[test]
+fn a_javascript_scaffold_builds_with_componentize_js_type_checks_and_passes_its_fixtures() {
+    if crate::policy_languages::language_modules().is_none() {
+        return;
+    }
+    let slot = Slot::Preflight;
+    let work = workdir();
+    let dir = work.path().join("my-js-policy");
+    let scaffold = scaffold_lang(slot, Lang::Javascript, &dir).unwrap();
+    assert_eq!(
+        tree(&dir),
+        [
+            ".gitignore",
+            "README.md",
+            "build.mjs",
+            "fixtures/campaign-paused.json",
+            "fixtures/in-time-advance-enqueues-now.json",
+            "jsconfig.json",
+            "package-lock.json",
+            "package.json",
+            "policy.js",
+            "wit/policy.wit",
+        ]
+    );
+    // scripts/test's own `npm ci` filled npm's cache: no registry needed.
+    run_in(
+        &dir,
+        "npm",
+        &[
+            "ci",
+            "--prefer-offline",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ],
+    );
+    let started = Instant::now();
+    run_in(&dir, "npm", &["run", "build"]);
+    eprintln!(
+        "built {} in {:.1} s",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    run_in(&dir, "npm", &["run", "check"]);
+    passes_its_and_the_default_fixtures(&dir.join(scaffold.wasm()), &dir, slot, "javascript");
+
+    // The declarations type-check: a skip reason the contract lacks is
+    // a compile error.
+    let policy = dir.join("policy.js");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    assert!(text.contains("skip('campaign-paused'"), "{text}");
+    std::fs::write(
+        &policy,
+        text.replace("skip('campaign-paused'", "skip('campaign-on-hold'"),
+    )
+    .unwrap();
+    let out = Command::new("npm")
+        .args(["run", "check"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a mistyped reason type-checks:\n{stdout}"
+    );
+    assert!(stdout.contains("campaign-on-hold"), "{stdout}");
+}
+
+#[test]
+fn the_command_writes_a_project_in_the_language_asked_for() {
+    let work = tempfile::tempdir().unwrap();
+    for (lang, build, file) in [
+        ("python", "./build.sh", "policy.py"),
+        ("javascript", "npm run build", "policy.js"),
+    ] {
+        let dir = work.path().join(format!("{lang}-policy"));
+        let out = accord(&[
+            "policy",
+            "new",
+            "routing",
+            &dir.display().to_string(),
+            "--lang",
+            lang,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for line in [
+            build.to_string(),
+            "accord policy check policy.wasm".to_string(),
+            "accord policy test policy.wasm fixtures/".to_string(),
+        ] {
+            assert!(stdout.contains(&line), "{lang}: no `{line}` in:\n{stdout}");
+        }
+        assert!(dir.join(file).exists(), "{lang}");
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        assert!(readme.contains(build), "{lang}: {readme}");
+    }
+    let out = accord(&["policy", "new", "routing", "x", "--lang", "cobol"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[possible values: rust, python, javascript]"),
+        "{stderr}"
     );
 }

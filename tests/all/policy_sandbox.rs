@@ -44,11 +44,48 @@ fn unbounded_memory_growth_hits_the_memory_limit() {
     let e = contained_in_match(&rt, "grow");
     match e {
         PolicyError::MemoryLimit { requested, limit } => {
-            assert_eq!(limit, 16 << 20);
+            // A Rust module is of the `compiled` kind: 4 MiB by default.
+            assert_eq!(limit, 4 << 20);
             assert!(requested > limit);
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_module_declared_with_more_memory_grows_to_its_declaration() {
+    let rt = runtime();
+    let declared = accord::policy::DeclaredLimits {
+        memory_bytes: Some(8 << 20),
+        ..Default::default()
+    };
+    let hostile = rt
+        .load_file_declared(&test_guest("hostile_match"), Some(Slot::Match), declared)
+        .unwrap();
+    let limits = hostile.limits();
+    assert_eq!(limits.kind, accord::policy::ModuleKind::Compiled);
+    assert_eq!(limits.effective.memory_bytes, 8 << 20);
+    assert_eq!(
+        limits.sources.memory_bytes,
+        accord::policy::LimitSource::Declared
+    );
+    // The runtime's 5 M fuel is below the kind's 10 M default: the host's
+    // maximum wins.
+    assert_eq!(limits.effective.fuel, 5_000_000);
+    assert_eq!(
+        limits.sources.fuel,
+        accord::policy::LimitSource::HostMaximum
+    );
+    let d = rt.signal_keys(&hostile, &signal("grow"));
+    match d.error {
+        Some(PolicyError::MemoryLimit { requested, limit }) => {
+            assert_eq!(limit, 8 << 20);
+            assert!(requested > limit);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Its peak: past the 4 MiB a module of its kind gets by default.
+    assert!(d.stats.peak_memory_bytes > 4 << 20, "{:?}", d.stats);
 }
 
 #[test]
@@ -124,7 +161,15 @@ fn a_slow_decision_is_interrupted_at_its_deadline() {
         None,
     )
     .unwrap();
-    let hostile = guest_module(&rt, "hostile_match", Slot::Match);
+    // The module declares that fuel (its kind's default is 10 M) and gets
+    // the host's 100 ms deadline, below the kind's 500 ms.
+    let declared = accord::policy::DeclaredLimits {
+        fuel: Some(200_000_000_000),
+        ..Default::default()
+    };
+    let hostile = rt
+        .load_file_declared(&test_guest("hostile_match"), Some(Slot::Match), declared)
+        .unwrap();
     let started = std::time::Instant::now();
     let d = rt.signal_keys(&hostile, &signal("loop"));
     let elapsed = started.elapsed();

@@ -535,5 +535,5 @@ async fn the_policy_routes_document_workspace_tokens() {
             }
         }
     }
-    assert_eq!(policy_operations, 10);
+    assert_eq!(policy_operations, 12);
 }

@@ -28,6 +28,9 @@ pub struct Rig {
     pub base: String,
     /// A client for the host's HTTP API.
     pub http: reqwest::Client,
+    /// Stops the host's compile worker (uploaded modules compile off the
+    /// request path, as under `accord serve`) when dropped.
+    pub compile_stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// The admin token of a rig's host.
@@ -80,6 +83,11 @@ impl Rig {
             .unwrap();
         let router = accord::http::router(w.app.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
+        let (compile_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(accord::lifecycle::module_compile::worker(
+            w.app.clone(),
+            stopped,
+        ));
         let engine = w.app.engine.clone().unwrap();
         let ticks = Ticks::new(engine.clone());
         Rig {
@@ -89,6 +97,7 @@ impl Rig {
             ticks,
             base,
             http: reqwest::Client::new(),
+            compile_stop,
         }
     }
 

@@ -479,6 +479,28 @@ fn cases(o: &Objects) -> Vec<Case> {
             query: format!("?workspace_id={}", o.workspace),
             body: None,
         },
+        Case {
+            method: "GET",
+            route: "/api/workspaces",
+            id: None,
+            query: String::new(),
+            body: None,
+        },
+        Case::on("GET", "/api/workspaces/{id}/overview", &o.workspace, None),
+        Case::on(
+            "GET",
+            "/api/workspaces/{id}/late-accepts",
+            &o.workspace,
+            None,
+        ),
+        Case::on(
+            "GET",
+            "/api/workspaces/{id}/bridge-misses",
+            &o.workspace,
+            None,
+        ),
+        Case::on("GET", "/api/campaigns/{id}/prospects", &o.running, None),
+        Case::on("GET", "/api/prospects/{id}/timeline", &o.prospect, None),
         Case::on("POST", "/api/prospects/{id}/resync", &o.prospect, None),
         Case::on("GET", "/api/prospects/{id}/resync", &o.prospect, None),
         Case::on(
@@ -895,6 +917,21 @@ async fn a_workspace_token_sees_only_its_own_workspace(kind: Kind) {
             }
             ("GET", "/api/traces") => {
                 assert_eq!(got, (200, json!([])), "{path}");
+            }
+            ("GET", "/api/workspaces") => {
+                assert_eq!(got.0, 200, "{path}: {}", got.1);
+                let ids: Vec<&Value> = got.1["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|w| &w["id"])
+                    .collect();
+                assert_eq!(
+                    ids,
+                    [&json!(a.workspace)],
+                    "its own workspace only: {}",
+                    got.1
+                );
             }
             _ => {
                 let id = case.id.as_deref().unwrap();

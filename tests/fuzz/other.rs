@@ -43,6 +43,7 @@ pub fn generate(rng: &mut Rng, w: &mut World) -> Sent {
         10 => {
             let path = rng.pick(&[
                 "/",
+                "/nothing",
                 "/api",
                 "/api/",
                 "/webhooks",
@@ -53,12 +54,13 @@ pub fn generate(rng: &mut Rng, w: &mut World) -> Sent {
                 "/admin/nothing",
                 "//api/workspaces",
             ]);
-            (
-                "route",
-                "GET",
-                path.to_string(),
-                Expect::refusal(404, "route_not_found"),
-            )
+            // `/` sends a person to the dashboard; the rest are unknown.
+            let expect = if *path == "/" {
+                Expect::status(303)
+            } else {
+                Expect::refusal(404, "route_not_found")
+            };
+            ("route", "GET", path.to_string(), expect)
         }
         11 => {
             // A method the route does not take.

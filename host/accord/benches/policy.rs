@@ -1,14 +1,21 @@
 //! Policy decision cost: one isolated decision (a fresh store from the
 //! pooled `InstancePre`) per call, against the same logic compiled
 //! natively, in the same run; then throughput with 1 and 2 threads, with
-//! and without keeping pooled memory resident.
+//! and without keeping pooled memory resident. Then the Python and
+//! JavaScript ports of the defaults (`scripts/build-language-policies`):
+//! compile and cached-load times, and the isolated decision under each
+//! setting of the pooled memory's reset, beside the Rust default.
 //!
-//! Run: `cargo bench --bench policy` (prints a Markdown table).
+//! Run: `cargo bench --bench policy` (prints Markdown tables);
+//! `ACCORD_BENCH_LANGUAGE_POLICIES=DIR` names the ports' folder (default
+//! `target/language-policies`), `ACCORD_BENCH_SECTIONS=ports` runs only them,
+//! `ACCORD_BENCH_PORTS=python|javascript` only one language's.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use accord::policy::{Limits, PolicyModule, PolicyRuntime, Slot, builtin};
 use accord_policy_core::*;
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +24,15 @@ const THROUGHPUT_WINDOW: Duration = Duration::from_secs(2);
 
 fn main() {
     let inputs = Inputs::new();
+    let only_ports = std::env::var("ACCORD_BENCH_SECTIONS").is_ok_and(|s| s == "ports");
+    if !only_ports {
+        rust_defaults(&inputs);
+    }
+    language_ports(&inputs);
+}
+
+fn rust_defaults(inputs: &Inputs) {
+    let inputs = inputs.clone();
     println!("| slot | native median | wasm median | wasm p99 | ratio (median) | fuel/call |");
     println!("|---|---|---|---|---|---|");
     let rt = Arc::new(PolicyRuntime::new(Limits::default(), None).unwrap());
@@ -49,6 +65,146 @@ fn main() {
             }
         }
     }
+}
+
+/// Samples per language-port latency row (a decision costs milliseconds).
+const PORT_SAMPLES: usize = 400;
+
+/// The pooled memory's reset settings compared for the ports: bytes kept
+/// resident per slot, and whether `PAGEMAP_SCAN` finds the dirty pages.
+const PORT_SETTINGS: [(&str, usize, bool); 4] = [
+    ("keep 2 MiB", 2 << 20, false),
+    ("keep 2 MiB + pagemap", 2 << 20, true),
+    ("keep 32 MiB", 32 << 20, false),
+    ("keep 32 MiB + pagemap", 32 << 20, true),
+];
+
+fn ports_dir() -> PathBuf {
+    std::env::var_os("ACCORD_BENCH_LANGUAGE_POLICIES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/language-policies")
+        })
+}
+
+fn language_ports(inputs: &Inputs) {
+    let dir = ports_dir();
+    if !dir.join("python/match.wasm").exists() || !dir.join("javascript/match.wasm").exists() {
+        println!(
+            "\n(no language ports under {}: run scripts/build-language-policies --install)",
+            dir.display()
+        );
+        return;
+    }
+    // `ACCORD_BENCH_PORTS=python` (or `javascript`) times one language,
+    // e.g. under a profiler.
+    let only = std::env::var("ACCORD_BENCH_PORTS").ok();
+    let languages: Vec<&str> = ["python", "javascript"]
+        .into_iter()
+        .filter(|l| only.as_deref().is_none_or(|o| o == *l))
+        .collect();
+    let cache = tempfile::tempdir().unwrap();
+    let base = Limits {
+        max_concurrent: 4,
+        ..Limits::default()
+    };
+
+    println!("\n| language | slot | size | compile | cached load |");
+    println!("|---|---|---|---|---|");
+    for &language in &languages {
+        for slot in Slot::ALL {
+            let path = dir.join(language).join(format!("{slot}.wasm"));
+            let bytes = std::fs::read(&path).unwrap();
+            let cold = PolicyRuntime::new(base, Some(cache.path().into())).unwrap();
+            let t = Instant::now();
+            cold.load(&bytes, "bench", Some(slot)).unwrap();
+            let compile = t.elapsed();
+            let warm = PolicyRuntime::new(base, Some(cache.path().into())).unwrap();
+            let t = Instant::now();
+            warm.load(&bytes, "bench", Some(slot)).unwrap();
+            let cached = t.elapsed();
+            println!(
+                "| {language} | {slot} | {:.1} MB | {:.1} s | {:.0} ms |",
+                bytes.len() as f64 / 1e6,
+                compile.as_secs_f64(),
+                cached.as_secs_f64() * 1e3
+            );
+        }
+    }
+
+    println!("\n| setting | module | slot | median | p99 | fuel/call | peak memory |");
+    println!("|---|---|---|---|---|---|---|");
+    for (label, keep, pagemap) in PORT_SETTINGS {
+        let limits = Limits {
+            keep_resident_bytes: keep,
+            pagemap_scan: pagemap,
+            ..base
+        };
+        let rt = PolicyRuntime::new(limits, Some(cache.path().into())).unwrap();
+        for slot in Slot::ALL {
+            let mut modules = vec![("rust", load(&rt, slot))];
+            for &language in &languages {
+                let path = dir.join(language).join(format!("{slot}.wasm"));
+                modules.push((language, rt.load_file(&path, Some(slot)).unwrap()));
+            }
+            for (name, module) in modules {
+                let (median, p99, fuel, peak) = port_latency(&rt, &module, inputs);
+                println!(
+                    "| {label} | {name} | {slot} | {:.3} ms | {:.3} ms | {fuel} | {:.1} MiB |",
+                    median.as_secs_f64() * 1e3,
+                    p99.as_secs_f64() * 1e3,
+                    peak as f64 / (1 << 20) as f64
+                );
+            }
+        }
+    }
+}
+
+/// Median and p99 of [`PORT_SAMPLES`] isolated decisions after 40
+/// unmeasured ones, with the last call's fuel and peak memory.
+fn port_latency(
+    rt: &PolicyRuntime,
+    m: &PolicyModule,
+    i: &Inputs,
+) -> (Duration, Duration, u64, usize) {
+    for _ in 0..40 {
+        wasm_stats(rt, m, i);
+    }
+    let mut last = (0, 0);
+    let mut samples: Vec<Duration> = (0..PORT_SAMPLES)
+        .map(|_| {
+            let t = Instant::now();
+            last = wasm_stats(rt, m, i);
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    (
+        samples[PORT_SAMPLES / 2],
+        samples[PORT_SAMPLES * 99 / 100],
+        last.0,
+        last.1,
+    )
+}
+
+/// One isolated decision; returns its fuel and peak memory.
+fn wasm_stats(rt: &PolicyRuntime, m: &PolicyModule, i: &Inputs) -> (u64, usize) {
+    let (error, stats) = match m.slot() {
+        Slot::Match => {
+            let d = rt.resolve(m, &i.signal, &i.candidates);
+            (d.error, d.stats)
+        }
+        Slot::Routing => {
+            let d = rt.route(m, &i.routing);
+            (d.error, d.stats)
+        }
+        Slot::Preflight => {
+            let d = rt.preflight(m, &i.preflight);
+            (d.error, d.stats)
+        }
+    };
+    assert!(error.is_none(), "{}: {error:?}", m.origin());
+    (stats.fuel_used, stats.peak_memory_bytes)
 }
 
 fn micros(d: Duration) -> f64 {

@@ -65,7 +65,7 @@ async fn run(name: &str, config: AppConfig, accepts: usize) {
     let app = App::start(config, Arc::new(SystemClock)).await.unwrap();
     let logged = log_traffic(name, &app, accepts).await;
     // The CLI's runtime: the server's limits, four calls at once.
-    let runtime = PolicyRuntime::new(LimitArgs::default().limits(), None).unwrap();
+    let runtime = PolicyRuntime::new(LimitArgs::default().maxima(), None).unwrap();
     let mut totals = [Duration::ZERO; RUNS];
     for slot in Slot::ALL {
         let (bytes, origin) = builtin::for_slot(slot);

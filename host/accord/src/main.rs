@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
-            .block_on(accord::demo::cli(args))?,
+            .block_on(accord::cli::demo::run(args))?,
         Command::Decisions(cmd) => match accord::cli::decisions::execute(cmd) {
             Ok(code) => code,
             Err(e) => {

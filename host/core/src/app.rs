@@ -55,6 +55,8 @@ pub struct AppConfig {
     /// How match re-key jobs page, and how many pages a policy change
     /// runs before it answers.
     pub rekey: crate::lifecycle::rekey_jobs::RekeyConfig,
+    /// How many uploaded policy modules this instance compiles at once.
+    pub module_compile: crate::lifecycle::module_compile::CompileConfig,
 }
 
 impl AppConfig {
@@ -77,6 +79,7 @@ impl AppConfig {
             decision_log: crate::decisions::DecisionLogConfig::default(),
             inbox_write_through_budget: std::time::Duration::from_millis(250),
             rekey: crate::lifecycle::rekey_jobs::RekeyConfig::default(),
+            module_compile: crate::lifecycle::module_compile::CompileConfig::default(),
         }
     }
 }
@@ -128,6 +131,8 @@ pub struct App {
     pub engine: Option<Engine>,
     /// Coalescing resync, when a provider is configured.
     pub resync: Option<Arc<Resyncer>>,
+    /// This instance's queue of uploaded modules to compile.
+    pub compiler: crate::lifecycle::module_compile::ModuleCompiler,
 }
 
 impl App {
@@ -183,6 +188,7 @@ impl App {
             metrics,
             engine,
             resync,
+            compiler: crate::lifecycle::module_compile::ModuleCompiler::new(),
         });
         crate::lifecycle::rekey_jobs::startup(app.policy_host())
             .await
@@ -199,6 +205,7 @@ impl App {
             decisions: self.pipeline.decisions(),
             clock: &self.clock,
             rekey: self.config.rekey,
+            compiler: &self.compiler,
         }
     }
 

@@ -38,6 +38,10 @@ pub fn spawn_workers(app: &Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<Joi
         app.clone(),
         shutdown.clone(),
     )));
+    workers.push(tokio::spawn(crate::lifecycle::module_compile::worker(
+        app.clone(),
+        shutdown.clone(),
+    )));
     if let Some(engine) = &app.engine {
         workers.push(tokio::spawn(engine.clone().run(shutdown.clone())));
         workers.push(tokio::spawn(
@@ -51,8 +55,9 @@ pub fn spawn_workers(app: &Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<Joi
     workers
 }
 
-/// On PostgreSQL: listens for job wake-ups and policy activations from the
-/// other instances (LISTEN/NOTIFY), reconnecting after failures.
+/// On PostgreSQL: listens for job wake-ups, policy activations and ready
+/// uploaded modules from the other instances (LISTEN/NOTIFY),
+/// reconnecting after failures.
 pub fn spawn_listener(
     app: &Arc<App>,
     mut shutdown: watch::Receiver<bool>,
@@ -62,15 +67,16 @@ pub fn spawn_listener(
     }
     let app = app.clone();
     Some(tokio::spawn(async move {
-        use crate::store::broadcast::{JOBS_CHANNEL, Listener, POLICIES_CHANNEL};
+        use crate::store::broadcast::{JOBS_CHANNEL, Listener, MODULES_CHANNEL, POLICIES_CHANNEL};
         loop {
             let listening = async {
-                let mut listener =
-                    Listener::connect(&app.config.database_url, &[JOBS_CHANNEL, POLICIES_CHANNEL])
-                        .await?;
+                let channels = [JOBS_CHANNEL, POLICIES_CHANNEL, MODULES_CHANNEL];
+                let mut listener = Listener::connect(&app.config.database_url, &channels).await?;
                 loop {
-                    let channel = listener.recv().await?;
-                    if channel == POLICIES_CHANNEL {
+                    let (channel, payload) = listener.recv_with_payload().await?;
+                    if channel == MODULES_CHANNEL {
+                        app.compiler.heard_ready(&payload);
+                    } else if channel == POLICIES_CHANNEL {
                         if let Err(e) = app.reload_policies().await {
                             tracing::error!(error = %e, "policy reload after a broadcast failed");
                         }

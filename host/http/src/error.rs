@@ -165,11 +165,17 @@ pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Ne
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let json = response
+    // The dashboard's pages answer their errors in HTML, with the code
+    // in `x-accord-error`; everything else speaks JSON.
+    let typed = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if json {
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json")
+                || (v.as_bytes().starts_with(b"text/html")
+                    && response.headers().contains_key("x-accord-error"))
+        });
+    if typed {
         return response;
     }
     let (code, message) = generic(status);

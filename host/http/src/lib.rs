@@ -42,6 +42,17 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .nest("/api", api::router(app.clone()))
         .nest("/admin", admin::router(app.clone()))
+        // The dashboard: HTML pages, its own errors (HTML too) and its own
+        // guard against cross-site form posts.
+        .route("/", get(|| async { axum::response::Redirect::to("/ui") }))
+        .route(
+            "/ui/",
+            get(|| async { axum::response::Redirect::to("/ui") }),
+        )
+        .nest(
+            "/ui",
+            accord_web::router().layer(axum::middleware::from_fn(accord_web::same_origin_posts)),
+        )
         .fallback(|| async {
             error::ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,

@@ -80,7 +80,8 @@ pub enum PolicyError {
     Trap {
         /// The trap as wasmtime reports it.
         message: String,
-        /// The guest's panic message, when it printed one.
+        /// The guest's own message, when it printed one: a Rust panic's,
+        /// or a Python or JavaScript exception's that nothing caught.
         panic: Option<String>,
     },
     /// The guest used all its fuel (an endless or too long computation).

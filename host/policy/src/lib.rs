@@ -15,6 +15,7 @@ mod bindings;
 mod convert;
 mod decision;
 mod error;
+mod module_limits;
 mod registry;
 mod runtime;
 mod sandbox;
@@ -22,7 +23,14 @@ mod slot;
 
 pub use decision::{CallStats, Decision, TraceLine};
 pub use error::{LoadError, PolicyError};
-pub use registry::{Mode, PolicyRegistry, Scope};
-pub use runtime::{PolicyModule, PolicyRuntime, calls_together};
+pub use module_limits::{
+    DeclaredLimits, LimitError, LimitSource, LimitSources, MAX_MODULE_BYTES, ModuleKind,
+    ModuleLimits, ResolvedLimits,
+};
+pub use registry::{KEPT_COMPILED, Mode, PolicyRegistry, Scope};
+pub use runtime::{
+    Compilation, CompileStats, PolicyModule, PolicyRuntime, calls_together, check_header,
+    infer_kind, module_sha256,
+};
 pub use sandbox::Limits;
 pub use slot::{CONTRACT_VERSION, Slot};

@@ -106,7 +106,13 @@ pub struct PolicyRegistry {
     preflight: ArcSwap<PolicyModule>,
     bound: ArcSwap<Bound>,
     staged: ArcSwap<HashMap<String, Arc<PolicyModule>>>,
+    /// Uploaded modules compiled ahead of their binding, newest last.
+    compiled: std::sync::Mutex<std::collections::VecDeque<Arc<PolicyModule>>>,
 }
+
+/// Modules kept compiled ahead of their binding: a bound module is held
+/// by its binding, so this bounds only the memory of modules waiting.
+pub const KEPT_COMPILED: usize = 8;
 
 impl PolicyRegistry {
     /// A registry whose three slots hold the built-in default policies.
@@ -121,6 +127,7 @@ impl PolicyRegistry {
             preflight: ArcSwap::new(load(Slot::Preflight)?),
             bound: ArcSwap::from_pointee(Bound::new()),
             staged: ArcSwap::from_pointee(HashMap::new()),
+            compiled: std::sync::Mutex::new(std::collections::VecDeque::new()),
             runtime,
         })
     }
@@ -278,6 +285,26 @@ impl PolicyRegistry {
             next.insert(module.sha256().to_string(), module.clone());
             next
         });
+    }
+
+    /// Keeps an uploaded module compiled so that binding it later is
+    /// instant (the oldest of more than [`KEPT_COMPILED`] is let go: a
+    /// bind then compiles it again, or reads the disk cache).
+    pub fn keep_compiled(&self, module: Arc<PolicyModule>) {
+        // A poisoned lock only means a panic elsewhere mid-push: the deque
+        // is still a valid list of modules.
+        let mut kept = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        kept.retain(|m| m.sha256() != module.sha256());
+        kept.push_back(module);
+        while kept.len() > KEPT_COMPILED {
+            kept.pop_front();
+        }
+    }
+
+    /// A module kept compiled ahead of its binding, by sha256.
+    pub fn compiled_module(&self, sha256: &str) -> Option<Arc<PolicyModule>> {
+        let kept = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        kept.iter().find(|m| m.sha256() == sha256).cloned()
     }
 
     /// `prospect-keys` on the active match module.

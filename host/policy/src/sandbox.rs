@@ -18,17 +18,22 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-/// Per-call limits. Every decision runs under all of them.
+/// The host-wide limits. Fuel, memory, deadline and output are the
+/// maxima each module's own limits are bounded by
+/// ([`crate::ResolvedLimits`]); the rest hold for every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Fuel per call (roughly one unit per wasm instruction).
+    /// Most fuel a module's call may get (roughly one unit per wasm
+    /// instruction).
     pub fuel: u64,
-    /// Linear memory cap per call, bytes.
+    /// Largest linear memory a module's call may get, bytes; also the
+    /// size of each pooled memory slot.
     pub memory_bytes: usize,
     /// Input size cap, bytes (approximate encoded size).
     pub max_input_bytes: usize,
-    /// Output size cap, bytes (approximate encoded size).
+    /// Largest output cap a module may get, bytes (approximate encoded
+    /// size).
     pub max_output_bytes: usize,
     /// Wasm stack cap, bytes (deep recursion traps past it).
     pub max_wasm_stack: usize,
@@ -37,29 +42,38 @@ pub struct Limits {
     /// Bytes of each pooled linear memory kept resident between calls
     /// (avoids page faults on the next instantiation).
     pub keep_resident_bytes: usize,
-    /// Wall-clock deadline per call, milliseconds: fuel counts the guest's
-    /// instructions, not the time its host calls take, so each decision
-    /// also stops (trap, fail-safe) once this much time has passed.
+    /// Longest wall-clock deadline a module's call may get, milliseconds:
+    /// fuel counts the guest's instructions, not the time its host calls
+    /// take, so each decision also stops (trap, fail-safe) once its
+    /// deadline has passed.
     pub deadline_ms: u64,
-    /// Bytes the guest may pass to the host in one call (a `log` message,
-    /// or the decision it returns), refused before they are copied. At
-    /// least a few times `max_output_bytes`: the check counts each list
-    /// element at its size in host memory.
+    /// Most bytes the guest may pass to the host in one call (a `log`
+    /// message, or the decision it returns), refused before they are
+    /// copied. Each call gets four times its module's output cap, up to
+    /// this: the check counts each list element at its size in host
+    /// memory.
     pub max_transfer_bytes: usize,
+    /// Whether a pooled memory is reset by finding its dirty pages with
+    /// Linux's `PAGEMAP_SCAN` (6.7 and later; ignored elsewhere), so only
+    /// those are restored and the kept-resident part never faults again.
+    pub pagemap_scan: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            fuel: 50_000_000,
-            memory_bytes: 16 << 20,
+            // Room above every kind's default (module_limits.rs) for a
+            // module that declares more.
+            fuel: 200_000_000,
+            memory_bytes: 128 << 20,
             max_input_bytes: 1 << 20,
-            max_output_bytes: 64 << 10,
+            max_output_bytes: 256 << 10,
             max_wasm_stack: 512 << 10,
             max_concurrent: 256,
             keep_resident_bytes: 2 << 20,
-            deadline_ms: 500,
-            max_transfer_bytes: 256 << 10,
+            deadline_ms: 2_000,
+            max_transfer_bytes: 1 << 20,
+            pagemap_scan: true,
         }
     }
 }
@@ -93,13 +107,14 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
-    pub(crate) fn new(limits: &Limits) -> Self {
+    /// The state of one call whose memory may grow to `memory_bytes`.
+    pub(crate) fn new(memory_bytes: usize) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         CallState {
             wasi: deny_all_wasi(stderr.clone()),
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
-                limit: limits.memory_bytes,
+                limit: memory_bytes,
                 peak: 0,
                 refused: None,
             },
@@ -120,17 +135,6 @@ impl CallState {
             });
         }
         trace
-    }
-
-    /// The guest's panic message, if its stderr holds one.
-    pub(crate) fn panic_message(&self) -> Option<String> {
-        let text = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
-        let at = text.find("panicked at")?;
-        // "panicked at src/lib.rs:10:5:\nthe message" → "the message (src/lib.rs:10:5)"
-        let rest = &text[at + "panicked at".len()..];
-        let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
-        let message = message.lines().next().unwrap_or("").trim();
-        Some(format!("{message} ({})", location.trim()))
     }
 }
 

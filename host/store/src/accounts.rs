@@ -69,6 +69,16 @@ const ACCOUNT_COLUMNS: &str = "id, workspace_id, provider_account_id, own_member
     warmup_started_at, daily_invite_cap, weekly_invite_cap, daily_message_cap, weekly_message_cap, min_spacing_ms, \
     next_action_at, status_changed_at, created_at";
 
+/// Workspaces, oldest first, at most `limit` (the dashboard's list).
+pub async fn workspaces(c: &mut AnyConnection, limit: i64) -> Result<Vec<Workspace>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, created_at FROM workspaces ORDER BY created_at, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
 /// Inserts a workspace.
 pub async fn insert_workspace(c: &mut AnyConnection, w: &Workspace) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
@@ -273,6 +283,68 @@ pub async fn apply_status_webhook(
         .await?;
     }
     Ok(StatusApplied::Applied { from, changed })
+}
+
+/// A workspace with how many campaigns and LinkedIn accounts it has.
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
+pub struct WorkspaceSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Its campaigns, any status.
+    pub campaigns: i64,
+    /// Its LinkedIn accounts.
+    pub accounts: i64,
+}
+
+/// Up to `limit` workspaces after the id `after` (`""` first), in id
+/// order, only `only` when given, with their counts.
+pub async fn workspace_summaries(
+    c: &mut AnyConnection,
+    only: Option<&str>,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<WorkspaceSummary>, StoreError> {
+    let (scope, limit_at) = if only.is_some() {
+        (" AND w.id = $2", 3)
+    } else {
+        ("", 2)
+    };
+    let statement = format!(
+        "SELECT w.id, w.name, w.created_at, \
+         (SELECT COUNT(*) FROM campaigns c WHERE c.workspace_id = w.id) AS campaigns, \
+         (SELECT COUNT(*) FROM linkedin_accounts a WHERE a.workspace_id = w.id) AS accounts \
+         FROM workspaces w WHERE w.id > $1{scope} ORDER BY w.id LIMIT ${limit_at}"
+    );
+    let q = sqlx::query_as(super::sql(statement)).bind(after);
+    let q = match only {
+        Some(id) => q.bind(id),
+        None => q,
+    };
+    Ok(q.bind(limit).fetch_all(c).await?)
+}
+
+/// An account's circuit breaker: consecutive transient failures, and
+/// until when it holds the account's actions (if it opened).
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct BreakerRow {
+    /// Consecutive transient provider failures.
+    pub consecutive_failures: i64,
+    /// The breaker holds the account until then, ms.
+    pub breaker_open_until: Option<i64>,
+}
+
+/// The breaker of account `id`, if the account exists.
+pub async fn breaker(c: &mut AnyConnection, id: &str) -> Result<Option<BreakerRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT consecutive_failures, breaker_open_until FROM linkedin_accounts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await?)
 }
 
 /// Takes the account's next provider-action slot at `now` if it is

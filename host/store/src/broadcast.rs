@@ -8,6 +8,9 @@ use sqlx::AnyPool;
 pub const JOBS_CHANNEL: &str = "accord_jobs";
 /// The channel of policy activations (payload: the slot).
 pub const POLICIES_CHANNEL: &str = "accord_policies";
+/// The channel of uploaded modules compiled and ready (payload: the
+/// module's sha256): the other instances compile them too.
+pub const MODULES_CHANNEL: &str = "accord_policy_modules";
 
 /// Who to tell: the pool of a PostgreSQL database, nobody on SQLite.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +58,12 @@ impl Listener {
 
     /// The channel of the next broadcast heard.
     pub async fn recv(&mut self) -> Result<String, StoreError> {
-        Ok(self.0.recv().await?.channel().to_string())
+        Ok(self.recv_with_payload().await?.0)
+    }
+
+    /// The channel and payload of the next broadcast heard.
+    pub async fn recv_with_payload(&mut self) -> Result<(String, String), StoreError> {
+        let n = self.0.recv().await?;
+        Ok((n.channel().to_string(), n.payload().to_string()))
     }
 }

@@ -234,6 +234,23 @@ pub async fn page(
         .await?)
 }
 
+/// The newest `limit` decisions about an enrollment, newest first (its
+/// own index range, whatever the log's size).
+pub async fn of_enrollment(
+    c: &mut AnyConnection,
+    enrollment_id: &str,
+    limit: i64,
+) -> Result<Vec<DecisionRow>, StoreError> {
+    let statement = format!(
+        "SELECT {COLUMNS} FROM policy_decisions WHERE enrollment_id = $1 ORDER BY id DESC LIMIT $2"
+    );
+    Ok(sqlx::query_as(super::sql(statement))
+        .bind(enrollment_id)
+        .bind(limit)
+        .fetch_all(c)
+        .await?)
+}
+
 /// One decision by id.
 pub async fn get(c: &mut AnyConnection, id: &str) -> Result<Option<DecisionRow>, StoreError> {
     let statement = format!("SELECT {COLUMNS} FROM policy_decisions WHERE id = $1");
@@ -296,6 +313,23 @@ pub async fn shadow_groups(
     )
     .bind(slot)
     .bind(module_sha256)
+    .bind(workspace_id)
+    .bind(since)
+    .fetch_all(c)
+    .await?)
+}
+
+/// A workspace's decisions since `since` that took their slot's fail-safe
+/// default (`error_kind` set), counted per mode: (`active`|`shadow`, count).
+pub async fn failures_since(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    since: Millis,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT mode, COUNT(*) FROM policy_decisions \
+         WHERE workspace_id = $1 AND decided_at >= $2 AND error_kind IS NOT NULL GROUP BY mode",
+    )
     .bind(workspace_id)
     .bind(since)
     .fetch_all(c)

@@ -378,19 +378,26 @@ pub struct CampaignStats {
     pub late_accepts: i64,
     /// Late accepts whose follow-up went out.
     pub late_followups_sent: i64,
+    /// Enrollments whose first follow-up message went out (any step, any
+    /// source).
+    pub followups_sent: i64,
     /// Routed to a condition's false branch.
     pub condition_skipped: i64,
 }
 
-/// The campaign's counters.
+/// The campaign's counters, from one index-only range of
+/// `enrollments_campaign_counts`: accepted and replied are read off
+/// `linkedin_status`, which the schema's CHECK constraints tie to the
+/// accept and reply stamps.
 pub async fn stats(c: &mut AnyConnection, campaign_id: &str) -> Result<CampaignStats, StoreError> {
     Ok(sqlx::query_as(
         "SELECT COUNT(*) AS enrolled, \
          COALESCE(SUM(CASE WHEN invited_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS invited, \
-         COALESCE(SUM(CASE WHEN linkedin_accepted_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS accepted, \
-         COALESCE(SUM(CASE WHEN linkedin_replied_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS replied, \
+         COALESCE(SUM(CASE WHEN linkedin_status IN ('connected', 'replied') THEN 1 ELSE 0 END), 0) AS accepted, \
+         COALESCE(SUM(CASE WHEN linkedin_status = 'replied' THEN 1 ELSE 0 END), 0) AS replied, \
          COALESCE(SUM(CASE WHEN late_accept_observed_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS late_accepts, \
          COALESCE(SUM(CASE WHEN late_accept_followup_sent_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS late_followups_sent, \
+         COALESCE(SUM(CASE WHEN followup_sent_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS followups_sent, \
          COALESCE(SUM(CASE WHEN workflow_state = 'condition_skipped' THEN 1 ELSE 0 END), 0) AS condition_skipped \
          FROM enrollments WHERE campaign_id = $1",
     )

@@ -343,6 +343,58 @@ pub async fn of_enrollment(
     .await?)
 }
 
+/// The jobs of the enrollments `ids` with `status` (`pending`, …) and,
+/// when given, `action`, oldest first.
+pub async fn of_enrollments(
+    c: &mut AnyConnection,
+    ids: &[&str],
+    status: Option<&str>,
+    action: Option<&str>,
+) -> Result<Vec<Job>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement = format!(
+        "SELECT {COLUMNS} FROM campaign_send_jobs WHERE enrollment_id IN ({})",
+        super::placeholders(1, ids.len())
+    );
+    let mut next = ids.len() + 1;
+    if status.is_some() {
+        statement.push_str(&format!(" AND status = ${next}"));
+        next += 1;
+    }
+    if action.is_some() {
+        statement.push_str(&format!(" AND action = ${next}"));
+    }
+    statement.push_str(" ORDER BY created_at, id");
+    let q = ids
+        .iter()
+        .fold(sqlx::query_as(super::sql(statement)), |q, id| q.bind(*id));
+    let q = match status {
+        Some(s) => q.bind(s),
+        None => q,
+    };
+    let q = match action {
+        Some(a) => q.bind(a),
+        None => q,
+    };
+    Ok(q.fetch_all(c).await?)
+}
+
+/// The account's earliest pending job (its next scheduled action), if any.
+pub async fn next_pending_of_account(
+    c: &mut AnyConnection,
+    account_id: &str,
+) -> Result<Option<Job>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {COLUMNS} FROM campaign_send_jobs WHERE linkedin_account_id = $1 AND status = 'pending' \
+         ORDER BY run_at LIMIT 1"
+    )))
+    .bind(account_id)
+    .fetch_optional(c)
+    .await?)
+}
+
 /// Counts the jobs of (enrollment, step) in any state.
 pub async fn count_for_step(
     c: &mut AnyConnection,

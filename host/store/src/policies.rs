@@ -32,6 +32,52 @@ pub struct NewModule<'a> {
     pub uploaded_by: Option<&'a str>,
     /// The contract version it implements.
     pub contract_version: &'a str,
+    /// `compiled`, `python` or `javascript`, read from the component.
+    pub kind: &'a str,
+    /// The limits its uploader declared (`None`: its kind's default).
+    pub limits: StoredLimits,
+    /// The scope it is uploaded for (`""` global, else a workspace's id).
+    pub upload_scope: &'a str,
+    /// How long it took to compile and validate, ms (`None`: not yet).
+    pub compile_ms: Option<i64>,
+}
+
+/// The limits declared for a module at its first upload; `None`: its
+/// kind's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
+pub struct StoredLimits {
+    /// Fuel per call.
+    pub fuel_limit: Option<i64>,
+    /// Linear memory cap per call, bytes.
+    pub memory_limit_bytes: Option<i64>,
+    /// Wall-clock deadline per call, ms.
+    pub deadline_limit_ms: Option<i64>,
+    /// Output size cap, bytes.
+    pub output_limit_bytes: Option<i64>,
+}
+
+/// A stored module's bytes and what its loading needs.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredModule {
+    /// Its slot.
+    pub slot: String,
+    /// Where it came from.
+    pub origin: String,
+    /// The component's bytes.
+    pub bytes: Vec<u8>,
+    /// The limits declared at its first upload.
+    #[sqlx(flatten)]
+    pub limits: StoredLimits,
+}
+
+/// A module's compile status (`compile_status` in `policy_modules`).
+pub mod status {
+    /// Stored; the compile worker has yet to validate it.
+    pub const COMPILING: &str = "compiling";
+    /// Validated: it may be bound.
+    pub const READY: &str = "ready";
+    /// Refused by the loader (its message in `compile_error`).
+    pub const FAILED: &str = "failed";
 }
 
 /// A stored module's metadata.
@@ -57,6 +103,19 @@ pub struct ModuleInfo {
     pub contract_version: String,
     /// When it was first uploaded, ms.
     pub uploaded_at: i64,
+    /// `compiled`, `python` or `javascript` (`None`: stored before kinds
+    /// were recorded).
+    pub kind: Option<String>,
+    /// The limits declared at its first upload.
+    #[sqlx(flatten)]
+    #[serde(skip)]
+    pub limits: StoredLimits,
+    /// `compiling` (not yet assignable), `ready` or `failed`.
+    pub status: String,
+    /// Why it failed: the loader's message.
+    pub error: Option<String>,
+    /// How long compiling and validating it took, ms.
+    pub compile_ms: Option<i64>,
 }
 
 /// A module bound to a scope and slot in a mode.
@@ -99,17 +158,49 @@ pub struct BindingChange {
     pub at: i64,
 }
 
-/// Stores a module with its metadata (idempotent on its sha256: the first
-/// upload's metadata stays).
+/// Stores a module validated within its upload, `ready`, with its
+/// metadata (idempotent on its sha256: the first upload's metadata stays;
+/// a copy still `compiling` is ready now, and the compile worker skips it).
 pub async fn store_module(
     c: &mut AnyConnection,
     m: &NewModule<'_>,
     now: Millis,
 ) -> Result<(), StoreError> {
+    insert_module(c, m, status::READY, now).await?;
     sqlx::query(
+        "UPDATE policy_modules SET compile_status = 'ready', compile_error = NULL, compile_ms = $1, \
+         compiled_at = $2 WHERE sha256 = $3 AND compile_status = 'compiling'",
+    )
+    .bind(m.compile_ms)
+    .bind(now)
+    .bind(m.sha256)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Stores a module to compile in the background, `compiling`, unless its
+/// bytes are stored already; returns whether it is new.
+pub async fn submit_module(
+    c: &mut AnyConnection,
+    m: &NewModule<'_>,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    insert_module(c, m, status::COMPILING, now).await
+}
+
+async fn insert_module(
+    c: &mut AnyConnection,
+    m: &NewModule<'_>,
+    compile_status: &str,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let compiled_at = (compile_status == status::READY).then_some(now);
+    let r = sqlx::query(
         "INSERT INTO policy_modules (sha256, slot, origin, bytes, created_at, name, version_label, notes, \
-         uploaded_by, size_bytes, contract_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT DO NOTHING",
+         uploaded_by, size_bytes, contract_version, kind, fuel_limit, memory_limit_bytes, deadline_limit_ms, \
+         output_limit_bytes, compile_status, compile_ms, compiled_at, upload_scope) VALUES ($1, $2, $3, $4, $5, \
+         $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING",
     )
     .bind(m.sha256)
     .bind(m.slot)
@@ -122,29 +213,141 @@ pub async fn store_module(
     .bind(m.uploaded_by)
     .bind(m.bytes.len() as i64)
     .bind(m.contract_version)
+    .bind(m.kind)
+    .bind(m.limits.fuel_limit)
+    .bind(m.limits.memory_limit_bytes)
+    .bind(m.limits.deadline_limit_ms)
+    .bind(m.limits.output_limit_bytes)
+    .bind(compile_status)
+    .bind(m.compile_ms)
+    .bind(compiled_at)
+    .bind(m.upload_scope)
+    .execute(&mut *c)
+    .await?;
+    let new = r.rows_affected() == 1;
+    sqlx::query(
+        "INSERT INTO policy_module_uploads (sha256, scope, uploaded_at, uploaded_by) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(m.sha256)
+    .bind(m.upload_scope)
+    .bind(now)
+    .bind(m.uploaded_by)
     .execute(c)
     .await?;
-    Ok(())
+    Ok(new)
 }
 
-/// Every stored module's metadata, newest first.
-pub async fn modules(c: &mut AnyConnection) -> Result<Vec<ModuleInfo>, StoreError> {
+/// The columns of a [`ModuleInfo`] of `policy_modules m`.
+const INFO: &str = "m.sha256, m.slot, m.origin, m.name, m.version_label, m.notes, m.uploaded_by, \
+     m.size_bytes, m.contract_version, m.created_at AS uploaded_at, m.kind, m.fuel_limit, \
+     m.memory_limit_bytes, m.deadline_limit_ms, m.output_limit_bytes, m.compile_status AS status, \
+     m.compile_error AS error, m.compile_ms";
+
+/// A stored module's metadata and compile status.
+pub async fn module(c: &mut AnyConnection, sha256: &str) -> Result<Option<ModuleInfo>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {INFO} FROM policy_modules m WHERE m.sha256 = $1"
+    )))
+    .bind(sha256)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// The modules still to compile, oldest first: (sha256, slot).
+pub async fn compiling(
+    c: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT sha256, slot, origin, name, version_label, notes, uploaded_by, size_bytes, contract_version, \
-         created_at AS uploaded_at FROM policy_modules ORDER BY created_at DESC, sha256",
+        "SELECT sha256, slot FROM policy_modules WHERE compile_status = 'compiling' \
+         ORDER BY created_at, sha256 LIMIT $1",
     )
+    .bind(limit)
     .fetch_all(c)
     .await?)
 }
 
-/// The modules ever bound in `scope` (its history names each one it was
-/// given), newest first. A module is stored once, with its first upload's
-/// labels: those (name, version label, notes, uploaded by) are shown
-/// only when that first upload was in `scope`, so the same bytes uploaded
-/// by another workspace first do not show that workspace's labels.
+/// Records a compile's outcome (`ready`, or `failed` with the loader's
+/// message) of a module still `compiling`; whether it was.
+pub async fn finish_compile(
+    c: &mut AnyConnection,
+    sha256: &str,
+    outcome: Result<(), &str>,
+    compile_ms: i64,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    let (compile_status, error) = match outcome {
+        Ok(()) => (status::READY, None),
+        Err(e) => (status::FAILED, Some(e)),
+    };
+    let r = sqlx::query(
+        "UPDATE policy_modules SET compile_status = $1, compile_error = $2, compile_ms = $3, \
+         compiled_at = $4 WHERE sha256 = $5 AND compile_status = 'compiling'",
+    )
+    .bind(compile_status)
+    .bind(error)
+    .bind(compile_ms)
+    .bind(now)
+    .bind(sha256)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The `ready` modules bound nowhere, newest first, at most `limit`: what
+/// an instance precompiles at start so that binding them is instant.
+pub async fn ready_unbound(
+    c: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT m.sha256, m.slot FROM policy_modules m WHERE m.compile_status = 'ready' \
+         AND m.origin = 'upload' AND NOT EXISTS (SELECT 1 FROM policy_bindings b WHERE b.sha256 = m.sha256) \
+         ORDER BY m.created_at DESC, m.sha256 LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+/// Every stored module's metadata, newest first.
+pub async fn modules(c: &mut AnyConnection) -> Result<Vec<ModuleInfo>, StoreError> {
+    Ok(sqlx::query_as(super::sql(format!(
+        "SELECT {INFO} FROM policy_modules m ORDER BY m.created_at DESC, m.sha256"
+    )))
+    .fetch_all(c)
+    .await?)
+}
+
+/// The modules uploaded for `scope` or ever bound in it (its history
+/// names each one it was given), newest first.
+/// A module is stored once, with its first upload's labels: those (name,
+/// version label, notes, uploaded by) are shown only when that first
+/// upload was for `scope` (for a module stored before uploads recorded
+/// their scope, its first binding's), so the same bytes uploaded by
+/// another workspace first do not show that workspace's labels.
 pub async fn modules_of_scope(
     c: &mut AnyConnection,
     scope: &str,
+) -> Result<Vec<ModuleInfo>, StoreError> {
+    of_scope(c, scope, None).await
+}
+
+/// One module as [`modules_of_scope`] shows it to `scope`: `None` when it
+/// was neither uploaded for `scope` nor bound in it.
+pub async fn module_of_scope(
+    c: &mut AnyConnection,
+    scope: &str,
+    sha256: &str,
+) -> Result<Option<ModuleInfo>, StoreError> {
+    Ok(of_scope(c, scope, Some(sha256)).await?.pop())
+}
+
+async fn of_scope(
+    c: &mut AnyConnection,
+    scope: &str,
+    sha256: Option<&str>,
 ) -> Result<Vec<ModuleInfo>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT sha256, slot, origin, \
@@ -152,31 +355,48 @@ pub async fn modules_of_scope(
          CASE WHEN first_scope = $1 THEN version_label END AS version_label, \
          CASE WHEN first_scope = $1 THEN notes END AS notes, \
          CASE WHEN first_scope = $1 THEN uploaded_by END AS uploaded_by, \
-         size_bytes, contract_version, uploaded_at FROM ( \
+         size_bytes, contract_version, uploaded_at, kind, fuel_limit, memory_limit_bytes, deadline_limit_ms, \
+         output_limit_bytes, status, error, compile_ms FROM ( \
            SELECT m.sha256, m.slot, m.origin, m.name, m.version_label, m.notes, m.uploaded_by, \
-           m.size_bytes, m.contract_version, m.created_at AS uploaded_at, \
-           (SELECT f.scope FROM policy_binding_history f WHERE f.to_sha256 = m.sha256 \
-            AND f.action = 'assign' ORDER BY f.at, f.id LIMIT 1) AS first_scope \
-           FROM policy_modules m WHERE m.sha256 IN \
-           (SELECT h.to_sha256 FROM policy_binding_history h WHERE h.scope = $1) \
+           m.size_bytes, m.contract_version, m.created_at AS uploaded_at, m.kind, m.fuel_limit, \
+           m.memory_limit_bytes, m.deadline_limit_ms, m.output_limit_bytes, \
+           m.compile_status AS status, m.compile_error AS error, m.compile_ms, \
+           COALESCE(m.upload_scope, (SELECT f.scope FROM policy_binding_history f \
+            WHERE f.to_sha256 = m.sha256 AND f.action = 'assign' ORDER BY f.at, f.id LIMIT 1)) AS first_scope \
+           FROM policy_modules m WHERE ($2 IS NULL OR m.sha256 = $2) AND ( \
+             m.sha256 IN (SELECT h.to_sha256 FROM policy_binding_history h WHERE h.scope = $1) \
+             OR m.sha256 IN (SELECT u.sha256 FROM policy_module_uploads u WHERE u.scope = $1)) \
          ) scoped ORDER BY uploaded_at DESC, sha256",
     )
     .bind(scope)
+    .bind(sha256)
     .fetch_all(c)
     .await?)
 }
 
-/// A stored module's (slot, origin, bytes).
+/// A stored module's bytes, slot, origin and declared limits.
 pub async fn module_bytes(
     c: &mut AnyConnection,
     sha256: &str,
-) -> Result<Option<(String, String, Vec<u8>)>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT slot, origin, bytes FROM policy_modules WHERE sha256 = $1")
-            .bind(sha256)
-            .fetch_optional(c)
-            .await?,
+) -> Result<Option<StoredModule>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT slot, origin, bytes, fuel_limit, memory_limit_bytes, deadline_limit_ms, output_limit_bytes \
+         FROM policy_modules WHERE sha256 = $1",
     )
+    .bind(sha256)
+    .fetch_optional(c)
+    .await?)
+}
+
+/// Records the kind of a module stored before kinds were (the host reads
+/// it from the bytes once).
+pub async fn set_kind(c: &mut AnyConnection, sha256: &str, kind: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE policy_modules SET kind = $1 WHERE sha256 = $2 AND kind IS NULL")
+        .bind(kind)
+        .bind(sha256)
+        .execute(c)
+        .await?;
+    Ok(())
 }
 
 /// Every binding.

@@ -280,8 +280,12 @@ pub async fn page_for_keys(
     limit: i64,
     missing_from: Option<&str>,
 ) -> Result<Vec<(Prospect, Vec<String>)>, StoreError> {
+    // A probe per prospect of the key's primary key, written as a scalar
+    // subquery so no plan can replace it: PostgreSQL turned `NOT EXISTS`
+    // into an anti join over the whole space when its statistics still
+    // thought the new space empty (measured: 147 s for one page of 500).
     let missing = if missing_from.is_some() {
-        " AND NOT EXISTS (SELECT 1 FROM match_keys k WHERE k.key_space = $4 AND k.prospect_id = prospects.id)"
+        " AND (SELECT 1 FROM match_keys k WHERE k.prospect_id = prospects.id AND k.key_space = $4 LIMIT 1) IS NULL"
     } else {
         " AND CAST($4 AS TEXT) IS NULL"
     };

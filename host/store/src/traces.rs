@@ -108,6 +108,79 @@ pub async fn count(
     Ok(n)
 }
 
+/// Counts traces of `kind` in a workspace created at or after `since`.
+pub async fn count_since(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    kind: &str,
+    since: Millis,
+) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM traces WHERE workspace_id = $1 AND kind = $2 AND created_at >= $3",
+    )
+    .bind(workspace_id)
+    .bind(kind)
+    .bind(since)
+    .fetch_one(c)
+    .await?;
+    Ok(n)
+}
+
+/// Up to `limit` traces of `kind` in a workspace, newest first, after
+/// `before` (the last row's `(created_at, id)`).
+pub async fn page_of_kind(
+    c: &mut AnyConnection,
+    workspace_id: &str,
+    kind: &str,
+    before: Option<(Millis, &str)>,
+    limit: i64,
+) -> Result<Vec<Trace>, StoreError> {
+    // Past every trace: the first page starts at the newest.
+    let (at, id) = before.unwrap_or((Millis::MAX, ""));
+    Ok(sqlx::query_as(
+        "SELECT id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at \
+         FROM traces WHERE workspace_id = $1 AND kind = $2 AND (created_at < $3 OR (created_at = $3 AND id < $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5",
+    )
+    .bind(workspace_id)
+    .bind(kind)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(c)
+    .await?)
+}
+
+/// The traces of an enrollment, oldest first.
+pub async fn of_enrollment(
+    c: &mut AnyConnection,
+    enrollment_id: &str,
+) -> Result<Vec<Trace>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at \
+         FROM traces WHERE enrollment_id = $1 ORDER BY created_at, id",
+    )
+    .bind(enrollment_id)
+    .fetch_all(c)
+    .await?)
+}
+
+/// The traces of the enrollments `ids`, oldest first.
+pub async fn of_enrollments(c: &mut AnyConnection, ids: &[&str]) -> Result<Vec<Trace>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = format!(
+        "SELECT id, workspace_id, linkedin_account_id, enrollment_id, kind, signal, detail, module_sha256, created_at \
+         FROM traces WHERE enrollment_id IN ({}) ORDER BY created_at, id",
+        super::placeholders(1, ids.len())
+    );
+    let q = ids
+        .iter()
+        .fold(sqlx::query_as(super::sql(statement)), |q, id| q.bind(*id));
+    Ok(q.fetch_all(c).await?)
+}
+
 /// Traces from `at` on, oldest first.
 pub async fn since(c: &mut AnyConnection, at: Millis) -> Result<Vec<Trace>, StoreError> {
     Ok(sqlx::query_as(
@@ -161,4 +234,20 @@ pub(crate) async fn insert(c: &mut AnyConnection, rows: &[Trace]) -> Result<(), 
     let q = sqlx::query(sql_for(c, insert_sql(shape(postgres, rows.len()), 1)));
     bind_rows(q, rows, postgres).execute(c).await?;
     Ok(())
+}
+
+/// What changed last, cheaply: the newest audit event's id and the
+/// newest trace's id, each the end of a primary key (ids are time-ordered;
+/// every stamp writes an audit event in its transaction). The dashboard's
+/// live view re-reads its counts when this moves.
+pub async fn watermark(
+    c: &mut AnyConnection,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    let (event,): (Option<String>,) = sqlx::query_as("SELECT MAX(id) FROM linkedin_events")
+        .fetch_one(&mut *c)
+        .await?;
+    let (trace,): (Option<String>,) = sqlx::query_as("SELECT MAX(id) FROM traces")
+        .fetch_one(c)
+        .await?;
+    Ok((event, trace))
 }

@@ -3,7 +3,7 @@
 //! decision log they read, the time bounds, their errors.
 
 use crate::lifecycle::LifecycleError;
-use crate::policy::{LoadError, PolicyModule, PolicyRuntime, Slot};
+use crate::policy::{DeclaredLimits, LimitError, LoadError, PolicyModule, PolicyRuntime, Slot};
 use crate::store::decisions::{self, DecisionFilter, DecisionRow, Order};
 use crate::store::{Db, StoreError, redact};
 use clap::Args;
@@ -59,6 +59,9 @@ pub enum LogError {
         #[source]
         source: LoadError,
     },
+    /// The declared limits are outside the host's bounds.
+    #[error("limits: {0}")]
+    Limits(#[from] LimitError),
     /// The candidate implements another slot than `--slot`.
     #[error("{path} does not implement the {slot} slot: {source}")]
     WrongSlot {
@@ -162,10 +165,11 @@ pub fn load_for_slot(
     runtime: &PolicyRuntime,
     path: &Path,
     slot: Slot,
+    declared: DeclaredLimits,
 ) -> Result<Arc<PolicyModule>, LogError> {
     let shown = path.display().to_string();
     runtime
-        .load_file(path, Some(slot))
+        .load_file_declared(path, Some(slot), declared)
         .map_err(|source| match source {
             LoadError::WrongWorld { .. } => LogError::WrongSlot {
                 path: shown,

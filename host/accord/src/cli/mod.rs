@@ -1,5 +1,7 @@
 //! The `accord` command line.
 
+pub mod cache;
+pub mod demo;
 pub mod limits;
 pub mod policy;
 pub mod policy_new;
@@ -47,8 +49,9 @@ pub enum Command {
     #[command(subcommand)]
     Simulate(simulate::SimulateCommand),
     /// Watch the whole product work: host + simulated LinkedIn on a fresh
-    /// SQLite file, 12 simulated days in seconds, every accept path.
-    Demo(crate::demo::DemoArgs),
+    /// SQLite file, 12 simulated days in seconds, every accept path; with
+    /// `--serve`, then explore it in the dashboard.
+    Demo(demo::DemoCommand),
     /// Read the decision log: `accord decisions export`.
     #[command(subcommand)]
     Decisions(decisions::DecisionsCommand),

@@ -2,8 +2,12 @@
 //! (`new` lives in [`super::policy_new`]); `upload | promote | rollback |
 //! list` call a running host ([`super::policy_remote`]).
 
+pub use super::cache::CacheArgs;
+use super::cache::{CompileReport, compile_line};
 pub use super::limits::LimitArgs;
-use crate::policy::{Decision, Limits, LoadError, PolicyModule, PolicyRuntime, Slot, TraceLine};
+use crate::policy::{
+    Decision, Limits, LoadError, PolicyModule, PolicyRuntime, ResolvedLimits, Slot, TraceLine,
+};
 use accord_policy_core::fixture::{Fixture, MatchCall, MatchResult, match_pattern};
 use accord_policy_core::{PreflightInput, RoutingInput};
 use clap::Subcommand;
@@ -23,9 +27,12 @@ pub enum PolicyCommand {
         /// The slot (match, routing, preflight); inferred from the exports if omitted.
         #[arg(long)]
         slot: Option<Slot>,
-        /// Sandbox limits.
+        /// Limits declared for the module (the rest: its kind's defaults).
         #[command(flatten)]
         limits: LimitArgs,
+        /// The compiled-module cache.
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Run every fixture of a folder; exit 1 if any fails.
     Test {
@@ -36,9 +43,12 @@ pub enum PolicyCommand {
         /// The slot; inferred from the exports if omitted.
         #[arg(long)]
         slot: Option<Slot>,
-        /// Sandbox limits.
+        /// Limits declared for the module (the rest: its kind's defaults).
         #[command(flatten)]
         limits: LimitArgs,
+        /// The compiled-module cache.
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Validate a module: exit 0 if it implements a slot's world, 1 with the reason otherwise.
     Check {
@@ -47,6 +57,12 @@ pub enum PolicyCommand {
         /// The slot it must implement; inferred if omitted.
         #[arg(long)]
         slot: Option<Slot>,
+        /// Limits to declare for it (shown with the defaults of its kind).
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// The compiled-module cache.
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Run a candidate over the decisions logged in a host's database and
     /// compare: `N same, M different, K errors`, the differences grouped.
@@ -105,12 +121,27 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
     match cmd {
         PolicyCommand::Replay(args) => Ok(super::replay::execute(args).map_err(Box::new)?),
         PolicyCommand::Fixtures(args) => Ok(super::fixtures::execute(args).map_err(Box::new)?),
-        PolicyCommand::Check { module, slot } => {
-            let runtime = runtime(Limits {
-                max_concurrent: 1,
-                ..Limits::default()
-            })?;
-            match runtime.load_file(&module, slot) {
+        PolicyCommand::Check {
+            module,
+            slot,
+            limits,
+            cache,
+        } => {
+            let declared = match limits.declared() {
+                Ok(declared) => declared,
+                Err(e) => {
+                    eprintln!("invalid: {}: limits: {e}", module.display());
+                    return Ok(1);
+                }
+            };
+            let runtime = runtime(
+                &cache,
+                Limits {
+                    max_concurrent: 1,
+                    ..limits.maxima()
+                },
+            )?;
+            match runtime.load_file_declared(&module, slot, declared) {
                 Ok(m) => {
                     println!(
                         "ok: {} implements the {} slot ({}), sha256 {}",
@@ -119,6 +150,12 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
                         m.slot().export_name(),
                         m.sha256()
                     );
+                    println!(
+                        "kind: {}; limits: {}",
+                        m.limits().kind,
+                        m.limits().describe()
+                    );
+                    println!("{}", compile_line(m.compile_stats(), runtime.cache_dir()));
                     Ok(0)
                 }
                 Err(e) => {
@@ -132,13 +169,18 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
             input,
             slot,
             limits,
+            cache,
         } => {
-            let runtime = runtime(limits.limits())?;
-            let module = load(&runtime, &module, slot)?;
+            let runtime = runtime(&cache, limits.maxima())?;
+            let module = load(&runtime, &module, slot, &limits)?;
             let text = read_input(&input)?;
             let value: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| ToolError::Input(format!("{}: not JSON: {e}", input.display())))?;
-            let report = run_one(&runtime, &module, value).map_err(ToolError::Input)?;
+            let mut report = run_one(&runtime, &module, value).map_err(ToolError::Input)?;
+            report.compile = Some(CompileReport::new(
+                module.compile_stats(),
+                runtime.cache_dir(),
+            ));
             let failed = report.error.is_some();
             println!(
                 "{}",
@@ -151,8 +193,16 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
             fixtures,
             slot,
             limits,
+            cache,
         } => {
-            let report = test(&module, &fixtures, slot, &limits)?;
+            let runtime = runtime(&cache, limits.maxima())?;
+            let module = load(&runtime, &module, slot, &limits)?;
+            // Before the results, so the last line stays the summary.
+            println!(
+                "{}",
+                compile_line(module.compile_stats(), runtime.cache_dir())
+            );
+            let report = test_fixtures(&runtime, &module, &fixtures)?;
             print!("{report}");
             Ok(i32::from(report.failed() > 0))
         }
@@ -161,8 +211,8 @@ pub fn execute(cmd: PolicyCommand) -> Result<i32, ToolError> {
     }
 }
 
-fn runtime(limits: Limits) -> Result<PolicyRuntime, ToolError> {
-    PolicyRuntime::new(limits, None).map_err(|source| ToolError::Load {
+fn runtime(cache: &CacheArgs, limits: Limits) -> Result<PolicyRuntime, ToolError> {
+    cache.runtime(limits).map_err(|source| ToolError::Load {
         path: "runtime".into(),
         source,
     })
@@ -172,9 +222,13 @@ fn load(
     runtime: &PolicyRuntime,
     path: &Path,
     slot: Option<Slot>,
+    limits: &LimitArgs,
 ) -> Result<std::sync::Arc<PolicyModule>, ToolError> {
+    let declared = limits
+        .declared()
+        .map_err(|e| ToolError::Input(format!("limits: {e}")))?;
     runtime
-        .load_file(path, slot)
+        .load_file_declared(path, slot, declared)
         .map_err(|source| ToolError::Load {
             path: path.display().to_string(),
             source,
@@ -210,6 +264,11 @@ pub struct RunReport {
     pub wall_time_us: f64,
     /// Peak linear memory, bytes.
     pub peak_memory_bytes: usize,
+    /// The module's kind and the limits the call ran under.
+    pub limits: ResolvedLimits,
+    /// Whether `policy run` compiled the module or read it from the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compile: Option<CompileReport>,
 }
 
 /// A policy failure as `policy run` prints it.
@@ -277,6 +336,8 @@ fn report<T, U: Serialize>(
         fuel_used: d.stats.fuel_used,
         wall_time_us: d.stats.elapsed.as_secs_f64() * 1e6,
         peak_memory_bytes: d.stats.peak_memory_bytes,
+        limits: *module.limits(),
+        compile: None,
     }
 }
 
@@ -326,12 +387,18 @@ pub fn test(
     slot: Option<Slot>,
     limits: &LimitArgs,
 ) -> Result<TestReport, ToolError> {
-    let runtime = runtime(limits.limits())?;
-    let module = load(&runtime, module, slot)?;
+    let no_cache = CacheArgs {
+        cache_dir: None,
+        no_cache: true,
+    };
+    let runtime = runtime(&no_cache, limits.maxima())?;
+    let module = load(&runtime, module, slot, limits)?;
     test_fixtures(&runtime, &module, dir)
 }
 
-fn test_fixtures(
+/// Runs every `*.json` fixture of `dir` through a module already loaded
+/// in `runtime` (the test suite shares one runtime and its compiles).
+pub fn test_fixtures(
     runtime: &PolicyRuntime,
     module: &PolicyModule,
     dir: &Path,

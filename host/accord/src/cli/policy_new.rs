@@ -1,11 +1,16 @@
-//! `accord policy new SLOT DIR`: writes a policy author's starter crate.
+//! `accord policy new SLOT DIR [--lang rust|python|javascript]`: writes a
+//! policy author's starter project.
 //!
-//! The crate stands alone (it is meant to live outside this repository):
-//! it carries its own copy of the WIT contract, generates its bindings with
-//! `wit-bindgen`, and its `src/lib.rs` is the slot's default logic written
-//! out as plain Rust, so it builds for `wasm32-wasip2` and passes its two
-//! fixtures before the author changes anything. The files are templates
-//! under `templates/`, embedded in the binary.
+//! The project stands alone (it is meant to live outside this repository):
+//! it carries its own copy of the WIT contract and the pinned build tool of
+//! its language, and its policy is the slot's default logic, so it builds
+//! and passes its two fixtures before the author changes anything. In Rust
+//! a crate whose `src/lib.rs` is the default written out over
+//! `wit-bindgen`'s bindings; in Python and JavaScript the very ports of
+//! guest-policies/python and guest-policies/javascript (which the test
+//! suite runs against every default fixture), with a `componentize-py` or
+//! `componentize-js` build. The files are templates under `templates/`,
+//! embedded in the binary.
 
 use crate::policy::Slot;
 use clap::{Args, ValueEnum};
@@ -22,6 +27,46 @@ const CARGO_CONFIG: &str = include_str!("templates/config.toml");
 const GITIGNORE: &str = include_str!("templates/gitignore");
 const README: &str = include_str!("templates/README.md.tmpl");
 
+/// The Python project: the tool pin is the repository's own.
+mod python {
+    pub const REQUIREMENTS: &str =
+        include_str!("../../../../guest-policies/python/requirements.txt");
+    pub const BUILD: &str = include_str!("templates/python/build.sh");
+    pub const PYPROJECT: &str = include_str!("templates/python/pyproject.toml");
+    pub const GITIGNORE: &str = include_str!("templates/python/gitignore");
+    pub const README_BUILD: &str = include_str!("templates/python/README-build.md");
+    pub const README_FILES: &str = include_str!("templates/python/README-files.md");
+    pub const MATCH: &str = include_str!("../../../../guest-policies/python/match/policy.py");
+    pub const ROUTING: &str = include_str!("../../../../guest-policies/python/routing/policy.py");
+    pub const PREFLIGHT: &str =
+        include_str!("../../../../guest-policies/python/preflight/policy.py");
+}
+
+/// The JavaScript project: the tool pins and their lock are the
+/// repository's own.
+mod javascript {
+    pub const REPO_PACKAGE: &str =
+        include_str!("../../../../guest-policies/javascript/package.json");
+    pub const REPO_LOCK: &str =
+        include_str!("../../../../guest-policies/javascript/package-lock.json");
+    /// The name the repository's lock gives its own package.
+    pub const REPO_NAME: &str = "accord-policies-javascript";
+    pub const PACKAGE: &str = include_str!("templates/javascript/package.json.tmpl");
+    pub const BUILD: &str = include_str!("templates/javascript/build.mjs");
+    pub const JSCONFIG: &str = include_str!("templates/javascript/jsconfig.json");
+    pub const GITIGNORE: &str = include_str!("templates/javascript/gitignore");
+    pub const README_BUILD: &str = include_str!("templates/javascript/README-build.md");
+    pub const README_FILES: &str = include_str!("templates/javascript/README-files.md");
+    pub const MATCH: &str = include_str!("../../../../guest-policies/javascript/match/policy.js");
+    pub const ROUTING: &str =
+        include_str!("../../../../guest-policies/javascript/routing/policy.js");
+    pub const PREFLIGHT: &str =
+        include_str!("../../../../guest-policies/javascript/preflight/policy.js");
+}
+
+const RUST_README_BUILD: &str = include_str!("templates/README-build-rust.md");
+const RUST_README_FILES: &str = include_str!("templates/README-files-rust.md");
+
 /// `accord policy new`'s arguments.
 #[derive(Debug, Args)]
 pub struct NewArgs {
@@ -29,8 +74,37 @@ pub struct NewArgs {
     #[arg(value_enum)]
     pub slot: SlotName,
     /// The folder to create (or an empty one); its last component names
-    /// the crate.
+    /// the crate or package.
     pub dir: PathBuf,
+    /// The language to write the policy in.
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
+}
+
+/// A language `policy new` writes a project in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// A Rust crate built with cargo for wasm32-wasip2 (the smallest and
+    /// cheapest modules).
+    Rust,
+    /// A Python module built with componentize-py.
+    Python,
+    /// A JavaScript module (JSDoc-typed) built with componentize-js.
+    Javascript,
+}
+
+impl Lang {
+    /// Every language, in the order the README shows them.
+    pub const ALL: [Lang; 3] = [Lang::Rust, Lang::Python, Lang::Javascript];
+
+    /// The name `--lang` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Python => "python",
+            Lang::Javascript => "javascript",
+        }
+    }
 }
 
 /// A slot as `policy new` takes it: clap lists the three and refuses any
@@ -75,15 +149,17 @@ pub enum ScaffoldError {
     },
 }
 
-/// A crate `policy new` wrote.
+/// A project `policy new` wrote.
 #[derive(Debug, Clone)]
 pub struct Scaffold {
     /// The folder, as given.
     pub dir: PathBuf,
-    /// The package name (`[package] name`).
+    /// The package name (`[package] name`, or package.json's `name`).
     pub crate_name: String,
     /// The slot its policy decides for.
     pub slot: Slot,
+    /// Its language.
+    pub lang: Lang,
     /// The files written, relative to `dir`.
     pub files: Vec<PathBuf>,
 }
@@ -91,7 +167,7 @@ pub struct Scaffold {
 impl Scaffold {
     /// The module a release build writes, relative to `dir`.
     pub fn wasm(&self) -> PathBuf {
-        Path::new("target/wasm32-wasip2/release").join(wasm_file(&self.crate_name))
+        PathBuf::from(wasm_path(self.lang, &self.crate_name))
     }
 
     /// The fixtures folder, relative to `dir`.
@@ -102,10 +178,19 @@ impl Scaffold {
     /// What to run next, a command a line.
     pub fn next_steps(&self) -> String {
         let wasm = self.wasm().display().to_string();
+        let build = match self.lang {
+            Lang::Rust => {
+                "rustup target add wasm32-wasip2    # once\n  \
+                 cargo build --release --target wasm32-wasip2"
+            }
+            Lang::Python => {
+                "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt    # once\n  \
+                 ./build.sh"
+            }
+            Lang::Javascript => "npm ci    # once\n  npm run build",
+        };
         format!(
-            "  cd {}\n  rustup target add wasm32-wasip2    # once\n  \
-             cargo build --release --target wasm32-wasip2\n  \
-             accord policy check {wasm}\n  accord policy test {wasm} fixtures/\n",
+            "  cd {}\n  {build}\n  accord policy check {wasm}\n  accord policy test {wasm} fixtures/\n",
             shell_word(&self.dir.display().to_string())
         )
     }
@@ -113,14 +198,19 @@ impl Scaffold {
 
 /// Runs `accord policy new`: writes the crate and prints what to run next.
 pub fn execute(args: &NewArgs) -> Result<i32, ScaffoldError> {
-    let scaffold = scaffold(args.slot.into(), &args.dir)?;
+    let scaffold = scaffold_lang(args.slot.into(), args.lang, &args.dir)?;
     let files: Vec<String> = scaffold
         .files
         .iter()
         .map(|f| f.display().to_string())
         .collect();
+    let kind = match scaffold.lang {
+        Lang::Rust => "crate",
+        Lang::Python | Lang::Javascript => "project",
+    };
     println!(
-        "Created the {} policy crate `{}` in {}:\n  {}\n\nNext:\n{}",
+        "Created the {} {} policy {kind} `{}` in {}:\n  {}\n\nNext:\n{}",
+        scaffold.lang.as_str(),
         scaffold.slot,
         scaffold.crate_name,
         scaffold.dir.display(),
@@ -130,10 +220,15 @@ pub fn execute(args: &NewArgs) -> Result<i32, ScaffoldError> {
     Ok(0)
 }
 
-/// Writes a `slot` policy crate into `dir`, which must not exist or be
-/// empty: a folder that holds anything is refused before a file is written,
-/// and no file is ever overwritten.
+/// Writes a `slot` policy crate in Rust into `dir` (see [`scaffold_lang`]).
 pub fn scaffold(slot: Slot, dir: &Path) -> Result<Scaffold, ScaffoldError> {
+    scaffold_lang(slot, Lang::Rust, dir)
+}
+
+/// Writes a `slot` policy project in `lang` into `dir`, which must not
+/// exist or be empty: a folder that holds anything is refused before a
+/// file is written, and no file is ever overwritten.
+pub fn scaffold_lang(slot: Slot, lang: Lang, dir: &Path) -> Result<Scaffold, ScaffoldError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ScaffoldError::Io { path, source }
@@ -149,7 +244,7 @@ pub fn scaffold(slot: Slot, dir: &Path) -> Result<Scaffold, ScaffoldError> {
         Err(e) => return Err(io(dir)(e)),
     }
     let crate_name = crate_name(dir);
-    let files = files(slot, &crate_name);
+    let files = files(slot, lang, &crate_name);
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     for (relative, contents) in &files {
         let path = dir.join(relative);
@@ -164,20 +259,48 @@ pub fn scaffold(slot: Slot, dir: &Path) -> Result<Scaffold, ScaffoldError> {
             .open(&path)
             .and_then(|mut f| f.write_all(contents.as_bytes()))
             .map_err(io(&path))?;
+        // The build script is run as `./build.sh`, as its README says.
+        #[cfg(unix)]
+        if path.extension().is_some_and(|e| e == "sh") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(io(&path))?;
+        }
     }
     Ok(Scaffold {
         dir: dir.to_path_buf(),
         crate_name,
         slot,
+        lang,
         files: files.into_iter().map(|(path, _)| path).collect(),
     })
 }
 
-/// The crate's files and their contents, relative to its folder.
-pub fn files(slot: Slot, crate_name: &str) -> Vec<(PathBuf, String)> {
+/// The project's files and their contents, relative to its folder.
+pub fn files(slot: Slot, lang: Lang, crate_name: &str) -> Vec<(PathBuf, String)> {
     let t = Template::of(slot);
-    let wasm = format!("target/wasm32-wasip2/release/{}", wasm_file(crate_name));
+    let wasm = wasm_path(lang, crate_name);
+    let (source, files_table, build, limits_note) = match lang {
+        Lang::Rust => ("src/lib.rs", RUST_README_FILES, RUST_README_BUILD, ""),
+        Lang::Python => (
+            "policy.py",
+            python::README_FILES,
+            python::README_BUILD,
+            PORT_LIMITS,
+        ),
+        Lang::Javascript => (
+            "policy.js",
+            javascript::README_FILES,
+            javascript::README_BUILD,
+            PORT_LIMITS,
+        ),
+    };
+    // `build` holds `{{wasm}}`: it is filled first.
     let vars = [
+        ("build", build),
+        ("files_table", files_table.trim_end()),
+        ("source", source),
+        ("limits_note", limits_note),
         ("crate", crate_name),
         ("slot", slot.as_str()),
         ("world", slot.world()),
@@ -188,14 +311,31 @@ pub fn files(slot: Slot, crate_name: &str) -> Vec<(PathBuf, String)> {
         ("failsafe", t.failsafe),
         ("upload_note", t.upload_note),
     ];
-    let mut files = vec![
-        ("Cargo.toml".into(), fill(CARGO_TOML, &vars)),
-        ("Cargo.lock".into(), cargo_lock(crate_name)),
-        (".cargo/config.toml".into(), CARGO_CONFIG.to_string()),
-        (".gitignore".into(), GITIGNORE.to_string()),
-        ("wit/policy.wit".into(), WIT.to_string()),
-        ("src/lib.rs".into(), t.lib.to_string()),
-    ];
+    let mut files: Vec<(PathBuf, String)> = match lang {
+        Lang::Rust => vec![
+            ("Cargo.toml".into(), fill(CARGO_TOML, &vars)),
+            ("Cargo.lock".into(), cargo_lock(crate_name)),
+            (".cargo/config.toml".into(), CARGO_CONFIG.to_string()),
+            (".gitignore".into(), GITIGNORE.to_string()),
+            ("src/lib.rs".into(), t.lib.to_string()),
+        ],
+        Lang::Python => vec![
+            ("requirements.txt".into(), python::REQUIREMENTS.to_string()),
+            ("build.sh".into(), fill(python::BUILD, &vars)),
+            ("pyproject.toml".into(), python::PYPROJECT.to_string()),
+            (".gitignore".into(), python::GITIGNORE.to_string()),
+            ("policy.py".into(), t.python.to_string()),
+        ],
+        Lang::Javascript => vec![
+            ("package.json".into(), package_json(slot, crate_name)),
+            ("package-lock.json".into(), package_lock(crate_name)),
+            ("build.mjs".into(), fill(javascript::BUILD, &vars)),
+            ("jsconfig.json".into(), javascript::JSCONFIG.to_string()),
+            (".gitignore".into(), javascript::GITIGNORE.to_string()),
+            ("policy.js".into(), t.javascript.to_string()),
+        ],
+    };
+    files.push(("wit/policy.wit".into(), WIT.to_string()));
     for (name, contents) in t.fixtures {
         files.push((Path::new("fixtures").join(name), contents.to_string()));
     }
@@ -203,9 +343,45 @@ pub fn files(slot: Slot, crate_name: &str) -> Vec<(PathBuf, String)> {
     files
 }
 
-/// What differs between the slots' crates.
+/// What the README says of the limits for a Python or JavaScript module.
+const PORT_LIMITS: &str = " A Python or JavaScript module carries its language's runtime: \
+    Accord's default policies in these languages are 12–18 MB components that use \
+    0.15–6.1 M fuel and 9.5–13 MB of memory a decision, within the defaults but \
+    closer to the memory cap than a Rust module (128 KiB).";
+
+/// The scaffold's package.json: the repository's JavaScript pins, the
+/// scaffold's name.
+fn package_json(slot: Slot, name: &str) -> String {
+    let dev = serde_json::from_str::<serde_json::Value>(javascript::REPO_PACKAGE)
+        .ok()
+        .and_then(|p| p.get("devDependencies").cloned())
+        .and_then(|d| serde_json::to_string_pretty(&d).ok())
+        .unwrap_or_else(|| "{}".into())
+        .replace('\n', "\n  ");
+    fill(
+        javascript::PACKAGE,
+        &[
+            ("npm_name", name),
+            ("slot", slot.as_str()),
+            ("dev_dependencies", &dev),
+        ],
+    )
+}
+
+/// The repository's lock, naming the scaffold's package instead: the same
+/// packages, so `npm ci` installs exactly what the ports are built with.
+fn package_lock(name: &str) -> String {
+    javascript::REPO_LOCK.replace(
+        &format!("\"name\": \"{}\"", javascript::REPO_NAME),
+        &format!("\"name\": \"{name}\""),
+    )
+}
+
+/// What differs between the slots' projects.
 struct Template {
     lib: &'static str,
+    python: &'static str,
+    javascript: &'static str,
     /// Two (file name, contents): the first is the README's `run` example.
     fixtures: [(&'static str, &'static str); 2],
     about: &'static str,
@@ -229,6 +405,8 @@ impl Template {
         match slot {
             Slot::Match => Template {
                 lib: include_str!("templates/match.rs"),
+                python: python::MATCH,
+                javascript: javascript::MATCH,
                 fixtures: [
                     (
                         "signal-keys-new-relation-webhook.json",
@@ -258,6 +436,8 @@ impl Template {
             },
             Slot::Routing => Template {
                 lib: include_str!("templates/routing.rs"),
+                python: python::ROUTING,
+                javascript: javascript::ROUTING,
                 fixtures: [
                     (
                         "late-timed-out-auto-fires.json",
@@ -283,6 +463,8 @@ impl Template {
             },
             Slot::Preflight => Template {
                 lib: include_str!("templates/preflight.rs"),
+                python: python::PREFLIGHT,
+                javascript: javascript::PREFLIGHT,
                 fixtures: [
                     (
                         "campaign-paused.json",
@@ -400,9 +582,17 @@ const RESERVED: &str = "abstract alloc as async await become box break const con
     move mut override priv proc_macro pub ref return self static std struct super test trait \
     true try type typeof unsafe unsized use virtual where while yield";
 
-/// The module file cargo writes for a package: its lib target's name.
-fn wasm_file(crate_name: &str) -> String {
-    format!("{}.wasm", crate_name.replace('-', "_"))
+/// The module a build writes, relative to the project: for Rust cargo's
+/// file for the package's lib target; the build scripts of the other
+/// languages write `policy.wasm`.
+fn wasm_path(lang: Lang, crate_name: &str) -> String {
+    match lang {
+        Lang::Rust => format!(
+            "target/wasm32-wasip2/release/{}.wasm",
+            crate_name.replace('-', "_")
+        ),
+        Lang::Python | Lang::Javascript => "policy.wasm".into(),
+    }
 }
 
 /// `word` as one shell word: quoted when it holds anything but the
@@ -454,9 +644,45 @@ mod tests {
     #[test]
     fn every_placeholder_is_filled() {
         for slot in Slot::ALL {
-            for (path, text) in files(slot, "my-policy") {
-                assert!(!text.contains("{{"), "{slot}: {}", path.display());
+            for lang in Lang::ALL {
+                for (path, text) in files(slot, lang, "my-policy") {
+                    // The ports are copied verbatim, not filled: JSDoc's
+                    // `{{ kind: … }}` is an object type there.
+                    if path.to_string_lossy().starts_with("policy.") {
+                        continue;
+                    }
+                    assert!(!text.contains("{{"), "{slot} {lang:?}: {}", path.display());
+                }
             }
+        }
+    }
+
+    #[test]
+    fn each_language_builds_the_slot_s_world_and_names_its_package() {
+        for slot in Slot::ALL {
+            let world = format!("-w {}", slot.world());
+            let python = files(slot, Lang::Python, "my-policy");
+            let build = &python
+                .iter()
+                .find(|(p, _)| p.ends_with("build.sh"))
+                .unwrap()
+                .1;
+            assert_eq!(build.matches(&world).count(), 2, "{slot}: {build}");
+            let js = files(slot, Lang::Javascript, "my-policy");
+            let get = |name: &str| &js.iter().find(|(p, _)| p.ends_with(name)).unwrap().1;
+            assert!(get("build.mjs").contains(&format!("const world = '{}';", slot.world())));
+            let lock: serde_json::Value = serde_json::from_str(get("package-lock.json")).unwrap();
+            let package: serde_json::Value = serde_json::from_str(get("package.json")).unwrap();
+            assert_eq!(lock["name"], "my-policy");
+            assert_eq!(lock["packages"][""]["name"], "my-policy");
+            assert_eq!(
+                lock["packages"][""]["devDependencies"],
+                package["devDependencies"]
+            );
+            assert_eq!(
+                package["devDependencies"]["@bytecodealliance/componentize-js"],
+                "0.23.0"
+            );
         }
     }
 

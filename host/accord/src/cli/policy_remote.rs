@@ -1,6 +1,13 @@
 //! `accord policy upload | promote | rollback | list`: the admin API's
 //! policy routes from the command line, against a running host.
 //!
+//! `upload` sends the module to `POST /admin/policies/modules`, which
+//! compiles it off the request path, polls `GET
+//! /admin/policies/modules/{sha256}` until it is ready (printing its
+//! progress on stderr), then binds it with `PUT
+//! /admin/policies/{slot}?module=<sha256>`; a host without that route
+//! gets the module as the body of the `PUT`, compiled within the request.
+//!
 //! `--token` is the admin token (every scope) or a workspace token (its
 //! own workspace's scope only: `--workspace <its id>`); without it, the
 //! `ACCORD_ADMIN_TOKEN` environment variable. Exit status: 0 done; 1 the
@@ -23,11 +30,18 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often an upload asks whether its module is compiled.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// How often the wait prints that it is still compiling.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 /// The policy routes of a running host.
 #[derive(Debug, Subcommand)]
 pub enum RemoteCommand {
-    /// Upload a module to a running host and bind it to a scope
-    /// (`PUT /admin/policies/{slot}`).
+    /// Upload a module to a running host, wait until it is compiled and
+    /// bind it to a scope (`POST /admin/policies/modules`, then `PUT
+    /// /admin/policies/{slot}?module=`).
     Upload(UploadArgs),
     /// Make a scope's shadow module its active one
     /// (`POST /admin/policies/{slot}/promote`).
@@ -76,6 +90,13 @@ pub struct UploadArgs {
     /// Notes.
     #[arg(long)]
     pub notes: Option<String>,
+    /// Limits declared for the module (the rest: its kind's defaults),
+    /// fixed at its first upload.
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
+    /// Longest wait for the host to compile the module, seconds.
+    #[arg(long, default_value_t = 600)]
+    pub wait_secs: u64,
 }
 
 /// `accord policy promote | rollback`.
@@ -149,6 +170,16 @@ pub enum RemoteError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The module was still compiling when the wait ended.
+    #[error(
+        "module {sha256} is still compiling after {waited_secs} s; bind it later with `PUT /admin/policies/{{slot}}?module={sha256}`"
+    )]
+    StillCompiling {
+        /// The module.
+        sha256: String,
+        /// How long the command waited.
+        waited_secs: u64,
+    },
     /// The output could not be written.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
@@ -162,7 +193,7 @@ impl RemoteError {
     /// request got no answer from the API.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RemoteError::Refused { .. } => 1,
+            RemoteError::Refused { .. } | RemoteError::StillCompiling { .. } => 1,
             _ => 2,
         }
     }
@@ -191,6 +222,22 @@ pub struct Swap {
     pub rekey_failures: u64,
 }
 
+/// A stored module as `GET /admin/policies/modules/{sha256}` shows it
+/// (the fields read).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Module {
+    /// Its identity.
+    pub sha256: String,
+    /// `compiling`, `ready` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// How long compiling it took, ms.
+    #[serde(default)]
+    pub compile_ms: Option<i64>,
+}
+
 /// A binding as `GET /admin/policies` lists it (the fields printed).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Bound {
@@ -217,32 +264,26 @@ pub fn execute(cmd: RemoteCommand) -> Result<i32, RemoteError> {
         .build()
         .map_err(RemoteError::Runtime)?;
     let mut out = std::io::stdout().lock();
-    runtime.block_on(run(cmd, &mut out))?;
+    let mut progress = std::io::stderr().lock();
+    runtime.block_on(run_with_progress(cmd, &mut out, &mut progress))?;
     Ok(0)
 }
 
 /// Runs a remote command, printing its result to `out`.
 pub async fn run(cmd: RemoteCommand, out: &mut dyn Write) -> Result<(), RemoteError> {
+    run_with_progress(cmd, out, &mut std::io::sink()).await
+}
+
+/// Runs a remote command, printing its result to `out` and how a long
+/// one goes (an upload's compile) to `progress`.
+pub async fn run_with_progress(
+    cmd: RemoteCommand,
+    out: &mut dyn Write,
+    progress: &mut dyn Write,
+) -> Result<(), RemoteError> {
     match cmd {
         RemoteCommand::Upload(a) => {
-            let bytes = std::fs::read(&a.module).map_err(|source| RemoteError::Module {
-                path: a.module.display().to_string(),
-                source,
-            })?;
-            let query = [
-                ("workspace", a.workspace.as_deref()),
-                ("mode", a.mode.as_deref()),
-                ("name", a.name.as_deref()),
-                ("version", a.version.as_deref()),
-                ("notes", a.notes.as_deref()),
-            ];
-            let client = Client::new(&a.host)?;
-            let path = format!("/admin/policies/{}", a.slot.as_str());
-            let req = client
-                .request(reqwest::Method::PUT, &path, &query)
-                .header(reqwest::header::CONTENT_TYPE, "application/wasm")
-                .body(bytes);
-            let swap: Swap = client.send(req, &path).await?;
+            let swap = upload(&a, progress).await?;
             writeln!(out, "{}", describe_swap("uploaded", &swap))?;
         }
         RemoteCommand::Promote(a) => {
@@ -273,6 +314,117 @@ pub async fn run(cmd: RemoteCommand, out: &mut dyn Write) -> Result<(), RemoteEr
         }
     }
     Ok(())
+}
+
+/// Uploads the module to compile on the host, waits until it is ready,
+/// and binds it; a host without the upload route gets it as a `PUT`'s
+/// body.
+async fn upload(a: &UploadArgs, progress: &mut dyn Write) -> Result<Swap, RemoteError> {
+    let bytes = std::fs::read(&a.module).map_err(|source| RemoteError::Module {
+        path: a.module.display().to_string(),
+        source,
+    })?;
+    let client = Client::new(&a.host)?;
+    let labels = [
+        ("name", a.name.as_deref()),
+        ("version", a.version.as_deref()),
+        ("notes", a.notes.as_deref()),
+    ];
+    let path = "/admin/policies/modules";
+    let mut query = vec![
+        ("slot", Some(a.slot.as_str())),
+        ("workspace", a.workspace.as_deref()),
+    ];
+    query.extend(labels);
+    let req = client
+        .request(reqwest::Method::POST, path, &query)
+        .query(&a.limits.query())
+        .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+        .body(bytes.clone());
+    let bind_path = format!("/admin/policies/{}", a.slot.as_str());
+    let scope = [
+        ("workspace", a.workspace.as_deref()),
+        ("mode", a.mode.as_deref()),
+    ];
+    let module: Module = match client.send(req, path).await {
+        Ok(module) => module,
+        // A host from before the upload route: POST on the module list
+        // is not allowed there.
+        Err(RemoteError::Unexpected { status: 405, .. }) => {
+            writeln!(progress, "this host compiles within the upload; uploading…")?;
+            let mut query = scope.to_vec();
+            query.extend(labels);
+            let req = client
+                .request(reqwest::Method::PUT, &bind_path, &query)
+                .query(&a.limits.query())
+                .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+                .body(bytes);
+            return client.send(req, &bind_path).await;
+        }
+        Err(e) => return Err(e),
+    };
+    let module = wait_compiled(&client, module, a.wait_secs, progress).await?;
+    match module.status.as_str() {
+        "ready" => writeln!(
+            progress,
+            "{}: ready{}; binding…",
+            module.sha256,
+            module
+                .compile_ms
+                .map(|ms| format!(" (compiled in {:.1} s)", ms as f64 / 1000.0))
+                .unwrap_or_default()
+        )?,
+        // The bind answers 422 `module_failed` with the loader's message.
+        _ => writeln!(
+            progress,
+            "{}: failed: {}",
+            module.sha256,
+            module.error.as_deref().unwrap_or("")
+        )?,
+    }
+    let mut query = scope.to_vec();
+    query.push(("module", Some(module.sha256.as_str())));
+    let req = client.request(reqwest::Method::PUT, &bind_path, &query);
+    client.send(req, &bind_path).await
+}
+
+/// Polls the module until it is no longer `compiling`, or `wait_secs`
+/// have passed.
+async fn wait_compiled(
+    client: &Client,
+    mut module: Module,
+    wait_secs: u64,
+    progress: &mut dyn Write,
+) -> Result<Module, RemoteError> {
+    let started = tokio::time::Instant::now();
+    let deadline = started + Duration::from_secs(wait_secs);
+    let mut said = started;
+    if module.status == "compiling" {
+        writeln!(progress, "uploaded {}: compiling…", module.sha256)?;
+    }
+    let path = format!("/admin/policies/modules/{}", module.sha256);
+    while module.status == "compiling" {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err(RemoteError::StillCompiling {
+                sha256: module.sha256,
+                waited_secs: wait_secs,
+            });
+        }
+        if now.duration_since(said) >= PROGRESS_EVERY {
+            said = now;
+            writeln!(
+                progress,
+                "{}: still compiling ({} s)…",
+                module.sha256,
+                now.duration_since(started).as_secs()
+            )?;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+        let req = client.request(reqwest::Method::GET, &path, &[]);
+        module = client.send(req, &path).await?;
+    }
+    Ok(module)
 }
 
 /// `POST /admin/policies/{slot}/{action}?workspace=…`.

@@ -2,10 +2,11 @@
 //! module runs over the inputs the decision log holds and its decisions
 //! are compared with the logged ones.
 
+use super::cache::{CacheArgs, compile_line};
 use super::decision_db::{self, DatabaseArg, LogError};
 use super::limits::LimitArgs;
 use crate::lifecycle::decisions::{PolicyReplayReport, ReplayScope, replay};
-use crate::policy::{PolicyRuntime, Slot};
+use crate::policy::Slot;
 use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -39,20 +40,28 @@ pub struct ReplayArgs {
     /// Exit 1 when any decision differs or the candidate fails on any.
     #[arg(long)]
     pub fail_on_diff: bool,
-    /// Sandbox limits (keep the host's, so the candidate runs as it would there).
+    /// Limits declared for the candidate (give the ones it will be
+    /// uploaded with, so it runs as it will on the host).
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// The compiled-module cache.
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// Runs the replay and prints its report; returns the exit status.
 pub fn execute(args: ReplayArgs) -> Result<i32, LogError> {
     decision_db::check_window(args.since, args.until)?;
-    let runtime =
-        PolicyRuntime::new(args.limits.limits(), None).map_err(|source| LogError::Module {
+    let runtime = args
+        .cache
+        .runtime(args.limits.maxima())
+        .map_err(|source| LogError::Module {
             path: "runtime".into(),
             source,
         })?;
-    let candidate = decision_db::load_for_slot(&runtime, &args.candidate, args.slot)?;
+    let declared = args.limits.declared()?;
+    let candidate = decision_db::load_for_slot(&runtime, &args.candidate, args.slot, declared)?;
+    let compiled = compile_line(candidate.compile_stats(), runtime.cache_dir());
     let scope = ReplayScope {
         workspace_id: args.workspace.clone(),
         since: args.since,
@@ -70,8 +79,11 @@ pub fn execute(args: ReplayArgs) -> Result<i32, LogError> {
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
+        // The JSON report alone on stdout, so it stays machine-readable.
+        eprintln!("{compiled}");
     } else {
-        print!("{}", render(&report));
+        // Last, so the first line stays the summary a gate reads.
+        println!("{}{compiled}", render(&report));
         if report.replayed == 0 {
             eprintln!(
                 "note: no active {} decisions in the log match (workspace, --since, --until)",

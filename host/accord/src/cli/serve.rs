@@ -21,15 +21,21 @@ pub struct HostArgs {
     /// Where compiled policies are cached (by sha256).
     #[arg(long, env = "ACCORD_CACHE_DIR", default_value = ".accord/cache")]
     pub cache_dir: PathBuf,
-    /// Fuel per policy decision.
+    /// Most fuel a policy decision may get: each module runs under its
+    /// own limits (declared at upload, else its kind's defaults), cut to
+    /// these maxima. Default 200,000,000.
     #[arg(long, env = "ACCORD_POLICY_FUEL")]
     pub policy_fuel: Option<u64>,
-    /// Linear memory per policy decision, MiB.
+    /// Largest linear memory a policy decision may get, MiB. Default 128.
     #[arg(long, env = "ACCORD_POLICY_MEMORY_MIB")]
     pub policy_memory_mib: Option<usize>,
-    /// Wall-clock deadline per policy decision, milliseconds.
+    /// Longest wall-clock deadline a policy decision may get,
+    /// milliseconds. Default 2000.
     #[arg(long, env = "ACCORD_POLICY_DEADLINE_MS")]
     pub policy_deadline_ms: Option<u64>,
+    /// Largest output a policy decision may return, KiB. Default 256.
+    #[arg(long, env = "ACCORD_POLICY_OUTPUT_KIB")]
+    pub policy_output_kib: Option<usize>,
     /// Unipile DSN (base URL), e.g. https://api8.unipile.com:13851.
     #[arg(long, env = "ACCORD_UNIPILE_DSN")]
     pub unipile_dsn: Option<String>,
@@ -53,6 +59,10 @@ pub struct HostArgs {
     /// Days logged decisions are kept (1 to 3650).
     #[arg(long, env = "ACCORD_DECISION_RETENTION_DAYS", default_value_t = 14)]
     pub decision_retention_days: u64,
+    /// Uploaded policy modules this instance compiles at once, each on a
+    /// core (0 to 64; 0: this instance compiles none, another does).
+    #[arg(long, env = "ACCORD_POLICY_COMPILE_CONCURRENCY", default_value_t = 1)]
+    pub policy_compile_concurrency: usize,
 }
 
 /// `accord serve` settings.
@@ -137,6 +147,14 @@ impl HostArgs {
             }
             limits.memory_bytes = mib << 20;
         }
+        if let Some(kib) = self.policy_output_kib {
+            if !(1..=16_384).contains(&kib) {
+                return Err(invalid("ACCORD_POLICY_OUTPUT_KIB", "1 to 16384"));
+            }
+            limits.max_output_bytes = kib << 10;
+            // Each call may pass four times its output cap to the host.
+            limits.max_transfer_bytes = limits.max_transfer_bytes.max(kib << 12);
+        }
         if let Some(ms) = self.policy_deadline_ms {
             if !(10..=60_000).contains(&ms) {
                 return Err(invalid("ACCORD_POLICY_DEADLINE_MS", "10 to 60000"));
@@ -151,6 +169,10 @@ impl HostArgs {
         if !(1..=3650).contains(&self.decision_retention_days) {
             return Err(invalid("ACCORD_DECISION_RETENTION_DAYS", "1 to 3650"));
         }
+        if self.policy_compile_concurrency > 64 {
+            return Err(invalid("ACCORD_POLICY_COMPILE_CONCURRENCY", "0 to 64"));
+        }
+        config.module_compile.concurrency = self.policy_compile_concurrency;
         config.decision_log.enabled = self.decision_log;
         config.decision_log.retention =
             std::time::Duration::from_secs(self.decision_retention_days * 24 * 3600);
@@ -256,7 +278,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

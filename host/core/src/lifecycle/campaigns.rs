@@ -273,7 +273,7 @@ pub fn has_usable_linkedin_url(p: &EnrolledIdentity) -> bool {
 
 /// Whether the campaign has at least one enrolled prospect with a usable
 /// LinkedIn URL (stops at the first one).
-async fn has_usable_prospect(
+pub async fn has_usable_prospect(
     c: &mut crate::store::Connection,
     campaign_id: &str,
 ) -> Result<bool, LifecycleError> {

@@ -347,16 +347,20 @@ pub async fn candidate(
     candidate: Candidate<'_>,
 ) -> Result<std::sync::Arc<PolicyModule>, LifecycleError> {
     let stored;
-    let (bytes, origin) = match candidate {
-        Candidate::Bytes(bytes) => (bytes, "replay candidate"),
+    let (bytes, origin, declared) = match candidate {
+        Candidate::Bytes(bytes) => (bytes, "replay candidate", Default::default()),
         Candidate::Stored(sha256) => {
             let mut c = db.acquire().await?;
             stored = crate::store::policies::module_bytes(&mut c, sha256)
                 .await?
                 .ok_or_else(|| LifecycleError::not_found("policy module", sha256))?;
-            (stored.2.as_slice(), "stored module")
+            (
+                stored.bytes.as_slice(),
+                "stored module",
+                super::policies::declared(&stored.limits),
+            )
         }
     };
-    let load = || runtime.load(bytes, origin, Some(slot));
+    let load = || runtime.load_declared(bytes, origin, Some(slot), declared);
     calls_together(load).map_err(|e| LifecycleError::invalid("invalid_policy", e.to_string()))
 }

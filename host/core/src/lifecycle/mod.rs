@@ -4,13 +4,24 @@
 //! [`LifecycleError`] carrying a stable code. An edge parses its input,
 //! calls one of these and maps the error; it owns no state machine.
 
+pub mod account_health;
 pub mod campaigns;
+pub mod csv_import;
 pub mod decisions;
 pub mod integrations;
+pub mod lists;
+pub mod module_compile;
+pub mod overview;
+pub mod pages;
 pub mod policies;
+pub mod prospect_table;
 pub mod prospects;
 pub mod rekey_jobs;
+pub mod sessions;
+pub mod stats;
+pub mod timeline;
 pub mod tokens;
+pub mod workspaces;
 
 use crate::pipeline::PipelineError;
 use crate::store::StoreError;

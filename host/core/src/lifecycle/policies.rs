@@ -5,15 +5,20 @@
 //! (shadow → active), rollback (the previous active module) and unassign
 //! are the same path with another module. Every binding change is kept in
 //! the history. The admin API and the demo call it; a swap never fails a
-//! decision in flight (see the registry's promise).
+//! decision in flight (see the registry's promise). An upload that
+//! compiles off the request path is [`super::module_compile`]'s; its bind
+//! joins this path where an upload binds (`assign`).
 
 use super::LifecycleError;
 use super::rekey_jobs::{self, NewJob, RekeyConfig};
 use crate::clock::SharedClock;
 use crate::decisions::Decisions;
-use crate::policy::{LoadError, Mode, PolicyModule, PolicyRegistry, Scope, Slot, builtin};
+use crate::policy::{
+    DeclaredLimits, LimitError, LoadError, Mode, PolicyModule, PolicyRegistry, ResolvedLimits,
+    Scope, Slot, builtin,
+};
 use crate::store::broadcast::{Broadcaster, POLICIES_CHANNEL};
-use crate::store::policies::{self, Binding, NewModule};
+use crate::store::policies::{self, Binding, ModuleInfo, NewModule, StoredLimits};
 use crate::store::rekey_jobs::RekeyJob;
 use crate::store::{Db, StoreError, Tx, accounts};
 use serde::Serialize;
@@ -33,6 +38,8 @@ pub struct PolicyHost<'a> {
     pub clock: &'a SharedClock,
     /// How re-key jobs page.
     pub rekey: RekeyConfig,
+    /// This instance's compile queue (uploads compiled off the request).
+    pub compiler: &'a super::module_compile::ModuleCompiler,
 }
 
 /// What is said about a module at upload.
@@ -46,6 +53,9 @@ pub struct UploadMeta {
     pub notes: Option<String>,
     /// Who uploads it (the token's name).
     pub uploaded_by: Option<String>,
+    /// The limits its calls are to run under (the rest: its kind's
+    /// defaults); within the host's maxima, fixed at its first upload.
+    pub limits: DeclaredLimits,
 }
 
 /// What a policy change did.
@@ -89,6 +99,19 @@ pub enum PolicyLifecycleError {
     /// it was not bound.
     #[error("{0}; it was not activated and every prospect keeps its keys")]
     RekeyRefused(String),
+    /// Declared limits outside the host's bounds (`limits_out_of_bounds`).
+    #[error("{0}")]
+    Limits(LimitError),
+    /// The module is stored with other declared limits (`limits_differ`).
+    #[error(
+        "module {sha256} is stored with other declared limits ({stored}); a module's limits are fixed at its first upload: upload it without limits to use them, or rebuild it to declare others"
+    )]
+    LimitsDiffer {
+        /// The module.
+        sha256: String,
+        /// Its stored declaration, as JSON.
+        stored: String,
+    },
     /// Promote while the shadow match module's keys are still being
     /// computed (`rekey_in_progress`).
     #[error(
@@ -116,6 +139,32 @@ pub enum PolicyLifecycleError {
     /// loader panicked.
     #[error("policy load failed: {0}")]
     Internal(String),
+    /// No stored module has this sha256 (or none the caller may see).
+    #[error("no policy module with sha256 `{0}`")]
+    NoModule(String),
+    /// Bind of an uploaded module still compiling (`module_compiling`).
+    #[error(
+        "module {0} is still compiling: bind it once `GET /admin/policies/modules/{0}` says `ready`"
+    )]
+    ModuleCompiling(String),
+    /// Bind of an uploaded module the loader refused (`module_failed`).
+    #[error("module {sha256} failed to compile: {error}")]
+    ModuleFailed {
+        /// The module.
+        sha256: String,
+        /// The loader's message.
+        error: String,
+    },
+    /// A module stored for another slot (`slot_mismatch`).
+    #[error("module {sha256} is a {stored} module, not a {wanted} one")]
+    SlotMismatch {
+        /// The module.
+        sha256: String,
+        /// The slot it was uploaded for.
+        stored: String,
+        /// The slot asked for.
+        wanted: Slot,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -126,6 +175,12 @@ impl From<PolicyLifecycleError> for LifecycleError {
         match e {
             PolicyLifecycleError::Invalid(e) => {
                 LifecycleError::invalid("invalid_policy", e.to_string())
+            }
+            e @ PolicyLifecycleError::Limits(_) => {
+                LifecycleError::invalid("limits_out_of_bounds", e.to_string())
+            }
+            e @ PolicyLifecycleError::LimitsDiffer { .. } => {
+                LifecycleError::conflict("limits_differ", e.to_string())
             }
             e @ PolicyLifecycleError::RekeyRefused(_) => {
                 LifecycleError::invalid("rekey_failed", e.to_string())
@@ -140,24 +195,100 @@ impl From<PolicyLifecycleError> for LifecycleError {
             e @ PolicyLifecycleError::NothingToRollBack { .. } => {
                 LifecycleError::conflict("nothing_to_roll_back", e.to_string())
             }
+            PolicyLifecycleError::NoModule(sha) => LifecycleError::not_found("policy module", &sha),
+            e @ PolicyLifecycleError::ModuleCompiling(_) => {
+                LifecycleError::conflict("module_compiling", e.to_string())
+            }
+            e @ PolicyLifecycleError::ModuleFailed { .. } => {
+                LifecycleError::invalid("module_failed", e.to_string())
+            }
+            e @ PolicyLifecycleError::SlotMismatch { .. } => {
+                LifecycleError::invalid("slot_mismatch", e.to_string())
+            }
             PolicyLifecycleError::Internal(m) => LifecycleError::Internal(m),
             PolicyLifecycleError::Store(s) => LifecycleError::Store(s),
         }
     }
 }
 
-/// Compiles `bytes` for `slot` off the async workers.
+/// The declaration stored for a module.
+pub fn declared(stored: &StoredLimits) -> DeclaredLimits {
+    let positive = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
+    DeclaredLimits {
+        fuel: positive(stored.fuel_limit),
+        memory_bytes: positive(stored.memory_limit_bytes).map(|v| v as usize),
+        deadline_ms: positive(stored.deadline_limit_ms),
+        max_output_bytes: positive(stored.output_limit_bytes).map(|v| v as usize),
+    }
+}
+
+/// A declaration as stored.
+pub(super) fn stored_limits(declared: &DeclaredLimits) -> StoredLimits {
+    let signed = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+    StoredLimits {
+        fuel_limit: signed(declared.fuel),
+        memory_limit_bytes: signed(declared.memory_bytes.map(|v| v as u64)),
+        deadline_limit_ms: signed(declared.deadline_ms),
+        output_limit_bytes: signed(declared.max_output_bytes.map(|v| v as u64)),
+    }
+}
+
+/// A stored module's metadata with its kind and limits as this host
+/// applies them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ModuleView {
+    /// The stored metadata.
+    #[serde(flatten)]
+    pub info: ModuleInfo,
+    /// Its kind, its declared limits, the limits its calls run under on
+    /// this host (the declared ones, else its kind's defaults, cut to the
+    /// host's maxima) and where each came from.
+    #[schema(value_type = Object)]
+    pub limits: ResolvedLimits,
+}
+
+/// Stored modules as [`ModuleView`]s: each one's kind (read from its
+/// bytes once, for a module stored before kinds were) and limits.
+pub async fn module_views(
+    db: &Db,
+    registry: &PolicyRegistry,
+    modules: Vec<ModuleInfo>,
+) -> Result<Vec<ModuleView>, PolicyLifecycleError> {
+    let maxima = *registry.runtime().limits();
+    let mut views = Vec::with_capacity(modules.len());
+    for mut info in modules {
+        let kind = match info.kind.as_deref().map(str::parse) {
+            Some(Ok(kind)) => kind,
+            _ => {
+                let mut c = db.acquire().await?;
+                let Some(stored) = policies::module_bytes(&mut c, &info.sha256).await? else {
+                    continue;
+                };
+                let kind = crate::policy::infer_kind(&stored.bytes);
+                policies::set_kind(&mut c, &info.sha256, kind.as_str()).await?;
+                info.kind = Some(kind.as_str().to_string());
+                kind
+            }
+        };
+        let limits = ResolvedLimits::resolve(kind, declared(&info.limits), &maxima);
+        views.push(ModuleView { info, limits });
+    }
+    Ok(views)
+}
+
+/// Compiles `bytes` for `slot` off the async workers, under `declared`.
 async fn load(
     registry: &PolicyRegistry,
     bytes: Vec<u8>,
     origin: &str,
     slot: Slot,
+    declared: DeclaredLimits,
 ) -> Result<(Arc<PolicyModule>, Vec<u8>), PolicyLifecycleError> {
     let runtime = registry.runtime().clone();
     let origin = origin.to_string();
     tokio::task::spawn_blocking(move || {
         runtime
-            .load(&bytes, &origin, Some(slot))
+            .load_declared(&bytes, &origin, Some(slot), declared)
             .map(|m| (m, bytes))
     })
     .await
@@ -172,13 +303,15 @@ pub(super) async fn stored(
     sha256: &str,
     slot: Slot,
 ) -> Result<Arc<PolicyModule>, PolicyLifecycleError> {
-    if let Some(module) = loaded(app.decisions.registry(), sha256)
-        .or_else(|| app.decisions.registry().staged_module(sha256))
+    let registry = app.decisions.registry();
+    if let Some(module) = loaded(registry, sha256)
+        .or_else(|| registry.staged_module(sha256))
+        .or_else(|| registry.compiled_module(sha256))
     {
         return Ok(module);
     }
     let mut c = app.db.acquire().await?;
-    let Some((_, origin, bytes)) = policies::module_bytes(&mut c, sha256).await? else {
+    let Some(module) = policies::module_bytes(&mut c, sha256).await? else {
         let builtin = builtin_module(app.decisions.registry(), slot).await?;
         if builtin.sha256() == sha256 {
             return Ok(builtin);
@@ -188,13 +321,20 @@ pub(super) async fn stored(
         )));
     };
     drop(c);
-    Ok(load(app.decisions.registry(), bytes, &origin, slot)
-        .await?
-        .0)
+    let declared = declared(&module.limits);
+    Ok(load(
+        app.decisions.registry(),
+        module.bytes,
+        &module.origin,
+        slot,
+        declared,
+    )
+    .await?
+    .0)
 }
 
 /// A module the registry holds, by sha256 (no need to compile it again).
-fn loaded(registry: &PolicyRegistry, sha256: &str) -> Option<Arc<PolicyModule>> {
+pub(super) fn loaded(registry: &PolicyRegistry, sha256: &str) -> Option<Arc<PolicyModule>> {
     Slot::ALL
         .into_iter()
         .map(|slot| registry.active(slot))
@@ -208,14 +348,23 @@ async fn builtin_module(
     slot: Slot,
 ) -> Result<Arc<PolicyModule>, PolicyLifecycleError> {
     let (bytes, origin) = builtin::for_slot(slot);
-    load(registry, bytes.to_vec(), origin, slot)
-        .await
-        .map(|(m, _)| m)
-        .map_err(|e| PolicyLifecycleError::Internal(e.to_string()))
+    load(
+        registry,
+        bytes.to_vec(),
+        origin,
+        slot,
+        DeclaredLimits::default(),
+    )
+    .await
+    .map(|(m, _)| m)
+    .map_err(|e| PolicyLifecycleError::Internal(e.to_string()))
 }
 
 /// Refuses a workspace scope whose workspace does not exist.
-async fn check_scope(app: PolicyHost<'_>, scope: &Scope) -> Result<(), PolicyLifecycleError> {
+pub(super) async fn check_scope(
+    app: PolicyHost<'_>,
+    scope: &Scope,
+) -> Result<(), PolicyLifecycleError> {
     if let Some(w) = scope.workspace() {
         let mut c = app.db.acquire().await?;
         if accounts::workspace(&mut c, w).await?.is_none() {
@@ -253,11 +402,11 @@ pub async fn upload(
     bytes: Vec<u8>,
     meta: UploadMeta,
 ) -> Result<PolicySwap, PolicyLifecycleError> {
-    let (module, bytes) = load(app.decisions.registry(), bytes, "upload", slot).await?;
+    let declared = declaration(app, &bytes, &meta.limits).await?;
+    let (module, bytes) = load(app.decisions.registry(), bytes, "upload", slot, declared).await?;
     check_scope(app, &scope).await?;
-    let now = app.clock.now_ms();
-    let rekeyed_first = slot == Slot::Match && mode == Mode::Active;
-    let mut tx = app.db.begin().await?;
+    let compiled = module.compile_stats().elapsed.as_millis();
+    let upload_scope = scope.key().to_string();
     let new = NewModule {
         sha256: module.sha256(),
         slot: slot.as_str(),
@@ -268,9 +417,35 @@ pub async fn upload(
         notes: meta.notes.as_deref(),
         uploaded_by: meta.uploaded_by.as_deref(),
         contract_version: crate::policy::CONTRACT_VERSION,
+        kind: module.limits().kind.as_str(),
+        limits: stored_limits(&declared),
+        upload_scope: &upload_scope,
+        compile_ms: Some(i64::try_from(compiled).unwrap_or(i64::MAX)),
     };
-    policies::store_module(&mut tx, &new, now).await?;
     let actor = meta.uploaded_by.as_deref();
+    assign(app, slot, scope, mode, module.clone(), Some(&new), actor).await
+}
+
+/// Binds a compiled `module` to (scope, slot, mode), storing it first
+/// (`new`) in the same transaction when it comes with the request: an
+/// active match module once its re-key job has computed its keys for the
+/// scope (run here for a few pages: a small scope switches before the
+/// answer); a shadow match module at once, its job filling its key space.
+pub(super) async fn assign(
+    app: PolicyHost<'_>,
+    slot: Slot,
+    scope: Scope,
+    mode: Mode,
+    module: Arc<PolicyModule>,
+    new: Option<&NewModule<'_>>,
+    actor: Option<&str>,
+) -> Result<PolicySwap, PolicyLifecycleError> {
+    let now = app.clock.now_ms();
+    let rekeyed_first = slot == Slot::Match && mode == Mode::Active;
+    let mut tx = app.db.begin().await?;
+    if let Some(new) = new {
+        policies::store_module(&mut tx, new, now).await?;
+    }
     let previous = if rekeyed_first {
         None
     } else {
@@ -326,6 +501,32 @@ pub async fn upload(
         });
     }
     Ok(swap)
+}
+
+/// The limits an upload's module runs under: those it declares, checked
+/// against the host's bounds; for bytes stored before, their first
+/// upload's declaration, which a different one may not replace.
+pub(super) async fn declaration(
+    app: PolicyHost<'_>,
+    bytes: &[u8],
+    declared: &DeclaredLimits,
+) -> Result<DeclaredLimits, PolicyLifecycleError> {
+    declared
+        .check(app.decisions.registry().runtime().limits())
+        .map_err(PolicyLifecycleError::Limits)?;
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    let mut c = app.db.acquire().await?;
+    let Some(stored) = policies::module_bytes(&mut c, &sha256).await? else {
+        return Ok(*declared);
+    };
+    let before = self::declared(&stored.limits);
+    if declared.is_empty() || *declared == before {
+        return Ok(before);
+    }
+    Err(PolicyLifecycleError::LimitsDiffer {
+        sha256,
+        stored: serde_json::to_string(&before).unwrap_or_default(),
+    })
 }
 
 /// Starts a job for an active match module's change and runs its first
@@ -712,17 +913,22 @@ pub async fn sync(db: &Db, registry: &PolicyRegistry) -> Result<(), SyncError> {
             .get(&b.sha256)
             .cloned()
             .or_else(|| loaded(registry, &b.sha256))
+            .or_else(|| registry.compiled_module(&b.sha256))
         {
             Some(m) => m,
             None => {
-                let Some((_, origin, bytes)) = policies::module_bytes(&mut conn, &b.sha256).await?
-                else {
+                let Some(stored) = policies::module_bytes(&mut conn, &b.sha256).await? else {
                     return Err(SyncError::Store(StoreError::Corrupt {
                         table: "policy_bindings",
                         reason: format!("module {} is bound but not stored", b.sha256),
                     }));
                 };
-                let m = runtime.load(&bytes, &origin, Some(slot))?;
+                let m = runtime.load_declared(
+                    &stored.bytes,
+                    &stored.origin,
+                    Some(slot),
+                    declared(&stored.limits),
+                )?;
                 if m.sha256() != b.sha256 {
                     return Err(SyncError::Policy(LoadError::Incompatible(format!(
                         "stored module for {slot} hashes to {}, expected {}",
@@ -748,7 +954,12 @@ pub async fn sync(db: &Db, registry: &PolicyRegistry) -> Result<(), SyncError> {
         let module = match known {
             Some(m) => m,
             None => match policies::module_bytes(&mut conn, &job.module_sha256).await? {
-                Some((_, origin, bytes)) => runtime.load(&bytes, &origin, Some(Slot::Match))?,
+                Some(stored) => runtime.load_declared(
+                    &stored.bytes,
+                    &stored.origin,
+                    Some(Slot::Match),
+                    declared(&stored.limits),
+                )?,
                 // The built-in of a build: its final sweep catches up.
                 None => continue,
             },

@@ -244,7 +244,7 @@ const MAX_REPLAY: u64 = 100_000;
         (status = 401, description = "Missing or wrong admin or workspace token (`unauthorized`)", body = ErrorBody),
         (status = 403, description = "No admin token configured (`admin_disabled`), or the global scope with a workspace token (`forbidden_for_workspace_token`)", body = ErrorBody),
         (status = 404, description = "No such workspace, or another workspace than a workspace token's own: the same answer; or no stored module with that sha256 in reach (`not_found`)", body = ErrorBody),
-        (status = 413, description = "Module over 16 MiB (`payload_too_large`)", body = ErrorBody),
+        (status = 413, description = "Module over 64 MiB (`payload_too_large`)", body = ErrorBody),
         (status = 422, description = "Not a module of the slot (`invalid_policy`), no candidate given (`no_candidate`), or a bad query (`invalid_workspace`, `invalid_time`, `invalid_limit`)", body = ErrorBody),
     )
 )]

@@ -33,7 +33,11 @@ use std::sync::Arc;
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     let policy_routes = Router::new()
         .route("/policies", get(policies::list_policies))
-        .route("/policies/modules", get(policies::list_modules))
+        .route(
+            "/policies/modules",
+            get(policies::list_modules).post(policies::submit_module),
+        )
+        .route("/policies/modules/{sha256}", get(policies::get_module))
         .route("/policies/history", get(policies::list_history))
         .route("/policies/rekey-jobs", get(policies::list_rekey_jobs))
         .route(

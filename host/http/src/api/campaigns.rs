@@ -1,5 +1,5 @@
 //! Campaigns over HTTP: creation and the state machine's moves call
-//! [`crate::lifecycle::campaigns`]; lists and live stats read the store.
+//! [`crate::lifecycle::campaigns`]; live stats are [`crate::lifecycle::stats`]'s.
 
 use super::conn;
 use super::extract::{JsonBody, Path};
@@ -9,15 +9,11 @@ use crate::caller::Caller;
 use crate::error::{ApiResult, ErrorBody};
 use crate::lifecycle::LifecycleError;
 use crate::lifecycle::campaigns::{self as lifecycle, Action, CampaignTransition, NewCampaign};
+use crate::lifecycle::stats::{self, CampaignStatsView};
 use crate::store::campaigns::{self, Campaign};
-use crate::store::enrollments::{self, CampaignStats};
-use crate::store::{jobs, skips, traces};
-use accord_policy_core::CampaignStatus;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Creates a campaign in status `draft`.
@@ -208,29 +204,6 @@ pub async fn stop_campaign(
     ))
 }
 
-/// A campaign's live counters.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CampaignStatsView {
-    /// The campaign.
-    pub campaign_id: String,
-    /// Its status.
-    #[schema(value_type = String)]
-    pub status: CampaignStatus,
-    /// Enrollment counters, computed from the rows.
-    #[serde(flatten)]
-    pub enrollments: CampaignStats,
-    /// Accept signals no strategy could attribute, in the campaign's
-    /// workspace (`bridge_miss_all_strategies` traces).
-    pub bridge_misses: i64,
-    /// Webhooks that arrived while the workspace had no running campaign
-    /// (`orphan_webhook` traces).
-    pub orphan_webhooks: i64,
-    /// Recoverable pre-flight skips not yet resolved.
-    pub open_recoverable_skips: i64,
-    /// Send jobs per status (`pending`, `processing`, `succeeded`, `failed`, `cancelled`).
-    pub jobs: BTreeMap<String, i64>,
-}
-
 /// Live stats of a campaign (computed on each call).
 #[utoipa::path(
     get, path = "/api/campaigns/{id}/stats", tag = "campaigns",
@@ -249,22 +222,5 @@ pub async fn campaign_stats(
 ) -> ApiResult<Json<CampaignStatsView>> {
     let mut c = conn(&app).await?;
     let campaign = load_campaign(&mut c, &caller, &id).await?;
-    let mut jobs_by_status: BTreeMap<String, i64> =
-        ["pending", "processing", "succeeded", "failed", "cancelled"]
-            .into_iter()
-            .map(|s| (s.to_string(), 0))
-            .collect();
-    for (status, n) in jobs::count_by_status_of_campaign(&mut c, &id).await? {
-        jobs_by_status.insert(status, n);
-    }
-    Ok(Json(CampaignStatsView {
-        enrollments: enrollments::stats(&mut c, &id).await?,
-        bridge_misses: traces::count(&mut c, &campaign.workspace_id, "bridge_miss_all_strategies")
-            .await?,
-        orphan_webhooks: traces::count(&mut c, &campaign.workspace_id, "orphan_webhook").await?,
-        open_recoverable_skips: skips::count_open_recoverable(&mut c, &id).await?,
-        jobs: jobs_by_status,
-        campaign_id: campaign.id,
-        status: campaign.status,
-    }))
+    Ok(Json(stats::campaign_stats(&mut c, &campaign).await?))
 }

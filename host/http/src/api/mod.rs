@@ -1,6 +1,8 @@
 //! The JSON API under `/api`: workspaces, LinkedIn accounts, campaigns and
 //! their lifecycle, prospect import, live stats, prospect timelines,
-//! traces, and notification endpoints with their deliveries.
+//! traces, notification endpoints with their deliveries, and the
+//! dashboard's reads (overview, prospects table, late accepts, bridge
+//! misses).
 //!
 //! Every route takes the API token, the admin token, or a workspace token
 //! (see [`crate::caller`]): with a workspace token, another workspace's
@@ -16,6 +18,7 @@
 //! nothing.
 
 pub mod campaigns;
+pub mod dashboard;
 pub mod extract;
 pub mod integrations;
 pub mod prospects;
@@ -40,8 +43,23 @@ pub const API_BODY_LIMIT: usize = 8 << 20;
 /// the admin token or a workspace token.
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
-        .route("/workspaces", post(workspaces::create_workspace))
+        .route(
+            "/workspaces",
+            post(workspaces::create_workspace).get(dashboard::list_workspaces),
+        )
         .route("/workspaces/{id}", get(workspaces::get_workspace))
+        .route(
+            "/workspaces/{id}/overview",
+            get(dashboard::workspace_overview),
+        )
+        .route(
+            "/workspaces/{id}/late-accepts",
+            get(dashboard::late_accepts),
+        )
+        .route(
+            "/workspaces/{id}/bridge-misses",
+            get(dashboard::bridge_misses),
+        )
         .route(
             "/workspaces/{id}/accounts",
             post(workspaces::create_account).get(workspaces::list_accounts),
@@ -63,9 +81,13 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/campaigns/{id}/stats", get(campaigns::campaign_stats))
         .route(
             "/campaigns/{id}/prospects",
-            post(prospects::import_prospects),
+            post(prospects::import_prospects).get(dashboard::campaign_prospects),
         )
         .route("/prospects/{id}", get(prospects::get_prospect))
+        .route(
+            "/prospects/{id}/timeline",
+            get(dashboard::prospect_timeline),
+        )
         .route(
             "/prospects/{id}/resync",
             post(prospects::resync_prospect).get(prospects::get_resync),

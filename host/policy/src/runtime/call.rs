@@ -3,11 +3,13 @@
 
 use super::answers::{check_keys, check_outcome, check_preflight, check_route, json_size, size};
 use super::engine::deadline_ticks;
+use super::guest_message::guest_message;
 use super::outside_async::outside_async;
 use super::{PolicyModule, PolicyRuntime, SlotPre};
 use crate::bindings::match_world;
 use crate::decision::{CallStats, Decision, TraceLine};
 use crate::error::PolicyError;
+use crate::module_limits::ModuleLimits;
 use crate::sandbox::{CallState, MAX_HANDLES, WaitRefused};
 use crate::slot::Slot;
 use accord_policy_core::convert::Convert;
@@ -176,16 +178,18 @@ impl PolicyRuntime {
         body: impl FnOnce(&mut Store<CallState>, &SlotPre) -> Result<T, CallFailure> + Send,
     ) -> Decision<T> {
         let started = Instant::now();
-        let mut store = Store::new(&self.engine, CallState::new(&self.limits));
+        let limits = module.limits.effective;
+        let transfer = self.transfer_cap(&limits);
+        let mut store = Store::new(&self.engine, CallState::new(limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
-        let fuel_set = store.set_fuel(self.limits.fuel);
+        let fuel_set = store.set_fuel(limits.fuel);
         // The ticker advances the epoch every EPOCH_TICK: the call traps
         // once the deadline's ticks have passed, whatever it is doing.
-        store.set_epoch_deadline(deadline_ticks(self.limits.deadline_ms));
+        store.set_epoch_deadline(deadline_ticks(limits.deadline_ms));
         store.epoch_deadline_trap();
         // wasmtime checks each guest-to-host transfer against this before
         // copying it: a 14 MiB log message is refused, not lifted.
-        store.set_hostcall_fuel(self.limits.max_transfer_bytes);
+        store.set_hostcall_fuel(transfer);
         store.set_max_component_handles(MAX_HANDLES);
         let outcome = if input_size > self.limits.max_input_bytes {
             Err(PolicyError::InputTooLarge {
@@ -196,13 +200,13 @@ impl PolicyRuntime {
             Err(PolicyError::Instantiate(format!("{e:#}")))
         } else {
             outside_async(|| body(&mut store, &module.pre))
-                .map_err(|failure| self.classify(failure, store.data()))
+                .map_err(|failure| classify(failure, store.data(), &limits, transfer))
                 .and_then(|value| {
                     let size = json_size(&value);
-                    if size > self.limits.max_output_bytes {
+                    if size > limits.max_output_bytes {
                         Err(PolicyError::OutputTooLarge {
                             size,
-                            limit: self.limits.max_output_bytes,
+                            limit: limits.max_output_bytes,
                         })
                     } else {
                         Ok(value)
@@ -212,7 +216,7 @@ impl PolicyRuntime {
         let fuel_left = store.get_fuel().unwrap_or(0);
         let state = store.data_mut();
         let stats = CallStats {
-            fuel_used: self.limits.fuel.saturating_sub(fuel_left),
+            fuel_used: limits.fuel.saturating_sub(fuel_left),
             elapsed: started.elapsed(),
             peak_memory_bytes: state.limiter.peak,
         };
@@ -274,48 +278,67 @@ impl PolicyRuntime {
         }
     }
 
-    /// Names a guest's failure by its cause, read from the store's state
-    /// first: a limit it hit, a refused wait, the transfer cap, a trap.
-    fn classify(&self, failure: CallFailure, state: &CallState) -> PolicyError {
-        let err = match failure {
-            CallFailure::Policy(e) => return e,
-            CallFailure::Wasm(err) => err,
-        };
-        if let Some(requested) = state.limiter.refused {
+    /// Bytes one call may pass to the host: four times its output cap
+    /// (each list element is counted at its size in host memory), at
+    /// most the host's transfer cap.
+    fn transfer_cap(&self, limits: &ModuleLimits) -> usize {
+        limits
+            .max_output_bytes
+            .saturating_mul(4)
+            .min(self.limits.max_transfer_bytes)
+    }
+}
+
+/// Names a guest's failure by its cause, read from the store's state
+/// first: a limit it hit, a refused wait, the transfer cap, a trap.
+fn classify(
+    failure: CallFailure,
+    state: &CallState,
+    limits: &ModuleLimits,
+    transfer: usize,
+) -> PolicyError {
+    let err = match failure {
+        // A module whose initial memory is over its cap fails to
+        // instantiate: that is its memory limit too.
+        CallFailure::Policy(PolicyError::Instantiate(_)) if state.limiter.refused.is_some() => {
             return PolicyError::MemoryLimit {
-                requested,
-                limit: self.limits.memory_bytes,
+                requested: state.limiter.refused.unwrap_or_default(),
+                limit: limits.memory_bytes,
             };
         }
-        if let Some(refused) = err.downcast_ref::<WaitRefused>() {
-            return PolicyError::Wait(refused.to_string());
-        }
-        // wasmtime's error for an exhausted transfer cap is a private type:
-        // recognised by its text (wasmtime is pinned; a test pins the kind).
-        if err
-            .chain()
-            .any(|e| e.to_string().contains("fuel allocated for hostcalls"))
-        {
-            return PolicyError::TransferTooLarge {
-                limit: self.limits.max_transfer_bytes,
-            };
-        }
-        match err.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => PolicyError::FuelExhausted {
-                limit: self.limits.fuel,
-            },
-            Some(Trap::Interrupt) => PolicyError::DeadlineExceeded {
-                limit_ms: self.limits.deadline_ms,
-            },
-            Some(trap) => PolicyError::Trap {
-                message: trap.to_string(),
-                panic: state.panic_message(),
-            },
-            None => PolicyError::Trap {
-                message: format!("{err:#}"),
-                panic: state.panic_message(),
-            },
-        }
+        CallFailure::Policy(e) => return e,
+        CallFailure::Wasm(err) => err,
+    };
+    if let Some(requested) = state.limiter.refused {
+        return PolicyError::MemoryLimit {
+            requested,
+            limit: limits.memory_bytes,
+        };
+    }
+    if let Some(refused) = err.downcast_ref::<WaitRefused>() {
+        return PolicyError::Wait(refused.to_string());
+    }
+    // wasmtime's error for an exhausted transfer cap is a private type:
+    // recognised by its text (wasmtime is pinned; a test pins the kind).
+    if err
+        .chain()
+        .any(|e| e.to_string().contains("fuel allocated for hostcalls"))
+    {
+        return PolicyError::TransferTooLarge { limit: transfer };
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => PolicyError::FuelExhausted { limit: limits.fuel },
+        Some(Trap::Interrupt) => PolicyError::DeadlineExceeded {
+            limit_ms: limits.deadline_ms,
+        },
+        Some(trap) => PolicyError::Trap {
+            message: trap.to_string(),
+            panic: guest_message(&state.stderr.contents()),
+        },
+        None => PolicyError::Trap {
+            message: format!("{err:#}"),
+            panic: guest_message(&state.stderr.contents()),
+        },
     }
 }
 

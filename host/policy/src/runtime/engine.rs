@@ -5,7 +5,7 @@ use crate::error::LoadError;
 use crate::sandbox::Limits;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// The engine every module is compiled for and every call runs on.
 pub(super) fn engine_config(limits: &Limits) -> Config {
@@ -19,7 +19,12 @@ pub(super) fn engine_config(limits: &Limits) -> Config {
         // Keeping the first pages of each slot resident avoids page faults
         // on the next instantiation (measured: docs/BENCHMARKS.md, policy).
         .linear_memory_keep_resident(limits.keep_resident_bytes)
-        .table_keep_resident(64 << 10);
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(if limits.pagemap_scan {
+            Enabled::Auto
+        } else {
+            Enabled::No
+        });
     let mut config = Config::new();
     config
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))

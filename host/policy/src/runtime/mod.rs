@@ -5,18 +5,24 @@ mod answers;
 mod call;
 mod contract;
 mod engine;
+mod guest_message;
+mod kind;
 mod load;
 mod outside_async;
 
+pub use kind::infer as infer_kind;
+pub use load::{check_header, module_sha256};
 pub use outside_async::calls_together;
 
 use crate::bindings::{match_world, preflight_world, routing_world};
 use crate::error::LoadError;
+use crate::module_limits::ResolvedLimits;
 use crate::sandbox::{self, CallState, Limits};
 use crate::slot::Slot;
 use engine::{engine_config, engine_tag, start_epoch_ticker};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
@@ -28,6 +34,34 @@ pub struct PolicyModule {
     pre: SlotPre,
     /// `accord_policy_calls_total{slot, module}`, resolved once at load.
     calls: metrics::Counter,
+    /// How its machine code was had, and how long that took.
+    compile: CompileStats,
+    /// Its kind and the limits its calls run under.
+    limits: ResolvedLimits,
+}
+
+/// How a module's machine code was had when it was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compilation {
+    /// Read from the runtime's disk cache.
+    FromCache,
+    /// Compiled and written to the disk cache for the next load.
+    Cached {
+        /// The cache held an unreadable artifact for it, which was replaced.
+        replaced_unreadable: bool,
+    },
+    /// Compiled, and not cached (the runtime has no cache directory, or
+    /// the artifact could not be written).
+    Uncached,
+}
+
+/// [`Compilation`] and its wall time (compiling, or reading the cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Compiled or read from the cache.
+    pub how: Compilation,
+    /// How long it took.
+    pub elapsed: Duration,
 }
 
 /// The module's `InstancePre`, typed by its slot's world.
@@ -52,6 +86,17 @@ impl PolicyModule {
     pub fn origin(&self) -> &str {
         &self.origin
     }
+
+    /// Whether it was compiled or read from the cache when loaded, and
+    /// how long that took.
+    pub fn compile_stats(&self) -> CompileStats {
+        self.compile
+    }
+
+    /// Its kind, its declared limits and the ones its calls run under.
+    pub fn limits(&self) -> &ResolvedLimits {
+        &self.limits
+    }
 }
 
 impl std::fmt::Debug for PolicyModule {
@@ -60,6 +105,7 @@ impl std::fmt::Debug for PolicyModule {
             .field("slot", &self.slot)
             .field("sha256", &self.sha256)
             .field("origin", &self.origin)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -102,8 +148,13 @@ impl PolicyRuntime {
         })
     }
 
-    /// The limits every call runs under.
+    /// The host-wide limits: the maxima of every module's own.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Where compiled modules are cached, if anywhere.
+    pub fn cache_dir(&self) -> Option<&std::path::Path> {
+        self.cache_dir.as_deref()
     }
 }

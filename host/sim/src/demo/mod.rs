@@ -88,11 +88,51 @@ struct Demo {
     scenes: Scenes,
     resync: Option<Value>,
     campaign_id: String,
+    api_token: String,
 }
 
 /// Runs the demo and returns what it observed (printing the story unless
 /// `quiet`; the table is printed by [`DemoReport::print`]).
 pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
+    let (report, told) = tell(args).await?;
+    told.close().await;
+    Ok(report)
+}
+
+/// The demo's host once the story is told, still open on the demo's
+/// database with the simulated LinkedIn still answering: `accord demo
+/// --serve` serves its dashboard and API. Its clock stands where the
+/// story ended (see [`Told::app`]).
+pub struct Told {
+    demo: Demo,
+}
+
+impl Told {
+    /// The host. Its clock is the story's manual clock, stopped at the
+    /// story's end: every "now" the pages show (a follow-up due "in 3 h",
+    /// an accept "2 d ago") is the same instant as the last stamp, so the
+    /// month reads as it stood. Nothing drives the engine any more (the
+    /// story did, step by step), so nothing is sent while someone looks;
+    /// a webhook posted meanwhile is still stored and processed.
+    pub fn app(&self) -> &Arc<App> {
+        &self.demo.app
+    }
+
+    /// The bearer token of the demo's API, which also signs in to the
+    /// dashboard.
+    pub fn api_token(&self) -> &str {
+        &self.demo.api_token
+    }
+
+    /// Closes the database and stops the simulator.
+    pub async fn close(self) {
+        self.demo.app.db.close().await;
+        self.demo.sim.shutdown().await;
+    }
+}
+
+/// Runs the demo and keeps its host open: what it observed, and the host.
+pub async fn tell(args: &DemoArgs) -> anyhow::Result<(DemoReport, Told)> {
     let wall = Instant::now();
     args.check()?;
     let database = args.database()?;
@@ -113,8 +153,6 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     }
     let mut report = demo.report(args, &database).await?;
     report.event_digest = event_digest(&demo.app.db).await?;
-    demo.app.db.close().await;
-    demo.sim.shutdown().await;
     report.wall = wall.elapsed();
-    Ok(report)
+    Ok((report, Told { demo }))
 }

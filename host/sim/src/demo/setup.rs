@@ -114,6 +114,7 @@ impl Demo {
             scenes: Scenes::default(),
             resync: None,
             campaign_id: String::new(),
+            api_token,
         })
     }
 
