@@ -309,6 +309,7 @@ async fn a_module_left_compiling_is_refused_then_resumed_after_a_restart(kind: K
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(accord::lifecycle::module_compile::worker(
         restarted.clone(),
+        restarted.config.module_compile,
         stopped,
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -86,6 +86,7 @@ impl Rig {
         let (compile_stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(accord::lifecycle::module_compile::worker(
             w.app.clone(),
+            w.app.config.module_compile,
             stopped,
         ));
         let engine = w.app.engine.clone().unwrap();

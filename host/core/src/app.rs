@@ -263,3 +263,9 @@ impl Default for EdgeConfig {
         }
     }
 }
+
+impl crate::lifecycle::policies::HoldsPolicies for App {
+    fn policy_host(&self) -> crate::lifecycle::policies::PolicyHost<'_> {
+        App::policy_host(self)
+    }
+}

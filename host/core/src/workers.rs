@@ -40,6 +40,7 @@ pub fn spawn_workers(app: &Arc<App>, shutdown: watch::Receiver<bool>) -> Vec<Joi
     )));
     workers.push(tokio::spawn(crate::lifecycle::module_compile::worker(
         app.clone(),
+        app.config.module_compile,
         shutdown.clone(),
     )));
     if let Some(engine) = &app.engine {

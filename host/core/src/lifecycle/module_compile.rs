@@ -11,7 +11,8 @@
 //! that a bind on any of them is instant.
 
 use super::policies::{
-    self as lifecycle, ModuleView, PolicyHost, PolicyLifecycleError, PolicySwap, UploadMeta,
+    self as lifecycle, HoldsPolicies, ModuleView, PolicyHost, PolicyLifecycleError, PolicySwap,
+    UploadMeta,
 };
 use crate::clock::{Millis, new_id};
 use crate::policy::{Mode, PolicyModule, Scope, Slot, check_header, module_sha256};
@@ -259,8 +260,12 @@ fn busy_lock(busy: &Busy) -> std::sync::MutexGuard<'_, HashSet<String>> {
 /// most [`CompileConfig::concurrency`] at once), and those another
 /// instance made ready; at start, the newest ready modules bound nowhere,
 /// so that binding them after a restart is instant too.
-pub async fn worker(app: Arc<crate::app::App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let limit = app.config.module_compile.concurrency;
+pub async fn worker<H: HoldsPolicies>(
+    app: Arc<H>,
+    config: CompileConfig,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let limit = config.concurrency;
     if limit == 0 {
         tracing::info!("this instance compiles no uploaded policy module (compile concurrency 0)");
         let _ = shutdown.changed().await;
@@ -268,8 +273,10 @@ pub async fn worker(app: Arc<crate::app::App>, mut shutdown: tokio::sync::watch:
     }
     let permits = Arc::new(Semaphore::new(limit));
     let busy: Busy = Arc::default();
-    match ready_unbound(&app).await {
-        Ok(ready) => ready.iter().for_each(|sha| app.compiler.heard_ready(sha)),
+    match ready_unbound(app.policy_host()).await {
+        Ok(ready) => ready
+            .iter()
+            .for_each(|sha| app.policy_host().compiler.heard_ready(sha)),
         Err(e) => tracing::warn!(error = %e, "cannot list the ready modules to precompile"),
     }
     loop {
@@ -277,7 +284,7 @@ pub async fn worker(app: Arc<crate::app::App>, mut shutdown: tokio::sync::watch:
             tracing::warn!(error = %e, "policy compile round failed; retried in a second");
         }
         tokio::select! {
-            _ = app.compiler.wake.notified() => {}
+            _ = app.policy_host().compiler.wake.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
             _ = shutdown.changed() => return,
         }
@@ -287,7 +294,7 @@ pub async fn worker(app: Arc<crate::app::App>, mut shutdown: tokio::sync::watch:
     }
 }
 
-async fn ready_unbound(app: &crate::app::App) -> Result<Vec<String>, StoreError> {
+async fn ready_unbound(app: PolicyHost<'_>) -> Result<Vec<String>, StoreError> {
     let mut c = app.db.acquire().await?;
     let kept = crate::policy::KEPT_COMPILED as i64;
     Ok(stored::ready_unbound(&mut c, kept)
@@ -299,22 +306,24 @@ async fn ready_unbound(app: &crate::app::App) -> Result<Vec<String>, StoreError>
 
 /// Starts what a free permit allows: first the modules heard ready, then
 /// the oldest stored `compiling` whose lease this instance takes.
-async fn round(
-    app: &Arc<crate::app::App>,
+async fn round<H: HoldsPolicies>(
+    host: &Arc<H>,
     permits: &Arc<Semaphore>,
     busy: &Busy,
 ) -> Result<(), StoreError> {
+    let app = host.policy_host();
     while let Ok(permit) = permits.clone().try_acquire_owned() {
         let Some(sha256) = app.compiler.next_heard() else {
             break;
         };
         if busy_lock(busy).insert(sha256.clone()) {
-            let (app, busy) = (app.clone(), busy.clone());
+            let (host, busy) = (host.clone(), busy.clone());
             tokio::spawn(async move {
-                if let Err(e) = precompile(&app, &sha256).await {
+                let app = host.policy_host();
+                if let Err(e) = precompile(app, &sha256).await {
                     tracing::warn!(error = %e, module_sha256 = sha256, "precompiling a ready module failed; a bind compiles it");
                 }
-                done(&app, &busy, &sha256, permit);
+                done(app, &busy, &sha256, permit);
             });
         }
     }
@@ -346,19 +355,20 @@ async fn round(
             continue;
         };
         busy_lock(busy).insert(sha256.clone());
-        let (app, busy) = (app.clone(), busy.clone());
+        let (host, busy) = (host.clone(), busy.clone());
         tokio::spawn(async move {
-            if let Err(e) = compile(&app, &sha256, slot, lease).await {
+            let app = host.policy_host();
+            if let Err(e) = compile(app, &sha256, slot, lease).await {
                 tracing::warn!(error = %e, module_sha256 = sha256, "policy compile not recorded; retried");
             }
-            done(&app, &busy, &sha256, permit);
+            done(app, &busy, &sha256, permit);
         });
     }
     Ok(())
 }
 
 /// A compile ended: its permit is free, and the worker looks again.
-fn done(app: &crate::app::App, busy: &Busy, sha256: &str, permit: OwnedSemaphorePermit) {
+fn done(app: PolicyHost<'_>, busy: &Busy, sha256: &str, permit: OwnedSemaphorePermit) {
     busy_lock(busy).remove(sha256);
     drop(permit);
     app.compiler.wake();
@@ -368,7 +378,7 @@ fn done(app: &crate::app::App, busy: &Busy, sha256: &str, permit: OwnedSemaphore
 /// records `ready` or `failed` (with the loader's message), keeps the
 /// compiled module for its bind and tells the other instances.
 async fn compile(
-    app: &crate::app::App,
+    app: PolicyHost<'_>,
     sha256: &str,
     slot: Slot,
     mut lease: Lease,
@@ -381,7 +391,7 @@ async fn compile(
 }
 
 async fn compile_held(
-    app: &crate::app::App,
+    app: PolicyHost<'_>,
     sha256: &str,
     slot: Slot,
     lease: &mut Lease,
@@ -394,7 +404,7 @@ async fn compile_held(
         return Ok(());
     };
     let declared = lifecycle::declared(&stored.limits);
-    let runtime = app.policies.runtime().clone();
+    let runtime = app.decisions.registry().runtime().clone();
     let started = Instant::now();
     let mut task = tokio::task::spawn_blocking(move || {
         runtime.load_declared(&stored.bytes, "upload", Some(slot), declared)
@@ -439,7 +449,7 @@ async fn compile_held(
     .increment(1);
     match outcome {
         Ok(module) => {
-            app.policies.keep_compiled(module);
+            app.decisions.registry().keep_compiled(module);
             tracing::info!(
                 module_sha256 = sha256,
                 slot = slot.as_str(),
@@ -469,8 +479,8 @@ async fn compile_held(
 
 /// Compiles a module another instance made ready (or ready before a
 /// restart), unless this instance holds it already.
-async fn precompile(app: &crate::app::App, sha256: &str) -> Result<(), PolicyLifecycleError> {
-    let registry = &app.policies;
+async fn precompile(app: PolicyHost<'_>, sha256: &str) -> Result<(), PolicyLifecycleError> {
+    let registry = app.decisions.registry();
     if registry.compiled_module(sha256).is_some() || lifecycle::loaded(registry, sha256).is_some() {
         return Ok(());
     }
@@ -485,7 +495,7 @@ async fn precompile(app: &crate::app::App, sha256: &str) -> Result<(), PolicyLif
         .slot
         .parse::<Slot>()
         .map_err(PolicyLifecycleError::Internal)?;
-    let module = lifecycle::stored(app.policy_host(), sha256, slot).await?;
+    let module = lifecycle::stored(app, sha256, slot).await?;
     registry.keep_compiled(module);
     Ok(())
 }

@@ -42,6 +42,14 @@ pub struct PolicyHost<'a> {
     pub compiler: &'a super::module_compile::ModuleCompiler,
 }
 
+/// The host the policy lifecycle's background workers hold for their whole
+/// life (the `App`): they borrow a [`PolicyHost`] from it each round, so
+/// this layer never names the host's type and the host may own the workers.
+pub trait HoldsPolicies: Send + Sync + 'static {
+    /// The parts the lifecycle works on, borrowed.
+    fn policy_host(&self) -> PolicyHost<'_>;
+}
+
 /// What is said about a module at upload.
 #[derive(Debug, Clone, Default)]
 pub struct UploadMeta {

@@ -538,7 +538,10 @@ pub async fn startup(app: PolicyHost<'_>) -> Result<Option<RekeyJob>, PolicyLife
 
 /// The background worker: works every running job, then waits a second
 /// (a job started here is worked by the request that started it first).
-pub async fn worker(app: Arc<crate::app::App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn worker<H: super::policies::HoldsPolicies>(
+    app: Arc<H>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         if let Err(e) = run_pending(app.policy_host(), None).await {
             tracing::warn!(error = %e, "re-key jobs stopped; retried in a second");

@@ -7,8 +7,9 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// The engine every module is compiled for and every call runs on.
-pub(super) fn engine_config(limits: &Limits) -> Config {
+/// The engine every module is compiled for and every call runs on; its
+/// functions compiled once per process ([`super::function_cache`]).
+pub(super) fn engine_config(limits: &Limits) -> Result<Config, LoadError> {
     let instances = limits.max_concurrent.max(1);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
@@ -30,8 +31,10 @@ pub(super) fn engine_config(limits: &Limits) -> Config {
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
         .consume_fuel(true)
         .epoch_interruption(true)
-        .max_wasm_stack(limits.max_wasm_stack);
-    config
+        .max_wasm_stack(limits.max_wasm_stack)
+        .enable_incremental_compilation(super::function_cache::shared())
+        .map_err(|e| LoadError::Config(format!("{e:#}")))?;
+    Ok(config)
 }
 
 /// How often the engine's epoch advances: the deadline's granularity.

@@ -5,6 +5,7 @@ mod answers;
 mod call;
 mod contract;
 mod engine;
+pub mod function_cache;
 mod guest_message;
 mod kind;
 mod load;
@@ -126,7 +127,7 @@ impl PolicyRuntime {
     /// A runtime with these limits, caching compiled modules in
     /// `cache_dir` when given.
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, LoadError> {
-        let engine = Engine::new(&engine_config(&limits))
+        let engine = Engine::new(&engine_config(&limits)?)
             .map_err(|e| LoadError::Config(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         sandbox::link(&mut linker).map_err(|e| LoadError::Config(format!("{e:#}")))?;
