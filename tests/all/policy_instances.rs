@@ -157,8 +157,9 @@ async fn two_instances_swap_under_load_with_no_failed_call() {
         swaps += 1;
     }
     load.await.unwrap();
-    // Everything stored is processed before the checks.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Everything stored is processed before the checks (a bound for a
+    // debug build sharing two cores with the rest of the suite).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
         let (pending,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM webhook_inbox WHERE status <> 'processed'")
@@ -188,14 +189,26 @@ async fn two_instances_swap_under_load_with_no_failed_call() {
     };
     let n = N as i64;
     assert!(swaps >= 4, "{swaps}");
-    assert_eq!(
-        count("SELECT COUNT(*) FROM traces WHERE kind = 'policy_failure'").await,
-        0,
-        "a decision failed during the swaps"
+    let failures: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT detail, module_sha256 FROM traces WHERE kind = 'policy_failure' LIMIT 5",
+    )
+    .fetch_all(w.app.db.pool())
+    .await
+    .unwrap();
+    assert!(
+        failures.is_empty(),
+        "a decision failed during the swaps: {failures:?}"
     );
-    assert_eq!(
-        count("SELECT COUNT(*) FROM policy_decisions WHERE error_kind IS NOT NULL").await,
-        0
+    let errors: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT slot, module_sha256, error_kind FROM policy_decisions \
+         WHERE error_kind IS NOT NULL LIMIT 5",
+    )
+    .fetch_all(w.app.db.pool())
+    .await
+    .unwrap();
+    assert!(
+        errors.is_empty(),
+        "decisions logged with errors: {errors:?}"
     );
     assert_eq!(
         count("SELECT COUNT(*) FROM enrollments WHERE linkedin_accepted_at IS NOT NULL").await,

@@ -28,10 +28,10 @@ pub use module_limits::{
     ModuleLimits, ResolvedLimits,
 };
 pub use registry::{KEPT_COMPILED, Mode, PolicyRegistry, Scope};
+pub use runtime::function_cache::{FunctionCacheStats, function_cache_stats};
 pub use runtime::{
     Compilation, CompileStats, PolicyModule, PolicyRuntime, calls_together, check_header,
     infer_kind, module_sha256,
 };
-pub use runtime::function_cache::{FunctionCacheStats, function_cache_stats};
 pub use sandbox::Limits;
 pub use slot::{CONTRACT_VERSION, Slot};
