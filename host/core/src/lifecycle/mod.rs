@@ -6,6 +6,7 @@
 
 pub mod account_health;
 pub mod campaigns;
+mod compile_queue;
 pub mod csv_import;
 pub mod decisions;
 pub mod integrations;
@@ -14,6 +15,7 @@ pub mod module_compile;
 pub mod overview;
 pub mod pages;
 pub mod policies;
+mod policy_ground;
 pub mod prospect_table;
 pub mod prospects;
 pub mod rekey_jobs;

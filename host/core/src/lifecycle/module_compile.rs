@@ -10,72 +10,19 @@
 //! and compile it too (a disk-cache read when they share a cache), so
 //! that a bind on any of them is instant.
 
-use super::policies::{
-    self as lifecycle, HoldsPolicies, ModuleView, PolicyHost, PolicyLifecycleError, PolicySwap,
-    UploadMeta,
-};
+pub use super::compile_queue::{CompileConfig, ModuleCompiler};
+use super::policies::{self as lifecycle, ModuleView, PolicySwap, UploadMeta};
+use super::policy_ground::{self as ground, HoldsPolicies, PolicyHost, PolicyLifecycleError};
 use crate::clock::{Millis, new_id};
 use crate::policy::{Mode, PolicyModule, Scope, Slot, check_header, module_sha256};
 use crate::store::StoreError;
 use crate::store::broadcast::{Broadcaster, MODULES_CHANNEL};
 use crate::store::leases::{self, Lease};
 use crate::store::policies::{self as stored, ModuleInfo, NewModule, status};
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-
-/// How many uploads this instance compiles at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CompileConfig {
-    /// Modules compiled at once, each on a blocking thread (default 1: a
-    /// large component takes a core for tens of seconds). 0: this
-    /// instance compiles none (another instance does; binding a ready
-    /// module here then compiles it within the request).
-    pub concurrency: usize,
-}
-
-impl Default for CompileConfig {
-    fn default() -> Self {
-        CompileConfig { concurrency: 1 }
-    }
-}
-
-/// This instance's compile queue: the worker's wake-up, and the ready
-/// modules another instance compiled, to compile here too.
-#[derive(Debug, Default)]
-pub struct ModuleCompiler {
-    wake: Notify,
-    heard: Mutex<VecDeque<String>>,
-}
-
-impl ModuleCompiler {
-    /// An idle queue.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A module was stored `compiling`: the worker looks now rather than
-    /// at its next poll.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Another instance compiled `sha256`: compile it here too.
-    pub fn heard_ready(&self, sha256: &str) {
-        self.lock().push_back(sha256.to_string());
-        self.wake.notify_one();
-    }
-
-    fn next_heard(&self) -> Option<String> {
-        self.lock().pop_front()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
-        // A poisoned lock only means a panic mid-push: the queue is whole.
-        self.heard.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// What an upload did: its module as it stands, and whether it is new
 /// (its compile starts) or was stored before (nothing more happens).
@@ -102,7 +49,7 @@ pub async fn submit(
 ) -> Result<Submitted, PolicyLifecycleError> {
     check_header(bytes).map_err(PolicyLifecycleError::Invalid)?;
     let declared = lifecycle::declaration(app, bytes, &meta.limits).await?;
-    lifecycle::check_scope(app, scope).await?;
+    ground::check_scope(app, scope).await?;
     let sha256 = module_sha256(bytes);
     let now = app.clock.now_ms();
     let mut tx = app.db.begin().await?;
@@ -126,7 +73,7 @@ pub async fn submit(
         uploaded_by: meta.uploaded_by.as_deref(),
         contract_version: crate::policy::CONTRACT_VERSION,
         kind: crate::policy::infer_kind(bytes).as_str(),
-        limits: lifecycle::stored_limits(&declared),
+        limits: ground::stored_limits(&declared),
         upload_scope: scope.key(),
         compile_ms: None,
     };
@@ -185,7 +132,7 @@ async fn view_of(
     info: ModuleInfo,
 ) -> Result<ModuleView, PolicyLifecycleError> {
     let sha256 = info.sha256.clone();
-    lifecycle::module_views(app.db, app.decisions.registry(), vec![info])
+    ground::module_views(app.db, app.decisions.registry(), vec![info])
         .await?
         .pop()
         .ok_or(PolicyLifecycleError::NoModule(sha256))
@@ -204,7 +151,7 @@ pub async fn bind(
     viewer: Option<&str>,
     actor: Option<&str>,
 ) -> Result<PolicySwap, PolicyLifecycleError> {
-    lifecycle::check_scope(app, &scope).await?;
+    ground::check_scope(app, &scope).await?;
     let info = module_info(app, sha256, viewer).await?.info;
     if info.slot != slot.as_str() {
         return Err(PolicyLifecycleError::SlotMismatch {
@@ -223,7 +170,7 @@ pub async fn bind(
             });
         }
     }
-    let module = lifecycle::stored(app, sha256, slot).await?;
+    let module = ground::stored(app, sha256, slot).await?;
     lifecycle::assign(app, slot, scope, mode, module, None, actor).await
 }
 
@@ -351,7 +298,7 @@ async fn round<H: HoldsPolicies>(
         };
         let name = format!("compile:{sha256}");
         let now = app.clock.now_ms();
-        let Some(lease) = leases::acquire(&app.db, &name, holder(), now, LEASE_TTL).await? else {
+        let Some(lease) = leases::acquire(app.db, &name, holder(), now, LEASE_TTL).await? else {
             continue;
         };
         busy_lock(busy).insert(sha256.clone());
@@ -384,7 +331,7 @@ async fn compile(
     mut lease: Lease,
 ) -> Result<(), StoreError> {
     let result = compile_held(app, sha256, slot, &mut lease).await;
-    if let Err(e) = lease.release(&app.db, app.clock.now_ms()).await {
+    if let Err(e) = lease.release(app.db, app.clock.now_ms()).await {
         tracing::warn!(error = %e, module_sha256 = sha256, "compile lease not released; it expires");
     }
     result
@@ -403,7 +350,7 @@ async fn compile_held(
     let Some(stored) = bytes else {
         return Ok(());
     };
-    let declared = lifecycle::declared(&stored.limits);
+    let declared = ground::declared(&stored.limits);
     let runtime = app.decisions.registry().runtime().clone();
     let started = Instant::now();
     let mut task = tokio::task::spawn_blocking(move || {
@@ -415,7 +362,7 @@ async fn compile_held(
             _ = tokio::time::sleep(RENEW_EVERY) => {
                 // Another instance that took the lease over compiles the
                 // same bytes to the same outcome: nothing to stop.
-                if let Err(e) = lease.keep(&app.db, app.clock.now_ms()).await {
+                if let Err(e) = lease.keep(app.db, app.clock.now_ms()).await {
                     tracing::warn!(error = %e, module_sha256 = sha256, "compile lease not renewed");
                 }
             }
@@ -457,7 +404,7 @@ async fn compile_held(
                 "policy module compiled: ready"
             );
             if recorded
-                && let Err(e) = Broadcaster::for_db(&app.db)
+                && let Err(e) = Broadcaster::for_db(app.db)
                     .send(MODULES_CHANNEL, sha256)
                     .await
             {
@@ -481,7 +428,7 @@ async fn compile_held(
 /// restart), unless this instance holds it already.
 async fn precompile(app: PolicyHost<'_>, sha256: &str) -> Result<(), PolicyLifecycleError> {
     let registry = app.decisions.registry();
-    if registry.compiled_module(sha256).is_some() || lifecycle::loaded(registry, sha256).is_some() {
+    if registry.compiled_module(sha256).is_some() || ground::loaded(registry, sha256).is_some() {
         return Ok(());
     }
     let info = {
@@ -495,7 +442,7 @@ async fn precompile(app: PolicyHost<'_>, sha256: &str) -> Result<(), PolicyLifec
         .slot
         .parse::<Slot>()
         .map_err(PolicyLifecycleError::Internal)?;
-    let module = lifecycle::stored(app, sha256, slot).await?;
+    let module = ground::stored(app, sha256, slot).await?;
     registry.keep_compiled(module);
     Ok(())
 }

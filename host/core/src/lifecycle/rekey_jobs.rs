@@ -14,7 +14,8 @@
 //! without a key in the space (imported by an instance that had not yet
 //! loaded the job's module, or moved into the global scope meanwhile).
 
-use super::policies::{self as lifecycle, PolicyHost, PolicyLifecycleError};
+pub use super::policy_ground::RekeyConfig;
+use super::policy_ground::{self as lifecycle, HoldsPolicies, PolicyHost, PolicyLifecycleError};
 use crate::clock::{Millis, new_id};
 use crate::pipeline::rekey;
 use crate::policy::{Mode, PolicyModule, Scope, Slot};
@@ -22,26 +23,6 @@ use crate::store::broadcast::{Broadcaster, POLICIES_CHANNEL};
 use crate::store::rekey_jobs::{self, RekeyJob};
 use crate::store::{StoreError, leases, prospects};
 use std::sync::{Arc, OnceLock};
-
-/// How re-key jobs page, and how much of one a request runs itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RekeyConfig {
-    /// Prospects per page (one transaction each).
-    pub page: i64,
-    /// Pages a policy change runs before it answers: a small scope
-    /// switches within the request, a large one answers `rekeying` and the
-    /// worker goes on.
-    pub inline_pages: u64,
-}
-
-impl Default for RekeyConfig {
-    fn default() -> Self {
-        RekeyConfig {
-            page: 500,
-            inline_pages: 4,
-        }
-    }
-}
 
 /// How long a job's lease holds without renewal (renewed every page).
 const LEASE_TTL: Millis = 60_000;
@@ -538,7 +519,7 @@ pub async fn startup(app: PolicyHost<'_>) -> Result<Option<RekeyJob>, PolicyLife
 
 /// The background worker: works every running job, then waits a second
 /// (a job started here is worked by the request that started it first).
-pub async fn worker<H: super::policies::HoldsPolicies>(
+pub async fn worker<H: HoldsPolicies>(
     app: Arc<H>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
