@@ -94,12 +94,14 @@ impl CacheStore for FunctionCache {
         match kept.entries.get(key).cloned() {
             Some(value) => {
                 kept.hits += 1;
+                metrics::counter!("accord_policy_function_cache_hits_total").increment(1);
                 // The trait lends bytes tied to `self`, not to the lock: a
                 // copy, far cheaper than the compile it saves.
                 Some(Cow::Owned(value.to_vec()))
             }
             None => {
                 kept.misses += 1;
+                metrics::counter!("accord_policy_function_cache_misses_total").increment(1);
                 None
             }
         }
@@ -124,6 +126,7 @@ impl CacheStore for FunctionCache {
         kept.bytes += value.len();
         kept.order.push_back(key.to_vec());
         kept.entries.insert(key.to_vec(), value.into());
+        metrics::gauge!("accord_policy_function_cache_bytes").set(kept.bytes as f64);
         true
     }
 }
