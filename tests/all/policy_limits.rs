@@ -13,21 +13,6 @@ use crate::world::{Kind, T0};
 use accord::policy::Slot;
 use serde_json::Value;
 
-/// `PUT path` with a module as the body: (status, answer).
-async fn put_module(rig: &Rig, path: &str, bytes: Vec<u8>) -> (u16, Value) {
-    let resp = rig
-        .http
-        .put(format!("{}{path}", rig.base))
-        .header("content-type", "application/wasm")
-        .bearer_auth(RIG_ADMIN_TOKEN)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
 /// The listing's entry for `sha256`.
 async fn listed(rig: &Rig, sha256: &str) -> Value {
     let (s, modules) = rig.api("GET", "/admin/policies/modules", None).await;
@@ -63,12 +48,12 @@ async fn a_declared_limit_is_what_the_hosts_decisions_run_under(kind: Kind) {
         ("deadline_ms=600000", "limits_out_of_bounds", "deadline_ms"),
         ("output_kib=0", "limits_out_of_bounds", "max_output_bytes"),
     ] {
-        let (s, body) = put_module(
-            &rig,
-            &format!("/admin/policies/preflight?{query}"),
-            hostile.clone(),
-        )
-        .await;
+        let (s, body) = rig
+            .put_module(
+                &format!("/admin/policies/preflight?{query}"),
+                hostile.clone(),
+            )
+            .await;
         assert_eq!(
             (s, body["error"]["code"].as_str()),
             (422, Some(code)),
@@ -79,7 +64,9 @@ async fn a_declared_limit_is_what_the_hosts_decisions_run_under(kind: Kind) {
             "{query}: {body}"
         );
     }
-    let (s, body) = put_module(&rig, "/admin/policies/preflight?fuel=lots", hostile.clone()).await;
+    let (s, body) = rig
+        .put_module("/admin/policies/preflight?fuel=lots", hostile.clone())
+        .await;
     assert_eq!(s, 400, "a malformed number is a bad query: {body}");
     assert_eq!(body["error"]["code"], "invalid_query", "{body}");
     assert_eq!(upload_rows(&rig).await, before, "refusals store nothing");
@@ -90,12 +77,12 @@ async fn a_declared_limit_is_what_the_hosts_decisions_run_under(kind: Kind) {
 
     // 1 MiB cannot hold this Rust guest's initial memory (its 1 MiB stack
     // and its data): every decision it makes fails with the memory limit.
-    let (s, swap) = put_module(
-        &rig,
-        "/admin/policies/preflight?memory_mib=1&fuel=20000&name=tight",
-        hostile.clone(),
-    )
-    .await;
+    let (s, swap) = rig
+        .put_module(
+            "/admin/policies/preflight?memory_mib=1&fuel=20000&name=tight",
+            hostile.clone(),
+        )
+        .await;
     assert_eq!(s, 200, "{swap}");
     let sha256 = swap["sha256"].as_str().unwrap().to_string();
     let module = listed(&rig, &sha256).await;
@@ -117,19 +104,18 @@ async fn a_declared_limit_is_what_the_hosts_decisions_run_under(kind: Kind) {
     // The same bytes with other limits: refused, nothing changes; without
     // limits: the stored declaration is kept.
     let rows = upload_rows(&rig).await;
-    let (s, body) = put_module(
-        &rig,
-        "/admin/policies/preflight?memory_mib=64",
-        hostile.clone(),
-    )
-    .await;
+    let (s, body) = rig
+        .put_module("/admin/policies/preflight?memory_mib=64", hostile.clone())
+        .await;
     assert_eq!(
         (s, body["error"]["code"].as_str()),
         (409, Some("limits_differ")),
         "{body}"
     );
     assert_eq!(upload_rows(&rig).await, rows);
-    let (s, again) = put_module(&rig, "/admin/policies/preflight", hostile.clone()).await;
+    let (s, again) = rig
+        .put_module("/admin/policies/preflight", hostile.clone())
+        .await;
     assert_eq!(s, 200, "{again}");
     assert_eq!(again["sha256"], sha256.as_str());
     assert_eq!(

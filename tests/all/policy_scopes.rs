@@ -66,21 +66,6 @@ async fn import_and_start(rig: &Rig, campaign: &str, member: &str) {
     }
 }
 
-/// Calls an admin route with a module as the body.
-async fn put_module(rig: &Rig, path: &str, bytes: Vec<u8>) -> (u16, Value) {
-    let resp = rig
-        .http
-        .put(format!("{}{path}", rig.base))
-        .header("content-type", "application/wasm")
-        .bearer_auth(RIG_ADMIN_TOKEN)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
 /// (accept strategy, accepted?) of the only enrollment of `campaign`.
 async fn accept_of(rig: &Rig, campaign: &str) -> (Option<String>, bool) {
     let (s, stats) = rig
@@ -132,12 +117,12 @@ async fn two_workspaces_decide_one_signal_with_their_own_match_module(kind: Kind
     // Team B's own match module: it keys every prospect `hostile` and
     // attributes any signal to every candidate.
     let hostile = std::fs::read(test_guest("hostile_match")).unwrap();
-    let (s, swap) = put_module(
-        &rig,
-        &format!("/admin/policies/match?workspace={b}&name=catch-all&version=1.0"),
-        hostile,
-    )
-    .await;
+    let (s, swap) = rig
+        .put_module(
+            &format!("/admin/policies/match?workspace={b}&name=catch-all&version=1.0"),
+            hostile,
+        )
+        .await;
     assert_eq!(s, 200, "{swap}");
     assert_eq!(swap["workspace_id"], b.as_str());
     assert_eq!(swap["rekeyed"], 1, "only team B's prospect: {swap}");
@@ -211,23 +196,20 @@ async fn shadow_promote_rollback_and_history(kind: Kind) {
     let hostile = std::fs::read(test_guest("hostile_match")).unwrap();
 
     // Refusals change nothing.
-    let (s, e) = put_module(
-        &rig,
-        "/admin/policies/match?workspace=nope",
-        hostile.clone(),
-    )
-    .await;
+    let (s, e) = rig
+        .put_module("/admin/policies/match?workspace=nope", hostile.clone())
+        .await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (404, Some("not_found")),
         "{e}"
     );
-    let (s, e) = put_module(
-        &rig,
-        &format!("/admin/policies/match?workspace={b}&mode=canary"),
-        hostile.clone(),
-    )
-    .await;
+    let (s, e) = rig
+        .put_module(
+            &format!("/admin/policies/match?workspace={b}&mode=canary"),
+            hostile.clone(),
+        )
+        .await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),
         (422, Some("invalid_mode")),
@@ -261,12 +243,12 @@ async fn shadow_promote_rollback_and_history(kind: Kind) {
     assert_eq!(history, json!([]));
 
     // A shadow module decides nothing: keys and outcomes stay the default's.
-    let (s, swap) = put_module(
-        &rig,
-        &format!("/admin/policies/match?workspace={b}&mode=shadow"),
-        hostile,
-    )
-    .await;
+    let (s, swap) = rig
+        .put_module(
+            &format!("/admin/policies/match?workspace={b}&mode=shadow"),
+            hostile,
+        )
+        .await;
     assert_eq!(s, 200, "{swap}");
     assert_eq!(
         (swap["mode"].as_str(), swap["rekeyed"].as_u64()),
@@ -417,12 +399,9 @@ async fn another_instance_follows_a_workspace_binding_within_a_second() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let hostile = std::fs::read(test_guest("hostile_match")).unwrap();
-    let (s, swap) = put_module(
-        &rig,
-        &format!("/admin/policies/match?workspace={b}"),
-        hostile,
-    )
-    .await;
+    let (s, swap) = rig
+        .put_module(&format!("/admin/policies/match?workspace={b}"), hostile)
+        .await;
     assert_eq!(s, 200, "{swap}");
     let hostile_sha = swap["sha256"].as_str().unwrap().to_string();
     let followed = |want: String| {

@@ -126,6 +126,21 @@ impl Rig {
         (status, body)
     }
 
+    /// `PUT path` on the admin API with a module as the body: (status, answer).
+    pub async fn put_module(&self, path: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/wasm")
+            .bearer_auth(RIG_ADMIN_TOKEN)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
     /// The enrollment as stored.
     pub async fn enrollment(&self, id: &str) -> accord::store::enrollments::EnrollmentRow {
         let mut c = self.w.app.db.pool().acquire().await.unwrap();

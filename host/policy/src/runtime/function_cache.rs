@@ -14,8 +14,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::CacheStore;
 
-/// The bytes of compiled functions kept in memory, process-wide: a Python
-/// runtime's functions take about 40 MiB, a JavaScript runtime's about 30.
+/// The bytes of compiled functions kept in memory, process-wide: room for
+/// both interpreted languages' runtimes with their policies.
 pub const FUNCTION_CACHE_BYTES: usize = 256 << 20;
 
 /// The process's cache of compiled functions, shared by every runtime.
