@@ -7,7 +7,7 @@
 
 use crate::builders::{Cast, Story};
 use crate::on_both_databases;
-use crate::rig::{RIG_ADMIN_TOKEN, Rig};
+use crate::rig::Rig;
 use crate::support::test_guest;
 use crate::world::{Kind, T0};
 use accord::policy::Slot;
