@@ -115,7 +115,7 @@ fn relation_at(rig: &Rig, person: &str) -> i64 {
         .expect("connected")
 }
 
-/// Three pages of new relations are three calls, each inside the
+/// Four pages of new relations are four calls, each inside the
 /// account's spacing and sharing it with the engine's invites: no two
 /// calls of the account closer than its spacing.
 async fn every_page_is_a_spaced_call(kind: Kind) {
@@ -132,7 +132,8 @@ async fn every_page_is_a_spaced_call(kind: Kind) {
         .await;
     rig.run_for(5 * MINUTE_MS, 10_000).await; // invited, accepted, no webhook
     let accepted = relation_at(&rig, &deep.provider_id);
-    // 250 newer relations: the accept is on page 3 of the next poll.
+    // 250 newer relations: the accept is on page 4 of the next poll (a
+    // pass's first page holds 10, the next ones 100).
     connect_outsiders(&rig, &account, "P", 250, accepted + 1_000, 10);
     for i in 0..2 {
         rig.enroll(
@@ -144,22 +145,19 @@ async fn every_page_is_a_spaced_call(kind: Kind) {
     rig.run_for(45 * MINUTE_MS, 10_000).await;
 
     let pages = relation_calls(&rig);
-    assert!(
-        pages.len() >= 4,
-        "the first poll and three pages: {pages:?}"
-    );
+    assert!(pages.len() >= 5, "the first poll and four pages: {pages:?}");
     assert_spaced(&calls_of(&rig, &account), 90_000);
     let e = rig.w.enrollment("e-deep").await;
     assert_eq!(
         e.accept_source.as_deref(),
         Some("polling"),
-        "page 3 was read"
+        "page 4 was read"
     );
     assert_eq!(e.linkedin_accepted_at, Some(accepted));
 }
 
 /// Page 2 fails: the watermark stays where it was, so a later poll reads
-/// pages 2 and 3 again and their accepts become signals.
+/// pages 2 to 4 again and their accepts become signals.
 async fn a_failed_page_keeps_the_watermark(kind: Kind) {
     let rig = Rig::new(kind, |c| c.heals_enabled = false).await;
     let account = rig.w.account.provider_account_id.clone();
@@ -185,8 +183,9 @@ async fn a_failed_page_keeps_the_watermark(kind: Kind) {
     times.sort_by_key(|t| t.1);
     let ((older, t_older), (newer, t_newer)) = (times[0], times[1]);
     assert!(t_newer - t_older > 1_000);
-    // Newest first: 150 after both (pages 1 and 2), the newer accept on
-    // page 2, 99 between them, the older accept on page 3.
+    // Newest first (10 on a pass's first page, then 100 a page): 150
+    // after both (pages 1 to 3), the newer accept on page 3, 99 between
+    // them, the older accept on page 4.
     connect_outsiders(&rig, &account, "Mid", 99, t_older + 1, 1);
     connect_outsiders(&rig, &account, "Top", 150, t_newer + 1, 1);
     // The next poll's page 1 is answered, its page 2 fails once.
@@ -204,7 +203,7 @@ async fn a_failed_page_keeps_the_watermark(kind: Kind) {
             e.accept_source.as_deref(),
             Some("polling"),
             "e-lost-{i} (page {}) stamped by a later poll",
-            if i == older { 3 } else { 2 }
+            if i == older { 4 } else { 3 }
         );
         assert_eq!(e.linkedin_accepted_at, Some(at));
     }
@@ -292,11 +291,12 @@ async fn two_instances_poll_each_page_once(kind: Kind) {
         .skip(first)
         .map(|c| c.cursor)
         .collect();
-    assert_eq!(pages.len(), 3, "three pages, each once: {pages:?}");
+    // A first page of 10, then 100 a page.
+    assert_eq!(pages.len(), 4, "four pages, each once: {pages:?}");
     let mut distinct = pages.clone();
     distinct.sort();
     distinct.dedup();
-    assert_eq!(distinct.len(), 3, "{pages:?}");
+    assert_eq!(distinct.len(), 4, "{pages:?}");
     assert_spaced(&calls_of(&rig, &account), 90_000);
 }
 

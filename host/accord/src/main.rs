@@ -28,6 +28,11 @@ fn main() -> anyhow::Result<()> {
             async_main(accord::cli::simulate::unipile(args))?
         }
         Command::Simulate(accord::cli::simulate::SimulateCommand::Run(args)) => {
+            if !args.all_cores {
+                // Before any thread starts: the runtime's and the database
+                // connections' threads inherit it.
+                accord::cli::simulate::keep_to_one_core()?;
+            }
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?

@@ -21,6 +21,9 @@ pub struct AppConfig {
     pub database_url: String,
     /// PostgreSQL schema (tests); `None` for the default.
     pub database_schema: Option<String>,
+    /// At most this many database connections; `None`: the store's
+    /// default (see [`Db::connect_with`]).
+    pub database_connections: Option<u32>,
     /// The static header value Unipile sends with webhooks.
     pub webhook_secret: Option<String>,
     /// The header carrying it.
@@ -65,6 +68,7 @@ impl AppConfig {
         AppConfig {
             database_url: database_url.into(),
             database_schema: None,
+            database_connections: None,
             webhook_secret: None,
             webhook_header: "unipile-auth".into(),
             admin_token: None,
@@ -156,8 +160,12 @@ impl App {
         provider: Option<Arc<dyn LinkedinProvider>>,
     ) -> Result<Arc<App>, StartError> {
         let metrics = metrics_handle();
-        let db =
-            Db::connect_in_schema(&config.database_url, config.database_schema.as_deref()).await?;
+        let db = Db::connect_with(
+            &config.database_url,
+            config.database_schema.as_deref(),
+            config.database_connections,
+        )
+        .await?;
         db.migrate().await?;
         let runtime = Arc::new(PolicyRuntime::new(config.limits, config.cache_dir.clone())?);
         let policies = Arc::new(PolicyRegistry::with_defaults(runtime.clone())?);

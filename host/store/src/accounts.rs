@@ -347,6 +347,16 @@ pub async fn breaker(c: &mut AnyConnection, id: &str) -> Result<Option<BreakerRo
     .await?)
 }
 
+/// Charges an account's action slot taken at `$1`: its next action comes
+/// its spacing later, plus `$2` (the jitter) when the spacing is not zero.
+pub(crate) const TAKE_SLOT: &str = "next_action_at = $1 + min_spacing_ms + \
+     CASE WHEN min_spacing_ms > 0 THEN $2 ELSE 0 END";
+
+/// An account's slot is free at `$1`: connected, its spacing passed, its
+/// breaker closed.
+pub(crate) const SLOT_FREE: &str = "status = 'connected' AND next_action_at <= $1 \
+     AND (breaker_open_until IS NULL OR breaker_open_until <= $1)";
+
 /// Takes the account's next provider-action slot at `now` if it is
 /// connected, its spacing has passed and its breaker is closed: charges
 /// `next_action_at` = now + spacing (+ `extra` jitter when the spacing is
@@ -358,12 +368,9 @@ pub async fn take_action_slot(
     now: Millis,
     extra: Millis,
 ) -> Result<bool, StoreError> {
-    let taken = sqlx::query(
-        "UPDATE linkedin_accounts SET next_action_at = $1 + min_spacing_ms + \
-         CASE WHEN min_spacing_ms > 0 THEN $2 ELSE 0 END \
-         WHERE id = $3 AND status = 'connected' AND next_action_at <= $1 \
-         AND (breaker_open_until IS NULL OR breaker_open_until <= $1)",
-    )
+    let taken = sqlx::query(super::sql(format!(
+        "UPDATE linkedin_accounts SET {TAKE_SLOT} WHERE id = $3 AND {SLOT_FREE}"
+    )))
     .bind(now)
     .bind(extra)
     .bind(account_id)

@@ -50,15 +50,26 @@ pub struct Usage {
 /// Returns how many.
 pub async fn reclaim_expired(c: &mut AnyConnection, now: Millis) -> Result<u64, StoreError> {
     let r = sqlx::query(
-        "UPDATE campaign_send_jobs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, \
+        sql(format!("UPDATE campaign_send_jobs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, \
          wait_reason = 'reclaimed', updated_at = $1, outcome_unknown_at = COALESCE(outcome_unknown_at, claimed_at), \
-         operator_verdict = NULL WHERE status = 'processing' AND lease_expires_at < $1",
+         operator_verdict = NULL WHERE {EXPIRED_CLAIM}")),
     )
     .bind(now)
     .execute(c)
     .await?;
     Ok(r.rows_affected())
 }
+
+/// A claim whose worker's lease ran out at `$1` (its worker died).
+pub(crate) const EXPIRED_CLAIM: &str = "status = 'processing' AND lease_expires_at < $1";
+
+/// The jobs a claim at `$1` may take (before the window and the caps): due
+/// jobs of accounts that may act, in their running campaigns.
+pub(crate) const CANDIDATE: &str = "FROM linkedin_accounts a CROSS JOIN campaigns c CROSS JOIN campaign_send_jobs j \
+     WHERE a.status = 'connected' AND a.next_action_at <= $1 \
+     AND (a.breaker_open_until IS NULL OR a.breaker_open_until <= $1) \
+     AND c.linkedin_account_id = a.id AND c.status = 'running' \
+     AND j.campaign_id = c.id AND j.linkedin_account_id = a.id AND j.status = 'pending' AND j.run_at <= $1";
 
 /// Up to `limit` due jobs of accounts that may act at `now` in their
 /// running campaigns, oldest due first (PostgreSQL: locked, skipping jobs
@@ -84,12 +95,7 @@ pub async fn candidates(
         .collect::<Vec<_>>()
         .join(", ");
     Ok(sqlx::query_as(sql(format!(
-        "SELECT {cols} FROM linkedin_accounts a CROSS JOIN campaigns c CROSS JOIN campaign_send_jobs j \
-         WHERE a.status = 'connected' AND a.next_action_at <= $1 \
-         AND (a.breaker_open_until IS NULL OR a.breaker_open_until <= $1) \
-         AND c.linkedin_account_id = a.id AND c.status = 'running' \
-         AND j.campaign_id = c.id AND j.linkedin_account_id = a.id AND j.status = 'pending' AND j.run_at <= $1 \
-         ORDER BY j.run_at, j.id LIMIT $2{lock}"
+        "SELECT {cols} {CANDIDATE} ORDER BY j.run_at, j.id LIMIT $2{lock}"
     )))
     .bind(now)
     .bind(limit)

@@ -682,6 +682,14 @@ async fn prospects_by_key<'q>(
     Ok(by_key)
 }
 
+/// Enrollments whose workflow starts (their campaign runs).
+pub(crate) const WORKFLOW_STARTING: &str = "FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
+     WHERE c.status = 'running' AND e.workflow_state = 'pending'";
+
+/// Enrollments whose wait is over at `$1` (their campaign runs).
+pub(crate) const WORKFLOW_DUE: &str = "FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
+     WHERE c.status = 'running' AND e.workflow_state IN ('waiting_accept', 'active') AND e.next_run_at <= $1";
+
 /// Enrollments the workflow clock moves now, oldest due first, at most
 /// `limit`: pending ones of running campaigns, and those waiting on a step
 /// that fell due. Two selections, each read through its own partial index
@@ -693,12 +701,9 @@ pub async fn due_for_workflow(
 ) -> Result<Vec<EnrollmentRow>, StoreError> {
     let cols = COLUMNS;
     Ok(sqlx::query_as(super::sql(format!(
-        "SELECT * FROM (SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
-         WHERE c.status = 'running' AND e.workflow_state = 'pending' ORDER BY e.next_run_at, e.id LIMIT $2) pending \
+        "SELECT * FROM (SELECT {cols} {WORKFLOW_STARTING} ORDER BY e.next_run_at, e.id LIMIT $2) pending \
          UNION ALL \
-         SELECT * FROM (SELECT {cols} FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id \
-         WHERE c.status = 'running' AND e.workflow_state IN ('waiting_accept', 'active') AND e.next_run_at <= $1 \
-         ORDER BY e.next_run_at, e.id LIMIT $2) waiting \
+         SELECT * FROM (SELECT {cols} {WORKFLOW_DUE} ORDER BY e.next_run_at, e.id LIMIT $2) waiting \
          ORDER BY next_run_at, id LIMIT $2"
     )))
     .bind(now)

@@ -203,6 +203,29 @@ impl std::ops::DerefMut for Tx {
     }
 }
 
+/// A connection for one writing statement outside a transaction: the
+/// statement commits on its own (atomic, as every statement is). On
+/// SQLite it holds the write gate like a [`Tx`], so writers still queue
+/// in order. A lone UPDATE saves BEGIN and COMMIT, two round trips to the
+/// database's thread each.
+pub struct SoleWrite {
+    conn: PooledConnection,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for SoleWrite {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for SoleWrite {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
 /// The connection pool and its dialect.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -337,6 +360,21 @@ impl Db {
     /// Connects; on PostgreSQL with `schema` given, every connection uses
     /// that schema (created if missing). Tests use one schema each.
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Db, StoreError> {
+        Self::connect_with(url, schema, None).await
+    }
+
+    /// Connects with at most `connections` connections (default: 8 on
+    /// SQLite, 16 on PostgreSQL). One SQLite connection suits a sequential
+    /// driver (the simulation): SQLite drops a connection's page cache
+    /// whenever another connection has written, and the pool hands out its
+    /// least recently used connection, so with several each statement
+    /// after a write read its pages again. With one, the dedicated pools
+    /// ([`Db::dedicated`]) share it too.
+    pub async fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        connections: Option<u32>,
+    ) -> Result<Db, StoreError> {
         sqlx::any::install_default_drivers();
         let redacted = redact(url);
         let backend = if url.starts_with("sqlite:") {
@@ -382,10 +420,14 @@ impl Db {
         });
         let pool = connect
             .pool_options()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
+            .max_connections(
+                connections
+                    .unwrap_or(match backend {
+                        Backend::Sqlite => 8,
+                        Backend::Postgres => 16,
+                    })
+                    .max(1),
+            )
             .connect_with(connect.options.clone())
             .await
             .map_err(|source| StoreError::Connect {
@@ -413,8 +455,12 @@ impl Db {
     /// connection ran every statement, and each prepared it cold once
     /// (~100 prepares in the first half second of a load, session 12).
     /// On SQLite a page cache is also dropped whenever another connection
-    /// wrote, so one writer on one connection keeps its cache.
+    /// wrote, so one writer on one connection keeps its cache. A SQLite
+    /// database connected with one connection hands out that one.
     pub fn dedicated(&self, connections: u32) -> Db {
+        if self.backend == Backend::Sqlite && self.pool.options().get_max_connections() == 1 {
+            return self.clone();
+        }
         let pool = self
             .connect
             .pool_options()
@@ -464,6 +510,19 @@ impl Db {
             inner,
             deferred: deferred::Deferred::default(),
             after_commit: Vec::new(),
+            _gate: gate,
+        })
+    }
+
+    /// A connection for one writing statement, behind the write gate
+    /// (see [`SoleWrite`]).
+    pub async fn sole_write(&self) -> Result<SoleWrite, StoreError> {
+        let gate = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        Ok(SoleWrite {
+            conn: self.pool.acquire().await?,
             _gate: gate,
         })
     }

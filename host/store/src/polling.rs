@@ -2,7 +2,7 @@
 //! newest relation of the pass under way, the next poll), kept on its
 //! `linkedin_accounts` row.
 
-use super::{StoreError, for_update_on, sql};
+use super::{StoreError, sql};
 use crate::clock::Millis;
 use sqlx::{AnyConnection, FromRow};
 
@@ -46,20 +46,26 @@ pub async fn due(c: &mut AnyConnection, now: Millis) -> Result<Vec<String>, Stor
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// The polling state of `id` if its poll is still due at `now`, the row
-/// locked (PostgreSQL) for the caller's transaction.
-pub async fn lock_due(
+/// Takes `id`'s action slot for a poll (see
+/// [`accounts::take_action_slot`](super::accounts::take_action_slot),
+/// `extra` the jitter) if its poll is still due at `now` and the slot is
+/// free, and returns its polling state; `None` otherwise. One statement:
+/// the poll's only write before its call.
+pub async fn take_poll_slot(
     c: &mut AnyConnection,
     id: &str,
     now: Millis,
+    extra: Millis,
 ) -> Result<Option<PollState>, StoreError> {
-    let lock = for_update_on(c);
+    use super::accounts::{SLOT_FREE, TAKE_SLOT};
     Ok(sqlx::query_as(sql(format!(
-        "SELECT provider_account_id, last_relation_at, relations_cursor, relations_pass_newest \
-         FROM linkedin_accounts WHERE id = $1 AND next_poll_at <= $2{lock}"
+        "UPDATE linkedin_accounts SET {TAKE_SLOT} \
+         WHERE id = $3 AND next_poll_at <= $1 AND {SLOT_FREE} \
+         RETURNING provider_account_id, last_relation_at, relations_cursor, relations_pass_newest"
     )))
-    .bind(id)
     .bind(now)
+    .bind(extra)
+    .bind(id)
     .fetch_optional(c)
     .await?)
 }

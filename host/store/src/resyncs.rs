@@ -126,6 +126,10 @@ pub async fn connected_accounts(
     Ok(rows)
 }
 
+/// Requests to serve at `$1`: queued, or left checking by a dead checker.
+pub(crate) const RESYNC_DUE: &str =
+    "status = 'queued' OR (status = 'checking' AND checking_until < $1)";
+
 /// Requests to serve: queued, or checking by a checker whose time ran out
 /// at `now`; oldest first.
 pub async fn due(
@@ -133,10 +137,9 @@ pub async fn due(
     now: Millis,
     limit: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT id FROM resync_requests WHERE status = 'queued' \
-         OR (status = 'checking' AND checking_until < $1) ORDER BY requested_at, id LIMIT $2",
-    )
+    let rows: Vec<(String,)> = sqlx::query_as(super::sql(format!(
+        "SELECT id FROM resync_requests WHERE {RESYNC_DUE} ORDER BY requested_at, id LIMIT $2"
+    )))
     .bind(now)
     .bind(limit)
     .fetch_all(c)

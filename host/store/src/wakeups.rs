@@ -1,9 +1,58 @@
 //! When something next falls due, for drivers that move a manual clock
-//! (the demo, the simulation) and must not step over a due instant.
+//! (the demo, the simulation) and must not step over a due instant; and
+//! which parts of an engine round have anything to do now.
 
 use super::StoreError;
+use super::claims::{CANDIDATE, EXPIRED_CLAIM};
+use super::enrollments::{WORKFLOW_DUE, WORKFLOW_STARTING};
+use super::resyncs::RESYNC_DUE;
 use crate::clock::Millis;
 use sqlx::AnyConnection;
+
+/// Which parts of an engine round find rows at an instant. Each is asked
+/// with the very condition its part selects by, so a part skipped had
+/// nothing to select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoundWork {
+    /// Claims whose worker's lease ran out.
+    pub expired_claims: bool,
+    /// Workflows to start or waits that are over.
+    pub workflows: bool,
+    /// Resync requests to serve.
+    pub resyncs: bool,
+    /// Jobs a claim may take.
+    pub jobs: bool,
+}
+
+/// What an engine round at `now` has to do, in one statement: most rounds
+/// find nothing, and asking each part's own query costs a round trip
+/// each (a transaction, for the claim).
+pub async fn round_work(c: &mut AnyConnection, now: Millis) -> Result<RoundWork, StoreError> {
+    let (expired_claims, starting, due, resyncs, jobs): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(super::sql(format!(
+            "SELECT {}, {}, {}, {}, {}",
+            exists(&format!("FROM campaign_send_jobs WHERE {EXPIRED_CLAIM}")),
+            exists(WORKFLOW_STARTING),
+            exists(WORKFLOW_DUE),
+            exists(&format!("FROM resync_requests WHERE {RESYNC_DUE}")),
+            exists(CANDIDATE),
+        )))
+        .bind(now)
+        .fetch_one(c)
+        .await?;
+    Ok(RoundWork {
+        expired_claims: expired_claims != 0,
+        workflows: starting != 0 || due != 0,
+        resyncs: resyncs != 0,
+        jobs: jobs != 0,
+    })
+}
+
+/// 1 if the rows `from` (a FROM … WHERE …) selects exist, else 0: an
+/// integer on both backends (PostgreSQL's EXISTS is a boolean).
+fn exists(from: &str) -> String {
+    format!("CASE WHEN EXISTS (SELECT 1 {from}) THEN 1 ELSE 0 END")
+}
 
 /// The first instant after `now` at which any row may fall due: a pending
 /// job's run time, an expired lease, a workflow wait, an account's next

@@ -124,3 +124,27 @@ pub async fn unipile(args: UnipileSimArgs) -> anyhow::Result<()> {
     sim.shutdown().await;
     Ok(())
 }
+
+/// Keeps this thread, and every thread it starts from now on, to the
+/// first core it may run on (`accord simulate run` without
+/// `--all-cores`).
+#[cfg(target_os = "linux")]
+pub fn keep_to_one_core() -> anyhow::Result<()> {
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+    let this_thread = Pid::from_raw(0);
+    let allowed = sched_getaffinity(this_thread)?;
+    let Some(core) = (0..CpuSet::count()).find(|&c| allowed.is_set(c).unwrap_or(false)) else {
+        return Ok(());
+    };
+    let mut one = CpuSet::new();
+    one.set(core)?;
+    sched_setaffinity(this_thread, &one)?;
+    Ok(())
+}
+
+/// Elsewhere the threads go where the system puts them.
+#[cfg(not(target_os = "linux"))]
+pub fn keep_to_one_core() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -157,14 +157,32 @@ impl Engine {
     }
 
     /// One round: reclaim expired leases, advance due workflows, claim and
-    /// run due jobs. Returns how many jobs ran.
+    /// run due jobs, each part only if one statement found it has rows to
+    /// work on. Returns how many jobs ran.
     pub async fn run_once(&self) -> Result<usize, EngineError> {
-        self.reclaim_expired().await?;
-        self.advance_due_enrollments().await?;
+        let now = self.clock.now_ms();
+        let work = {
+            let mut c = self.db.acquire().await?;
+            crate::store::wakeups::round_work(&mut c, now).await?
+        };
+        // What these parts do can make jobs due now: then claim anyway.
+        let mut changed = false;
+        if work.expired_claims {
+            changed |= self.reclaim_expired().await? > 0;
+        }
+        if work.workflows {
+            changed |= self.advance_due_enrollments().await? > 0;
+        }
         self.explain_waits().await?;
         // Before the claim, so a waiting resync gets its account's next slot.
-        if let Err(e) = self.serve_resyncs().await {
-            tracing::warn!(error = %e, "serving resync requests failed");
+        if work.resyncs {
+            match self.serve_resyncs().await {
+                Ok(served) => changed |= served > 0,
+                Err(e) => tracing::warn!(error = %e, "serving resync requests failed"),
+            }
+        }
+        if !work.jobs && !changed {
+            return Ok(0);
         }
         let mut ran = 0;
         loop {

@@ -30,7 +30,13 @@ use accord_policy_core::{AcceptSignal, SignalSource};
 
 const LEASE: &str = "tick:poll_relations";
 const LEASE_TTL: Millis = 10 * MINUTE_MS;
+/// Relations per page once a pass goes on from its cursor.
 const PAGE: u32 = 100;
+/// Relations on a pass's first page. Between two polls an account rarely
+/// gains more than a few relations, and a full first page moved and
+/// parsed a hundred to find them; a pass whose first page is all newer
+/// than the watermark goes on from its cursor with full pages.
+const FIRST_PAGE: u32 = 10;
 
 /// What one page did to the pass.
 enum Step {
@@ -83,25 +89,33 @@ impl Engine {
     /// One page of `id`'s relations, if its slot is free now; the number of
     /// matches its signals found.
     async fn poll_account(&self, id: &str, now: Millis) -> Result<Option<usize>, EngineError> {
-        let mut tx = self.db.begin().await?;
-        let state = polling::lock_due(&mut tx, id, now).await?;
-        let Some(mut state) = state else {
-            return Ok(None);
+        let extra = slot::extra(id, now, self.config.spacing_jitter_ms);
+        let state = {
+            let mut w = self.db.sole_write().await?;
+            polling::take_poll_slot(&mut w, id, now, extra).await?
         };
-        if !slot::take(&mut tx, id, now, self.config.spacing_jitter_ms).await? {
-            return Ok(None); // the engine or resync took the slot first
-        }
+        let Some(mut state) = state else {
+            return Ok(None); // not due any more, or the engine or resync took the slot first
+        };
         if state.last_relation_at.is_none() {
+            // The slot is this poll's: no action of the account can come
+            // between it and the page's baseline.
+            let mut tx = self.db.begin().await?;
             state.last_relation_at = self.first_action_watermark(&mut tx, id).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
 
+        let limit = if state.relations_cursor.is_some() {
+            PAGE
+        } else {
+            FIRST_PAGE
+        };
         let page = self
             .provider
             .list_relations(
                 &state.provider_account_id,
                 state.relations_cursor.as_deref(),
-                PAGE,
+                limit,
             )
             .await;
         let mut signals = 0;
@@ -194,9 +208,8 @@ impl Engine {
                 next_poll_at: Some(next_poll),
             },
         };
-        let mut tx = self.db.begin().await?;
-        polling::record_pass(&mut tx, id, before, &update).await?;
-        tx.commit().await?;
+        let mut w = self.db.sole_write().await?;
+        polling::record_pass(&mut w, id, before, &update).await?;
         Ok(())
     }
 }

@@ -19,6 +19,11 @@ pub(crate) async fn take(
     now: Millis,
     jitter_max_ms: Millis,
 ) -> Result<bool, StoreError> {
-    let extra = jitter(&format!("{account_id}{now}"), jitter_max_ms);
-    accounts::take_action_slot(c, account_id, now, extra).await
+    accounts::take_action_slot(c, account_id, now, extra(account_id, now, jitter_max_ms)).await
+}
+
+/// The random part of the spacing charged when `account_id` takes its
+/// slot at `now`: up to `jitter_max_ms`, derived from both.
+pub(crate) fn extra(account_id: &str, now: Millis, jitter_max_ms: Millis) -> Millis {
+    jitter(&format!("{account_id}{now}"), jitter_max_ms)
 }

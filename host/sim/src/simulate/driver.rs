@@ -240,7 +240,11 @@ impl Run {
                     )
                 }
             };
+        // The run is one sequential driver: on SQLite, one connection
+        // keeps its page cache for the whole run (see `Db::connect_with`).
+        let connections = url.starts_with("sqlite").then_some(1);
         let mut config = AppConfig::new(url);
+        config.database_connections = connections;
         config.database_schema = schema;
         config.webhook_secret = Some(WEBHOOK_SECRET.into());
         config.api_token = Some(API_TOKEN.into());

@@ -58,6 +58,13 @@ pub struct RunArgs {
     /// spacing, connection, dedupe) to show the checker catches it.
     #[arg(long)]
     pub sabotage: Option<Gate>,
+    /// Let the run's threads use every core. By default `accord simulate
+    /// run` keeps them to one: the run is one sequential driver whose
+    /// every statement and HTTP call hands work from one thread to
+    /// another, a plain switch on one core and a wake-up of another
+    /// processor across cores (docs/BENCHMARKS.md, "Simulation").
+    #[arg(long)]
+    pub all_cores: bool,
 }
 
 impl Default for RunArgs {
@@ -73,6 +80,7 @@ impl Default for RunArgs {
             faults: "default".into(),
             report: None,
             sabotage: None,
+            all_cores: false,
         }
     }
 }

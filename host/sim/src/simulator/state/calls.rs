@@ -118,17 +118,16 @@ impl SimWorld {
         let rows = self
             .relations
             .get(account)
-            .map(|r| r.iter().map(|r| (r.created_at, r.seq, r.person)).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|r| (r.created_at, r.seq, (r.person, r.created_at)))
+                    .collect()
+            })
             .unwrap_or_default();
         let (items, cursor) = paginate(rows, cursor, limit)?;
         let items: Vec<Value> = items
             .into_iter()
-            .map(|p| {
-                let created_at = self
-                    .relations
-                    .get(account)
-                    .and_then(|r| r.iter().find(|r| r.person == p))
-                    .map_or(0, |r| r.created_at);
+            .map(|(p, created_at)| {
                 let created_at = match self.created_at_unit {
                     CreatedAtUnit::Millis => created_at,
                     CreatedAtUnit::Seconds => created_at / 1000,
