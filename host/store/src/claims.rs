@@ -63,17 +63,36 @@ pub async fn reclaim_expired(c: &mut AnyConnection, now: Millis) -> Result<u64, 
 /// A claim whose worker's lease ran out at `$1` (its worker died).
 pub(crate) const EXPIRED_CLAIM: &str = "status = 'processing' AND lease_expires_at < $1";
 
-/// The jobs a claim at `$1` may take (before the window and the caps): due
-/// jobs of accounts that may act, in their running campaigns.
-pub(crate) const CANDIDATE: &str = "FROM linkedin_accounts a CROSS JOIN campaigns c CROSS JOIN campaign_send_jobs j \
-     WHERE a.status = 'connected' AND a.next_action_at <= $1 \
+/// Campaign `c` runs and its account `a` may act at `$1`.
+const READY_CAMPAIGN: &str = "a.status = 'connected' AND a.next_action_at <= $1 \
      AND (a.breaker_open_until IS NULL OR a.breaker_open_until <= $1) \
-     AND c.linkedin_account_id = a.id AND c.status = 'running' \
-     AND j.campaign_id = c.id AND j.linkedin_account_id = a.id AND j.status = 'pending' AND j.run_at <= $1";
+     AND c.linkedin_account_id = a.id AND c.status = 'running'";
+
+/// Campaign `c`'s due jobs at `$1` (alias `dj`), through the campaign's
+/// own due index. They are its account's: a campaign never changes
+/// account (and the claim gates each job by its own account's row).
+const DUE_IN_CAMPAIGN: &str = "FROM campaign_send_jobs dj WHERE dj.campaign_id = c.id \
+     AND dj.status = 'pending' AND dj.run_at <= $1";
+
+/// Whether a claim at `$1` finds any job (before the window and the caps):
+/// a due job of an account that may act, in its running campaign.
+pub(crate) fn any_candidate() -> String {
+    format!(
+        "FROM linkedin_accounts a CROSS JOIN campaigns c \
+         WHERE {READY_CAMPAIGN} AND EXISTS (SELECT 1 {DUE_IN_CAMPAIGN})"
+    )
+}
+
+/// How many due jobs of one campaign a claim round reads. An account
+/// takes one job per spacing interval, so the rest of a long backlog was
+/// read, sorted and handed over at every round to stay where it was; a
+/// round whose cut jobs were all held reads on ([`candidates`]).
+pub const PER_CAMPAIGN: i64 = 4;
 
 /// Up to `limit` due jobs of accounts that may act at `now` in their
-/// running campaigns, oldest due first (PostgreSQL: locked, skipping jobs
-/// another worker holds).
+/// running campaigns, at most [`PER_CAMPAIGN`] of each campaign (its
+/// oldest), oldest due first (PostgreSQL: locked, skipping jobs another
+/// worker holds).
 ///
 /// Driven by the accounts that may act now and their running campaigns
 /// (SQLite keeps a CROSS JOIN's order), each campaign's due jobs read
@@ -95,9 +114,13 @@ pub async fn candidates(
         .collect::<Vec<_>>()
         .join(", ");
     Ok(sqlx::query_as(sql(format!(
-        "SELECT {cols} {CANDIDATE} ORDER BY j.run_at, j.id LIMIT $2{lock}"
+        "SELECT {cols} FROM linkedin_accounts a CROSS JOIN campaigns c CROSS JOIN campaign_send_jobs j \
+         WHERE {READY_CAMPAIGN} AND j.id IN \
+         (SELECT dj.id {DUE_IN_CAMPAIGN} ORDER BY dj.run_at, dj.id LIMIT $2) \
+         ORDER BY j.run_at, j.id LIMIT $3{lock}"
     )))
     .bind(now)
+    .bind(PER_CAMPAIGN)
     .bind(limit)
     .fetch_all(c)
     .await?)

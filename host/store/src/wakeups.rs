@@ -3,7 +3,7 @@
 //! which parts of an engine round have anything to do now.
 
 use super::StoreError;
-use super::claims::{CANDIDATE, EXPIRED_CLAIM};
+use super::claims::{EXPIRED_CLAIM, any_candidate};
 use super::enrollments::{WORKFLOW_DUE, WORKFLOW_STARTING};
 use super::resyncs::RESYNC_DUE;
 use crate::clock::Millis;
@@ -35,7 +35,7 @@ pub async fn round_work(c: &mut AnyConnection, now: Millis) -> Result<RoundWork,
             exists(WORKFLOW_STARTING),
             exists(WORKFLOW_DUE),
             exists(&format!("FROM resync_requests WHERE {RESYNC_DUE}")),
-            exists(CANDIDATE),
+            exists(&any_candidate()),
         )))
         .bind(now)
         .fetch_one(c)

@@ -51,12 +51,16 @@ impl Engine {
     }
 
     /// Claims up to `batch` jobs that pass every gate; also says whether
-    /// the candidates filled the batch (more may be due: claim again).
+    /// more may be claimable now (claim again): the candidates filled the
+    /// batch and some were claimed, or a campaign's candidates were cut at
+    /// [`claims::PER_CAMPAIGN`] and its account went through them all
+    /// without its spacing stopping it.
     pub(crate) async fn claim_batch(&self) -> Result<(Vec<Claimed>, bool), EngineError> {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
         let candidates = claims::candidates(&mut tx, now, self.config.batch as i64).await?;
         let full = candidates.len() >= self.config.batch;
+        let mut more = false;
         let mut by_account: Vec<(String, Vec<Job>)> = Vec::new();
         for job in candidates {
             match by_account
@@ -77,9 +81,17 @@ impl Engine {
             if account.next_action_at > now {
                 continue; // another worker acted for this account meanwhile
             }
-            let got = self
+            let cut = {
+                let mut per_campaign: HashMap<&str, i64> = HashMap::new();
+                for job in &jobs {
+                    *per_campaign.entry(job.campaign_id.as_str()).or_default() += 1;
+                }
+                per_campaign.values().any(|&n| n >= claims::PER_CAMPAIGN)
+            };
+            let (got, spaced) = self
                 .claim_for_account(&mut tx, &account, jobs, &mut campaigns_seen, now)
                 .await?;
+            more |= cut && !spaced;
             if !got.is_empty() && !self.config.sabotage.is_off(Gate::Spacing) {
                 let spacing = account.min_spacing_ms
                     + if account.min_spacing_ms > 0 {
@@ -95,7 +107,8 @@ impl Engine {
             claimed.extend(got);
         }
         tx.commit().await?;
-        Ok((claimed, full))
+        let again = more || (full && !claimed.is_empty());
+        Ok((claimed, again))
     }
 
     async fn claim_for_account(
@@ -105,7 +118,7 @@ impl Engine {
         jobs: Vec<Job>,
         campaigns_seen: &mut HashMap<String, Campaign>,
         now: Millis,
-    ) -> Result<Vec<Claimed>, EngineError> {
+    ) -> Result<(Vec<Claimed>, bool), EngineError> {
         let (day_start, day_end) = local_day(&account.time_zone, now);
         let mut usage: HashMap<String, Usage> =
             claims::usage(tx, &account.id, day_start, now - 7 * DAY_MS)
@@ -113,6 +126,8 @@ impl Engine {
                 .into_iter()
                 .collect();
         let mut to_claim = Vec::new();
+        // Whether the account's spacing ended the walk (the rest wait).
+        let mut spaced = false;
         for job in jobs {
             if !campaigns_seen.contains_key(&job.campaign_id)
                 && let Some(c) = campaigns::get(tx, &job.campaign_id).await?
@@ -160,10 +175,11 @@ impl Engine {
             used.oldest_in_week.get_or_insert(now);
             to_claim.push(job);
             if account.min_spacing_ms > 0 && !off(Gate::Spacing) {
+                spaced = true;
                 break; // one action per spacing interval
             }
         }
-        self.take(tx, to_claim, now).await
+        Ok((self.take(tx, to_claim, now).await?, spaced))
     }
 
     /// Claims the chosen jobs in one statement (they are locked by this

@@ -186,10 +186,8 @@ impl Engine {
         }
         let mut ran = 0;
         loop {
-            let (claimed, full) = self.claim_batch().await?;
-            // A batch short of full saw every job due now (what these
-            // sends enqueue is the next round's); an empty one took none.
-            let again = full && !claimed.is_empty();
+            // What these sends enqueue is the next round's.
+            let (claimed, again) = self.claim_batch().await?;
             for job in claimed {
                 self.execute(job).await?;
                 ran += 1;
