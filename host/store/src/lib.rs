@@ -498,10 +498,7 @@ impl Db {
     /// once (`BEGIN IMMEDIATE`) so a read-then-write transaction never
     /// fails on lock upgrade; concurrent writers wait on busy_timeout.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let gate = match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        };
+        let gate = self.wait_for_write_gate().await;
         let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
@@ -517,14 +514,20 @@ impl Db {
     /// A connection for one writing statement, behind the write gate
     /// (see [`SoleWrite`]).
     pub async fn sole_write(&self) -> Result<SoleWrite, StoreError> {
-        let gate = match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        };
+        let gate = self.wait_for_write_gate().await;
         Ok(SoleWrite {
             conn: self.pool.acquire().await?,
             _gate: gate,
         })
+    }
+
+    /// SQLite's write gate once this writer's turn comes; `None` on
+    /// PostgreSQL (row locks order its writers).
+    async fn wait_for_write_gate(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose write

@@ -8,6 +8,7 @@ use super::enrollments::{WORKFLOW_DUE, WORKFLOW_STARTING};
 use super::resyncs::RESYNC_DUE;
 use crate::clock::Millis;
 use sqlx::AnyConnection;
+use std::sync::LazyLock;
 
 /// Which parts of an engine round find rows at an instant. Each is asked
 /// with the very condition its part selects by, so a part skipped had
@@ -28,18 +29,22 @@ pub struct RoundWork {
 /// find nothing, and asking each part's own query costs a round trip
 /// each (a transaction, for the claim).
 pub async fn round_work(c: &mut AnyConnection, now: Millis) -> Result<RoundWork, StoreError> {
-    let (expired_claims, starting, due, resyncs, jobs): (i64, i64, i64, i64, i64) =
-        sqlx::query_as(super::sql(format!(
+    // Composed once: the round runs every few seconds.
+    static STATEMENT: LazyLock<String> = LazyLock::new(|| {
+        format!(
             "SELECT {}, {}, {}, {}, {}",
             exists(&format!("FROM campaign_send_jobs WHERE {EXPIRED_CLAIM}")),
             exists(WORKFLOW_STARTING),
             exists(WORKFLOW_DUE),
             exists(&format!("FROM resync_requests WHERE {RESYNC_DUE}")),
             exists(&any_candidate()),
-        )))
-        .bind(now)
-        .fetch_one(c)
-        .await?;
+        )
+    });
+    let (expired_claims, starting, due, resyncs, jobs): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(STATEMENT.as_str())
+            .bind(now)
+            .fetch_one(c)
+            .await?;
     Ok(RoundWork {
         expired_claims: expired_claims != 0,
         workflows: starting != 0 || due != 0,
