@@ -118,9 +118,11 @@ impl std::fmt::Debug for Claimed {
 }
 
 /// Claims up to `limit` due deliveries of enabled endpoints, oldest due
-/// first, leasing them until `now + lease_ms`. Run it in a write
-/// transaction ([`Db::begin`](super::Db::begin)) and commit before
-/// sending; `backend` is [`Db::backend`](super::Db::backend).
+/// first, leasing them until `now + lease_ms`: one writing statement
+/// (the lease), then a read of what it leased. Run it behind SQLite's
+/// write gate ([`Db::sole_write`](super::Db::sole_write)) or in a write
+/// transaction committed before sending; `backend` is
+/// [`Db::backend`](super::Db::backend).
 pub async fn claim_due(
     c: &mut AnyConnection,
     backend: Backend,

@@ -179,6 +179,27 @@ pub async fn get(
     .await?)
 }
 
+/// The enrollments `ids` as they are now, by id (`lock`: see [`get`];
+/// locked in that order, as every page lock is). Rows gone are missing.
+pub async fn get_many(
+    c: &mut AnyConnection,
+    ids: &[&str],
+    lock: &str,
+) -> Result<Vec<EnrollmentRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let statement = format!(
+        "SELECT {COLUMNS} FROM enrollments e WHERE e.id IN ({}) ORDER BY e.id{lock}",
+        super::placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query_as(super::sql(statement));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(c).await?)
+}
+
 /// The enrollments of a prospect.
 pub async fn of_prospect(
     c: &mut AnyConnection,

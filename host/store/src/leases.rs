@@ -36,45 +36,24 @@ pub async fn acquire(
     now: Millis,
     ttl_ms: Millis,
 ) -> Result<Option<Lease>, StoreError> {
-    let mut tx = db.begin().await?;
-    let row: Option<(i64, i64)> = sqlx::query_as(super::sql(format!(
-        "SELECT term, expires_at FROM leases WHERE name = $1{}",
-        db.for_update()
-    )))
+    // One statement: the first holder inserts the row (term 1); a later
+    // one takes it over only once it expired, the term moving on. A lease
+    // still held returns no row, whoever holds it.
+    let mut w = db.sole_write().await?;
+    let taken: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO leases (name, holder, term, expires_at) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, term = leases.term + 1, \
+         expires_at = excluded.expires_at WHERE leases.expires_at <= $4 RETURNING term",
+    )
     .bind(name)
-    .fetch_optional(&mut *tx)
+    .bind(holder)
+    .bind(now + ttl_ms)
+    .bind(now)
+    .fetch_optional(&mut *w)
     .await?;
-    let term = match row {
-        None => 1,
-        Some((_, expires_at)) if expires_at > now => {
-            tx.commit().await?;
-            return Ok(None);
-        }
-        Some((term, _)) => term + 1,
+    let Some((term,)) = taken else {
+        return Ok(None);
     };
-    let taken = if term == 1 {
-        sqlx::query("INSERT INTO leases (name, holder, term, expires_at) VALUES ($1, $2, 1, $3) ON CONFLICT DO NOTHING")
-            .bind(name)
-            .bind(holder)
-            .bind(now + ttl_ms)
-            .execute(&mut *tx)
-            .await?
-    } else {
-        sqlx::query(
-            "UPDATE leases SET holder = $1, term = $2, expires_at = $3 WHERE name = $4 AND term = $5",
-        )
-        .bind(holder)
-        .bind(term)
-        .bind(now + ttl_ms)
-        .bind(name)
-        .bind(term - 1)
-        .execute(&mut *tx)
-        .await?
-    };
-    tx.commit().await?;
-    if taken.rows_affected() == 0 {
-        return Ok(None); // another instance took it first
-    }
     Ok(Some(Lease {
         name: name.to_string(),
         holder: holder.to_string(),
@@ -113,7 +92,7 @@ impl Lease {
         .bind(&self.name)
         .bind(&self.holder)
         .bind(self.term)
-        .execute(db.pool())
+        .execute(&mut *db.acquire().await?)
         .await?;
         if renewed.rows_affected() == 0 {
             return Ok(false);
@@ -158,7 +137,7 @@ impl Lease {
 
     /// Releases the lease on its own. False when it was taken over.
     pub async fn release(self, db: &Db, now: Millis) -> Result<bool, StoreError> {
-        let mut c = db.pool().acquire().await?;
+        let mut c = db.acquire().await?;
         self.release_in(&mut c, now).await
     }
 }

@@ -11,6 +11,7 @@ mod arrays;
 pub mod broadcast;
 pub mod campaigns;
 pub mod claims;
+mod connection;
 pub mod decisions;
 mod deferred;
 pub mod deliveries;
@@ -38,7 +39,7 @@ pub mod wakeups;
 // The vocabulary, under the names the statements' modules use.
 use accord_domain::{clock, domain, window, workflow};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Executor, Transaction};
+use sqlx::{AnyConnection, AnyPool, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -46,8 +47,7 @@ use std::time::Duration;
 /// transaction's, through `&mut *`): the only database type callers name.
 pub type Connection = AnyConnection;
 
-/// A connection borrowed from the pool; dereferences to [`Connection`].
-pub type PooledConnection = sqlx::pool::PoolConnection<sqlx::Any>;
+pub use connection::PooledConnection;
 
 /// Which database a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ impl StoreError {
 /// trip for them instead of one each. Dropping the transaction
 /// without committing drops them with everything else.
 pub struct Tx {
-    inner: Transaction<'static, sqlx::Any>,
+    inner: connection::TxConnection,
     deferred: deferred::Deferred,
     /// Run once the commit succeeded, in order (say, offering a decision
     /// to the shadow worker: a rolled-back decision decided nothing).
@@ -238,6 +238,9 @@ pub struct Db {
     growth: std::sync::Arc<Growth>,
     /// How this pool's connections were made (for [`Db::dedicated`]).
     connect: std::sync::Arc<Connect>,
+    /// The one connection of a one-connection SQLite database, kept out
+    /// of the pool (see the `connection` module); `None` otherwise.
+    kept: Option<connection::Kept>,
 }
 
 /// How a [`Db`]'s connections are made and set up.
@@ -436,12 +439,15 @@ impl Db {
             })?;
         let write_gate =
             (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        let kept = (backend == Backend::Sqlite && pool.options().get_max_connections() == 1)
+            .then(connection::Kept::default);
         Ok(Db {
             pool,
             backend,
             write_gate,
             growth: std::sync::Arc::new(Growth::new()),
             connect,
+            kept,
         })
     }
 
@@ -458,7 +464,7 @@ impl Db {
     /// wrote, so one writer on one connection keeps its cache. A SQLite
     /// database connected with one connection hands out that one.
     pub fn dedicated(&self, connections: u32) -> Db {
-        if self.backend == Backend::Sqlite && self.pool.options().get_max_connections() == 1 {
+        if self.kept.is_some() {
             return self.clone();
         }
         let pool = self
@@ -472,14 +478,16 @@ impl Db {
             write_gate: self.write_gate.clone(),
             growth: self.growth.clone(),
             connect: self.connect.clone(),
+            kept: None,
         }
     }
 
     /// Applies the migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut c = self.acquire().await?;
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&mut *c).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&mut *c).await?,
         }
         Ok(())
     }
@@ -489,7 +497,8 @@ impl Db {
         self.backend
     }
 
-    /// The pool, for reads outside a transaction.
+    /// The pool, for reads outside a transaction. A one-connection SQLite
+    /// database keeps its connection out of it: use [`Db::acquire`].
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -499,9 +508,15 @@ impl Db {
     /// fails on lock upgrade; concurrent writers wait on busy_timeout.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let gate = self.wait_for_write_gate().await;
-        let inner = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let inner = match (&self.kept, self.backend) {
+            (Some(kept), _) => {
+                let conn = kept.lock(&self.pool).await?;
+                connection::TxConnection::begin_kept(conn, "BEGIN IMMEDIATE").await?
+            }
+            (None, Backend::Sqlite) => {
+                connection::TxConnection::Pool(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            (None, Backend::Postgres) => connection::TxConnection::Pool(self.pool.begin().await?),
         };
         Ok(Tx {
             inner,
@@ -516,7 +531,7 @@ impl Db {
     pub async fn sole_write(&self) -> Result<SoleWrite, StoreError> {
         let gate = self.wait_for_write_gate().await;
         Ok(SoleWrite {
-            conn: self.pool.acquire().await?,
+            conn: self.acquire().await?,
             _gate: gate,
         })
     }
@@ -558,7 +573,8 @@ impl Db {
             Backend::Sqlite => "PRAGMA optimize",
             Backend::Postgres => "ANALYZE prospects, match_keys, enrollments",
         };
-        sqlx::query(statement).execute(&self.pool).await?;
+        let mut c = self.acquire().await?;
+        sqlx::query(statement).execute(&mut *c).await?;
         Ok(())
     }
 
@@ -597,17 +613,24 @@ impl Db {
 
     /// A connection of the pool, for statements outside a transaction.
     pub async fn acquire(&self) -> Result<PooledConnection, StoreError> {
-        Ok(self.pool.acquire().await?)
+        Ok(match &self.kept {
+            Some(kept) => PooledConnection::kept(kept.lock(&self.pool).await?),
+            None => PooledConnection::pooled(self.pool.acquire().await?),
+        })
     }
 
     /// Closes the pool: waits for the connections in use to come back.
     pub async fn close(&self) {
+        if let Some(kept) = &self.kept {
+            kept.close().await;
+        }
         self.pool.close().await;
     }
 
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let mut c = self.acquire().await?;
+        sqlx::query("SELECT 1").execute(&mut *c).await?;
         Ok(())
     }
 }

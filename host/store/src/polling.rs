@@ -28,8 +28,19 @@ pub struct PassUpdate {
     pub cursor: Option<String>,
     /// The newest relation of the pass so far.
     pub newest: Option<i64>,
-    /// When to poll next (`None`: unchanged, the pass goes on).
+    /// When to poll next (`None`: as the slot's take scheduled it).
     pub next_poll_at: Option<Millis>,
+}
+
+impl PassUpdate {
+    /// Whether recording it would leave `before` as it is (the slot's
+    /// take already scheduled the next poll): a quiet account's page.
+    pub fn changes_nothing(&self, before: &PollState) -> bool {
+        self.watermark == before.last_relation_at
+            && self.cursor == before.relations_cursor
+            && self.newest == before.relations_pass_newest
+            && self.next_poll_at.is_none()
+    }
 }
 
 /// Connected accounts whose poll is due at `now` and whose spacing and
@@ -49,23 +60,27 @@ pub async fn due(c: &mut AnyConnection, now: Millis) -> Result<Vec<String>, Stor
 /// Takes `id`'s action slot for a poll (see
 /// [`accounts::take_action_slot`](super::accounts::take_action_slot),
 /// `extra` the jitter) if its poll is still due at `now` and the slot is
-/// free, and returns its polling state; `None` otherwise. One statement:
-/// the poll's only write before its call.
+/// free, schedules its next poll at `next_poll_at` (what a pass that ends
+/// with this page keeps), and returns its polling state; `None`
+/// otherwise. One statement: the poll's only write before its call, and
+/// a page that changes nothing needs no other.
 pub async fn take_poll_slot(
     c: &mut AnyConnection,
     id: &str,
     now: Millis,
     extra: Millis,
+    next_poll_at: Millis,
 ) -> Result<Option<PollState>, StoreError> {
     use super::accounts::{SLOT_FREE, TAKE_SLOT};
     Ok(sqlx::query_as(sql(format!(
-        "UPDATE linkedin_accounts SET {TAKE_SLOT} \
+        "UPDATE linkedin_accounts SET {TAKE_SLOT}, next_poll_at = $4 \
          WHERE id = $3 AND next_poll_at <= $1 AND {SLOT_FREE} \
          RETURNING provider_account_id, last_relation_at, relations_cursor, relations_pass_newest"
     )))
     .bind(now)
     .bind(extra)
     .bind(id)
+    .bind(next_poll_at)
     .fetch_optional(c)
     .await?)
 }

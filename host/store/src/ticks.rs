@@ -32,6 +32,15 @@ pub async fn next_due(c: &mut AnyConnection, name: &str) -> Result<Millis, Store
     })
 }
 
+/// Every tick's next due time, in one read.
+pub async fn schedule(c: &mut AnyConnection) -> Result<Vec<(String, Millis)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT name, next_due_at FROM tick_schedule")
+            .fetch_all(c)
+            .await?,
+    )
+}
+
 /// Moves the tick's due time from `from` to `to`, unless another run moved
 /// it already.
 pub async fn advance(

@@ -90,9 +90,12 @@ impl Engine {
     /// matches its signals found.
     async fn poll_account(&self, id: &str, now: Millis) -> Result<Option<usize>, EngineError> {
         let extra = slot::extra(id, now, self.config.spacing_jitter_ms);
+        let next_poll = now
+            + self.config.poll_relations_every_ms
+            + jitter(&format!("{id}{now}"), self.config.poll_jitter_ms);
         let state = {
             let mut w = self.db.sole_write().await?;
-            polling::take_poll_slot(&mut w, id, now, extra).await?
+            polling::take_poll_slot(&mut w, id, now, extra, next_poll).await?
         };
         let Some(mut state) = state else {
             return Ok(None); // not due any more, or the engine or resync took the slot first
@@ -156,7 +159,7 @@ impl Engine {
                 }
             }
         };
-        self.record_step(id, &state, step).await?;
+        self.record_step(id, &state, step, now).await?;
         Ok(Some(signals))
     }
 
@@ -177,37 +180,39 @@ impl Engine {
     }
 
     /// Records a page's outcome, unless another poller moved the pass on
-    /// meanwhile (a lease lost mid-call): then its write wins.
+    /// meanwhile (a lease lost mid-call): then its write wins. The slot's
+    /// take scheduled the next poll as for a pass that ends here; a pass
+    /// that goes on is due again at once (its next slot paces it).
     async fn record_step(
         &self,
         id: &str,
         before: &PollState,
         step: Step,
+        taken_at: Millis,
     ) -> Result<(), EngineError> {
-        let now = self.clock.now_ms();
-        let next_poll = now
-            + self.config.poll_relations_every_ms
-            + jitter(&format!("{id}{now}"), self.config.poll_jitter_ms);
         let update = match step {
             Step::More { cursor, newest } => PassUpdate {
                 watermark: before.last_relation_at,
                 cursor: Some(cursor),
                 newest,
-                next_poll_at: None,
+                next_poll_at: Some(taken_at),
             },
             Step::Done { watermark } => PassUpdate {
                 watermark: Some(watermark),
                 cursor: None,
                 newest: None,
-                next_poll_at: Some(next_poll),
+                next_poll_at: None,
             },
             Step::Failed => PassUpdate {
                 watermark: before.last_relation_at,
                 cursor: None,
                 newest: None,
-                next_poll_at: Some(next_poll),
+                next_poll_at: None,
             },
         };
+        if update.changes_nothing(before) {
+            return Ok(());
+        }
         let mut w = self.db.sole_write().await?;
         polling::record_pass(&mut w, id, before, &update).await?;
         Ok(())

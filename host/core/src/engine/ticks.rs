@@ -152,8 +152,22 @@ impl Ticks {
     /// reports of the ticks that ran to the end.
     pub async fn run_due(&self) -> Result<Vec<TickReport>, EngineError> {
         let mut reports = Vec::new();
+        self.seed().await?;
+        // One read says which ticks may be due; `begin` reads a due one's
+        // row again under its lease.
+        let schedule = {
+            let mut c = self.engine.db.acquire().await?;
+            schedule::schedule(&mut c).await?
+        };
+        let now = self.engine.clock.now_ms();
         for tick in Tick::ALL {
             if tick.is_heal() && !self.engine.config.heals_enabled {
+                continue;
+            }
+            let not_due = schedule
+                .iter()
+                .any(|(name, due)| name == tick.name() && *due > now);
+            if not_due {
                 continue;
             }
             let Some(run) = self.begin(tick).await? else {

@@ -9,10 +9,11 @@ use crate::pipeline::{DispatchOutcome, DispatchRequest};
 use crate::store::accounts::{self, Account};
 use crate::store::campaigns::{self, Campaign};
 use crate::store::enrollments::{self, EnrollmentRow};
-use crate::store::events::{self, NewEvent};
+use crate::store::events::NewEvent;
 use crate::store::{Tx, jobs};
 use crate::workflow::{self, Landing, StepAction};
 use accord_policy_core::{DispatchSource, WorkflowState};
+use std::collections::HashMap;
 
 /// Enrollments handled per round.
 const ENROLLMENTS_PER_PAGE: i64 = 200;
@@ -20,29 +21,54 @@ const ENROLLMENTS_PER_PAGE: i64 = 200;
 impl Engine {
     /// Starts pending enrollments of running campaigns and moves
     /// enrollments whose step fell due. Returns how many moved.
+    ///
+    /// A page is one transaction: each enrollment's move is whole in it,
+    /// and a page of moves pays one BEGIN and COMMIT, one read of its
+    /// rows under lock and one read of each campaign and account instead
+    /// of those per enrollment. A failure rolls the page back; the next
+    /// round reads it again.
     pub(crate) async fn advance_due_enrollments(&self) -> Result<usize, EngineError> {
         let now = self.clock.now_ms();
         let due = {
             let mut c = self.db.acquire().await?;
             enrollments::due_for_workflow(&mut c, now, ENROLLMENTS_PER_PAGE).await?
         };
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.db.begin().await?;
+        // Read again under the write lock: a concurrent accept may have
+        // moved some since.
+        let ids: Vec<&str> = due.iter().map(|e| e.id.as_str()).collect();
+        let current: HashMap<String, EnrollmentRow> =
+            enrollments::get_many(&mut tx, &ids, self.db.for_update())
+                .await?
+                .into_iter()
+                .map(|e| (e.id.clone(), e))
+                .collect();
+        let mut campaigns_seen: HashMap<String, Option<Campaign>> = HashMap::new();
+        let mut accounts_seen: HashMap<String, Option<Account>> = HashMap::new();
         let mut moved = 0;
         let mut enqueued = false;
         for row in due {
-            let mut tx = self.db.begin().await?;
-            // Re-read under the write lock: a concurrent accept may have moved it.
-            let Some(e) = enrollments::get(&mut tx, &row.id, self.db.for_update()).await? else {
+            let Some(e) = current.get(&row.id) else {
                 continue;
             };
             if e.workflow_state != row.workflow_state || e.step_index != row.step_index {
-                tx.commit().await?;
                 continue;
             }
-            let (Some(campaign), Some(account)) = (
-                campaigns::get(&mut tx, &e.campaign_id).await?,
-                accounts::account(&mut tx, &e.linkedin_account_id).await?,
+            if !campaigns_seen.contains_key(&e.campaign_id) {
+                let campaign = campaigns::get(&mut tx, &e.campaign_id).await?;
+                campaigns_seen.insert(e.campaign_id.clone(), campaign);
+            }
+            if !accounts_seen.contains_key(&e.linkedin_account_id) {
+                let account = accounts::account(&mut tx, &e.linkedin_account_id).await?;
+                accounts_seen.insert(e.linkedin_account_id.clone(), account);
+            }
+            let (Some(Some(campaign)), Some(Some(account))) = (
+                campaigns_seen.get(&e.campaign_id),
+                accounts_seen.get(&e.linkedin_account_id),
             ) else {
-                tx.commit().await?;
                 continue;
             };
             let accepted = e.linkedin_accepted_at.is_some();
@@ -61,11 +87,11 @@ impl Engine {
                 ),
             };
             enqueued |= self
-                .land(&mut tx, &account, &campaign, &e, &landing, kind, now)
+                .land(&mut tx, account, campaign, e, &landing, kind, now)
                 .await?;
-            tx.commit().await?;
             moved += 1;
         }
+        tx.commit().await?;
         if enqueued {
             self.pipeline.wakers().wake_jobs();
         }
@@ -97,7 +123,7 @@ impl Engine {
             })),
             ..NewEvent::default()
         };
-        events::record(tx, event, now).await?;
+        tx.defer_event(event, now);
         match landing.action {
             StepAction::None => Ok(false),
             StepAction::SendInvite => {

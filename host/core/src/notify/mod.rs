@@ -151,16 +151,17 @@ impl Notifier {
             return Ok(report);
         }
         let now = self.clock.now_ms();
-        let mut tx = self.db.begin().await?;
+        // The claim is one statement: it needs no transaction around it.
+        let mut w = self.db.sole_write().await?;
         let claims = deliveries::claim_due(
-            &mut tx,
+            &mut w,
             self.db.backend(),
             now,
             LEASE_MS,
             i64::try_from(limit).unwrap_or(i64::MAX),
         )
         .await?;
-        tx.commit().await?;
+        drop(w);
         report.claimed = claims.len();
         if claims.is_empty() {
             return Ok(report);
