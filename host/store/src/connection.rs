@@ -109,23 +109,29 @@ impl TxConnection {
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             TxConnection::Pool(t) => t.commit().await,
-            TxConnection::Kept(mut t) => {
-                AnyTransactionManager::commit(&mut t.conn).await?;
-                t.open = false;
-                Ok(())
-            }
+            TxConnection::Kept(t) => t.end(true).await,
         }
     }
 
     pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
             TxConnection::Pool(t) => t.rollback().await,
-            TxConnection::Kept(mut t) => {
-                AnyTransactionManager::rollback(&mut t.conn).await?;
-                t.open = false;
-                Ok(())
-            }
+            TxConnection::Kept(t) => t.end(false).await,
         }
+    }
+}
+
+impl KeptTransaction {
+    /// Commits or rolls back; a failure leaves it open, so dropping it
+    /// rolls back.
+    async fn end(mut self, commit: bool) -> Result<(), sqlx::Error> {
+        if commit {
+            AnyTransactionManager::commit(&mut self.conn).await?;
+        } else {
+            AnyTransactionManager::rollback(&mut self.conn).await?;
+        }
+        self.open = false;
+        Ok(())
     }
 }
 

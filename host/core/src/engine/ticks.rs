@@ -153,8 +153,8 @@ impl Ticks {
     pub async fn run_due(&self) -> Result<Vec<TickReport>, EngineError> {
         let mut reports = Vec::new();
         self.seed().await?;
-        // One read says which ticks may be due; `begin` reads a due one's
-        // row again under its lease.
+        // One read says which ticks are due; a due one's row is read
+        // again under its lease.
         let schedule = {
             let mut c = self.engine.db.acquire().await?;
             schedule::schedule(&mut c).await?
@@ -164,14 +164,15 @@ impl Ticks {
             if tick.is_heal() && !self.engine.config.heals_enabled {
                 continue;
             }
-            let not_due = schedule
-                .iter()
-                .any(|(name, due)| name == tick.name() && *due > now);
-            if not_due {
-                continue;
-            }
-            let Some(run) = self.begin(tick).await? else {
-                continue; // not due, or another instance runs it
+            let due = schedule.iter().find(|(name, _)| name == tick.name());
+            let begun = match due {
+                Some((_, due)) if *due > now => continue,
+                Some(_) => self.begin_due(tick, now).await?,
+                // Seeded above: `begin` says what is wrong with the schedule.
+                None => self.begin(tick).await?,
+            };
+            let Some(run) = begun else {
+                continue; // another instance runs it, or just ran it
             };
             if let Some(report) = run.run().await? {
                 tracing::info!(
@@ -198,6 +199,11 @@ impl Ticks {
         if self.next_due(tick).await? > now {
             return Ok(None);
         }
+        self.begin_due(tick, now).await
+    }
+
+    /// [`Ticks::begin`] for a tick the schedule said was due at `now`.
+    async fn begin_due(&self, tick: Tick, now: Millis) -> Result<Option<TickRun<'_>>, EngineError> {
         let db = &self.engine.db;
         let Some(lease) = lease::acquire(
             db,
