@@ -407,6 +407,80 @@ async fn disconnect_pauses_and_reconnect_resumes(kind: Kind) {
     assert_eq!(rig.sim.invites(&rig.w.account.provider_account_id).len(), 1);
 }
 
+/// A due job held by its account or campaign says which, the most lasting
+/// cause first, and follows the causes as they change: its account's
+/// spacing, then the account disconnected, then its campaign paused (which
+/// outlasts both), the account again once the campaign runs; sent after
+/// the reconnect, once the spacing is over.
+async fn a_held_job_says_what_holds_it(kind: Kind) {
+    let rig = Rig::new(kind, |c| c.spacing_jitter_ms = 0).await;
+    at(&rig, OCT1_10AM).await;
+    let sender = Sender::connected(&rig, json!({"min_spacing_seconds": 3600}), json!({})).await;
+    for i in 0..2 {
+        sender
+            .enroll(
+                &rig,
+                &format!("e-held-{i}"),
+                PersonSpec::new("Held", &format!("P{i}")),
+            )
+            .await;
+    }
+    let held = |reason: &'static str| {
+        rig.count(
+            "SELECT COUNT(*) FROM campaign_send_jobs WHERE status = 'pending' AND wait_reason = $1",
+            reason,
+        )
+    };
+    rig.minutes(3).await;
+    assert_eq!(sender.invites(&rig).len(), 1);
+    assert_eq!(held("spacing").await, 1);
+
+    let provider_id = &sender.account.provider_account_id;
+    rig.sim.disconnect_account(provider_id);
+    rig.minutes(2).await;
+    assert_eq!(
+        held("account").await,
+        1,
+        "a disconnect outlasts the spacing"
+    );
+
+    let campaign = &sender.campaign.id;
+    let (status, body) = rig
+        .api("POST", &format!("/api/campaigns/{campaign}/pause"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    rig.minutes(2).await;
+    assert_eq!(held("campaign").await, 1, "a pause outlasts the disconnect");
+
+    let (status, body) = rig
+        .api("POST", &format!("/api/campaigns/{campaign}/resume"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    rig.minutes(2).await;
+    assert_eq!(
+        held("account").await,
+        1,
+        "the campaign runs, the account not"
+    );
+    assert_eq!(sender.invites(&rig).len(), 1);
+
+    rig.sim.reconnect_account(provider_id);
+    rig.minutes(60).await;
+    assert_eq!(
+        sender.invites(&rig).len(),
+        2,
+        "sent once the spacing was over"
+    );
+    assert_eq!(
+        rig.count(
+            "SELECT COUNT(*) FROM campaign_send_jobs WHERE status = $1",
+            "pending"
+        )
+        .await,
+        0
+    );
+}
+
 /// Repeated transient failures open the account's breaker: no calls until
 /// it cools down; then the job succeeds.
 async fn the_circuit_breaker_opens_and_closes(kind: Kind) {
@@ -445,6 +519,15 @@ async fn the_circuit_breaker_opens_and_closes(kind: Kind) {
     );
     rig.minutes(40).await;
     assert_eq!(actions(), calls, "no calls while open");
+    assert_eq!(
+        rig.count(
+            "SELECT COUNT(*) FROM campaign_send_jobs WHERE status = 'pending' AND wait_reason = $1",
+            "breaker"
+        )
+        .await,
+        1,
+        "the held job says why"
+    );
     rig.sim.clear_faults();
     rig.minutes(30).await;
     assert_eq!(sender.invites(&rig).len(), 1, "sent after the cooldown");
@@ -539,6 +622,7 @@ on_both_databases!(
     the_warm_up_ramp_holds,
     spacing_holds,
     disconnect_pauses_and_reconnect_resumes,
+    a_held_job_says_what_holds_it,
     the_circuit_breaker_opens_and_closes,
     the_window_clamp_follows_dst,
     two_workers_never_exceed_the_caps,

@@ -247,18 +247,27 @@ pub async fn take(
 /// outlasts a disconnected account, which outlasts an open breaker, which
 /// outlasts the spacing), writing only labels that change: a job held by
 /// two causes is not relabelled back and forth.
+///
+/// The reason is a campaign's (and its account's: a campaign never
+/// changes account), so each campaign is asked once and its due jobs'
+/// labels are compared in its own index range, without reading the jobs'
+/// rows; the few whose label changes are gathered first (`MATERIALIZED`:
+/// as a join, SQLite walked the whole queue for them) and written.
 pub async fn explain_waits(c: &mut AnyConnection, now: Millis) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE campaign_send_jobs SET wait_reason = w.reason FROM ( \
-           SELECT j.id, CASE WHEN c.status <> 'running' THEN 'campaign' \
-             WHEN a.status <> 'connected' THEN 'account' \
-             WHEN a.breaker_open_until > $1 THEN 'breaker' \
-             WHEN a.next_action_at > $1 THEN 'spacing' END AS reason \
-           FROM campaign_send_jobs j JOIN campaigns c ON c.id = j.campaign_id \
-           JOIN linkedin_accounts a ON a.id = j.linkedin_account_id \
-           WHERE j.status = 'pending' AND j.run_at <= $1) w \
-         WHERE campaign_send_jobs.id = w.id AND w.reason IS NOT NULL \
-         AND (campaign_send_jobs.wait_reason IS NULL OR campaign_send_jobs.wait_reason <> w.reason)",
+        "WITH w AS MATERIALIZED ( \
+           SELECT j.id, h.reason FROM ( \
+             SELECT c.id AS campaign_id, CASE WHEN c.status <> 'running' THEN 'campaign' \
+               WHEN a.status <> 'connected' THEN 'account' \
+               WHEN a.breaker_open_until > $1 THEN 'breaker' \
+               WHEN a.next_action_at > $1 THEN 'spacing' END AS reason \
+             FROM campaigns c JOIN linkedin_accounts a ON a.id = c.linkedin_account_id) h \
+           CROSS JOIN campaign_send_jobs j \
+           WHERE h.reason IS NOT NULL AND j.campaign_id = h.campaign_id \
+           AND j.status = 'pending' AND j.run_at <= $1 \
+           AND (j.wait_reason IS NULL OR j.wait_reason <> h.reason)) \
+         UPDATE campaign_send_jobs SET wait_reason = w.reason FROM w \
+         WHERE campaign_send_jobs.id = w.id",
     )
     .bind(now)
     .execute(c)
