@@ -5,9 +5,7 @@
 //! unrecoverable skip), at most 200 a run. The table is the heal
 //! benchmark's mix, written in bulk (`host/accord/benches/common/heal_data.rs`).
 
-#[path = "../../host/accord/benches/common/mod.rs"]
-mod common;
-
+use crate::bench_common as common;
 use crate::on_both_databases;
 use crate::rig::Rig;
 use crate::world::Kind;

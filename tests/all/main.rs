@@ -2,8 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod api;
+#[path = "../../host/accord/benches/common/mod.rs"]
+mod bench_common;
 mod browser;
 mod builders;
+mod claim_scale;
 mod contract_compat;
 mod crash;
 mod dashboard_browser;

@@ -9,6 +9,7 @@ use super::jobs::{self, Job};
 use super::{StoreError, for_update_on, placeholders, sql};
 use crate::clock::Millis;
 use sqlx::{AnyConnection, FromRow};
+use std::sync::LazyLock;
 
 /// What the claim checks of an account.
 #[derive(Debug, Clone, FromRow)]
@@ -94,36 +95,74 @@ pub const PER_CAMPAIGN: i64 = 4;
 /// oldest), oldest due first (PostgreSQL: locked, skipping jobs another
 /// worker holds).
 ///
-/// Driven by the accounts that may act now and their running campaigns
-/// (SQLite keeps a CROSS JOIN's order), each campaign's due jobs read
-/// through its own index range: the jobs of accounts waiting out their
-/// spacing and of paused campaigns stay due and are never walked.
+/// Driven by the accounts that may act now and their running campaigns,
+/// each campaign's due jobs read through its own index range: the jobs of
+/// accounts waiting out their spacing and of paused campaigns stay due
+/// and are never walked. SQLite keeps a CROSS JOIN's order and runs the
+/// correlated `IN` once per campaign; PostgreSQL plans that `IN` as a
+/// filter on every row of the queue (millions of subquery runs a claim),
+/// so there each campaign's few jobs come from a `LATERAL` join, and the
+/// job's own row is checked again under its lock.
 pub async fn candidates(
     c: &mut AnyConnection,
     now: Millis,
     limit: i64,
 ) -> Result<Vec<Job>, StoreError> {
-    let lock = if c.backend_name() == "SQLite" {
-        ""
+    Ok(sqlx::query_as(candidates_statement(c))
+        .bind(now)
+        .bind(PER_CAMPAIGN)
+        .bind(limit)
+        .fetch_all(c)
+        .await?)
+}
+
+/// The database's plan for [`candidates`] now: a test holds it to the
+/// campaigns' due index.
+pub async fn explain_candidates(
+    c: &mut AnyConnection,
+    now: Millis,
+    limit: i64,
+) -> Result<String, StoreError> {
+    let statement = candidates_statement(c);
+    super::explain(c, statement, &[now, PER_CAMPAIGN, limit]).await
+}
+
+/// [`candidates`]' statement on `c`'s database.
+fn candidates_statement(c: &AnyConnection) -> &'static str {
+    // Composed once each: the claim runs at every engine round.
+    static SQLITE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM linkedin_accounts a CROSS JOIN campaigns c CROSS JOIN campaign_send_jobs j \
+             WHERE {READY_CAMPAIGN} AND j.id IN \
+             (SELECT dj.id {DUE_IN_CAMPAIGN} ORDER BY dj.run_at, dj.id LIMIT $2) \
+             ORDER BY j.run_at, j.id LIMIT $3",
+            job_columns()
+        )
+    });
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM linkedin_accounts a CROSS JOIN campaigns c \
+             CROSS JOIN LATERAL (SELECT dj.id {DUE_IN_CAMPAIGN} ORDER BY dj.run_at, dj.id LIMIT $2) d \
+             JOIN campaign_send_jobs j ON j.id = d.id \
+             WHERE {READY_CAMPAIGN} AND j.status = 'pending' AND j.run_at <= $1 \
+             ORDER BY j.run_at, j.id LIMIT $3 FOR UPDATE OF j SKIP LOCKED",
+            job_columns()
+        )
+    });
+    if c.backend_name() == "SQLite" {
+        SQLITE.as_str()
     } else {
-        " FOR UPDATE OF j SKIP LOCKED"
-    };
-    let cols = jobs::COLUMNS
+        POSTGRES.as_str()
+    }
+}
+
+/// The job's columns, of the alias `j`.
+fn job_columns() -> String {
+    jobs::COLUMNS
         .split(", ")
         .map(|c| format!("j.{c}"))
         .collect::<Vec<_>>()
-        .join(", ");
-    Ok(sqlx::query_as(sql(format!(
-        "SELECT {cols} FROM linkedin_accounts a CROSS JOIN campaigns c CROSS JOIN campaign_send_jobs j \
-         WHERE {READY_CAMPAIGN} AND j.id IN \
-         (SELECT dj.id {DUE_IN_CAMPAIGN} ORDER BY dj.run_at, dj.id LIMIT $2) \
-         ORDER BY j.run_at, j.id LIMIT $3{lock}"
-    )))
-    .bind(now)
-    .bind(PER_CAMPAIGN)
-    .bind(limit)
-    .fetch_all(c)
-    .await?)
+        .join(", ")
 }
 
 /// The account's gate row, locked (PostgreSQL) while its caps are counted.

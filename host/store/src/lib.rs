@@ -747,6 +747,36 @@ fn positional(statement: &str) -> Option<String> {
     Some(out)
 }
 
+/// The database's plan for `statement` with `binds` (`EXPLAIN` on
+/// PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite), one line per node: tests
+/// hold the hot selections to their indexes.
+pub(crate) async fn explain(
+    c: &mut AnyConnection,
+    statement: &str,
+    binds: &[i64],
+) -> Result<String, StoreError> {
+    use sqlx::Row as _;
+    let sqlite = c.backend_name() == "SQLite";
+    let explain = if sqlite {
+        "EXPLAIN QUERY PLAN"
+    } else {
+        "EXPLAIN"
+    };
+    let mut q = sqlx::query(sql(format!("{explain} {statement}")));
+    for b in binds {
+        q = q.bind(*b);
+    }
+    let rows = q.fetch_all(c).await?;
+    let column = if sqlite { 3 } else { 0 };
+    let mut plan = String::new();
+    for row in rows {
+        let line: String = row.try_get(column)?;
+        plan.push_str(&line);
+        plan.push('\n');
+    }
+    Ok(plan)
+}
+
 /// Marks a statement assembled with `format!` as safe. Only constant
 /// column lists and generated `$n` placeholders are ever interpolated;
 /// every value is bound.

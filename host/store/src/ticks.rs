@@ -5,7 +5,7 @@
 
 use super::{StoreError, sql};
 use crate::clock::{DAY_MS, Millis};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 /// Records a tick's first due time unless the schedule has one.
 pub async fn seed(c: &mut AnyConnection, name: &str, due_at: Millis) -> Result<(), StoreError> {
@@ -128,23 +128,5 @@ pub async fn explain_healable(
     cap: i64,
 ) -> Result<String, StoreError> {
     let (statement, binds) = heal.statement(cap);
-    let sqlite = c.backend_name() == "SQLite";
-    let explain = if sqlite {
-        "EXPLAIN QUERY PLAN"
-    } else {
-        "EXPLAIN"
-    };
-    let mut q = sqlx::query(sql(format!("{explain} {statement}")));
-    for b in binds {
-        q = q.bind(b);
-    }
-    let rows = q.fetch_all(c).await?;
-    let column = if sqlite { 3 } else { 0 };
-    let mut plan = String::new();
-    for row in rows {
-        let line: String = row.try_get(column)?;
-        plan.push_str(&line);
-        plan.push('\n');
-    }
-    Ok(plan)
+    super::explain(c, &statement, &binds).await
 }
