@@ -193,6 +193,19 @@ impl Sender {
         enroll_in(rig, &self.campaign, enrollment_id, spec).await
     }
 
+    /// `n` people named `first` `P0`, `P1`, … enrolled as `{prefix}-0`,
+    /// `{prefix}-1`, … one after the other.
+    pub async fn enroll_numbered(&self, rig: &Rig, prefix: &str, first: &str, n: usize) {
+        for i in 0..n {
+            self.enroll(
+                rig,
+                &format!("{prefix}-{i}"),
+                PersonSpec::new(first, &format!("P{i}")),
+            )
+            .await;
+        }
+    }
+
     /// The invitations the provider holds from this account.
     pub fn invites(&self, rig: &Rig) -> Vec<SimInvite> {
         rig.sim.invites(&self.account.provider_account_id)

@@ -231,15 +231,7 @@ async fn daily_caps_hold(kind: Kind) {
         json!({}),
     )
     .await;
-    for i in 0..8 {
-        sender
-            .enroll(
-                &rig,
-                &format!("e-cap-{i}"),
-                PersonSpec::new("Cap", &format!("P{i}")),
-            )
-            .await;
-    }
+    sender.enroll_numbered(&rig, "e-cap", "Cap", 8).await;
     rig.run_for(6 * HOUR_MS, 10 * MINUTE_MS).await;
     assert_eq!(sender.invites(&rig).len(), 5);
     assert_eq!(
@@ -270,15 +262,7 @@ async fn weekly_caps_hold(kind: Kind) {
         json!({}),
     )
     .await;
-    for i in 0..9 {
-        sender
-            .enroll(
-                &rig,
-                &format!("e-week-{i}"),
-                PersonSpec::new("Week", &format!("P{i}")),
-            )
-            .await;
-    }
+    sender.enroll_numbered(&rig, "e-week", "Week", 9).await;
     let sent = || sender.invites(&rig);
     rig.run_for(3 * DAY_MS, HOUR_MS).await;
     assert_eq!(
@@ -330,15 +314,7 @@ async fn the_warm_up_ramp_holds(kind: Kind) {
         json!({}),
     )
     .await;
-    for i in 0..8 {
-        sender
-            .enroll(
-                &rig,
-                &format!("e-ramp-{i}"),
-                PersonSpec::new("Ramp", &format!("P{i}")),
-            )
-            .await;
-    }
+    sender.enroll_numbered(&rig, "e-ramp", "Ramp", 8).await;
     rig.run_for(6 * HOUR_MS, 10 * MINUTE_MS).await;
     assert_eq!(sender.invites(&rig).len(), 5, "25% of 20");
     assert_eq!(
@@ -356,15 +332,7 @@ async fn spacing_holds(kind: Kind) {
     let rig = Rig::new(kind, |c| c.spacing_jitter_ms = 0).await;
     at(&rig, OCT1_10AM).await;
     let sender = Sender::connected(&rig, json!({"min_spacing_seconds": 120}), json!({})).await;
-    for i in 0..4 {
-        sender
-            .enroll(
-                &rig,
-                &format!("e-space-{i}"),
-                PersonSpec::new("Space", &format!("P{i}")),
-            )
-            .await;
-    }
+    sender.enroll_numbered(&rig, "e-space", "Space", 4).await;
     rig.run_for(30 * MINUTE_MS, 30_000).await;
     let mut times: Vec<i64> = sender.invites(&rig).iter().map(|i| i.sent_at_ms).collect();
     times.sort();
@@ -416,15 +384,7 @@ async fn a_held_job_says_what_holds_it(kind: Kind) {
     let rig = Rig::new(kind, |c| c.spacing_jitter_ms = 0).await;
     at(&rig, OCT1_10AM).await;
     let sender = Sender::connected(&rig, json!({"min_spacing_seconds": 3600}), json!({})).await;
-    for i in 0..2 {
-        sender
-            .enroll(
-                &rig,
-                &format!("e-held-{i}"),
-                PersonSpec::new("Held", &format!("P{i}")),
-            )
-            .await;
-    }
+    sender.enroll_numbered(&rig, "e-held", "Held", 2).await;
     let held = |reason: &'static str| {
         rig.count(
             "SELECT COUNT(*) FROM campaign_send_jobs WHERE status = 'pending' AND wait_reason = $1",

@@ -165,11 +165,7 @@ pub async fn accounts_for_signals(
     if provider_account_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let columns = ACCOUNT_COLUMNS
-        .split(", ")
-        .map(|c| format!("a.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = super::qualified(ACCOUNT_COLUMNS, "a");
     let postgres = super::arrays::is_postgres(c);
     let (in_ids, _) = super::arrays::in_texts(postgres, 1, provider_account_ids.len());
     let statement = format!(

@@ -6,7 +6,7 @@
 //! never exceed a cap; SQLite's single writer gives the same.
 
 use super::jobs::{self, Job};
-use super::{StoreError, for_update_on, placeholders, sql};
+use super::{StoreError, for_update_on, placeholders, qualified, sql};
 use crate::clock::Millis;
 use sqlx::{AnyConnection, FromRow};
 use std::sync::LazyLock;
@@ -136,7 +136,7 @@ fn candidates_statement(c: &AnyConnection) -> &'static str {
              WHERE {READY_CAMPAIGN} AND j.id IN \
              (SELECT dj.id {DUE_IN_CAMPAIGN} ORDER BY dj.run_at, dj.id LIMIT $2) \
              ORDER BY j.run_at, j.id LIMIT $3",
-            job_columns()
+            qualified(jobs::COLUMNS, "j")
         )
     });
     static POSTGRES: LazyLock<String> = LazyLock::new(|| {
@@ -146,7 +146,7 @@ fn candidates_statement(c: &AnyConnection) -> &'static str {
              JOIN campaign_send_jobs j ON j.id = d.id \
              WHERE {READY_CAMPAIGN} AND j.status = 'pending' AND j.run_at <= $1 \
              ORDER BY j.run_at, j.id LIMIT $3 FOR UPDATE OF j SKIP LOCKED",
-            job_columns()
+            qualified(jobs::COLUMNS, "j")
         )
     });
     if c.backend_name() == "SQLite" {
@@ -154,15 +154,6 @@ fn candidates_statement(c: &AnyConnection) -> &'static str {
     } else {
         POSTGRES.as_str()
     }
-}
-
-/// The job's columns, of the alias `j`.
-fn job_columns() -> String {
-    jobs::COLUMNS
-        .split(", ")
-        .map(|c| format!("j.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The account's gate row, locked (PostgreSQL) while its caps are counted.

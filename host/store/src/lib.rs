@@ -673,6 +673,15 @@ pub fn for_update_on(c: &AnyConnection) -> &'static str {
     }
 }
 
+/// `columns` (a `COLUMNS` list: "a, b, c") each qualified by `alias`.
+pub(crate) fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `$n, $n+1, …` placeholders for an IN list of `count` values.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

@@ -204,8 +204,9 @@ impl Engine {
 impl Engine {
     /// Records why due jobs are held by their account or campaign, so the
     /// prospect detail can say why a job waits. At most once per
-    /// `explain_waits_every_ms` of the clock: a pass reads every due job's label,
-    /// and rounds come every few seconds while a label is read by people.
+    /// `explain_waits_every_ms` of the clock: a pass reads every due job's
+    /// label, and rounds come every few seconds while a label is read by
+    /// people.
     pub(crate) async fn explain_waits(&self) -> Result<(), EngineError> {
         let now = self.clock.now_ms();
         // `i64::MIN` (never) starts a range no clock reading falls in.
